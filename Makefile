@@ -1,0 +1,83 @@
+# Corral — build, test, run. Every target that needs a package installs it
+# first through scripts/deps.sh (idempotent, silent when all is there).
+
+CC ?= gcc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+BUILD ?= build
+PKGS := libfdt libslirp libzstd libxxhash jansson libmicrohttpd
+OPT ?= -O2
+CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+	-Isrc -D_GNU_SOURCE -g $(OPT) -fno-strict-aliasing
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS += $(CFLAGS_BASE) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS += $(PKG_LIBS) -lpthread -lm $(EXTRA_LDLIBS)
+
+LIB_SRCS := $(filter-out src/cli/%,$(shell find src -name '*.c' | sort))
+CLI_SRCS := $(shell find src/cli -name '*.c' 2>/dev/null | sort)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+
+DEPS_STAMP := $(BUILD)/.deps-checked
+
+.PHONY: all deps test unit isa guest-tests asan run bench guest clean clang
+
+all: $(BUILD)/corral
+
+# Checked once per make invocation (and whenever the script changes).
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libcorral.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/corral: $(CLI_OBJS) $(BUILD)/libcorral.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libcorral.a | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libcorral.a $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BINS)
+
+# Bare-metal ISA test programs (tests/isa/Makefile.inc builds them).
+include tests/isa/rules.mk
+
+# Everything: unit tests, ISA programs, the QEMU pipeline check and the
+# guest tests. Ends with "N passed, N failed[, N skipped]".
+test: deps $(BUILD)/corral unit isa
+	@BUILD=$(BUILD) tests/run-all.sh
+
+# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		EXTRA_LDLIBS="-fsanitize=address,undefined" build-asan/corral unit
+	@BUILD=build-asan CORRAL_SUITES=unit tests/run-all.sh
+
+clang: deps
+	@$(MAKE) --no-print-directory CC=clang BUILD=build-clang build-clang/corral unit
+
+guest: deps
+	@scripts/guest.sh
+
+run: deps $(BUILD)/corral
+	@scripts/guest.sh --quiet
+	@$(BUILD)/corral up
+
+bench: deps $(BUILD)/corral isa
+	@BUILD=$(BUILD) bench/run-all.sh
+
+clean:
+	rm -rf build build-asan build-clang
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

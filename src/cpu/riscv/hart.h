@@ -1,0 +1,294 @@
+/* One RISC-V RV64GC hart: architectural state, the software TLB and the
+ * interface the machine uses to run it.
+ *
+ * Ownership by file (one job each):
+ *   decode.c / rvc.c  raw encoding -> struct insn (pre-decoded operands)
+ *   exec.c            the interpreter: runs cached blocks of struct insn
+ *   block.c           decoded-block cache, invalidation on code writes/fence.i
+ *   csr.c             CSR table: read/write/predicate per CSR
+ *   trap.c            exceptions, interrupts, mret/sret, wfi sleep, irq lines
+ *   mmu.c             Sv39/48/57 walks, TLB fill/flush, the memory slow paths
+ *   fpu.c             F and D arithmetic, exact IEEE 754 with flags
+ *
+ * Threads: everything here runs on the hart's own thread, except the
+ * functions marked "any thread" (irq lines, timer compare, kick).
+ *
+ * Saved state (snapshot/migration) is the block marked "architectural
+ * state" below: plain fixed-width fields, no host pointers. */
+#ifndef CORRAL_CPU_RISCV_HART_H
+#define CORRAL_CPU_RISCV_HART_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/types.h"
+#include "core/vclock.h"
+#include "mem/bus.h"
+
+enum priv { PRIV_U = 0, PRIV_S = 1, PRIV_M = 3 };
+
+/* mstatus bits */
+#define MSTATUS_SIE (1ULL << 1)
+#define MSTATUS_MIE (1ULL << 3)
+#define MSTATUS_SPIE (1ULL << 5)
+#define MSTATUS_UBE (1ULL << 6)
+#define MSTATUS_MPIE (1ULL << 7)
+#define MSTATUS_SPP (1ULL << 8)
+#define MSTATUS_VS (3ULL << 9)
+#define MSTATUS_MPP (3ULL << 11)
+#define MSTATUS_FS (3ULL << 13)
+#define MSTATUS_XS (3ULL << 15)
+#define MSTATUS_MPRV (1ULL << 17)
+#define MSTATUS_SUM (1ULL << 18)
+#define MSTATUS_MXR (1ULL << 19)
+#define MSTATUS_TVM (1ULL << 20)
+#define MSTATUS_TW (1ULL << 21)
+#define MSTATUS_TSR (1ULL << 22)
+#define MSTATUS_UXL (3ULL << 32)
+#define MSTATUS_SXL (3ULL << 34)
+#define MSTATUS_SD (1ULL << 63)
+
+/* interrupt numbers (mip/mie bit positions, mcause without the MSB) */
+#define IRQ_S_SOFT 1
+#define IRQ_M_SOFT 3
+#define IRQ_S_TIMER 5
+#define IRQ_M_TIMER 7
+#define IRQ_S_EXT 9
+#define IRQ_M_EXT 11
+#define MIP_SSIP (1ULL << IRQ_S_SOFT)
+#define MIP_MSIP (1ULL << IRQ_M_SOFT)
+#define MIP_STIP (1ULL << IRQ_S_TIMER)
+#define MIP_MTIP (1ULL << IRQ_M_TIMER)
+#define MIP_SEIP (1ULL << IRQ_S_EXT)
+#define MIP_MEIP (1ULL << IRQ_M_EXT)
+
+/* exception causes */
+enum exc {
+    EXC_INSN_MISALIGNED = 0,
+    EXC_INSN_ACCESS = 1,
+    EXC_ILLEGAL_INSN = 2,
+    EXC_BREAKPOINT = 3,
+    EXC_LOAD_MISALIGNED = 4,
+    EXC_LOAD_ACCESS = 5,
+    EXC_STORE_MISALIGNED = 6,
+    EXC_STORE_ACCESS = 7,
+    EXC_ECALL_U = 8,
+    EXC_ECALL_S = 9,
+    EXC_ECALL_M = 11,
+    EXC_INSN_PAGE_FAULT = 12,
+    EXC_LOAD_PAGE_FAULT = 13,
+    EXC_STORE_PAGE_FAULT = 15,
+};
+#define CAUSE_INTERRUPT (1ULL << 63)
+
+enum access { ACCESS_FETCH = 0, ACCESS_LOAD = 1, ACCESS_STORE = 2 };
+
+/* Software TLB: direct-mapped, one array per access kind. An entry maps a
+ * guest-virtual page to host memory: host = (uint8_t *)(va + addend).
+ * vpn_tag is (va >> 12) | TLB_VALID for a hit; MMIO pages are never
+ * entered (they always take the slow path). Flushed on satp writes,
+ * sfence.vma, privilege/MPRV/SUM/MXR changes. */
+#define TLB_BITS 8
+#define TLB_SIZE (1u << TLB_BITS)
+struct tlb_entry {
+    uint64_t vpn_tag; /* 0 = invalid; else (va >> 12) + 1 */
+    uintptr_t addend; /* host address - guest virtual address */
+};
+
+struct block_cache; /* block.c */
+struct hart_stats {
+    uint64_t tlb_hits, tlb_misses;
+    uint64_t block_hits, block_misses;
+};
+
+struct hart {
+    /* ---- architectural state (saved) ---- */
+    uint64_t x[32];        /* x[0] is kept 0 */
+    uint64_t f[32];        /* NaN-boxed singles */
+    uint64_t pc;
+    uint64_t priv;         /* enum priv */
+    uint64_t hartid;
+    uint64_t mstatus;      /* sstatus is a masked view */
+    uint64_t fflags, frm;  /* fcsr = frm << 5 | fflags */
+    uint64_t misa;
+    uint64_t medeleg, mideleg;
+    uint64_t mie;
+    uint64_t mip_sw;       /* software-writable mip bits (SSIP, STIP w/o Sstc, SEIP) */
+    uint64_t mtvec, mscratch, mepc, mcause, mtval;
+    uint64_t mcounteren, scounteren, menvcfg, senvcfg, mcountinhibit;
+    uint64_t stvec, sscratch, sepc, scause, stval, satp;
+    uint64_t stimecmp;     /* Sstc */
+    uint64_t pmpcfg[16];   /* only even indices used on RV64 */
+    uint64_t pmpaddr[64];
+    uint64_t instret;      /* retired instructions (also minstret/cycle) */
+    uint64_t resv_addr;    /* LR reservation: physical address */
+    uint64_t resv_value;   /* value loaded by LR (SC uses compare-and-swap) */
+    uint64_t resv_valid;
+    uint64_t wfi;          /* 1 while stopped in wfi */
+    uint64_t halted;       /* 1 = stopped (not yet started by HSM / powered off) */
+
+    /* ---- written by other threads (saved through accessors) ---- */
+    _Atomic uint64_t mip_hw;   /* MSIP (CLINT), MEIP/SEIP (PLIC) */
+    _Atomic uint64_t mtimecmp; /* CLINT; MTIP = time >= mtimecmp */
+
+    /* ---- host-side caches and plumbing (not saved) ---- */
+    struct bus *bus;
+    struct vclock *clock;
+    struct block_cache *bcache;
+    struct tlb_entry tlb[3][TLB_SIZE]; /* [enum access] */
+    uint64_t code_gen_seen;            /* last gmem.code_gen acted upon */
+    _Atomic uint32_t exit_request;     /* non-zero: leave hart_run soon */
+    pthread_mutex_t wake_lock;
+    pthread_cond_t wake_cond;
+    struct hart_stats stats;
+
+    /* Set by trap.c when an exception is raised during an instruction;
+     * the interpreter ends the block and continues at the trap vector. */
+    uint64_t trap_pending;
+    /* Interrupt delivery: set (any thread) when mip_hw changes, and by
+     * csr.c/trap.c when mie/mstatus/mip/delegation/priv change. The
+     * interpreter calls hart_check_interrupts() at the next block boundary
+     * when it is set, and unconditionally whenever timer_countdown (blocks)
+     * runs out, so timer compares are evaluated without reading the host
+     * clock on every block. */
+    _Atomic uint32_t irq_recheck;
+    int32_t timer_countdown;
+
+    /* -- cpu-exec private (decode.c, exec.c, block.c) -- */
+    uint64_t xb_pc;    /* virtual pc of the running block's first insn */
+    uint32_t xb_done;  /* insns retired by the block that just ended */
+    uint32_t xb_abort; /* the running block's code was invalidated */
+
+    /* -- cpu-priv private (csr.c, trap.c, mmu.c) -- */
+    /* TLB entries filled since the last full flush, as (acc << TLB_BITS |
+     * index), so a flush after a few fills (syscalls, traps) clears only
+     * those instead of the whole array. tlb_log_n > TLB_LOG_MAX means
+     * "too many: clear everything". Only mmu.c fills entries. */
+#define TLB_LOG_MAX 64
+    uint16_t tlb_log[TLB_LOG_MAX];
+    uint32_t tlb_log_n;
+    /* Some entry since the last flush came from a superpage: a per-page
+     * sfence.vma must then drop everything (other 4 KiB slices of that
+     * superpage may be cached). */
+    uint32_t tlb_has_super;
+};
+
+/* ---- lifecycle (exec.c) ---- */
+int hart_init(struct hart *h, uint64_t hartid, struct bus *bus,
+              struct vclock *clock) WARN_UNUSED;
+void hart_destroy(struct hart *h);
+/* Architectural reset: M-mode, pc = reset_pc, mstatus/misa defaults. */
+void hart_reset(struct hart *h, uint64_t reset_pc);
+/* Run until exit_request is set (then cleared) or `max_insns` retire
+ * (0 = no limit). Sleeps inside when the hart executes wfi with nothing
+ * pending. Returns the number of instructions retired. Hart thread. */
+uint64_t hart_run(struct hart *h, uint64_t max_insns);
+
+/* ---- cross-thread control (trap.c), any thread ---- */
+/* Set or clear hardware interrupt lines (MIP_MSIP, MIP_MEIP, MIP_SEIP). */
+void hart_set_irq(struct hart *h, uint64_t mask, bool level);
+void hart_set_mtimecmp(struct hart *h, uint64_t value);
+/* Wake the hart from wfi and make hart_run return at the next block
+ * boundary. */
+void hart_kick(struct hart *h);
+
+/* ---- traps (trap.c), hart thread ---- */
+/* Raise a synchronous exception: updates xepc/xcause/xtval/mstatus/priv
+ * and sets pc to the handler. `h->pc` must hold the faulting instruction's
+ * pc when called. */
+void hart_raise(struct hart *h, uint64_t cause, uint64_t tval);
+/* Take the highest-priority enabled pending interrupt, if any. Returns
+ * true when one was taken. Called at block boundaries. */
+bool hart_check_interrupts(struct hart *h);
+/* Pending-and-enabled interrupt bits (for wfi wake-up), regardless of
+ * global enables. Includes timer compares evaluated against `now`. */
+uint64_t hart_pending_irqs(struct hart *h);
+void hart_mret(struct hart *h);
+void hart_sret(struct hart *h);
+/* wfi: sleep until an interrupt is pending (or exit_request). */
+void hart_wfi(struct hart *h);
+
+/* ---- CSRs (csr.c), hart thread ---- */
+/* Return 0 or -1 (illegal instruction: nonexistent CSR, privilege too low,
+ * write to a read-only CSR). `write` is checked separately from read so
+ * csrrs/csrrc with rs1 = x0 do not count as writes. */
+int hart_csr_read(struct hart *h, unsigned csr, uint64_t *val) WARN_UNUSED;
+int hart_csr_write(struct hart *h, unsigned csr, uint64_t val) WARN_UNUSED;
+/* mstatus with SD computed from FS/XS/VS. */
+uint64_t hart_mstatus_read(const struct hart *h);
+
+/* ---- memory (mmu.c), hart thread ---- */
+/* Translate `va` for `acc` at the effective privilege (MPRV honoured for
+ * loads/stores). 0 on success; else the exception cause to raise
+ * (EXC_*_PAGE_FAULT or EXC_*_ACCESS). */
+int mmu_translate(struct hart *h, gva_t va, enum access acc, gpa_t *pa);
+void tlb_flush_all(struct hart *h);
+void tlb_flush_page(struct hart *h, gva_t va);
+/* Slow paths behind the inline fast paths below: translate, fill the TLB
+ * when the target is RAM, do the access (MMIO through the bus). On a fault
+ * they call hart_raise() (pc must be the instruction's) and return false.
+ * Misaligned accesses are emulated when they stay within RAM. */
+bool mem_load_slow(struct hart *h, gva_t va, unsigned size, uint64_t *val);
+bool mem_store_slow(struct hart *h, gva_t va, unsigned size, uint64_t val);
+/* Fetch 16 bits of instruction at va (pc may be 2-aligned); raises
+ * instruction faults with tval = va of the failing half. */
+bool mem_fetch16_slow(struct hart *h, gva_t va, uint16_t *val);
+/* Host pointer for an atomic access of `size` bytes at `va` (LR, SC, AMO).
+ * Misaligned -> address-misaligned exception (load kind for LR, store/AMO
+ * kind otherwise); LR checks read permission, SC/AMO write permission
+ * (store/AMO page or access fault); a non-RAM target -> access fault.
+ * Returns NULL after raising. `pa_out` receives the physical address. */
+void *mem_atomic_ptr(struct hart *h, gva_t va, unsigned size, bool is_lr,
+                     gpa_t *pa_out);
+
+static inline struct tlb_entry *tlb_lookup(struct hart *h, enum access acc,
+                                           gva_t va)
+{
+    struct tlb_entry *e = &h->tlb[acc][(va >> 12) & (TLB_SIZE - 1)];
+    return e->vpn_tag == (va >> 12) + 1 ? e : NULL;
+}
+
+/* Fast paths: a TLB hit on an aligned access touches host memory directly. */
+#define MEM_ACCESSORS(bits)                                                    \
+    static inline bool mem_load##bits(struct hart *h, gva_t va, uint64_t *v)  \
+    {                                                                          \
+        struct tlb_entry *e = tlb_lookup(h, ACCESS_LOAD, va);                  \
+        if (LIKELY(e && !(va & (bits / 8 - 1)))) {                             \
+            uint##bits##_t t;                                                  \
+            memcpy(&t, (void *)(uintptr_t)(va + e->addend), sizeof(t));        \
+            *v = t;                                                            \
+            return true;                                                       \
+        }                                                                      \
+        return mem_load_slow(h, va, bits / 8, v);                              \
+    }                                                                          \
+    static inline bool mem_store##bits(struct hart *h, gva_t va, uint64_t v)  \
+    {                                                                          \
+        struct tlb_entry *e = tlb_lookup(h, ACCESS_STORE, va);                 \
+        if (LIKELY(e && !(va & (bits / 8 - 1)))) {                             \
+            uint##bits##_t t = (uint##bits##_t)v;                              \
+            memcpy((void *)(uintptr_t)(va + e->addend), &t, sizeof(t));        \
+            return true;                                                       \
+        }                                                                      \
+        return mem_store_slow(h, va, bits / 8, v);                             \
+    }
+MEM_ACCESSORS(8)
+MEM_ACCESSORS(16)
+MEM_ACCESSORS(32)
+MEM_ACCESSORS(64)
+#undef MEM_ACCESSORS
+
+/* ---- block cache (block.c), hart thread ----
+ * Self-modifying code: when block.c decodes from a physical page it sets
+ * gmem.code_map[page] and bumps gmem.code_gen. mmu.c never enters a store
+ * TLB entry for a page whose code_map byte is set, and every hart, at a
+ * block boundary, flushes its ACCESS_STORE TLB when gmem.code_gen differs
+ * from code_gen_seen. So all stores to code pages reach mem_store_slow,
+ * which calls block_invalidate_page() before writing. */
+/* Drop every cached block of this hart (fence.i, satp change...). */
+void block_cache_flush(struct hart *h);
+/* Drop blocks decoded from guest-physical page `pa >> 12`; called by the
+ * store slow path when it writes a code page (any hart's cache may hold it:
+ * this clears code_map and bumps gmem.code_gen so others notice). */
+void block_invalidate_page(struct hart *h, gpa_t pa);
+
+#endif

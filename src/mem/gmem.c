@@ -1,0 +1,52 @@
+#include "mem/gmem.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+int gmem_init(struct gmem *m, gpa_t base, uint64_t size)
+{
+    memset(m, 0, sizeof(*m));
+    if (size == 0 || (size & (GMEM_PAGE_SIZE - 1)))
+        return -EINVAL;
+    /* MAP_NORESERVE: a guest that never touches its RAM costs nothing. */
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    m->code_map = calloc(size >> GMEM_PAGE_SHIFT, 1);
+    if (!m->code_map) {
+        munmap(p, size);
+        return -ENOMEM;
+    }
+    m->host = p;
+    m->base = base;
+    m->size = size;
+    return 0;
+}
+
+void gmem_destroy(struct gmem *m)
+{
+    if (m->host)
+        munmap(m->host, m->size);
+    free((void *)m->code_map);
+    memset(m, 0, sizeof(*m));
+}
+
+int gmem_read(const struct gmem *m, gpa_t pa, void *buf, size_t len)
+{
+    void *p = gmem_ptr(m, pa, len);
+    if (!p)
+        return -EFAULT;
+    memcpy(buf, p, len);
+    return 0;
+}
+
+int gmem_write(struct gmem *m, gpa_t pa, const void *buf, size_t len)
+{
+    void *p = gmem_ptr(m, pa, len);
+    if (!p)
+        return -EFAULT;
+    memcpy(p, buf, len);
+    return 0;
+}

@@ -1,0 +1,49 @@
+/* Guest RAM: one contiguous host mapping at a guest-physical base.
+ * Every access from devices goes through the bounds-checked helpers here;
+ * the CPU's TLB caches host pointers into it after the same check.
+ * Any thread. */
+#ifndef CORRAL_MEM_GMEM_H
+#define CORRAL_MEM_GMEM_H
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include "core/types.h"
+
+#define GMEM_PAGE_SHIFT 12
+#define GMEM_PAGE_SIZE (1ULL << GMEM_PAGE_SHIFT)
+
+struct gmem {
+    uint8_t *host;       /* mapping of `size` bytes */
+    gpa_t base;
+    uint64_t size;
+    /* One byte per page: non-zero when some hart has decoded instructions
+     * from that page. Stores to such pages must go through the slow path
+     * (cpu/riscv) so cached blocks are invalidated. */
+    _Atomic uint8_t *code_map;
+    /* Bumped whenever a page becomes a code page or its code is
+     * invalidated; harts compare it at block boundaries and drop stale
+     * fast-path store entries / blocks. */
+    _Atomic uint64_t code_gen;
+};
+
+int gmem_init(struct gmem *m, gpa_t base, uint64_t size) WARN_UNUSED;
+void gmem_destroy(struct gmem *m);
+
+static inline bool gmem_contains(const struct gmem *m, gpa_t pa, uint64_t len)
+{
+    return pa >= m->base && len <= m->size && pa - m->base <= m->size - len;
+}
+
+/* Host pointer to [pa, pa+len) or NULL when any byte lies outside RAM. */
+static inline void *gmem_ptr(const struct gmem *m, gpa_t pa, uint64_t len)
+{
+    if (!gmem_contains(m, pa, len))
+        return NULL;
+    return m->host + (pa - m->base);
+}
+
+int gmem_read(const struct gmem *m, gpa_t pa, void *buf, size_t len) WARN_UNUSED;
+int gmem_write(struct gmem *m, gpa_t pa, const void *buf, size_t len) WARN_UNUSED;
+
+#endif

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Runs every test suite and ends with "N passed, N failed[, N skipped]".
+# Suites: unit (cmocka binaries), isa (bare-metal programs on Corral),
+# guest (scripts in tests/guest: exit 0 pass, 77 skip with a reason on the
+# last line of output, anything else fail). CORRAL_SUITES limits the run,
+# e.g. CORRAL_SUITES="unit isa".
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+SUITES=${CORRAL_SUITES:-unit isa guest}
+LOGDIR=$BUILD/test-logs
+mkdir -p "$LOGDIR"
+passed=0 failed=0 skipped=0
+failures=()
+
+pass() { passed=$((passed + 1)); printf '  PASS  %s\n' "$1"; }
+fail() { failed=$((failed + 1)); failures+=("$1"); printf '  FAIL  %s%s\n' "$1" "${2:+ ($2)}"; }
+skip() { skipped=$((skipped + 1)); printf '  SKIP  %s: %s\n' "$1" "$2"; }
+
+run_unit() {
+    echo "== unit tests"
+    local bin name log
+    for bin in "$BUILD"/tests/unit/test_*; do
+        [ -x "$bin" ] || continue
+        name=$(basename "$bin")
+        log=$LOGDIR/$name.log
+        # cmocka prints one "[       OK ]" or "[  FAILED  ]" line per case.
+        if timeout 300 "$bin" >"$log" 2>&1; then rc=0; else rc=$?; fi
+        local ok bad
+        ok=$(grep -c '^\[       OK \]' "$log")
+        bad=$(grep -E -c '^\[  (FAILED|ERROR) +\] [a-zA-Z_]' "$log")
+        passed=$((passed + ok))
+        if [ "$bad" -gt 0 ]; then
+            while read -r l; do fail "$name: $l" "see $log"; done < <(grep -E '^\[  (FAILED|ERROR) +\] [a-zA-Z_]' "$log" | sed -E 's/^\[  (FAILED|ERROR) +\] //')
+        elif [ "$rc" -ne 0 ]; then
+            fail "$name" "exit $rc, see $log"
+        fi
+        printf '  %-40s %d ok, %d failed\n' "$name" "$ok" "$bad"
+    done
+}
+
+run_isa() {
+    echo "== ISA test programs"
+    local elf name log rc
+    for elf in "$BUILD"/isa/*.elf; do
+        [ -f "$elf" ] || continue
+        name=isa/$(basename "$elf" .elf)
+        log=$LOGDIR/$(basename "$elf" .elf).isa.log
+        if timeout 120 "$BUILD/corral" run --test "$elf" >"$log" 2>&1; then
+            pass "$name"
+        else
+            rc=$?
+            fail "$name" "exit $rc: $(tail -n 1 "$log")"
+        fi
+    done
+}
+
+run_guest() {
+    echo "== guest tests"
+    local t name log rc
+    for t in tests/guest/*.sh; do
+        [ -f "$t" ] || continue
+        name=guest/$(basename "$t" .sh)
+        log=$LOGDIR/$(basename "$t" .sh).guest.log
+        if BUILD=$BUILD timeout 900 bash "$t" >"$log" 2>&1; then rc=0; else rc=$?; fi
+        case $rc in
+            0) pass "$name" ;;
+            77) skip "$name" "$(tail -n 1 "$log")" ;;
+            *) fail "$name" "exit $rc: $(tail -n 1 "$log")" ;;
+        esac
+    done
+}
+
+for s in $SUITES; do
+    case $s in
+        unit) run_unit ;;
+        isa) run_isa ;;
+        guest) run_guest ;;
+        *) echo "unknown suite $s" >&2; exit 2 ;;
+    esac
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+    echo "Failures:"
+    printf '  %s\n' "${failures[@]}"
+fi
+if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
