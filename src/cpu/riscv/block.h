@@ -1,0 +1,97 @@
+/* The decoded-block cache of one hart (cpu-exec private).
+ *
+ * A block is a run of pre-decoded instructions from one guest-physical
+ * page, ending at a control transfer, a system instruction, the page end
+ * or BLOCK_MAX instructions; one extra "terminator" insn at the end sets
+ * the fall-through pc. Blocks live in a bump arena and are found by
+ * guest-physical start address (hash) or, on the hot path, through a small
+ * direct-mapped cache indexed by virtual pc whose hits are validated
+ * against the fetch TLB (so satp/privilege changes, which flush the TLB,
+ * can never return a block for the wrong physical page).
+ *
+ * Flushing everything (fence.i) is O(1): a generation bump that makes every
+ * hash bucket, jump-cache entry and block stale, and the arena restarts.
+ * Per-page invalidation (self-modifying code) marks the page's blocks dead.
+ * Each code page carries a nonzero tag in gmem.code_map; a hart's page
+ * record remembers the tag it decoded under, so a page that another hart
+ * invalidated (tag cleared or changed) is noticed at the next code_gen
+ * sync or the next decode from that page. Hart thread only. */
+#ifndef CORRAL_CPU_RISCV_BLOCK_H
+#define CORRAL_CPU_RISCV_BLOCK_H
+
+#include "cpu/riscv/decode.h"
+#include "cpu/riscv/hart.h"
+
+#define BLOCK_MAX 64         /* instructions per block */
+#define BLOCK_JC_BITS 12     /* jump cache entries (virtual pc) */
+#define BLOCK_HASH_BITS 15   /* physical-address hash buckets */
+#define BLOCK_ARENA_SIZE (32u << 20)
+#define BLOCK_MAX_PAGES 32768
+
+struct block_page;
+
+struct block {
+    uint64_t pa;           /* guest-physical address of the first insn */
+    uintptr_t host;        /* host address of the first insn */
+    struct block *hnext;   /* hash chain */
+    struct block *pnext;   /* blocks of the same page */
+    uint32_t n;            /* instructions, terminator not counted */
+    uint32_t dead;         /* page invalidated: never return it again */
+    struct insn insns[];   /* n + 1 */
+};
+
+struct block_jc {
+    uint64_t vpc;
+    uint64_t gen;
+    const struct block *b;
+};
+
+struct block_bucket {
+    uint64_t gen;
+    void *head; /* struct block * or struct block_page * */
+};
+
+struct block_cache {
+    uint64_t gen;
+    struct block_jc jc[1u << BLOCK_JC_BITS];
+    struct block_bucket hash[1u << BLOCK_HASH_BITS];
+    struct block_bucket page_hash[1u << BLOCK_HASH_BITS];
+    struct block_page **pages; /* every page record of this generation */
+    uint32_t npages;
+    uint8_t *arena;
+    size_t arena_used;
+    /* decode scratch, single uncached instructions (page-straddling or
+     * non-RAM fetch) and budget-truncated copies of blocks */
+    struct insn scratch[BLOCK_MAX + 1];
+    struct block *one;
+    struct block *trunc;
+};
+
+int block_cache_init(struct hart *h) WARN_UNUSED;
+void block_cache_destroy(struct hart *h);
+
+/* Slow lookup/decode of the block at virtual `pc`. Returns NULL after
+ * raising an instruction fault (trap_pending set, pc = trap vector). */
+const struct block *block_fetch_slow(struct hart *h, uint64_t pc);
+
+/* Act on a changed gmem.code_gen (value `gen`): flush this hart's store
+ * TLB and drop blocks of pages whose code_map tag changed. */
+void block_sync_code(struct hart *h, uint64_t gen);
+
+/* The hot-path lookup: jump cache hit validated against the fetch TLB. */
+static inline const struct block *block_lookup(struct hart *h, uint64_t pc)
+{
+    struct block_cache *bc = h->bcache;
+    const struct block_jc *e = &bc->jc[(pc >> 1) & ((1u << BLOCK_JC_BITS) - 1)];
+    if (LIKELY(e->vpc == pc && e->gen == bc->gen)) {
+        const struct block *b = e->b;
+        const struct tlb_entry *t =
+            &h->tlb[ACCESS_FETCH][(pc >> 12) & (TLB_SIZE - 1)];
+        if (LIKELY(!b->dead && t->vpn_tag == (pc >> 12) + 1 &&
+                   pc + t->addend == b->host))
+            return b;
+    }
+    return block_fetch_slow(h, pc);
+}
+
+#endif

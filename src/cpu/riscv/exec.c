@@ -1,0 +1,192 @@
+/* The interpreter's outer loop and the hart lifecycle.
+ *
+ * hart_run alternates between block boundaries and blocks. At a boundary
+ * it honours exit_request, acts on code_gen changes (self-modifying code
+ * on any hart), checks interrupts when asked to or when timer_countdown
+ * runs out, and finds the next block (jump cache, else block.c). A block
+ * is a chain of pre-decoded insns whose handlers return the next insn;
+ * no raw encoding is looked at on this path. */
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "cpu/riscv/block.h"
+#include "cpu/riscv/exec_impl.h"
+
+#define TIMER_COUNTDOWN 256
+
+insn_fn exec_table[OP_COUNT];
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void table_build(void)
+{
+    exec_int_register(exec_table);
+    exec_mem_register(exec_table);
+    exec_sys_register(exec_table);
+    exec_fp_register(exec_table);
+    for (unsigned k = 0; k < OP_COUNT; k++)
+        if (!exec_table[k])
+            exec_table[k] = exec_table[OP_ILLEGAL];
+}
+
+void exec_table_init(void)
+{
+    pthread_once(&table_once, table_build);
+}
+
+HANDLER(exec_block_end)
+{
+    h->pc = insn_pc(h, i);
+    h->xb_done = i->idx;
+    return NULL;
+}
+
+int hart_init(struct hart *h, uint64_t hartid, struct bus *bus,
+              struct vclock *clock)
+{
+    pthread_condattr_t ca;
+    int err;
+
+    exec_table_init();
+    memset(h, 0, sizeof(*h));
+    h->hartid = hartid;
+    h->bus = bus;
+    h->clock = clock;
+    err = block_cache_init(h);
+    if (err)
+        return err;
+    err = -pthread_mutex_init(&h->wake_lock, NULL);
+    if (err)
+        goto err_free_cache;
+    /* wfi sleeps until an absolute CLOCK_MONOTONIC deadline */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    err = -pthread_cond_init(&h->wake_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (err)
+        goto err_destroy_lock;
+    hart_reset(h, 0);
+    return 0;
+
+err_destroy_lock:
+    pthread_mutex_destroy(&h->wake_lock);
+err_free_cache:
+    block_cache_destroy(h);
+    return err;
+}
+
+void hart_destroy(struct hart *h)
+{
+    block_cache_destroy(h);
+    pthread_cond_destroy(&h->wake_cond);
+    pthread_mutex_destroy(&h->wake_lock);
+}
+
+#define MISA_EXT(c) (1ULL << ((c) - 'A'))
+
+void hart_reset(struct hart *h, uint64_t reset_pc)
+{
+    memset(h->x, 0, sizeof(h->x));
+    memset(h->f, 0, sizeof(h->f));
+    h->pc = reset_pc;
+    h->priv = PRIV_M;
+    /* MIE = MPRV = 0 (the spec's reset requirements); UXL = SXL = 64-bit;
+     * FS Off until software enables it. */
+    h->mstatus = (2ULL << 32) | (2ULL << 34);
+    h->fflags = h->frm = 0;
+    h->misa = (2ULL << 62) | MISA_EXT('I') | MISA_EXT('M') | MISA_EXT('A') |
+              MISA_EXT('F') | MISA_EXT('D') | MISA_EXT('C') | MISA_EXT('S') |
+              MISA_EXT('U');
+    h->medeleg = h->mideleg = h->mie = h->mip_sw = 0;
+    h->mtvec = h->mscratch = h->mepc = h->mcause = h->mtval = 0;
+    h->mcounteren = h->scounteren = h->menvcfg = h->senvcfg = 0;
+    h->mcountinhibit = 0;
+    h->stvec = h->sscratch = h->sepc = h->scause = h->stval = h->satp = 0;
+    h->stimecmp = UINT64_MAX;
+    memset(h->pmpcfg, 0, sizeof(h->pmpcfg));
+    memset(h->pmpaddr, 0, sizeof(h->pmpaddr));
+    h->instret = 0;
+    h->resv_valid = h->resv_addr = h->resv_value = 0;
+    h->wfi = 0;
+    h->trap_pending = 0;
+    h->timer_countdown = TIMER_COUNTDOWN;
+    atomic_store(&h->irq_recheck, 1);
+    memset(h->tlb, 0, sizeof(h->tlb));
+    h->code_gen_seen = atomic_load(&h->bus->ram.code_gen);
+    block_cache_flush(h);
+}
+
+/* A hart that is not started (or powered off) sleeps until someone clears
+ * `halted` and kicks it, or asks it to leave hart_run. */
+static void wait_while_halted(struct hart *h)
+{
+    pthread_mutex_lock(&h->wake_lock);
+    while (h->halted && !atomic_load(&h->exit_request))
+        pthread_cond_wait(&h->wake_cond, &h->wake_lock);
+    pthread_mutex_unlock(&h->wake_lock);
+}
+
+/* Run the first `k` insns of `b` only (instruction budget). */
+static const struct block *truncate_block(struct hart *h,
+                                          const struct block *b, unsigned k)
+{
+    struct block *t = h->bcache->trunc;
+    memcpy(t->insns, b->insns, k * sizeof(struct insn));
+    memset(&t->insns[k], 0, sizeof(struct insn));
+    t->insns[k].fn = exec_block_end;
+    t->insns[k].idx = (uint8_t)k;
+    t->insns[k].off = b->insns[k].off;
+    t->n = k;
+    return t;
+}
+
+uint64_t hart_run(struct hart *h, uint64_t max_insns)
+{
+    struct gmem *ram = &h->bus->ram;
+    uint64_t retired = 0;
+
+    for (;;) {
+        if (UNLIKELY(atomic_load_explicit(&h->exit_request,
+                                          memory_order_relaxed))) {
+            atomic_store(&h->exit_request, 0);
+            break;
+        }
+        if (max_insns && retired >= max_insns)
+            break;
+        if (UNLIKELY(h->halted)) {
+            wait_while_halted(h);
+            continue;
+        }
+        uint64_t g = atomic_load_explicit(&ram->code_gen, memory_order_acquire);
+        if (UNLIKELY(g != h->code_gen_seen))
+            block_sync_code(h, g);
+        if (UNLIKELY(atomic_load_explicit(&h->irq_recheck,
+                                          memory_order_relaxed) ||
+                     --h->timer_countdown <= 0)) {
+            atomic_store_explicit(&h->irq_recheck, 0, memory_order_relaxed);
+            h->timer_countdown = TIMER_COUNTDOWN;
+            hart_check_interrupts(h);
+        }
+
+        uint64_t pc = h->pc;
+        const struct block *b = block_lookup(h, pc);
+        if (UNLIKELY(!b)) { /* instruction fetch fault: pc is the vector */
+            h->trap_pending = 0;
+            continue;
+        }
+        if (UNLIKELY(max_insns && max_insns - retired < b->n))
+            b = truncate_block(h, b, (unsigned)(max_insns - retired));
+
+        h->xb_pc = pc;
+        h->xb_abort = 0;
+        const struct insn *i = b->insns;
+        do
+            i = i->fn(h, i);
+        while (i);
+
+        h->instret += h->xb_done;
+        retired += h->xb_done;
+        h->trap_pending = 0;
+    }
+    return retired;
+}

@@ -1,0 +1,412 @@
+/* The virt board: builds the machine from its configuration, places the
+ * boot images, and runs one host thread per hart. */
+#include "machine/virt.h"
+
+#include <errno.h>
+#include <libfdt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "cpu/riscv/hart.h"
+#include "devices/clint.h"
+#include "devices/goldfish_rtc.h"
+#include "devices/plic.h"
+#include "devices/sifive_test.h"
+#include "devices/uart16550.h"
+#include "machine/fdt.h"
+#include "machine/loader.h"
+
+#define MiB (1024ULL * 1024)
+#define FDT_SLACK (64 * 1024) /* room for OpenSBI's in-place fixups */
+
+static void finisher_event(void *opaque, enum sifive_test_event ev, unsigned code)
+{
+    struct machine *m = opaque;
+    switch (ev) {
+    case SIFIVE_TEST_PASS:
+        machine_request_stop(m, MACHINE_POWEROFF, 0);
+        break;
+    case SIFIVE_TEST_FAIL:
+        machine_request_stop(m, MACHINE_FAIL, (int)code);
+        break;
+    case SIFIVE_TEST_RESET:
+        machine_request_stop(m, MACHINE_RESET, 0);
+        break;
+    }
+}
+
+static void console_sink(void *opaque, const uint8_t *buf, size_t len)
+{
+    struct machine *m = opaque;
+    if (m->cfg.console_write)
+        m->cfg.console_write(m->cfg.console_opaque, buf, len);
+}
+
+static void console_rx_ready(void *opaque)
+{
+    struct machine *m = opaque;
+    uint64_t one = 1;
+    /* The main loop reads more host input once the guest drained the FIFO. */
+    if (write(m->wake_fd, &one, sizeof(one)) < 0) {
+        /* eventfd counter saturated: the loop is awake anyway */
+    }
+}
+
+int machine_create(struct machine **out, const struct machine_config *cfg, char *err)
+{
+    int r;
+    struct machine *m = calloc(1, sizeof(*m));
+    if (!m) {
+        snprintf(err, VIRT_ERR_LEN, "out of memory");
+        return -ENOMEM;
+    }
+    m->cfg = *cfg;
+    if (!m->cfg.mmu_type)
+        m->cfg.mmu_type = "riscv,sv57";
+    m->nharts = cfg->ncpus;
+    m->wake_fd = -1;
+    if (m->nharts < 1 || m->nharts > VIRT_MAX_HARTS) {
+        snprintf(err, VIRT_ERR_LEN, "--cpus %u: must be 1..%d", m->nharts, VIRT_MAX_HARTS);
+        r = -EINVAL;
+        goto err_free;
+    }
+    if (cfg->mem_size < 16 * MiB || cfg->mem_size > 64ULL * 1024 * MiB ||
+        (cfg->mem_size & (MiB - 1))) {
+        snprintf(err, VIRT_ERR_LEN,
+                 "--memory: %llu bytes is not a whole number of MiB between 16M and 64G",
+                 (unsigned long long)cfg->mem_size);
+        r = -EINVAL;
+        goto err_free;
+    }
+    m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (m->wake_fd < 0) {
+        r = -errno;
+        snprintf(err, VIRT_ERR_LEN, "eventfd: %s", strerror(errno));
+        goto err_free;
+    }
+    vclock_init(&m->clock);
+    r = gmem_init(&m->bus.ram, VIRT_RAM_BASE, cfg->mem_size);
+    if (r) {
+        snprintf(err, VIRT_ERR_LEN, "cannot allocate %llu MiB of guest RAM: %s",
+                 (unsigned long long)(cfg->mem_size / MiB), strerror(-r));
+        goto err_free;
+    }
+    for (unsigned i = 0; i < m->nharts; i++) {
+        m->harts[i] = calloc(1, sizeof(struct hart));
+        if (!m->harts[i] || hart_init(m->harts[i], i, &m->bus, &m->clock)) {
+            free(m->harts[i]);
+            m->harts[i] = NULL;
+            snprintf(err, VIRT_ERR_LEN, "cannot create hart %u", i);
+            r = -ENOMEM;
+            goto err_harts;
+        }
+    }
+    m->clint = clint_create(m->harts, m->nharts, &m->clock);
+    m->plic = plic_create(m->harts, m->nharts);
+    struct uart_backend be = {
+        .write = console_sink, .rx_ready = console_rx_ready, .opaque = m,
+    };
+    m->uart = m->plic ? uart_create(&be, plic_irq_line(m->plic, UART_IRQ)) : NULL;
+    m->rtc = m->plic ? goldfish_rtc_create(plic_irq_line(m->plic, GOLDFISH_RTC_IRQ)) : NULL;
+    m->finisher = sifive_test_create(finisher_event, m);
+    if (!m->clint || !m->plic || !m->uart || !m->rtc || !m->finisher) {
+        snprintf(err, VIRT_ERR_LEN, "cannot create the platform devices");
+        r = -ENOMEM;
+        goto err_devices;
+    }
+    if ((r = clint_attach(m->clint, &m->bus, CLINT_BASE)) ||
+        (r = plic_attach(m->plic, &m->bus, PLIC_BASE)) ||
+        (r = uart_attach(m->uart, &m->bus, UART_BASE)) ||
+        (r = goldfish_rtc_attach(m->rtc, &m->bus, GOLDFISH_RTC_BASE)) ||
+        (r = sifive_test_attach(m->finisher, &m->bus, SIFIVE_TEST_BASE))) {
+        snprintf(err, VIRT_ERR_LEN, "cannot map the platform devices: %s", strerror(-r));
+        goto err_devices;
+    }
+    *out = m;
+    return 0;
+
+err_devices:
+    if (m->finisher)
+        sifive_test_destroy(m->finisher);
+    if (m->rtc)
+        goldfish_rtc_destroy(m->rtc);
+    if (m->uart)
+        uart_destroy(m->uart);
+    if (m->plic)
+        plic_destroy(m->plic);
+    if (m->clint)
+        clint_destroy(m->clint);
+err_harts:
+    for (unsigned i = 0; i < m->nharts; i++) {
+        if (m->harts[i]) {
+            hart_destroy(m->harts[i]);
+            free(m->harts[i]);
+        }
+    }
+    gmem_destroy(&m->bus.ram);
+err_free:
+    if (m->wake_fd >= 0)
+        close(m->wake_fd);
+    free(m);
+    return r;
+}
+
+void machine_destroy(struct machine *m)
+{
+    if (!m)
+        return;
+    if (m->threads_running) {
+        machine_request_stop(m, MACHINE_QUIT, 0);
+        machine_join(m);
+    }
+    sifive_test_destroy(m->finisher);
+    goldfish_rtc_destroy(m->rtc);
+    uart_destroy(m->uart);
+    plic_destroy(m->plic);
+    clint_destroy(m->clint);
+    for (unsigned i = 0; i < m->nharts; i++) {
+        hart_destroy(m->harts[i]);
+        free(m->harts[i]);
+    }
+    gmem_destroy(&m->bus.ram);
+    close(m->wake_fd);
+    free(m);
+}
+
+/* Where things go: firmware at the base of RAM, the kernel at its
+ * text_offset, the initramfs past the kernel's image_size (its bss), the
+ * device tree near the top with fw_dynamic_info just below it. */
+static int place_fdt(struct machine *m, gpa_t initrd_start, gpa_t initrd_end, char *err)
+{
+    struct fdt_config fc = {
+        .nharts = m->nharts,
+        .ram_base = m->bus.ram.base,
+        .ram_size = m->bus.ram.size,
+        .bootargs = m->cfg.cmdline ? m->cfg.cmdline : "",
+        .initrd_start = initrd_start,
+        .initrd_end = initrd_end,
+        .nvirtio = 0,
+        .mmu_type = m->cfg.mmu_type,
+    };
+    void *blob;
+    size_t size;
+    if (fdt_build(&fc, &blob, &size)) {
+        snprintf(err, VIRT_ERR_LEN, "cannot build the device tree");
+        return -EINVAL;
+    }
+    size_t room = size + FDT_SLACK;
+    void *big = calloc(1, room);
+    if (!big || fdt_open_into(blob, big, (int)room) != 0) {
+        free(blob);
+        free(big);
+        snprintf(err, VIRT_ERR_LEN, "cannot build the device tree");
+        return -ENOMEM;
+    }
+    free(blob);
+    gpa_t ram_end = m->bus.ram.base + m->bus.ram.size;
+    m->fdt_addr = (ram_end - room - MiB) & ~(MiB - 1);
+    m->info_addr = m->fdt_addr - 4096;
+    if (initrd_end > m->info_addr) {
+        free(big);
+        snprintf(err, VIRT_ERR_LEN, "%s: the initramfs does not fit below the device tree "
+                 "(needs RAM up to 0x%llx; give more --memory)",
+                 m->cfg.initrd, (unsigned long long)(initrd_end + room + 2 * MiB));
+        return -ENOSPC;
+    }
+    int r = loader_place(&m->bus.ram, m->fdt_addr, big, room, "device tree", "blob", err);
+    free(big);
+    return r;
+}
+
+/* OpenSBI's fw_dynamic_info (firmware/fw_dynamic.S): where to jump next. */
+static void place_fw_dynamic_info(struct machine *m, gpa_t next_addr)
+{
+    uint64_t info[6] = {
+        0x4942534fULL, /* magic "OSBI" */
+        2,             /* version */
+        next_addr,
+        1,             /* next_mode: S */
+        0,             /* options */
+        (uint64_t)-1,  /* boot_hart: any (lottery) */
+    };
+    if (gmem_write(&m->bus.ram, m->info_addr, info, sizeof(info)))
+        log_warn("cannot write fw_dynamic_info");
+}
+
+int machine_load(struct machine *m, char *err)
+{
+    uint8_t *buf = NULL;
+    size_t len;
+    int r;
+    struct gmem *ram = &m->bus.ram;
+
+    if (m->cfg.test_elf) {
+        r = loader_load_elf(ram, m->cfg.test_elf, &m->entry, &m->tohost, err);
+        if (r)
+            return r;
+        r = place_fdt(m, 0, 0, err);
+        if (r)
+            return r;
+        goto reset;
+    }
+
+    if (!m->cfg.kernel) {
+        snprintf(err, VIRT_ERR_LEN, "no kernel given (--kernel PATH)");
+        return -EINVAL;
+    }
+    /* Firmware at the start of RAM. */
+    if (!m->cfg.firmware) {
+        snprintf(err, VIRT_ERR_LEN, "no firmware given (--firmware fw_dynamic.bin)");
+        return -EINVAL;
+    }
+    if ((r = loader_read_file(m->cfg.firmware, &buf, &len, err)))
+        return r;
+    r = loader_place(ram, ram->base, buf, len, m->cfg.firmware, "firmware", err);
+    free(buf);
+    if (r)
+        return r;
+
+    /* Kernel at its text_offset; reserve image_size (bss included). */
+    struct riscv_image_info info;
+    if ((r = loader_read_file(m->cfg.kernel, &buf, &len, err)))
+        return r;
+    r = loader_parse_riscv_image(buf, len, m->cfg.kernel, &info, err);
+    if (r) {
+        free(buf);
+        return r;
+    }
+    gpa_t kaddr = ram->base + (info.text_offset ? info.text_offset : 2 * MiB);
+    if (len > 2 * MiB && kaddr - ram->base < 2 * MiB)
+        kaddr = ram->base + 2 * MiB;
+    if (!gmem_contains(ram, kaddr, info.image_size)) {
+        free(buf);
+        snprintf(err, VIRT_ERR_LEN, "%s: kernel needs %llu MiB at 0x%llx; give more --memory",
+                 m->cfg.kernel, (unsigned long long)(info.image_size / MiB + 1),
+                 (unsigned long long)kaddr);
+        return -ENOSPC;
+    }
+    r = loader_place(ram, kaddr, buf, len, m->cfg.kernel, "kernel", err);
+    free(buf);
+    if (r)
+        return r;
+    gpa_t kend = kaddr + info.image_size;
+
+    gpa_t initrd = 0, initrd_end = 0;
+    if (m->cfg.initrd) {
+        if ((r = loader_read_file(m->cfg.initrd, &buf, &len, err)))
+            return r;
+        initrd = (kend + 2 * MiB - 1) & ~(2 * MiB - 1);
+        initrd_end = initrd + len;
+        r = loader_place(ram, initrd, buf, len, m->cfg.initrd, "initramfs", err);
+        free(buf);
+        if (r)
+            return r;
+    }
+    if ((r = place_fdt(m, initrd, initrd_end, err)))
+        return r;
+    place_fw_dynamic_info(m, kaddr);
+    m->entry = ram->base;
+
+reset:
+    for (unsigned i = 0; i < m->nharts; i++) {
+        struct hart *h = m->harts[i];
+        hart_reset(h, m->entry);
+        h->x[10] = i;             /* a0: hartid */
+        h->x[11] = m->fdt_addr;   /* a1: device tree */
+        h->x[12] = m->info_addr;  /* a2: fw_dynamic_info */
+    }
+    clint_reset(m->clint);
+    plic_reset(m->plic);
+    uart_reset(m->uart);
+    atomic_store(&m->stop, MACHINE_RUNNING);
+    atomic_store(&m->stop_code, 0);
+    return 0;
+}
+
+static void *hart_thread(void *arg)
+{
+    struct hart_thread_arg *t = arg;
+    sigset_t all;
+    /* Signals belong to the main thread. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    while (atomic_load(&t->m->stop) == MACHINE_RUNNING)
+        hart_run(t->h, 0);
+    return NULL;
+}
+
+int machine_start(struct machine *m)
+{
+    for (unsigned i = 0; i < m->nharts; i++) {
+        m->thread_args[i] = (struct hart_thread_arg){ .m = m, .h = m->harts[i] };
+        int r = pthread_create(&m->threads[i], NULL, hart_thread, &m->thread_args[i]);
+        if (r) {
+            machine_request_stop(m, MACHINE_QUIT, 0);
+            for (unsigned j = 0; j < i; j++)
+                pthread_join(m->threads[j], NULL);
+            return -r;
+        }
+    }
+    m->threads_running = true;
+    return 0;
+}
+
+void machine_request_stop(struct machine *m, enum machine_stop why, int code)
+{
+    int expected = MACHINE_RUNNING;
+    if (atomic_compare_exchange_strong(&m->stop, &expected, (int)why))
+        atomic_store(&m->stop_code, code);
+    for (unsigned i = 0; i < m->nharts; i++)
+        hart_kick(m->harts[i]);
+    uint64_t one = 1;
+    if (write(m->wake_fd, &one, sizeof(one)) < 0) {
+        /* already signalled */
+    }
+}
+
+void machine_join(struct machine *m)
+{
+    if (!m->threads_running)
+        return;
+    for (unsigned i = 0; i < m->nharts; i++)
+        pthread_join(m->threads[i], NULL);
+    m->threads_running = false;
+}
+
+int machine_reset(struct machine *m, char *err)
+{
+    struct gmem *ram = &m->bus.ram;
+    /* Drop guest RAM: reads as zero again, and the host gets it back. */
+    madvise(ram->host, ram->size, MADV_DONTNEED);
+    memset((void *)ram->code_map, 0, ram->size >> GMEM_PAGE_SHIFT);
+    atomic_fetch_add(&ram->code_gen, 1);
+    return machine_load(m, err);
+}
+
+size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len)
+{
+    return uart_receive(m->uart, buf, len);
+}
+
+void machine_poll_tohost(struct machine *m)
+{
+    uint64_t v;
+    if (!m->tohost || gmem_read(&m->bus.ram, m->tohost, &v, sizeof(v)) || v == 0)
+        return;
+    if (v == 1)
+        machine_request_stop(m, MACHINE_POWEROFF, 0);
+    else if (v & 1)
+        machine_request_stop(m, MACHINE_FAIL, (int)(v >> 1));
+}
+
+int machine_poll_devices(struct machine *m)
+{
+    goldfish_rtc_poll(m->rtc);
+    return 100;
+}

@@ -1,0 +1,97 @@
+/* The "virt" board: guest RAM, harts, platform devices, the device tree,
+ * boot images, and the loop that runs them. Compatible with QEMU's riscv
+ * virt memory map (DESIGN.md). Created and driven from the main thread;
+ * machine_request_stop() may be called from any thread. */
+#ifndef CORRAL_MACHINE_VIRT_H
+#define CORRAL_MACHINE_VIRT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/types.h"
+#include "core/vclock.h"
+#include "mem/bus.h"
+
+#define VIRT_RAM_BASE 0x80000000ULL
+#define VIRT_MAX_HARTS 8
+#define VIRT_ERR_LEN 512
+
+struct hart;
+struct clint;
+struct plic;
+struct uart;
+struct goldfish_rtc;
+struct sifive_test;
+
+struct machine_config {
+    const char *firmware;   /* fw_dynamic.bin; NULL in test mode */
+    const char *kernel;     /* RISC-V Image */
+    const char *initrd;
+    const char *cmdline;
+    const char *test_elf;   /* bare-metal test program (no firmware) */
+    unsigned ncpus;
+    uint64_t mem_size;
+    const char *mmu_type;   /* device tree mmu-type; default riscv,sv57 */
+    /* Console output (the UART's transmitter). */
+    void (*console_write)(void *opaque, const uint8_t *buf, size_t len);
+    void *console_opaque;
+};
+
+enum machine_stop {
+    MACHINE_RUNNING = 0,
+    MACHINE_POWEROFF,   /* guest powered off, or test passed */
+    MACHINE_FAIL,       /* test finisher / tohost failure with a code */
+    MACHINE_RESET,      /* guest asked for a reboot */
+    MACHINE_QUIT,       /* the user or a signal stopped the VMM */
+};
+
+struct hart_thread_arg {
+    struct machine *m;
+    struct hart *h;
+};
+
+struct machine {
+    struct machine_config cfg;
+    struct bus bus;
+    struct vclock clock;
+    struct hart *harts[VIRT_MAX_HARTS];
+    unsigned nharts;
+    struct clint *clint;
+    struct plic *plic;
+    struct uart *uart;
+    struct goldfish_rtc *rtc;
+    struct sifive_test *finisher;
+    pthread_t threads[VIRT_MAX_HARTS];
+    struct hart_thread_arg thread_args[VIRT_MAX_HARTS];
+    bool threads_running;
+
+    gpa_t tohost;            /* test mode: address of `tohost`, or 0 */
+    uint64_t entry;          /* reset pc of every hart */
+    gpa_t fdt_addr, info_addr;
+
+    _Atomic int stop;        /* enum machine_stop; first writer wins */
+    _Atomic int stop_code;
+    int wake_fd;             /* eventfd: wakes the main loop */
+};
+
+int machine_create(struct machine **out, const struct machine_config *cfg,
+                   char *err) WARN_UNUSED;
+void machine_destroy(struct machine *m);
+/* Load firmware/kernel/initrd/device tree (or the test ELF) into RAM and
+ * reset harts and devices: the machine is ready to start. */
+int machine_load(struct machine *m, char *err) WARN_UNUSED;
+int machine_start(struct machine *m) WARN_UNUSED;
+/* Ask every hart to stop; the first reason given wins. Any thread. */
+void machine_request_stop(struct machine *m, enum machine_stop why, int code);
+/* Join the hart threads after a stop request. */
+void machine_join(struct machine *m);
+/* Reboot in place: clear RAM, reload images, reset harts and devices. */
+int machine_reset(struct machine *m, char *err) WARN_UNUSED;
+/* Console input from the host (main thread). Returns bytes accepted. */
+size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len);
+/* Test mode: check `tohost`; requests a stop when the program finished. */
+void machine_poll_tohost(struct machine *m);
+/* Periodic device work (RTC alarm); returns ms until it is next needed. */
+int machine_poll_devices(struct machine *m);
+
+#endif
