@@ -91,6 +91,8 @@ int machine_create(struct machine **out, const struct machine_config *cfg, char 
         goto err_free;
     }
     vclock_init(&m->clock);
+    pthread_mutex_init(&m->pause_lock, NULL);
+    pthread_cond_init(&m->pause_cond, NULL);
     r = gmem_init(&m->bus.ram, VIRT_RAM_BASE, cfg->mem_size);
     if (r) {
         snprintf(err, VIRT_ERR_LEN, "cannot allocate %llu MiB of guest RAM: %s",
@@ -336,8 +338,20 @@ static void *hart_thread(void *arg)
     /* Signals belong to the main thread. */
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
-    while (atomic_load(&t->m->stop) == MACHINE_RUNNING)
+    struct machine *m = t->m;
+    while (atomic_load(&m->stop) == MACHINE_RUNNING) {
+        if (atomic_load(&m->pause_req)) {
+            pthread_mutex_lock(&m->pause_lock);
+            m->nparked++;
+            pthread_cond_broadcast(&m->pause_cond);
+            while (atomic_load(&m->pause_req) && atomic_load(&m->stop) == MACHINE_RUNNING)
+                pthread_cond_wait(&m->pause_cond, &m->pause_lock);
+            m->nparked--;
+            pthread_mutex_unlock(&m->pause_lock);
+            continue;
+        }
         hart_run(t->h, 0);
+    }
     return NULL;
 }
 
@@ -364,10 +378,42 @@ void machine_request_stop(struct machine *m, enum machine_stop why, int code)
         atomic_store(&m->stop_code, code);
     for (unsigned i = 0; i < m->nharts; i++)
         hart_kick(m->harts[i]);
+    pthread_mutex_lock(&m->pause_lock);
+    pthread_cond_broadcast(&m->pause_cond);
+    pthread_mutex_unlock(&m->pause_lock);
     uint64_t one = 1;
     if (write(m->wake_fd, &one, sizeof(one)) < 0) {
         /* already signalled */
     }
+}
+
+void machine_pause(struct machine *m)
+{
+    if (!m->threads_running || atomic_exchange(&m->pause_req, 1))
+        return;
+    for (unsigned i = 0; i < m->nharts; i++)
+        hart_kick(m->harts[i]);
+    pthread_mutex_lock(&m->pause_lock);
+    while (m->nparked < m->nharts && atomic_load(&m->stop) == MACHINE_RUNNING)
+        pthread_cond_wait(&m->pause_cond, &m->pause_lock);
+    pthread_mutex_unlock(&m->pause_lock);
+    vclock_pause(&m->clock);
+}
+
+void machine_resume(struct machine *m)
+{
+    if (!atomic_load(&m->pause_req))
+        return;
+    vclock_resume(&m->clock);
+    pthread_mutex_lock(&m->pause_lock);
+    atomic_store(&m->pause_req, 0);
+    pthread_cond_broadcast(&m->pause_cond);
+    pthread_mutex_unlock(&m->pause_lock);
+}
+
+bool machine_is_paused(struct machine *m)
+{
+    return atomic_load(&m->pause_req) != 0;
 }
 
 void machine_join(struct machine *m)

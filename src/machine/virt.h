@@ -23,6 +23,29 @@ struct uart;
 struct goldfish_rtc;
 struct sifive_test;
 
+#define MACHINE_MAX_DISKS 6
+#define MACHINE_MAX_NICS 4
+#define MACHINE_MAX_HOSTFWD 8
+
+/* --disk PATH[,format=raw|qcow2][,readonly][,serial=S] */
+struct machine_disk {
+    const char *path;
+    const char *format;     /* "raw" (default) */
+    const char *serial;     /* virtio-blk get-id; NULL: derived from slot */
+    bool readonly;
+};
+
+/* --net user[,hostfwd=tcp::HOSTPORT-:GUESTPORT...][,mac=..] | tap=NAME[,mac=..] */
+enum machine_net_kind { MACHINE_NET_USER, MACHINE_NET_TAP };
+struct machine_net {
+    enum machine_net_kind kind;
+    const char *tap_name;
+    const char *hostfwd[MACHINE_MAX_HOSTFWD]; /* "tcp::2222-:22" as given */
+    unsigned nhostfwd;
+    uint8_t mac[6];
+    bool mac_set;
+};
+
 struct machine_config {
     const char *firmware;   /* fw_dynamic.bin; NULL in test mode */
     const char *kernel;     /* RISC-V Image */
@@ -32,6 +55,11 @@ struct machine_config {
     unsigned ncpus;
     uint64_t mem_size;
     const char *mmu_type;   /* device tree mmu-type; default riscv,sv57 */
+    struct machine_disk disks[MACHINE_MAX_DISKS];
+    unsigned ndisks;
+    struct machine_net nets[MACHINE_MAX_NICS];
+    unsigned nnets;
+    bool rng;               /* --rng: virtio-rng */
     /* Console output (the UART's transmitter). */
     void (*console_write)(void *opaque, const uint8_t *buf, size_t len);
     void *console_opaque;
@@ -70,6 +98,11 @@ struct machine {
     gpa_t fdt_addr, info_addr;
 
     _Atomic int stop;        /* enum machine_stop; first writer wins */
+    /* Pause: harts park at an instruction boundary until resumed. */
+    _Atomic int pause_req;
+    pthread_mutex_t pause_lock;
+    pthread_cond_t pause_cond;   /* parked count changed / resume */
+    unsigned nparked;
     _Atomic int stop_code;
     int wake_fd;             /* eventfd: wakes the main loop */
 };
@@ -83,6 +116,12 @@ int machine_load(struct machine *m, char *err) WARN_UNUSED;
 int machine_start(struct machine *m) WARN_UNUSED;
 /* Ask every hart to stop; the first reason given wins. Any thread. */
 void machine_request_stop(struct machine *m, enum machine_stop why, int code);
+/* Stop every hart at an instruction boundary and stop the guest clock;
+ * returns once all harts are parked. machine_resume continues exactly
+ * there. Main/API thread; not while a stop is in progress. */
+void machine_pause(struct machine *m);
+void machine_resume(struct machine *m);
+bool machine_is_paused(struct machine *m);
 /* Join the hart threads after a stop request. */
 void machine_join(struct machine *m);
 /* Reboot in place: clear RAM, reload images, reset harts and devices. */

@@ -54,3 +54,58 @@ expect_in() { # haystack needle description
         exit 1
     fi
 }
+
+# ---- interactive sessions: corral with a FIFO as its console input ----
+# start_corral LOG ARGS...   sets CORRAL_PID; the console goes to LOG with
+# each line prefixed by the host time (seconds.nanoseconds) it arrived.
+start_corral() {
+    local log=$1; shift
+    SESSION_DIR=$(mktemp -d)
+    mkfifo "$SESSION_DIR/in"
+    : >"$log"
+    SESSION_LOG=$log
+    (
+        "$CORRAL" "$@" <"$SESSION_DIR/in" &
+        echo $! >"$SESSION_DIR/pid"
+        wait $!
+        echo $? >"$SESSION_DIR/rc"
+    ) 2>&1 | while IFS= read -r line; do printf '%s %s\n' "$(date +%s.%N)" "$line"; done >>"$log" &
+    SESSION_PIPE_PID=$!
+    exec 7>"$SESSION_DIR/in"
+    local i
+    for ((i = 0; i < 100; i++)); do
+        [ -s "$SESSION_DIR/pid" ] && break
+        sleep 0.05
+    done
+    CORRAL_PID=$(cat "$SESSION_DIR/pid")
+}
+send() { printf '%s' "$1" >&7; }
+# wait_for PATTERN SECONDS: wait until the console log has a line matching.
+wait_for() {
+    local pat=$1 secs=${2:-120} i
+    for ((i = 0; i < secs * 10; i++)); do
+        grep -qE -- "$pat" "$SESSION_LOG" && return 0
+        sleep 0.1
+    done
+    echo "---- console ----"; tail -n 30 "$SESSION_LOG"
+    echo "FAIL: timed out after ${secs}s waiting for /$pat/"
+    return 1
+}
+# end_session [TENTHS]: close the console input, wait for corral to exit
+# (killing it after the timeout); sets SESSION_RC.
+end_session() {
+    exec 7>&-
+    local i
+    for ((i = 0; i < ${1:-300}; i++)); do
+        [ -f "$SESSION_DIR/rc" ] && break
+        sleep 0.1
+    done
+    [ -f "$SESSION_DIR/rc" ] || { kill -9 "$CORRAL_PID" 2>/dev/null; sleep 0.2; }
+    wait "$SESSION_PIPE_PID" 2>/dev/null
+    SESSION_RC=$(cat "$SESSION_DIR/rc" 2>/dev/null || echo 255)
+    rm -rf "$SESSION_DIR"
+}
+# Host CPU seconds used so far by a process (user + system).
+proc_cpu_seconds() {
+    awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"
+}

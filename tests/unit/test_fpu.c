@@ -5,10 +5,11 @@
  *    and non-ties, overflow per mode, subnormal results and the
  *    after-rounding underflow rule, NaN handling, min/max, compares,
  *    fclass, conversions at the edges, fused multiply-add;
- *  - random cross-checks of the public functions (host-FPU path on x86-64)
- *    against the software model in fpu_soft.c, in all five modes, and of
- *    the software model against the C compiler's own arithmetic under
- *    <fenv.h> for the four modes the host has;
+ *  - random cross-checks of the public functions (with the x86-64 RNE fast
+ *    path) against the software model in fpu_soft.c, in all five modes,
+ *    and of the software model against the C compiler's own arithmetic
+ *    under <fenv.h> for the four modes the host has (build with
+ *    -DCORRAL_FPU_NO_HOST to run the hand vectors on the model alone);
  *  - an independent RMM reference for single precision built on exact
  *    double arithmetic. */
 #include <setjmp.h>
@@ -777,7 +778,9 @@ static uint32_t gen_addend_s(uint32_t a, uint32_t b)
     return (p ^ SGN_S) + (uint32_t)(rnd() % 5) - 2;
 }
 
+#ifndef N_RANDOM
 #define N_RANDOM 200000
+#endif
 
 enum op { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_SQRT, OP_FMA, OP_CVT, N_OPS };
 static const char *const op_name[N_OPS] = {
@@ -921,6 +924,53 @@ static uint64_t native_d(enum op op, uint64_t ab, uint64_t bb, uint64_t cb,
         return (x & ~SGN_S) > INF_S ? QNAN_S : x;
     }
     return canon_nan_d(db(r));
+}
+
+static uint64_t native_s(enum op op, uint32_t ab, uint32_t bb, uint32_t cb,
+                         int rm, uint32_t *fl)
+{
+    volatile float a = bf(ab), b = bf(bb), c = bf(cb);
+    volatile float r = 0;
+    volatile double rd = 0;
+    fesetround(host_rm[rm]);
+    feclearexcept(FE_ALL_EXCEPT);
+    switch (op) {
+    case OP_ADD:  r = a + b; break;
+    case OP_SUB:  r = a - b; break;
+    case OP_MUL:  r = a * b; break;
+    case OP_DIV:  r = a / b; break;
+    case OP_SQRT: r = sqrtf(a); break;
+    case OP_FMA:  r = fmaf(a, b, c); break;
+    default:      rd = (double)a; break;
+    }
+    *fl = native_flags();
+    fesetround(FE_TONEAREST);
+    if (op == OP_CVT)
+        return canon_nan_d(db(rd));
+    uint32_t x = fb(r);
+    return (x & ~SGN_S) > INF_S ? QNAN_S : x;
+}
+
+static void test_random_soft_vs_native_single(void **state)
+{
+    int bad = 0;
+    for (int i = 0; i < N_RANDOM && bad < 20; i++) {
+        enum op op = (enum op)(rnd() % N_OPS);
+        int rm = (int)(rnd() % 4);
+        uint32_t a = gen_s(), b = gen_s(), c = gen_addend_s(a, b);
+        uint32_t f1 = 0, f2 = 0;
+        uint64_t y = soft_s(op, a, b, c, rm, &f2);
+        uint64_t x = native_s(op, a, b, c, rm, &f1);
+        if (op == OP_FMA) {
+            float fa = bf(a), fbb = bf(b);
+            if (isnan(bf(c)) && ((isinf(fa) && fbb == 0) ||
+                                 (fa == 0 && isinf(fbb))))
+                continue; /* see test_random_soft_vs_native */
+        }
+        if (x != y || f1 != f2)
+            bad += report("native-s", op, rm, a, b, c, x, f1, y, f2);
+    }
+    assert_int_equal(bad, 0);
 }
 
 static void test_random_soft_vs_native(void **state)
@@ -1126,6 +1176,7 @@ int main(void)
         cmocka_unit_test(test_cvt_d),
         cmocka_unit_test(test_random_public_vs_soft),
         cmocka_unit_test(test_random_soft_vs_native),
+        cmocka_unit_test(test_random_soft_vs_native_single),
         cmocka_unit_test(test_random_rmm_single),
         cmocka_unit_test(test_random_rmm_double),
         cmocka_unit_test(test_random_to_int),

@@ -170,7 +170,8 @@ static inline int fast_mul_s(float a, float b, uint32_t *out, uint32_t *flags)
 static inline int fast_div_s(float a, float b, uint32_t *out, uint32_t *flags)
 {
     double da = a, db = b, q = da / db;
-    if (!(__builtin_fabs(q) <= DBL_MAX && da != 0 && __builtin_fabs(db) <= DBL_MAX))
+    if (!(__builtin_fabs(q) <= DBL_MAX && da != 0 &&
+          __builtin_fabs(db) <= DBL_MAX))
         return 0;
     return fast_narrow(q, host_fma(-q, db, da) != 0, out, flags);
 }
