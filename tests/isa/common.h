@@ -262,9 +262,10 @@
 /* ------------------------------------------------------------------ */
 /* privilege changes (clobber t0)                                       */
 
-/* mret to label in S-mode (mode 1) or U-mode (mode 0); MPIE as is */
+/* mret to label in S-mode (mode 1) or U-mode (mode 0); clears MPIE so
+ * that mstatus.MIE is 0 there and after the TO_M that comes back */
 .macro GOTO_MODE mode, label
-    li t0, MSTATUS_MPP
+    li t0, MSTATUS_MPP | MSTATUS_MPIE
     csrc mstatus, t0
     li t0, (\mode << 11)
     csrs mstatus, t0
@@ -449,6 +450,8 @@ trap_m_ecall:
     csrw mepc, t2
     li t1, MSTATUS_MPP
     csrs mstatus, t1
+    li t1, MSTATUS_MPIE     /* back in M with MIE = 0 */
+    csrc mstatus, t1
     j trap_m_out
 
 trap_m_intr:
