@@ -110,6 +110,7 @@ int fdt_build(const struct fdt_config *cfg, void **blob, size_t *size)
         CHECK(fdt_property_string(fdt, "mmu-type", cfg->mmu_type));
         CHECK(fdt_property_u32(fdt, "phandle", PH_CPU_INTC + 8 + i));
         CHECK(fdt_begin_node(fdt, "interrupt-controller"));
+        CHECK(fdt_property_u32(fdt, "#address-cells", 0));
         CHECK(fdt_property_u32(fdt, "#interrupt-cells", 1));
         CHECK(fdt_property(fdt, "interrupt-controller", NULL, 0));
         CHECK(fdt_property_string(fdt, "compatible", "riscv,cpu-intc"));
@@ -144,19 +145,6 @@ int fdt_build(const struct fdt_config *cfg, void **blob, size_t *size)
         CHECK(fdt_property_u32(fdt, "phandle", PH_TEST));
         CHECK(fdt_end_node(fdt));
     }
-    CHECK(fdt_begin_node(fdt, "poweroff"));
-    CHECK(fdt_property_string(fdt, "compatible", "syscon-poweroff"));
-    CHECK(fdt_property_u32(fdt, "regmap", PH_TEST));
-    CHECK(fdt_property_u32(fdt, "offset", 0));
-    CHECK(fdt_property_u32(fdt, "value", 0x5555));
-    CHECK(fdt_end_node(fdt));
-    CHECK(fdt_begin_node(fdt, "reboot"));
-    CHECK(fdt_property_string(fdt, "compatible", "syscon-reboot"));
-    CHECK(fdt_property_u32(fdt, "regmap", PH_TEST));
-    CHECK(fdt_property_u32(fdt, "offset", 0));
-    CHECK(fdt_property_u32(fdt, "value", 0x7777));
-    CHECK(fdt_end_node(fdt));
-
     CHECK(begin_node_at(fdt, "rtc", GOLDFISH_RTC_BASE));
     CHECK(fdt_property_string(fdt, "compatible", "google,goldfish-rtc"));
     CHECK(prop_reg(fdt, GOLDFISH_RTC_BASE, GOLDFISH_RTC_SIZE));
@@ -220,6 +208,21 @@ int fdt_build(const struct fdt_config *cfg, void **blob, size_t *size)
         CHECK(fdt_end_node(fdt));
     }
     CHECK(fdt_end_node(fdt)); /* soc */
+    /* Outside /soc: they have no registers of their own (simple-bus
+     * children must), they act through the test device's regmap. */
+    CHECK(fdt_begin_node(fdt, "poweroff"));
+    CHECK(fdt_property_string(fdt, "compatible", "syscon-poweroff"));
+    CHECK(fdt_property_u32(fdt, "regmap", PH_TEST));
+    CHECK(fdt_property_u32(fdt, "offset", 0));
+    CHECK(fdt_property_u32(fdt, "value", 0x5555));
+    CHECK(fdt_end_node(fdt));
+    CHECK(fdt_begin_node(fdt, "reboot"));
+    CHECK(fdt_property_string(fdt, "compatible", "syscon-reboot"));
+    CHECK(fdt_property_u32(fdt, "regmap", PH_TEST));
+    CHECK(fdt_property_u32(fdt, "offset", 0));
+    CHECK(fdt_property_u32(fdt, "value", 0x7777));
+    CHECK(fdt_end_node(fdt));
+
     CHECK(fdt_end_node(fdt)); /* root */
     CHECK(fdt_finish(fdt));
     *blob = fdt;
