@@ -5,11 +5,11 @@ set -euo pipefail
 
 PACKAGES=(
     build-essential pkg-config clang
-    libfdt-dev libslirp-dev libzstd-dev libxxhash-dev libjansson-dev
+    libfdt-dev libslirp-dev libglib2.0-dev libzstd-dev libxxhash-dev libjansson-dev
     libmicrohttpd-dev libcmocka-dev
     gcc-riscv64-unknown-elf gcc-riscv64-linux-gnu
     qemu-system-misc device-tree-compiler
-    cpio xz-utils zstd e2fsprogs kmod curl ca-certificates gnupg
+    cpio xz-utils zstd e2fsprogs kmod curl ca-certificates gnupg busybox
     debian-archive-keyring
 )
 

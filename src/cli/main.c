@@ -1,16 +1,18 @@
-/* corral: the command line. A thin client of the machine layer: parses
- * flags, builds the machine, runs the main (I/O) loop, and turns how the
- * guest stopped into an exit status.
+/* corral: the command line. A thin client of the vm layer: parses flags
+ * (over an optional --config-file), opens the API socket and the registry
+ * entry, starts the VM (or waits for the API's InstanceStart) and hands
+ * the main loop to vm_run(), whose result is the exit status.
  *
  *   corral run --kernel PATH [--initrd PATH] [--firmware PATH] ...
+ *   corral run --api-sock PATH       configure and start through the API
  *   corral run --test ELF            bare-metal test program
  *   corral up [flags]                the default Debian guest (cache)
+ *   corral ctl --sock PATH CMD       talk to a running VM (ctl.c)
+ *   corral ps                        list named VMs (ps.c)
  */
 #include <errno.h>
 #include <getopt.h>
-#include <libfdt.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,14 +20,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/api.h"
+#include "cli/cli.h"
 #include "cli/console.h"
 #include "core/log.h"
-#include "machine/virt.h"
+#include "machine/options.h"
+#include "vm/registry.h"
+#include "vm/vm.h"
 
 #ifndef CORRAL_SOURCE_DIR
 #define CORRAL_SOURCE_DIR "."
 #endif
-#define CORRAL_VERSION "0.1"
 
 static volatile sig_atomic_t got_signal;
 
@@ -34,9 +39,9 @@ static void on_signal(int sig)
     got_signal = sig;
 }
 
-static int usage_error(const char *fmt, const char *arg)
+int cli_usage_error(const char *fmt, const char *arg)
 {
-    char msg[256];
+    char msg[512];
     snprintf(msg, sizeof(msg), fmt, arg);
     fprintf(stderr, "corral: error: %s (see 'corral help')\n", msg);
     return 2;
@@ -47,8 +52,11 @@ static void print_help(void)
     printf("corral %s: a RISC-V virtual machine monitor\n\n"
            "usage:\n"
            "  corral run --kernel PATH [--firmware PATH] [--initrd PATH] [options]\n"
+           "  corral run --api-sock PATH [options]   configure and start through the API\n"
            "  corral run --test ELF        run a bare-metal test program\n"
-           "  corral up [options]          boot the default Debian guest\n\n"
+           "  corral up [options]          boot the default Debian guest\n"
+           "  corral ctl --sock PATH status|pause|resume|shutdown|reset|metrics [--json]\n"
+           "  corral ps [--json]           list running VMs started with --name\n\n"
            "options:\n"
            "  --kernel PATH      RISC-V Linux Image\n"
            "  --firmware PATH    OpenSBI fw_dynamic.bin\n"
@@ -58,10 +66,17 @@ static void print_help(void)
            "  --memory SIZE      guest RAM, e.g. 512M, 2G (default 512M)\n"
            "  --console stdio|file:PATH   where guest output goes (default stdio)\n"
            "  --mmu sv39|sv48|sv57        paging mode advertised to the guest\n"
+           "  --disk PATH[,readonly][,serial=S]   virtio-blk disk (repeatable)\n"
+           "  --net user[,hostfwd=tcp::H-:G][,mac=M] | tap=NAME   virtio-net (repeatable)\n"
+           "  --rng              virtio-rng entropy device\n"
+           "  --config-file FILE VM configuration as JSON (the API's bodies); flags win\n"
+           "                     (--disk/--net replace the file's drives/interfaces)\n"
+           "  --api-sock PATH    serve the management API on this unix socket\n"
+           "  --name NAME        register the VM for 'corral ps'\n"
            "  --dump-dtb FILE    write the device tree and exit\n"
            "  -v, --verbose      more log output\n\n"
            "console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n",
-           CORRAL_VERSION);
+           VM_VERSION);
 }
 
 /* "512M", "2G", "1024K", plain numbers are MiB (as QEMU's -m). */
@@ -70,7 +85,7 @@ static int parse_size(const char *s, uint64_t *out)
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s)
+    if (errno || end == s || *s == '-')
         return -1;
     uint64_t mul = 1024 * 1024;
     if (*end) {
@@ -91,29 +106,6 @@ static int parse_size(const char *s, uint64_t *out)
     if (v > UINT64_MAX / mul)
         return -1;
     *out = v * mul;
-    return 0;
-}
-
-static int write_file_atomic(const char *path, const void *data, size_t len)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-        return -ENAMETOOLONG;
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return -errno;
-    if (fwrite(data, 1, len, f) != len || fflush(f) || fsync(fileno(f))) {
-        int e = errno ? errno : EIO;
-        fclose(f);
-        unlink(tmp);
-        return -e;
-    }
-    fclose(f);
-    if (rename(tmp, path) < 0) {
-        int e = errno;
-        unlink(tmp);
-        return -e;
-    }
     return 0;
 }
 
@@ -146,16 +138,23 @@ static int find_default_guest(char *dir, size_t len)
     return 0;
 }
 
+/* Flags as given; applied over the config file by apply_flags(). */
 struct run_opts {
-    struct machine_config cfg;
-    const char *dump_dtb;
-    const char *console;
+    const char *kernel, *initrd, *firmware, *cmdline, *test_elf, *mmu_type;
+    unsigned ncpus;
+    uint64_t mem_size;
+    const char *dump_dtb, *console, *config_file, *api_sock, *name;
+    struct machine_disk disks[MACHINE_MAX_DISKS];
+    unsigned ndisks;
+    struct machine_net nets[MACHINE_MAX_NICS];
+    unsigned nnets;
+    bool rng;
 };
 
 static int parse_run_flags(int argc, char **argv, struct run_opts *o)
 {
     enum { O_KERNEL = 256, O_INITRD, O_FIRMWARE, O_CMDLINE, O_CPUS, O_MEMORY,
-           O_CONSOLE, O_TEST, O_DUMP_DTB, O_MMU };
+           O_CONSOLE, O_TEST, O_DUMP_DTB, O_MMU, O_CONFIG, O_API_SOCK, O_NAME, O_DISK, O_NET, O_RNG };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "initrd", required_argument, NULL, O_INITRD },
@@ -168,6 +167,12 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         { "test", required_argument, NULL, O_TEST },
         { "dump-dtb", required_argument, NULL, O_DUMP_DTB },
         { "mmu", required_argument, NULL, O_MMU },
+        { "config-file", required_argument, NULL, O_CONFIG },
+        { "api-sock", required_argument, NULL, O_API_SOCK },
+        { "name", required_argument, NULL, O_NAME },
+        { "disk", required_argument, NULL, O_DISK },
+        { "net", required_argument, NULL, O_NET },
+        { "rng", no_argument, NULL, O_RNG },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
@@ -178,41 +183,64 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
     while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
         char *end;
         switch (c) {
-        case O_KERNEL: o->cfg.kernel = optarg; break;
-        case O_INITRD: o->cfg.initrd = optarg; break;
-        case O_FIRMWARE: o->cfg.firmware = optarg; break;
-        case O_CMDLINE: o->cfg.cmdline = optarg; break;
-        case O_TEST: o->cfg.test_elf = optarg; break;
+        case O_KERNEL: o->kernel = optarg; break;
+        case O_INITRD: o->initrd = optarg; break;
+        case O_FIRMWARE: o->firmware = optarg; break;
+        case O_CMDLINE: o->cmdline = optarg; break;
+        case O_TEST: o->test_elf = optarg; break;
         case O_DUMP_DTB: o->dump_dtb = optarg; break;
         case O_CONSOLE: o->console = optarg; break;
+        case O_CONFIG: o->config_file = optarg; break;
+        case O_API_SOCK: o->api_sock = optarg; break;
+        case O_NAME:
+            if (!vm_registry_valid_name(optarg))
+                return cli_usage_error("--name %s: use letters, digits, '.', '_' or '-' "
+                                       "(at most 63)", optarg);
+            o->name = optarg;
+            break;
+        case O_DISK:
+        case O_NET: {
+            char err[VIRT_ERR_LEN];
+            int r;
+            if (c == O_DISK && o->ndisks == MACHINE_MAX_DISKS)
+                return cli_usage_error("--disk %s: at most 6 disks", optarg);
+            if (c == O_NET && o->nnets == MACHINE_MAX_NICS)
+                return cli_usage_error("--net %s: at most 4 network interfaces", optarg);
+            r = c == O_DISK ? machine_parse_disk(optarg, &o->disks[o->ndisks++], err)
+                            : machine_parse_net(optarg, &o->nets[o->nnets++], err);
+            if (r)
+                return cli_usage_error("%s", err);
+            break;
+        }
+        case O_RNG: o->rng = true; break;
         case O_CPUS: {
             long n = strtol(optarg, &end, 10);
             if (*optarg == '\0' || *end || n < 1 || n > VIRT_MAX_HARTS)
-                return usage_error("--cpus %s: must be a number from 1 to 8", optarg);
-            o->cfg.ncpus = (unsigned)n;
+                return cli_usage_error("--cpus %s: must be a number from 1 to 8", optarg);
+            o->ncpus = (unsigned)n;
             break;
         }
         case O_MEMORY:
-            if (parse_size(optarg, &o->cfg.mem_size))
-                return usage_error("--memory %s: not a size (e.g. 512M, 2G)", optarg);
+            if (parse_size(optarg, &o->mem_size))
+                return cli_usage_error("--memory %s: not a size (e.g. 512M, 2G)", optarg);
             break;
         case O_MMU:
-            if (!strcmp(optarg, "sv39")) o->cfg.mmu_type = "riscv,sv39";
-            else if (!strcmp(optarg, "sv48")) o->cfg.mmu_type = "riscv,sv48";
-            else if (!strcmp(optarg, "sv57")) o->cfg.mmu_type = "riscv,sv57";
-            else return usage_error("--mmu %s: must be sv39, sv48 or sv57", optarg);
+            if (!strcmp(optarg, "sv39")) o->mmu_type = "riscv,sv39";
+            else if (!strcmp(optarg, "sv48")) o->mmu_type = "riscv,sv48";
+            else if (!strcmp(optarg, "sv57")) o->mmu_type = "riscv,sv57";
+            else return cli_usage_error("--mmu %s: must be sv39, sv48 or sv57", optarg);
             break;
         case 'v': log_verbose++; break;
         case 'h': print_help(); exit(0);
         case '?':
         default:
             if (optopt)
-                return usage_error("option --%s needs a value", argv[optind - 1] + 2);
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+                return cli_usage_error("option --%s needs a value", argv[optind - 1] + 2);
+            return cli_usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
+        return cli_usage_error("unexpected argument '%s'", argv[optind]);
     return 0;
 }
 
@@ -236,152 +264,142 @@ static int check_readable(const char *path, const char *what)
     return 0;
 }
 
-/* The main loop: console input, wake-ups from harts and devices, test
- * completion, signals. Returns the process exit status. */
-static int run_loop(struct machine *m, bool test_mode)
+/* Flags over the config file. */
+static int apply_flags(struct vm_config *c, const struct run_opts *o)
 {
-    struct console_filter filter = { 0 };
-    uint8_t pending[4096];
-    size_t npending = 0, pending_off = 0;
-    bool stdin_open = true;
-    char err[VIRT_ERR_LEN];
-
-    for (;;) {
-        int stop = atomic_load(&m->stop);
-        if (stop != MACHINE_RUNNING) {
-            machine_join(m);
-            if (stop == MACHINE_RESET) {
-                log_info("guest reboot");
-                if (machine_reset(m, err) || machine_start(m)) {
-                    fprintf(stderr, "corral: error: reboot failed: %s\n", err);
-                    return 1;
-                }
-                continue;
-            }
-            int code = atomic_load(&m->stop_code);
-            switch (stop) {
-            case MACHINE_POWEROFF:
-                return 0;
-            case MACHINE_FAIL:
-                console_restore();
-                if (test_mode)
-                    fprintf(stderr, "corral: test failed: case %d\n", code);
-                else
-                    fprintf(stderr, "corral: guest reported failure (code %d)\n", code);
-                return code > 0 && code < 256 ? code : 1;
-            default:
-                if (got_signal)
-                    return 128 + got_signal;
-                return 0;
-            }
+    if ((o->kernel && vmcfg_set_str(&c->kernel, o->kernel)) ||
+        (o->initrd && vmcfg_set_str(&c->initrd, o->initrd)) ||
+        (o->firmware && vmcfg_set_str(&c->firmware, o->firmware)) ||
+        (o->cmdline && vmcfg_set_str(&c->cmdline, o->cmdline)) ||
+        (o->test_elf && vmcfg_set_str(&c->test_elf, o->test_elf)) ||
+        (o->mmu_type && vmcfg_set_str(&c->mmu_type, o->mmu_type)))
+        return -ENOMEM;
+    char err[VM_ERR_LEN];
+    /* Device flags replace the file's list of that kind. */
+    vmcfg_clear_devices(c, o->ndisks > 0, o->nnets > 0);
+    for (unsigned i = 0; i < o->ndisks; i++)
+        if (vmcfg_add_disk(c, &o->disks[i], err))
+            goto bad;
+    for (unsigned i = 0; i < o->nnets; i++)
+        if (vmcfg_add_net(c, &o->nets[i], err))
+            goto bad;
+    if (o->rng)
+        c->rng = true;
+    if (o->ncpus)
+        c->ncpus = o->ncpus;
+    if (o->mem_size) {
+        if (o->mem_size & ((1ULL << 20) - 1)) {
+            fprintf(stderr, "corral: error: --memory: %llu bytes is not a whole number of "
+                            "MiB\n", (unsigned long long)o->mem_size);
+            return -EINVAL;
         }
-        if (got_signal) {
-            machine_request_stop(m, MACHINE_QUIT, 0);
-            continue;
-        }
-
-        /* Feed leftover input first; read more only when it is gone. */
-        if (npending > pending_off) {
-            size_t n = machine_console_input(m, pending + pending_off, npending - pending_off);
-            pending_off += n;
-        }
-        bool want_stdin = stdin_open && pending_off >= npending;
-
-        struct pollfd fds[2] = {
-            { .fd = m->wake_fd, .events = POLLIN },
-            { .fd = STDIN_FILENO, .events = POLLIN },
-        };
-        int timeout = machine_poll_devices(m);
-        if (test_mode)
-            timeout = 1;
-        else if (npending > pending_off && timeout > 10)
-            timeout = 10;
-        int r = poll(fds, want_stdin ? 2 : 1, timeout);
-        if (test_mode)
-            machine_poll_tohost(m);
-        if (r < 0)
-            continue; /* EINTR: the signal flag is checked above */
-        if (fds[0].revents & POLLIN) {
-            uint64_t v;
-            if (read(m->wake_fd, &v, sizeof(v)) < 0) {
-                /* spurious */
-            }
-        }
-        if (want_stdin && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-            ssize_t n = read(STDIN_FILENO, pending, sizeof(pending));
-            if (n <= 0) {
-                stdin_open = false; /* EOF: the guest keeps running */
-                continue;
-            }
-            bool quit = false;
-            npending = console_filter_input(&filter, pending, (size_t)n, &quit);
-            pending_off = 0;
-            if (quit) {
-                console_restore();
-                machine_request_stop(m, MACHINE_QUIT, 0);
-            }
-        }
+        c->mem_mib = o->mem_size >> 20;
     }
+    return 0;
+bad:
+    fprintf(stderr, "corral: error: %s\n", err);
+    return -EINVAL;
 }
 
-static int cmd_run(struct run_opts *o)
-{
-    struct machine *m;
-    char err[VIRT_ERR_LEN] = "";
-    int status;
+static const struct vm_console_ops console_ops = {
+    .raw = console_raw,
+    .restore = console_restore,
+    .write = console_write,
+    .in_fd = STDIN_FILENO,
+};
 
-    if (o->cfg.test_elf) {
-        if (o->cfg.kernel || o->cfg.firmware || o->cfg.initrd) {
-            fprintf(stderr, "corral: error: --test runs a bare-metal program; "
-                            "it does not take --kernel, --firmware or --initrd\n");
-            return 2;
-        }
-    } else if (!o->cfg.kernel) {
-        fprintf(stderr, "corral: error: no kernel given (--kernel PATH, or --test ELF)\n");
+static size_t filter_input(void *opaque, uint8_t *buf, size_t len, bool *quit)
+{
+    return console_filter_input(opaque, buf, len, quit);
+}
+
+static int cmd_run(struct run_opts *o, bool up)
+{
+    static struct console_filter filter;
+    struct vm_console_ops con = console_ops;
+    struct api_server *api = NULL;
+    char err[VM_ERR_LEN] = "", reg_path[PATH_MAX] = "";
+    struct vm *vm;
+    int status = 1;
+
+    con.filter = filter_input;
+    con.opaque = &filter;
+    if (o->test_elf && (o->kernel || o->firmware || o->initrd || o->config_file || up)) {
+        fprintf(stderr, "corral: error: --test runs a bare-metal program; it does not take "
+                        "--kernel, --firmware, --initrd or --config-file\n");
         return 2;
+    }
+    if (vm_create(&vm, o->name, &con)) {
+        fprintf(stderr, "corral: error: out of memory\n");
+        return 1;
+    }
+    if (o->config_file && vmcfg_load_file(&vm->cfg, o->config_file, err)) {
+        fprintf(stderr, "corral: error: --config-file %s\n", err);
+        status = 2;
+        goto out;
+    }
+    if (apply_flags(&vm->cfg, o)) {
+        status = 2;
+        goto out;
+    }
+    struct vm_config *c = &vm->cfg;
+    if (up) {
+        /* The default guest fills what neither the file nor flags gave. */
+        static char dir[PATH_MAX], path[PATH_MAX + 32];
+        if (find_default_guest(dir, sizeof(dir)))
+            goto out;
+        snprintf(path, sizeof(path), "%s/Image", dir);
+        if (!c->kernel && vmcfg_set_str(&c->kernel, path))
+            goto out;
+        snprintf(path, sizeof(path), "%s/fw_dynamic.bin", dir);
+        if (!c->firmware && vmcfg_set_str(&c->firmware, path))
+            goto out;
+        snprintf(path, sizeof(path), "%s/initramfs.cpio", dir);
+        if (!c->initrd && vmcfg_set_str(&c->initrd, path))
+            goto out;
+    }
+    /* Without an API, everything must be given now. */
+    bool start_now = c->test_elf || c->kernel || !o->api_sock;
+    if (start_now && !c->test_elf) {
+        if (!c->kernel) {
+            fprintf(stderr, "corral: error: no kernel given (--kernel PATH, --test ELF, "
+                            "or --api-sock PATH to configure through the API)\n");
+            status = 2;
+            goto out;
+        }
     }
     if (o->console && strcmp(o->console, "stdio") != 0) {
         if (!strncmp(o->console, "file:", 5) && o->console[5]) {
             int r = console_open_file(o->console + 5);
             if (r) {
-                fprintf(stderr, "corral: error: --console %s: %s\n", o->console, strerror(-r));
-                return 1;
+                fprintf(stderr, "corral: error: --console %s: %s\n", o->console,
+                        strerror(-r));
+                goto out;
             }
         } else {
             fprintf(stderr, "corral: error: --console %s: must be stdio or file:PATH\n",
                     o->console);
-            return 2;
+            status = 2;
+            goto out;
         }
     }
-    if (check_readable(o->cfg.kernel, "kernel") || check_readable(o->cfg.firmware, "firmware") ||
-        check_readable(o->cfg.initrd, "initrd") || check_readable(o->cfg.test_elf, "test program"))
-        return 1;
-    if (!o->cfg.test_elf && !o->cfg.firmware) {
-        fprintf(stderr, "corral: error: no firmware given (--firmware fw_dynamic.bin)\n");
-        return 2;
-    }
-    if (!o->cfg.cmdline)
-        o->cfg.cmdline = "console=ttyS0";
-    o->cfg.console_write = console_write;
-
-    if (machine_create(&m, &o->cfg, err)) {
-        fprintf(stderr, "corral: error: %s\n", err);
-        return 1;
-    }
-    if (machine_load(m, err)) {
-        fprintf(stderr, "corral: error: %s\n", err);
-        machine_destroy(m);
-        return 1;
+    if (start_now) {
+        if (check_readable(c->kernel, "kernel") || check_readable(c->firmware, "firmware") ||
+            check_readable(c->initrd, "initrd") || check_readable(c->test_elf, "test program"))
+            goto out;
+        if (!c->test_elf && !c->firmware) {
+            fprintf(stderr, "corral: error: no firmware given (--firmware fw_dynamic.bin)\n");
+            status = 2;
+            goto out;
+        }
     }
     if (o->dump_dtb) {
-        const void *fdt = gmem_ptr(&m->bus.ram, m->fdt_addr, 64);
-        int r = fdt ? write_file_atomic(o->dump_dtb, fdt, fdt_totalsize(fdt)) : -EFAULT;
-        machine_destroy(m);
-        if (r) {
-            fprintf(stderr, "corral: error: --dump-dtb %s: %s\n", o->dump_dtb, strerror(-r));
-            return 1;
+        if (vm_dump_dtb(vm, o->dump_dtb, err)) {
+            fprintf(stderr, "corral: error: %s\n", err);
+            goto out;
         }
-        return 0;
+        status = 0;
+        goto out;
     }
 
     struct sigaction sa = { .sa_handler = on_signal };
@@ -391,23 +409,33 @@ static int cmd_run(struct run_opts *o)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (!o->cfg.test_elf)
-        console_raw();
-    if (machine_start(m)) {
-        console_restore();
-        fprintf(stderr, "corral: error: cannot start hart threads\n");
-        machine_destroy(m);
-        return 1;
+    /* The socket and the name are checked before the guest boots. */
+    if (o->api_sock && api_server_start(&api, o->api_sock, vm, err)) {
+        fprintf(stderr, "corral: error: %s\n", err);
+        goto out;
     }
-    status = run_loop(m, o->cfg.test_elf != NULL);
+    if (o->name && vm_registry_add(o->name, o->api_sock, reg_path, sizeof(reg_path), err)) {
+        fprintf(stderr, "corral: error: %s\n", err);
+        goto out;
+    }
+    if (start_now && vm_start(vm, err)) {
+        console_restore();
+        fprintf(stderr, "corral: error: %s\n", err);
+        goto out;
+    }
+    status = vm_run(vm, &got_signal);
+out:
     console_restore();
-    machine_destroy(m);
+    /* The API goes first: no request may reach a VM being torn down. */
+    api_server_stop(api);
+    vm_registry_remove(reg_path);
+    vm_destroy(vm);
     return status;
 }
 
 int main(int argc, char **argv)
 {
-    struct run_opts o = { .cfg = { .ncpus = 1, .mem_size = 512ULL << 20 } };
+    struct run_opts o = { 0 };
     atexit(console_restore);
     if (argc < 2) {
         print_help();
@@ -419,29 +447,18 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("corral %s\n", CORRAL_VERSION);
+        printf("corral %s\n", VM_VERSION);
         return 0;
     }
+    if (!strcmp(cmd, "ctl"))
+        return cli_ctl(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ps"))
+        return cli_ps(argc - 1, argv + 1);
     if (!strcmp(cmd, "run") || !strcmp(cmd, "up")) {
         int r = parse_run_flags(argc - 1, argv + 1, &o);
         if (r)
             return r;
-        if (!strcmp(cmd, "up")) {
-            static char dir[PATH_MAX], kernel[PATH_MAX + 16], fw[PATH_MAX + 16],
-                initrd[PATH_MAX + 32];
-            if (find_default_guest(dir, sizeof(dir)))
-                return 1;
-            snprintf(kernel, sizeof(kernel), "%s/Image", dir);
-            snprintf(fw, sizeof(fw), "%s/fw_dynamic.bin", dir);
-            snprintf(initrd, sizeof(initrd), "%s/initramfs.cpio", dir);
-            if (!o.cfg.kernel)
-                o.cfg.kernel = kernel;
-            if (!o.cfg.firmware)
-                o.cfg.firmware = fw;
-            if (!o.cfg.initrd)
-                o.cfg.initrd = initrd;
-        }
-        return cmd_run(&o);
+        return cmd_run(&o, !strcmp(cmd, "up"));
     }
-    return usage_error("unknown command '%s'", cmd);
+    return cli_usage_error("unknown command '%s'", cmd);
 }

@@ -12,6 +12,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "block/block.h"
+#include "core/iothread.h"
 #include "core/log.h"
 #include "cpu/riscv/hart.h"
 #include "devices/clint.h"
@@ -19,6 +21,10 @@
 #include "devices/plic.h"
 #include "devices/sifive_test.h"
 #include "devices/uart16550.h"
+#include "devices/virtio_blk.h"
+#include "devices/virtio_net.h"
+#include "devices/virtio_rng.h"
+#include "net/net.h"
 #include "machine/fdt.h"
 #include "machine/loader.h"
 
@@ -56,6 +62,119 @@ static void console_rx_ready(void *opaque)
     if (write(m->wake_fd, &one, sizeof(one)) < 0) {
         /* eventfd counter saturated: the loop is awake anyway */
     }
+}
+
+static int add_virtio_slot(struct machine *m, struct virtio_dev *d, char *err)
+{
+    unsigned slot = m->nvirtio;
+    int r = virtio_mmio_attach(d, &m->bus, VIRTIO_MMIO_BASE + slot * VIRTIO_MMIO_SIZE);
+    if (r) {
+        snprintf(err, VIRT_ERR_LEN, "cannot map virtio slot %u: %s", slot, strerror(-r));
+        return r;
+    }
+    m->virtio[m->nvirtio++] = d;
+    return 0;
+}
+
+static struct irq_line next_slot_irq(struct machine *m)
+{
+    return plic_irq_line(m->plic, VIRTIO_MMIO_IRQ(m->nvirtio));
+}
+
+static void destroy_virtio(struct machine *m)
+{
+    if (m->io)
+        iothread_stop(m->io);
+    for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++) {
+        virtio_blk_destroy(m->blk[i]);
+        m->blk[i] = NULL;
+    }
+    for (unsigned i = 0; i < MACHINE_MAX_NICS; i++) {
+        virtio_net_destroy(m->net[i]);
+        m->net[i] = NULL;
+    }
+    virtio_rng_destroy(m->rng);
+    m->rng = NULL;
+    m->nvirtio = 0;
+    iothread_destroy(m->io);
+    m->io = NULL;
+}
+
+/* Disks, NICs and the rng into slots 0.. in that order. Host-side
+ * problems (missing image, busy port, no TAP) fail here, before the guest
+ * starts, with one line in `err`. */
+static int create_virtio(struct machine *m, char *err)
+{
+    const struct machine_config *c = &m->cfg;
+    int r;
+    if (c->ndisks > MACHINE_MAX_DISKS || c->nnets > MACHINE_MAX_NICS) {
+        snprintf(err, VIRT_ERR_LEN, "at most %d disks and %d network interfaces",
+                 MACHINE_MAX_DISKS, MACHINE_MAX_NICS);
+        return -EINVAL;
+    }
+    if (c->ndisks + c->nnets + (c->rng ? 1 : 0) > VIRTIO_MMIO_SLOTS) {
+        snprintf(err, VIRT_ERR_LEN, "too many virtio devices: %u disks + %u NICs%s > %d slots",
+                 c->ndisks, c->nnets, c->rng ? " + rng" : "", VIRTIO_MMIO_SLOTS);
+        return -EINVAL;
+    }
+    if ((r = iothread_create(&m->io))) {
+        snprintf(err, VIRT_ERR_LEN, "cannot create the I/O thread: %s", strerror(-r));
+        return r;
+    }
+    for (unsigned i = 0; i < c->ndisks; i++) {
+        const struct machine_disk *dk = &c->disks[i];
+        struct blk_backend *be;
+        if (!dk->path) {
+            snprintf(err, VIRT_ERR_LEN, "--disk: no file given");
+            return -EINVAL;
+        }
+        if ((r = blk_open(dk->path, dk->format, dk->readonly, &be, err, VIRT_ERR_LEN)))
+            return r;
+        snprintf(m->disk_serial[i], sizeof(m->disk_serial[i]), "%s",
+                 dk->serial ? dk->serial : "");
+        if (!dk->serial)
+            snprintf(m->disk_serial[i], sizeof(m->disk_serial[i]), "corral-disk%u", i);
+        m->blk[i] = virtio_blk_create(be, m->disk_serial[i], &m->bus.ram, m->io,
+                                      next_slot_irq(m));
+        if (!m->blk[i]) {
+            blk_close(be);
+            snprintf(err, VIRT_ERR_LEN, "--disk %s: cannot create the device", dk->path);
+            return -ENOMEM;
+        }
+        if ((r = add_virtio_slot(m, virtio_blk_dev(m->blk[i]), err)))
+            return r;
+    }
+    for (unsigned i = 0; i < c->nnets; i++) {
+        const struct machine_net *nc = &c->nets[i];
+        struct net_backend *nb;
+        if (nc->kind == MACHINE_NET_TAP)
+            r = net_tap_open(m->io, nc->tap_name, &nb, err, VIRT_ERR_LEN);
+        else
+            r = net_user_open(m->io, nc->hostfwd, nc->nhostfwd, &nb, err, VIRT_ERR_LEN);
+        if (r)
+            return r;
+        uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + i) };
+        if (nc->mac_set)
+            memcpy(mac, nc->mac, 6);
+        m->net[i] = virtio_net_create(nb, mac, &m->bus.ram, m->io, next_slot_irq(m));
+        if (!m->net[i]) {
+            net_close(nb);
+            snprintf(err, VIRT_ERR_LEN, "--net: cannot create the device");
+            return -ENOMEM;
+        }
+        if ((r = add_virtio_slot(m, virtio_net_dev(m->net[i]), err)))
+            return r;
+    }
+    if (c->rng) {
+        m->rng = virtio_rng_create(&m->bus.ram, m->io, next_slot_irq(m));
+        if (!m->rng) {
+            snprintf(err, VIRT_ERR_LEN, "--rng: cannot create the device");
+            return -ENOMEM;
+        }
+        if ((r = add_virtio_slot(m, virtio_rng_dev(m->rng), err)))
+            return r;
+    }
+    return 0;
 }
 
 int machine_create(struct machine **out, const struct machine_config *cfg, char *err)
@@ -130,9 +249,13 @@ int machine_create(struct machine **out, const struct machine_config *cfg, char 
         snprintf(err, VIRT_ERR_LEN, "cannot map the platform devices: %s", strerror(-r));
         goto err_devices;
     }
+    if ((r = create_virtio(m, err)))
+        goto err_virtio;
     *out = m;
     return 0;
 
+err_virtio:
+    destroy_virtio(m);
 err_devices:
     if (m->finisher)
         sifive_test_destroy(m->finisher);
@@ -167,6 +290,7 @@ void machine_destroy(struct machine *m)
         machine_request_stop(m, MACHINE_QUIT, 0);
         machine_join(m);
     }
+    destroy_virtio(m);
     sifive_test_destroy(m->finisher);
     goldfish_rtc_destroy(m->rtc);
     uart_destroy(m->uart);
@@ -193,7 +317,7 @@ static int place_fdt(struct machine *m, gpa_t initrd_start, gpa_t initrd_end, ch
         .bootargs = m->cfg.cmdline ? m->cfg.cmdline : "",
         .initrd_start = initrd_start,
         .initrd_end = initrd_end,
-        .nvirtio = 0,
+        .nvirtio = m->nvirtio,
         .mmu_type = m->cfg.mmu_type,
     };
     void *blob;
@@ -326,6 +450,8 @@ reset:
     clint_reset(m->clint);
     plic_reset(m->plic);
     uart_reset(m->uart);
+    for (unsigned i = 0; i < m->nvirtio; i++)
+        virtio_mmio_reset(m->virtio[i]);
     atomic_store(&m->stop, MACHINE_RUNNING);
     atomic_store(&m->stop_code, 0);
     return 0;
@@ -357,6 +483,9 @@ static void *hart_thread(void *arg)
 
 int machine_start(struct machine *m)
 {
+    int r0 = iothread_start(m->io);
+    if (r0)
+        return r0;
     for (unsigned i = 0; i < m->nharts; i++) {
         m->thread_args[i] = (struct hart_thread_arg){ .m = m, .h = m->harts[i] };
         int r = pthread_create(&m->threads[i], NULL, hart_thread, &m->thread_args[i]);
@@ -397,6 +526,8 @@ void machine_pause(struct machine *m)
     while (m->nparked < m->nharts && atomic_load(&m->stop) == MACHINE_RUNNING)
         pthread_cond_wait(&m->pause_cond, &m->pause_lock);
     pthread_mutex_unlock(&m->pause_lock);
+    /* Backends stop touching guest RAM and device state too. */
+    iothread_stop(m->io);
     vclock_pause(&m->clock);
 }
 
@@ -405,6 +536,8 @@ void machine_resume(struct machine *m)
     if (!atomic_load(&m->pause_req))
         return;
     vclock_resume(&m->clock);
+    if (iothread_start(m->io))
+        log_error("cannot restart the I/O thread");
     pthread_mutex_lock(&m->pause_lock);
     atomic_store(&m->pause_req, 0);
     pthread_cond_broadcast(&m->pause_cond);

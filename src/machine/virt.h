@@ -22,6 +22,11 @@ struct plic;
 struct uart;
 struct goldfish_rtc;
 struct sifive_test;
+struct iothread;
+struct virtio_dev;
+struct virtio_blk;
+struct virtio_net;
+struct virtio_rng;
 
 #define MACHINE_MAX_DISKS 6
 #define MACHINE_MAX_NICS 4
@@ -89,6 +94,15 @@ struct machine {
     struct uart *uart;
     struct goldfish_rtc *rtc;
     struct sifive_test *finisher;
+    /* virtio-mmio slots 0..nvirtio-1, filled in order: disks (vda is
+     * slot 0), NICs, rng. Their backends run on the I/O thread. */
+    struct iothread *io;
+    struct virtio_blk *blk[MACHINE_MAX_DISKS];
+    struct virtio_net *net[MACHINE_MAX_NICS];
+    struct virtio_rng *rng;
+    struct virtio_dev *virtio[8];
+    unsigned nvirtio;
+    char disk_serial[MACHINE_MAX_DISKS][24];
     pthread_t threads[VIRT_MAX_HARTS];
     struct hart_thread_arg thread_args[VIRT_MAX_HARTS];
     bool threads_running;

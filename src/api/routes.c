@@ -1,0 +1,252 @@
+/* The API's routes and their handlers. One handler per resource; each
+ * checks its body's shape and hands the rest to the vm module, which
+ * decides whether the action fits the VM's state. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api.h"
+
+void api_reply_fault(struct api_reply *out, unsigned status, const char *fmt, ...)
+{
+    va_list ap;
+    out->status = status;
+    json_decref(out->body);
+    out->body = NULL;
+    va_start(ap, fmt);
+    vsnprintf(out->fault, sizeof(out->fault), fmt, ap);
+    va_end(ap);
+}
+
+static void reply_json(struct api_reply *out, json_t *j)
+{
+    if (!j) {
+        api_reply_fault(out, 500, "out of memory");
+        return;
+    }
+    out->status = 200;
+    out->body = j;
+}
+
+/* vm_* results: -EINVAL is the caller's fault (bad input, wrong state). */
+static void reply_result(struct api_reply *out, int r, const char *err)
+{
+    if (r == 0)
+        out->status = 204;
+    else
+        api_reply_fault(out, r == -EINVAL ? 400 : 500, "%s", err);
+}
+
+static void get_root(struct vm *vm, const char *id, const json_t *body, struct api_reply *out)
+{
+    reply_json(out, vm_info_json(vm));
+}
+
+static void put_boot_source(struct vm *vm, const char *id, const json_t *body,
+                            struct api_reply *out)
+{
+    char err[API_ERR_LEN];
+    reply_result(out, vm_configure(vm, VM_RES_BOOT_SOURCE, NULL, body, err), err);
+}
+
+static void get_machine_config(struct vm *vm, const char *id, const json_t *body,
+                               struct api_reply *out)
+{
+    reply_json(out, vm_machine_config_json(vm));
+}
+
+static void put_machine_config(struct vm *vm, const char *id, const json_t *body,
+                               struct api_reply *out)
+{
+    char err[API_ERR_LEN];
+    reply_result(out, vm_configure(vm, VM_RES_MACHINE_CONFIG, NULL, body, err), err);
+}
+
+static void put_drive(struct vm *vm, const char *id, const json_t *body, struct api_reply *out)
+{
+    char err[API_ERR_LEN];
+    reply_result(out, vm_configure(vm, VM_RES_DRIVE, id, body, err), err);
+}
+
+static void put_net(struct vm *vm, const char *id, const json_t *body, struct api_reply *out)
+{
+    char err[API_ERR_LEN];
+    reply_result(out, vm_configure(vm, VM_RES_NET, id, body, err), err);
+}
+
+/* One string member and nothing else: {"action_type": ...}, {"state": ...}. */
+static const char *only_string(const json_t *body, const char *key, struct api_reply *out)
+{
+    const char *k;
+    json_t *v;
+    if (!json_is_object(body)) {
+        api_reply_fault(out, 400, "the body must be a JSON object");
+        return NULL;
+    }
+    json_object_foreach((json_t *)body, k, v) {
+        if (strcmp(k, key)) {
+            api_reply_fault(out, 400, "unknown key '%s'", k);
+            return NULL;
+        }
+    }
+    v = json_object_get(body, key);
+    if (!json_is_string(v)) {
+        api_reply_fault(out, 400, "'%s' must be a string", key);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+static void put_actions(struct vm *vm, const char *id, const json_t *body,
+                        struct api_reply *out)
+{
+    char err[API_ERR_LEN];
+    const char *a = only_string(body, "action_type", out);
+    int r;
+    if (!a)
+        return;
+    if (!strcmp(a, "InstanceStart"))
+        r = vm_start(vm, err);
+    else if (!strcmp(a, "Shutdown") || !strcmp(a, "SendCtrlAltDel"))
+        r = vm_shutdown(vm, err);
+    else if (!strcmp(a, "Reset"))
+        r = vm_reset(vm, err);
+    else {
+        api_reply_fault(out, 400, "unknown action_type '%.64s' (InstanceStart, Shutdown, "
+                        "SendCtrlAltDel, Reset)", a);
+        return;
+    }
+    reply_result(out, r, err);
+}
+
+static void patch_vm(struct vm *vm, const char *id, const json_t *body, struct api_reply *out)
+{
+    char err[API_ERR_LEN];
+    const char *s = only_string(body, "state", out);
+    if (!s)
+        return;
+    if (!strcmp(s, "Paused"))
+        reply_result(out, vm_pause(vm, err), err);
+    else if (!strcmp(s, "Resumed"))
+        reply_result(out, vm_resume(vm, err), err);
+    else
+        api_reply_fault(out, 400, "unknown state '%.64s' (Paused or Resumed)", s);
+}
+
+static void get_vm_config(struct vm *vm, const char *id, const json_t *body,
+                          struct api_reply *out)
+{
+    reply_json(out, vm_config_json(vm));
+}
+
+static void get_metrics(struct vm *vm, const char *id, const json_t *body,
+                        struct api_reply *out)
+{
+    reply_json(out, vm_metrics_json(vm));
+}
+
+const struct api_route api_routes[] = {
+    { "GET", "/", false, get_root },
+    { "PUT", "/boot-source", true, put_boot_source },
+    { "GET", "/machine-config", false, get_machine_config },
+    { "PUT", "/machine-config", true, put_machine_config },
+    { "PUT", "/drives/{drive_id}", true, put_drive },
+    { "PUT", "/network-interfaces/{iface_id}", true, put_net },
+    { "PUT", "/actions", true, put_actions },
+    { "PATCH", "/vm", true, patch_vm },
+    { "GET", "/vm/config", false, get_vm_config },
+    { "GET", "/metrics", false, get_metrics },
+};
+const size_t api_nroutes = ARRAY_SIZE(api_routes);
+
+/* Does `path` match `pattern`? A {x} segment takes one non-empty segment
+ * (copied to id). */
+static bool path_match(const char *pattern, const char *path, char *id, size_t id_len)
+{
+    while (*pattern && *path) {
+        if (*pattern == '{') {
+            const char *pe = strchr(pattern, '}');
+            const char *se = strchr(path, '/');
+            size_t n = se ? (size_t)(se - path) : strlen(path);
+            if (!pe || n == 0)
+                return false;
+            if (id && id_len) {
+                snprintf(id, id_len, "%.*s", (int)n, path);
+                if (n >= id_len)
+                    id[0] = 0x7f; /* too long: invalid id, refused later */
+            }
+            pattern = pe + 1;
+            path += n;
+            continue;
+        }
+        if (*pattern != *path)
+            return false;
+        pattern++;
+        path++;
+    }
+    return *pattern == 0 && *path == 0;
+}
+
+const struct api_route *api_route_find(const char *method, const char *path, char *id,
+                                       size_t id_len, char *allow, size_t allow_len,
+                                       struct api_reply *out)
+{
+    bool known = false;
+    char tmp[API_ERR_LEN];
+    if (id && id_len)
+        id[0] = 0;
+    if (allow && allow_len)
+        allow[0] = 0;
+    for (size_t i = 0; i < api_nroutes; i++) {
+        const struct api_route *r = &api_routes[i];
+        tmp[0] = 0;
+        if (!path_match(r->path, path, tmp, sizeof(tmp)))
+            continue;
+        if (!strcmp(r->method, method)) {
+            if (id && id_len)
+                snprintf(id, id_len, "%s", tmp);
+            return r;
+        }
+        if (allow && allow_len) {
+            size_t l = strlen(allow);
+            snprintf(allow + l, allow_len - l, "%s%s", l ? ", " : "", r->method);
+        }
+        known = true;
+    }
+    if (known)
+        api_reply_fault(out, 405, "method %.16s is not allowed on %.200s (allowed: %s)",
+                        method, path, allow ? allow : "");
+    else
+        api_reply_fault(out, 404, "no resource at %.200s", path);
+    return NULL;
+}
+
+void api_dispatch(struct vm *vm, const char *method, const char *path, const char *body,
+                  size_t body_len, struct api_reply *out)
+{
+    char id[VM_ID_LEN + 1], allow[64];
+    const struct api_route *r = api_route_find(method, path, id, sizeof(id), allow,
+                                               sizeof(allow), out);
+    if (!r)
+        return;
+    json_t *j = NULL;
+    if (r->has_body) {
+        json_error_t je;
+        if (!body || body_len == 0) {
+            api_reply_fault(out, 400, "%s %s needs a JSON body", method, r->path);
+            return;
+        }
+        j = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &je);
+        if (!j) {
+            api_reply_fault(out, 400, "malformed JSON at line %d column %d: %s", je.line,
+                            je.column, je.text);
+            return;
+        }
+    } else if (body_len > 0) {
+        api_reply_fault(out, 400, "%s %s takes no body", method, r->path);
+        return;
+    }
+    r->handler(vm, id[0] ? id : NULL, j, out);
+    json_decref(j);
+}

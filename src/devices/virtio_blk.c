@@ -1,0 +1,303 @@
+/* virtio-blk (virtio 1.2 section 5.2). One request queue. A request is a
+ * chain: a 16-byte device-readable header {u32 type, u32 reserved,
+ * u64 sector}, data (readable for writes, writable for reads), and one
+ * device-writable status byte at the very end. Requests run on the I/O
+ * thread straight between guest RAM and the backend (preadv/pwritev on
+ * host pointers into RAM).
+ *
+ * Config space (little-endian, byte offsets):
+ *   0 capacity u64 (512-byte sectors)   12 seg_max u32   20 blk_size u32
+ *   24 physical_block_exp u8  25 alignment_offset u8  26 min_io_size u16
+ *   28 opt_io_size u32   36 max_discard_sectors u32  40 max_discard_seg u32
+ *   44 discard_sector_alignment u32  48 max_write_zeroes_sectors u32
+ *   52 max_write_zeroes_seg u32  56 write_zeroes_may_unmap u8
+ * A chain with no header or no writable status byte is malformed (the
+ * device cannot even report an error): NEEDS_RESET. Anything else wrong
+ * with a request (out of range, write to a readonly disk, bad length)
+ * completes it with VIRTIO_BLK_S_IOERR/UNSUPP. */
+#include "devices/virtio_blk.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+enum {
+    F_SEG_MAX = 2, F_RO = 5, F_BLK_SIZE = 6, F_FLUSH = 9, F_TOPOLOGY = 10,
+    F_DISCARD = 13, F_WRITE_ZEROES = 14,
+};
+enum {
+    T_IN = 0, T_OUT = 1, T_FLUSH = 4, T_GET_ID = 8, T_DISCARD = 11, T_WRITE_ZEROES = 13,
+};
+enum { S_OK = 0, S_IOERR = 1, S_UNSUPP = 2 };
+
+#define SECTOR 512ULL
+#define CONFIG_LEN 60
+#define MAX_RANGES 32          /* discard / write-zeroes segments per request */
+#define MAX_RANGE_SECTORS (1u << 22) /* 2 GiB per range */
+
+struct virtio_blk {
+    struct virtio_dev vdev; /* first: ops get a virtio_dev */
+    struct blk_backend *be;
+    uint64_t capacity;      /* sectors */
+    char serial[VIRTIO_BLK_ID_BYTES];
+    struct virtq_chain chain;
+    struct iovec iov[VIRTQ_MAX_CHAIN];
+};
+
+struct blk_range {
+    uint64_t sector;
+    uint32_t num_sectors;
+    uint32_t flags;
+};
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+/* iovecs for bytes [skip, skip+len) of the chain's readable (in=false) or
+ * writable (in=true) part. */
+static int build_iov(struct virtio_blk *b, bool in, uint64_t skip, uint64_t len)
+{
+    const struct virtq_chain *c = &b->chain;
+    unsigned first = in ? c->nout : 0, end = in ? c->nout + c->nin : c->nout;
+    int n = 0;
+    for (unsigned k = first; k < end && len; k++) {
+        const struct virtq_seg *s = &c->seg[k];
+        if (skip >= s->len) {
+            skip -= s->len;
+            continue;
+        }
+        uint64_t take = s->len - skip;
+        if (take > len)
+            take = len;
+        b->iov[n++] = (struct iovec){ .iov_base = s->host + skip, .iov_len = (size_t)take };
+        len -= take;
+        skip = 0;
+    }
+    return n;
+}
+
+static bool in_range(struct virtio_blk *b, uint64_t sector, uint64_t nsectors)
+{
+    return sector <= b->capacity && nsectors <= b->capacity - sector;
+}
+
+static uint8_t do_rw(struct virtio_blk *b, bool write, uint64_t sector, uint32_t *written)
+{
+    const struct virtq_chain *c = &b->chain;
+    uint64_t len = write ? c->out_len - 16 : c->in_len - 1;
+    if (len % SECTOR || !in_range(b, sector, len / SECTOR))
+        return S_IOERR;
+    if (write && b->be->readonly)
+        return S_IOERR;
+    int n = build_iov(b, !write, write ? 16 : 0, len);
+    if (n == 0)
+        return S_OK;
+    int r = write ? b->be->ops->pwritev(b->be, b->iov, n, sector * SECTOR)
+                  : b->be->ops->preadv(b->be, b->iov, n, sector * SECTOR);
+    if (r) {
+        log_warn("%s: %s at sector %llu: %s", b->vdev.name, write ? "write" : "read",
+                 (unsigned long long)sector, strerror(-r));
+        return S_IOERR;
+    }
+    if (!write) {
+        /* Pages just filled may have held decoded code. */
+        uint64_t left = len;
+        for (unsigned k = c->nout; k < c->nout + c->nin && left; k++) {
+            uint64_t l = c->seg[k].len < left ? c->seg[k].len : left;
+            virtq_dma_written(b->vdev.mem, c->seg[k].gpa, l);
+            left -= l;
+        }
+        *written = (uint32_t)len;
+    }
+    return S_OK;
+}
+
+static uint8_t do_ranges(struct virtio_blk *b, bool zeroes)
+{
+    const struct virtq_chain *c = &b->chain;
+    uint64_t bytes = c->out_len - 16;
+    if (b->be->readonly)
+        return S_IOERR;
+    if (bytes == 0 || bytes % sizeof(struct blk_range) ||
+        bytes / sizeof(struct blk_range) > MAX_RANGES)
+        return S_UNSUPP;
+    struct blk_range rg[MAX_RANGES];
+    unsigned n = (unsigned)(bytes / sizeof(struct blk_range));
+    virtq_chain_read(c, 16, rg, n * sizeof(rg[0]));
+    for (unsigned i = 0; i < n; i++) {
+        if (rg[i].flags & ~1u || (!zeroes && rg[i].flags))
+            return S_UNSUPP;
+        if (rg[i].num_sectors > MAX_RANGE_SECTORS ||
+            !in_range(b, rg[i].sector, rg[i].num_sectors))
+            return S_IOERR;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t off = rg[i].sector * SECTOR, len = rg[i].num_sectors * SECTOR;
+        int r = zeroes ? b->be->ops->write_zeroes(b->be, off, len)
+                       : b->be->ops->discard(b->be, off, len);
+        if (r)
+            return S_IOERR;
+    }
+    return S_OK;
+}
+
+/* One request; false when the chain is malformed. */
+static bool do_request(struct virtio_blk *b, uint32_t *written)
+{
+    const struct virtq_chain *c = &b->chain;
+    struct {
+        uint32_t type, reserved;
+        uint64_t sector;
+    } hdr;
+    if (c->out_len < sizeof(hdr) || c->in_len < 1)
+        return false;
+    virtq_chain_read(c, 0, &hdr, sizeof(hdr));
+    /* Buffers in the wrong direction (a read into device-readable memory,
+     * a write from device-writable memory) are a broken driver. */
+    if ((hdr.type == T_IN || hdr.type == T_GET_ID) && c->out_len != sizeof(hdr))
+        return false;
+    if (hdr.type == T_OUT && c->in_len != 1)
+        return false;
+    uint8_t status;
+    *written = 0;
+    switch (hdr.type) {
+    case T_IN:
+        status = do_rw(b, false, hdr.sector, written);
+        break;
+    case T_OUT:
+        status = do_rw(b, true, hdr.sector, written);
+        break;
+    case T_FLUSH:
+        status = b->be->readonly || b->be->ops->flush(b->be) == 0 ? S_OK : S_IOERR;
+        break;
+    case T_GET_ID: {
+        size_t room = c->in_len - 1;
+        size_t n = room < VIRTIO_BLK_ID_BYTES ? room : VIRTIO_BLK_ID_BYTES;
+        *written = (uint32_t)virtq_chain_write(b->vdev.mem, c, 0, b->serial, n);
+        status = S_OK;
+        break;
+    }
+    case T_DISCARD:
+        status = do_ranges(b, false);
+        break;
+    case T_WRITE_ZEROES:
+        status = do_ranges(b, true);
+        break;
+    default:
+        status = S_UNSUPP;
+        break;
+    }
+    virtq_chain_write(b->vdev.mem, c, c->in_len - 1, &status, 1);
+    *written += 1;
+    return true;
+}
+
+static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
+{
+    struct virtio_blk *b = (struct virtio_blk *)d;
+    struct virtq *q = &d->vq[qi];
+    char why[200];
+    bool pushed = false;
+    for (;;) {
+        int r = virtq_pop(q, &b->chain, why, sizeof(why));
+        if (r == 0)
+            break;
+        if (r < 0) {
+            virtio_mmio_queue_error_locked(d, qi, why);
+            return;
+        }
+        uint32_t written;
+        if (!do_request(b, &written)) {
+            snprintf(why, sizeof(why), "request at descriptor %u: no 16-byte header, no "
+                     "device-writable status byte, or data buffers in the wrong direction",
+                     b->chain.head);
+            virtio_mmio_queue_error_locked(d, qi, why);
+            return;
+        }
+        virtq_push(q, &b->chain, written);
+        pushed = true;
+    }
+    if (pushed)
+        virtio_mmio_used_locked(d, qi);
+}
+
+static const struct virtio_dev_ops blk_ops = {
+    .name = "virtio-blk",
+    .device_id = 2,
+    .nqueues = 1,
+    .queue_notify = blk_queue_notify,
+};
+
+struct virtio_blk *virtio_blk_create(struct blk_backend *be, const char *serial,
+                                     struct gmem *mem, struct iothread *io, struct irq_line irq)
+{
+    struct virtio_blk *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    uint64_t f = (1ULL << F_SEG_MAX) | (1ULL << F_BLK_SIZE) | (1ULL << F_FLUSH) |
+                 (1ULL << F_TOPOLOGY);
+    if (be->readonly)
+        f |= 1ULL << F_RO;
+    else
+        f |= (1ULL << F_DISCARD) | (1ULL << F_WRITE_ZEROES);
+    if (virtio_mmio_init(&b->vdev, &blk_ops, f, mem, io, irq, CONFIG_LEN)) {
+        free(b);
+        return NULL;
+    }
+    b->be = be;
+    b->capacity = be->size / SECTOR;
+    if (serial) /* 20 bytes, NUL-padded, not NUL-terminated when full */
+        memcpy(b->serial, serial, strnlen(serial, sizeof(b->serial)));
+
+    uint8_t *cf = b->vdev.config;
+    memcpy(cf + 0, &b->capacity, 8);
+    put32(cf + 12, b->vdev.queue_num_max - 2);
+    put32(cf + 20, (uint32_t)SECTOR);
+    unsigned exp = 0;
+    while ((SECTOR << (exp + 1)) <= be->phys_block && exp < 7)
+        exp++;
+    cf[24] = (uint8_t)exp;
+    uint16_t min_io = (uint16_t)(1u << exp);
+    memcpy(cf + 26, &min_io, 2);
+    put32(cf + 28, 0);
+    put32(cf + 36, MAX_RANGE_SECTORS);
+    put32(cf + 40, MAX_RANGES);
+    put32(cf + 44, 1u << exp);
+    put32(cf + 48, MAX_RANGE_SECTORS);
+    put32(cf + 52, MAX_RANGES);
+    cf[56] = 1;
+    return b;
+}
+
+void virtio_blk_destroy(struct virtio_blk *b)
+{
+    if (!b)
+        return;
+    virtio_mmio_destroy(&b->vdev);
+    blk_close(b->be);
+    free(b);
+}
+
+struct virtio_dev *virtio_blk_dev(struct virtio_blk *b)
+{
+    return &b->vdev;
+}
+
+void virtio_blk_save(struct virtio_blk *b, struct virtio_blk_state *out)
+{
+    memset(out, 0, sizeof(*out));
+    virtio_mmio_save(&b->vdev, &out->mmio);
+    out->capacity = b->capacity;
+}
+
+int virtio_blk_load(struct virtio_blk *b, const struct virtio_blk_state *in)
+{
+    if (in->capacity != b->capacity)
+        return -EINVAL;
+    return virtio_mmio_load(&b->vdev, &in->mmio);
+}

@@ -1,0 +1,275 @@
+/* virtio-net (virtio 1.2 section 5.1). Queue 0 receives, queue 1
+ * transmits. Every buffer starts with the 12-byte virtio_net_hdr (VERSION_1
+ * layout: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset,
+ * num_buffers); with no offload features it is all zero except
+ * num_buffers = 1 on receive.
+ *
+ * Config space: 0 mac[6]  6 status u16 (bit 0 LINK_UP)
+ *               8 max_virtqueue_pairs u16  10 mtu u16
+ *
+ * Frames arriving while the guest has posted no receive buffers wait in a
+ * short FIFO; when that is full the backend is told to hold off (TAP
+ * stops reading; slirp drops and TCP retransmits). */
+#include "devices/virtio_net.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+enum { F_MTU = 3, F_MAC = 5, F_STATUS = 16 };
+#define HDR_LEN 12
+#define CONFIG_LEN 12
+#define RXQ 0
+#define TXQ 1
+#define PENDING_MAX 64
+
+struct pending_frame {
+    size_t len;
+    uint8_t *data;
+};
+
+struct virtio_net {
+    struct virtio_dev vdev; /* first */
+    struct net_backend *nb;
+    uint8_t mac[6];
+    uint16_t status;
+    struct pending_frame pending[PENDING_MAX];
+    unsigned pend_head, pend_count;
+    bool backend_held;      /* told the backend we are full */
+    /* Separate: slirp may deliver a reply while we are transmitting. */
+    struct virtq_chain rx_chain, tx_chain;
+    struct iovec iov[VIRTQ_MAX_CHAIN];
+};
+
+static void update_config(struct virtio_net *n)
+{
+    uint8_t *cf = n->vdev.config;
+    uint16_t pairs = 1, mtu = 1500;
+    memcpy(cf, n->mac, 6);
+    memcpy(cf + 6, &n->status, 2);
+    memcpy(cf + 8, &pairs, 2);
+    memcpy(cf + 10, &mtu, 2);
+}
+
+/* Put one frame into the next receive chain. 1 delivered (or dropped as
+ * too big), 0 no buffer, -1 queue broken. Lock held. */
+static int deliver(struct virtio_net *n, const uint8_t *frame, size_t len)
+{
+    struct virtio_dev *d = &n->vdev;
+    if (!virtio_mmio_queue_live_locked(d, RXQ))
+        return d->broken ? -1 : 0;
+    char why[200];
+    int r = virtq_pop(&d->vq[RXQ], &n->rx_chain, why, sizeof(why));
+    if (r == 0)
+        return 0;
+    if (r < 0) {
+        virtio_mmio_queue_error_locked(d, RXQ, why);
+        return -1;
+    }
+    uint32_t written = 0;
+    if (n->rx_chain.in_len >= HDR_LEN + len) {
+        uint8_t hdr[HDR_LEN] = { 0 };
+        hdr[10] = 1; /* num_buffers */
+        virtq_chain_write(d->mem, &n->rx_chain, 0, hdr, HDR_LEN);
+        virtq_chain_write(d->mem, &n->rx_chain, HDR_LEN, frame, len);
+        written = (uint32_t)(HDR_LEN + len);
+    }
+    virtq_push(&d->vq[RXQ], &n->rx_chain, written);
+    virtio_mmio_used_locked(d, RXQ);
+    return 1;
+}
+
+static void flush_pending(struct virtio_net *n)
+{
+    while (n->pend_count) {
+        struct pending_frame *p = &n->pending[n->pend_head];
+        int r = deliver(n, p->data, p->len);
+        if (r == 0)
+            return;
+        free(p->data);
+        p->data = NULL;
+        n->pend_head = (n->pend_head + 1) % PENDING_MAX;
+        n->pend_count--;
+        if (r < 0)
+            return;
+    }
+}
+
+static void drop_pending(struct virtio_net *n)
+{
+    while (n->pend_count) {
+        free(n->pending[n->pend_head].data);
+        n->pending[n->pend_head].data = NULL;
+        n->pend_head = (n->pend_head + 1) % PENDING_MAX;
+        n->pend_count--;
+    }
+    n->pend_head = 0;
+}
+
+/* Backend -> guest (I/O thread). */
+static bool net_rx(void *opaque, const uint8_t *frame, size_t len)
+{
+    struct virtio_net *n = opaque;
+    bool taken = true;
+    pthread_mutex_lock(&n->vdev.lock);
+    if (!(n->status & 1) || !(n->vdev.status & VIRTIO_STATUS_DRIVER_OK) || n->vdev.broken)
+        goto out; /* link down or no driver: the frame is lost, as on a wire */
+    if (!n->pend_count && deliver(n, frame, len) != 0)
+        goto out;
+    if (n->pend_count < PENDING_MAX) {
+        uint8_t *copy = malloc(len);
+        if (copy) {
+            memcpy(copy, frame, len);
+            n->pending[(n->pend_head + n->pend_count) % PENDING_MAX] =
+                (struct pending_frame){ .len = len, .data = copy };
+            n->pend_count++;
+        }
+        goto out;
+    }
+    taken = false;
+    n->backend_held = true;
+out:
+    pthread_mutex_unlock(&n->vdev.lock);
+    return taken;
+}
+
+static void transmit(struct virtio_net *n)
+{
+    struct virtio_dev *d = &n->vdev;
+    struct virtq *q = &d->vq[TXQ];
+    char why[200];
+    bool pushed = false;
+    for (;;) {
+        int r = virtq_pop(q, &n->tx_chain, why, sizeof(why));
+        if (r == 0)
+            break;
+        if (r < 0) {
+            virtio_mmio_queue_error_locked(d, TXQ, why);
+            return;
+        }
+        const struct virtq_chain *c = &n->tx_chain;
+        if (c->out_len > HDR_LEN && c->out_len - HDR_LEN <= NET_MAX_FRAME) {
+            uint64_t skip = HDR_LEN;
+            int k = 0;
+            for (unsigned i = 0; i < c->nout; i++) {
+                const struct virtq_seg *s = &c->seg[i];
+                if (skip >= s->len) {
+                    skip -= s->len;
+                    continue;
+                }
+                n->iov[k++] = (struct iovec){ .iov_base = s->host + skip,
+                                              .iov_len = s->len - skip };
+                skip = 0;
+            }
+            if (n->status & 1)
+                n->nb->ops->send(n->nb, n->iov, k);
+        }
+        virtq_push(q, &n->tx_chain, 0);
+        pushed = true;
+    }
+    if (pushed)
+        virtio_mmio_used_locked(d, TXQ);
+}
+
+static void net_queue_notify(struct virtio_dev *d, unsigned q)
+{
+    struct virtio_net *n = (struct virtio_net *)d;
+    if (q == TXQ) {
+        transmit(n);
+        return;
+    }
+    flush_pending(n);
+    if (n->backend_held && n->pend_count < PENDING_MAX) {
+        n->backend_held = false;
+        n->nb->ops->set_rx(n->nb, true);
+    }
+}
+
+static void net_reset(struct virtio_dev *d)
+{
+    struct virtio_net *n = (struct virtio_net *)d;
+    drop_pending(n);
+    if (n->backend_held) {
+        n->backend_held = false;
+        n->nb->ops->set_rx(n->nb, true);
+    }
+}
+
+static const struct virtio_dev_ops net_ops = {
+    .name = "virtio-net",
+    .device_id = 1,
+    .nqueues = 2,
+    .queue_notify = net_queue_notify,
+    .reset = net_reset,
+};
+
+struct virtio_net *virtio_net_create(struct net_backend *nb, const uint8_t mac[6],
+                                     struct gmem *mem, struct iothread *io, struct irq_line irq)
+{
+    struct virtio_net *n = calloc(1, sizeof(*n));
+    if (!n)
+        return NULL;
+    uint64_t f = (1ULL << F_MAC) | (1ULL << F_STATUS) | (1ULL << F_MTU);
+    if (virtio_mmio_init(&n->vdev, &net_ops, f, mem, io, irq, CONFIG_LEN)) {
+        free(n);
+        return NULL;
+    }
+    n->nb = nb;
+    memcpy(n->mac, mac, 6);
+    n->status = 1; /* LINK_UP */
+    update_config(n);
+    nb->rx = net_rx;
+    nb->rx_opaque = n;
+    return n;
+}
+
+void virtio_net_destroy(struct virtio_net *n)
+{
+    if (!n)
+        return;
+    net_close(n->nb);
+    drop_pending(n);
+    virtio_mmio_destroy(&n->vdev);
+    free(n);
+}
+
+struct virtio_dev *virtio_net_dev(struct virtio_net *n)
+{
+    return &n->vdev;
+}
+
+void virtio_net_set_link(struct virtio_net *n, bool up)
+{
+    pthread_mutex_lock(&n->vdev.lock);
+    uint16_t s = up ? 1 : 0;
+    if (s != n->status) {
+        n->status = s;
+        update_config(n);
+        virtio_mmio_config_changed_locked(&n->vdev);
+    }
+    pthread_mutex_unlock(&n->vdev.lock);
+}
+
+void virtio_net_save(struct virtio_net *n, struct virtio_net_state *out)
+{
+    memset(out, 0, sizeof(*out));
+    virtio_mmio_save(&n->vdev, &out->mmio);
+    pthread_mutex_lock(&n->vdev.lock);
+    memcpy(out->mac, n->mac, 6);
+    out->status = n->status;
+    pthread_mutex_unlock(&n->vdev.lock);
+}
+
+int virtio_net_load(struct virtio_net *n, const struct virtio_net_state *in)
+{
+    pthread_mutex_lock(&n->vdev.lock);
+    memcpy(n->mac, in->mac, 6);
+    n->status = in->status & 1;
+    update_config(n);
+    drop_pending(n);
+    pthread_mutex_unlock(&n->vdev.lock);
+    return virtio_mmio_load(&n->vdev, &in->mmio);
+}

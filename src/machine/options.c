@@ -1,0 +1,175 @@
+/* Device flag parsers: comma-separated key[=value] lists, QEMU style. */
+#include "machine/options.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Split `arg` at single commas (",," stays a comma) into a NUL-separated
+ * heap copy; returns the number of fields. */
+static int split(const char *arg, char **buf, char **fields, int max)
+{
+    size_t len = strlen(arg);
+    char *out = malloc(len + 1);
+    if (!out)
+        return -1;
+    int n = 0;
+    char *w = out;
+    fields[n++] = w;
+    for (size_t i = 0; i < len; i++) {
+        if (arg[i] == ',' && arg[i + 1] == ',') {
+            *w++ = ',';
+            i++;
+        } else if (arg[i] == ',') {
+            *w++ = 0;
+            if (n == max) {
+                free(out);
+                return -1;
+            }
+            fields[n++] = w;
+        } else {
+            *w++ = arg[i];
+        }
+    }
+    *w = 0;
+    *buf = out;
+    return n;
+}
+
+/* "key=value" -> value if the key matches, else NULL. */
+static const char *value_of(const char *field, const char *key)
+{
+    size_t k = strlen(key);
+    return !strncmp(field, key, k) && field[k] == '=' ? field + k + 1 : NULL;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+    if (!v || !strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))
+        *out = true;
+    else if (!strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no"))
+        *out = false;
+    else
+        return -1;
+    return 0;
+}
+
+int machine_parse_disk(const char *arg, struct machine_disk *out, char *err)
+{
+    char *buf, *f[16];
+    int n = split(arg, &buf, f, 16);
+    if (n < 0) {
+        snprintf(err, VIRT_ERR_LEN, "--disk %s: too many options", arg);
+        return -EINVAL;
+    }
+    memset(out, 0, sizeof(*out));
+    if (!*f[0]) {
+        snprintf(err, VIRT_ERR_LEN, "--disk %s: no file given (PATH[,readonly][,serial=S])", arg);
+        goto fail;
+    }
+    out->path = f[0];
+    out->format = "raw";
+    for (int i = 1; i < n; i++) {
+        const char *v;
+        if (!strcmp(f[i], "readonly") || !strcmp(f[i], "ro")) {
+            out->readonly = true;
+        } else if ((v = value_of(f[i], "readonly"))) {
+            if (parse_bool(v, &out->readonly)) {
+                snprintf(err, VIRT_ERR_LEN, "--disk %s: readonly=%s: expected on or off", arg, v);
+                goto fail;
+            }
+        } else if ((v = value_of(f[i], "format"))) {
+            if (strcmp(v, "raw") != 0) {
+                snprintf(err, VIRT_ERR_LEN, "--disk %s: format=%s: only raw is supported", arg, v);
+                goto fail;
+            }
+            out->format = v;
+        } else if ((v = value_of(f[i], "serial"))) {
+            if (strlen(v) > 20) {
+                snprintf(err, VIRT_ERR_LEN, "--disk %s: serial is at most 20 characters", arg);
+                goto fail;
+            }
+            out->serial = v;
+        } else {
+            snprintf(err, VIRT_ERR_LEN, "--disk %s: unknown option '%s' "
+                     "(readonly, format=raw, serial=S)", arg, f[i]);
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    free(buf);
+    memset(out, 0, sizeof(*out));
+    return -EINVAL;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+    unsigned v[6];
+    char tail;
+    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+               &tail) != 6)
+        return -1;
+    for (int i = 0; i < 6; i++)
+        mac[i] = (uint8_t)v[i];
+    if (mac[0] & 1)
+        return -1; /* multicast: not a station address */
+    return 0;
+}
+
+int machine_parse_net(const char *arg, struct machine_net *out, char *err)
+{
+    char *buf, *f[4 + MACHINE_MAX_HOSTFWD];
+    int n = split(arg, &buf, f, 4 + MACHINE_MAX_HOSTFWD);
+    if (n < 0) {
+        snprintf(err, VIRT_ERR_LEN, "--net %s: too many options", arg);
+        return -EINVAL;
+    }
+    memset(out, 0, sizeof(*out));
+    const char *v;
+    if (!strcmp(f[0], "user")) {
+        out->kind = MACHINE_NET_USER;
+    } else if ((v = value_of(f[0], "tap")) || !strcmp(f[0], "tap")) {
+        out->kind = MACHINE_NET_TAP;
+        out->tap_name = v;
+    } else {
+        snprintf(err, VIRT_ERR_LEN, "--net %s: unknown mode '%s' (user[,hostfwd=...] or tap=NAME)",
+                 arg, f[0]);
+        goto fail;
+    }
+    for (int i = 1; i < n; i++) {
+        if ((v = value_of(f[i], "hostfwd")) && out->kind == MACHINE_NET_USER) {
+            if (out->nhostfwd == MACHINE_MAX_HOSTFWD) {
+                snprintf(err, VIRT_ERR_LEN, "--net %s: at most %d hostfwd rules", arg,
+                         MACHINE_MAX_HOSTFWD);
+                goto fail;
+            }
+            out->hostfwd[out->nhostfwd++] = v;
+        } else if ((v = value_of(f[i], "mac"))) {
+            if (parse_mac(v, out->mac)) {
+                snprintf(err, VIRT_ERR_LEN, "--net %s: mac=%s: expected a unicast address "
+                         "like 52:54:00:12:34:56", arg, v);
+                goto fail;
+            }
+            out->mac_set = true;
+        } else if (((v = value_of(f[i], "ifname")) || (v = value_of(f[i], "name"))) &&
+                   out->kind == MACHINE_NET_TAP) {
+            out->tap_name = v;
+        } else {
+            snprintf(err, VIRT_ERR_LEN, "--net %s: unknown option '%s'", arg, f[i]);
+            goto fail;
+        }
+    }
+    if (out->kind == MACHINE_NET_TAP && (!out->tap_name || !*out->tap_name)) {
+        snprintf(err, VIRT_ERR_LEN, "--net %s: tap needs an interface name (tap=NAME)", arg);
+        goto fail;
+    }
+    if (n == 1 && out->kind == MACHINE_NET_USER)
+        free(buf); /* nothing points into it */
+    return 0;
+fail:
+    free(buf);
+    memset(out, 0, sizeof(*out));
+    return -EINVAL;
+}

@@ -1,0 +1,17 @@
+/* Parsers for the device flags of `corral run` (and the API's drive and
+ * network resources): fill the structs of machine/virt.h. They check
+ * syntax only; whether a file or port is usable is checked by
+ * machine_create. Strings in the result are heap copies owned by the
+ * caller for the life of the process. `err` holds VIRT_ERR_LEN bytes and
+ * gets one line on failure. Main thread. */
+#ifndef CORRAL_MACHINE_OPTIONS_H
+#define CORRAL_MACHINE_OPTIONS_H
+
+#include "machine/virt.h"
+
+/* PATH[,format=raw][,readonly][,serial=S]  (",," is a literal comma) */
+int machine_parse_disk(const char *arg, struct machine_disk *out, char *err) WARN_UNUSED;
+/* user[,hostfwd=tcp::2222-:22]...[,mac=52:54:00:12:34:56] | tap=NAME[,mac=...] */
+int machine_parse_net(const char *arg, struct machine_net *out, char *err) WARN_UNUSED;
+
+#endif

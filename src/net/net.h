@@ -1,0 +1,47 @@
+/* Network backends: where a virtio-net device's frames go. Ethernet
+ * frames without any virtio header. Two backends: user-mode networking
+ * through libslirp (no privileges) and a host TAP device.
+ * Threads: opened on the main thread before the I/O thread starts; send,
+ * set_rx and the rx callback on the I/O thread only. */
+#ifndef CORRAL_NET_NET_H
+#define CORRAL_NET_NET_H
+
+#include <sys/uio.h>
+
+#include "core/iothread.h"
+#include "core/types.h"
+
+#define NET_MAX_FRAME 65550 /* ethernet header + 64 KiB */
+
+struct net_backend;
+
+/* A frame for the guest. Returns false when the device cannot take it now
+ * (no receive buffers): a backend that can wait (TAP) stops reading until
+ * set_rx(true); slirp drops and lets TCP retransmit. */
+typedef bool net_rx_cb(void *opaque, const uint8_t *frame, size_t len);
+
+struct net_backend_ops {
+    /* A frame from the guest; 0 or -errno (dropped). */
+    int (*send)(struct net_backend *nb, const struct iovec *iov, int n);
+    /* The device can receive again (or not). */
+    void (*set_rx)(struct net_backend *nb, bool enabled);
+    void (*close)(struct net_backend *nb);
+};
+
+struct net_backend {
+    const struct net_backend_ops *ops;
+    net_rx_cb *rx;
+    void *rx_opaque;
+};
+
+/* --net user: hostfwd rules like "tcp::2222-:22" or
+ * "udp:127.0.0.1:5353-10.0.2.15:53". Fails (one line in `err`) on a bad
+ * rule or a host port that cannot be bound. */
+int net_user_open(struct iothread *io, const char *const *hostfwd, unsigned nhostfwd,
+                  struct net_backend **out, char *err, size_t errlen) WARN_UNUSED;
+/* --net tap=NAME: attach to (or create) the TAP interface NAME. */
+int net_tap_open(struct iothread *io, const char *name, struct net_backend **out, char *err,
+                 size_t errlen) WARN_UNUSED;
+void net_close(struct net_backend *nb);
+
+#endif

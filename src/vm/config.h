@@ -1,0 +1,88 @@
+/* A VM's configuration as the API and the config file see it: Firecracker's
+ * resources (boot-source, machine-config, drives, network-interfaces) plus
+ * Corral's additions, with owned strings. One parser per resource, shared
+ * by PUT requests and `--config-file`; unknown keys are errors that name
+ * the key. vmcfg_to_machine() turns it into the board's machine_config.
+ * Not thread-safe: the vm module calls these under its lock. */
+#ifndef CORRAL_VM_CONFIG_H
+#define CORRAL_VM_CONFIG_H
+
+#include <jansson.h>
+
+#include "core/types.h"
+#include "machine/virt.h"
+
+#define VM_ERR_LEN VIRT_ERR_LEN
+#define VM_ID_LEN 64
+#define VM_MAX_DRIVES MACHINE_MAX_DISKS
+#define VM_MAX_NETS MACHINE_MAX_NICS
+#define VM_DEFAULT_CMDLINE "console=ttyS0"
+
+struct vm_drive {
+    char id[VM_ID_LEN];
+    char *path;
+    char *format;        /* NULL: raw */
+    char *serial;        /* --disk serial=S (not in the API); NULL: default */
+    bool root, readonly;
+};
+
+struct vm_net {
+    char id[VM_ID_LEN];
+    enum machine_net_kind kind;
+    char *tap_name;
+    char *hostfwd[MACHINE_MAX_HOSTFWD];
+    unsigned nhostfwd;
+    uint8_t mac[6];
+    bool mac_set;
+};
+
+struct vm_config {
+    char *kernel, *initrd, *firmware, *cmdline;
+    char *test_elf;      /* --test: bare-metal program, no firmware */
+    char *mmu_type;      /* "riscv,sv57" etc.; NULL: the board's default */
+    unsigned ncpus;
+    uint64_t mem_mib;
+    bool rng;
+    struct vm_drive drives[VM_MAX_DRIVES];
+    unsigned ndrives;
+    struct vm_net nets[VM_MAX_NETS];
+    unsigned nnets;
+    char *full_cmdline;  /* built by vmcfg_to_machine (root= added) */
+};
+
+void vmcfg_init(struct vm_config *c);
+void vmcfg_free(struct vm_config *c);
+/* Replace *dst with a copy of s (NULL clears). 0 or -ENOMEM. */
+int vmcfg_set_str(char **dst, const char *s) WARN_UNUSED;
+
+/* Resource bodies. `id` is the id from the URL (NULL in a config file,
+ * where the body's own id is used). 0, or -EINVAL with a message. */
+int vmcfg_put_boot_source(struct vm_config *c, const json_t *body, char *err) WARN_UNUSED;
+int vmcfg_put_machine_config(struct vm_config *c, const json_t *body, char *err) WARN_UNUSED;
+int vmcfg_put_drive(struct vm_config *c, const char *id, const json_t *body,
+                    char *err) WARN_UNUSED;
+int vmcfg_put_net(struct vm_config *c, const char *id, const json_t *body,
+                  char *err) WARN_UNUSED;
+/* Devices from the --disk/--net flags (parsed by machine/options.c):
+ * clear the lists, then add with generated ids (disk0.., net0..). */
+void vmcfg_clear_devices(struct vm_config *c, bool drives, bool nets);
+int vmcfg_add_disk(struct vm_config *c, const struct machine_disk *d, char *err) WARN_UNUSED;
+int vmcfg_add_net(struct vm_config *c, const struct machine_net *n, char *err) WARN_UNUSED;
+/* A whole document ({"boot-source": ..., "machine-config": ..., "drives":
+ * [...], "network-interfaces": [...]}), as --config-file holds. */
+int vmcfg_apply_document(struct vm_config *c, const json_t *doc, char *err) WARN_UNUSED;
+int vmcfg_load_file(struct vm_config *c, const char *path, char *err) WARN_UNUSED;
+
+/* An id as Firecracker accepts them: 1..63 of [A-Za-z0-9_]. */
+bool vmcfg_valid_id(const char *id);
+int vmcfg_parse_mac(const char *s, uint8_t mac[6]) WARN_UNUSED;
+
+/* JSON views (new references; NULL on allocation failure). */
+json_t *vmcfg_machine_config_json(const struct vm_config *c);
+json_t *vmcfg_to_json(const struct vm_config *c);
+
+/* Fill `mc` from `c` (strings stay owned by `c`, which must outlive the
+ * machine). Checks that what start needs is there. */
+int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err) WARN_UNUSED;
+
+#endif

@@ -1,0 +1,97 @@
+/* One virtual machine's lifecycle: its configuration, the board once it
+ * is started, and the main loop that drives it. Every action goes through
+ * the state machine in vm/state.h under vm->lock, whichever thread asks
+ * (the CLI's main thread, the API server's threads).
+ *
+ * Guest clock across a pause: the virtual clock (vclock) stops with the
+ * harts, so `time`, mtime and timer interrupts resume exactly where they
+ * were; only the goldfish RTC (wall-clock time) jumps by the pause. */
+#ifndef CORRAL_VM_VM_H
+#define CORRAL_VM_VM_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+
+#include "machine/virt.h"
+#include "vm/config.h"
+#include "vm/state.h"
+
+#define VM_VERSION "0.1"
+/* How long Shutdown waits for the guest before stopping it hard. */
+#define VM_SHUTDOWN_TIMEOUT_MS 10000
+
+/* The host side of the console, provided by the CLI (the library knows no
+ * terminal). Any member may be NULL; in_fd < 0 means no input. */
+struct vm_console_ops {
+    void (*raw)(void);      /* the guest starts: terminal to raw mode */
+    void (*restore)(void);  /* the guest stops or the user quits */
+    /* Host input, filtered in place; sets *quit on the escape sequence. */
+    size_t (*filter)(void *opaque, uint8_t *buf, size_t len, bool *quit);
+    void (*write)(void *opaque, const uint8_t *buf, size_t len);
+    void *opaque;
+    int in_fd;
+};
+
+enum vm_resource { VM_RES_BOOT_SOURCE, VM_RES_MACHINE_CONFIG, VM_RES_DRIVE, VM_RES_NET };
+
+struct vm {
+    pthread_mutex_t lock;
+    enum vm_state state;          /* under lock */
+    struct vm_config cfg;         /* under lock; frozen once started */
+    struct machine *m;            /* NULL until started; freed by vm_destroy */
+    char id[VM_ID_LEN];
+    int wake_fd;                  /* eventfd: wakes vm_run */
+    struct vm_console_ops con;
+
+    /* Under lock. */
+    bool quit_requested;          /* stop before start (Shutdown, signal) */
+    int exit_status;
+    int shutdown_step;            /* 0: none; 1..3: sysrq s, u, o sent next */
+    int64_t shutdown_next_ns, shutdown_deadline_ns;
+    int64_t started_ns;
+    unsigned resets;
+
+    _Atomic uint64_t con_tx_bytes, con_rx_bytes;
+};
+
+/* `id` names the VM in GET / (NULL: "anonymous-instance"). */
+int vm_create(struct vm **out, const char *id, const struct vm_console_ops *con) WARN_UNUSED;
+void vm_destroy(struct vm *vm);
+
+/* Actions, any thread. 0; -EINVAL (bad input or an action that does not
+ * fit the state: the API answers 400) or another -errno (500), with a
+ * one-line message in err[VM_ERR_LEN]. */
+int vm_configure(struct vm *vm, enum vm_resource res, const char *id, const json_t *body,
+                 char *err) WARN_UNUSED;
+int vm_start(struct vm *vm, char *err) WARN_UNUSED;
+int vm_pause(struct vm *vm, char *err) WARN_UNUSED;
+int vm_resume(struct vm *vm, char *err) WARN_UNUSED;
+/* Ask the guest to power off (serial break + magic SysRq s, u, o: Linux
+ * honours it on the console UART); stop hard after the timeout. */
+int vm_shutdown(struct vm *vm, char *err) WARN_UNUSED;
+int vm_reset(struct vm *vm, char *err) WARN_UNUSED;
+
+enum vm_state vm_get_state(struct vm *vm);
+/* New references (NULL on allocation failure). */
+json_t *vm_info_json(struct vm *vm);
+json_t *vm_config_json(struct vm *vm);
+json_t *vm_machine_config_json(struct vm *vm);
+json_t *vm_metrics_json(struct vm *vm);
+
+/* The main loop (main thread): console, guest stop and reboot, Shutdown
+ * progress, signals (*sig set by the CLI's handler). Returns the process
+ * exit status: 0 for a guest poweroff or Shutdown, the test's code for a
+ * failed test, 128+signal for a signal. */
+int vm_run(struct vm *vm, volatile sig_atomic_t *sig);
+
+/* Build the machine from the configuration and write its device tree
+ * (--dump-dtb). Before start only. */
+int vm_dump_dtb(struct vm *vm, const char *path, char *err) WARN_UNUSED;
+
+/* Serial break + SysRq `key` on the console UART (vm/sysrq.c). -EAGAIN
+ * when the receive FIFO is not empty (the break would eat user input). */
+int vm_guest_sysrq(struct machine *m, char key) WARN_UNUSED;
+
+#endif

@@ -1,0 +1,265 @@
+/* The API without a guest: routing (404/405), request bodies, the state
+ * checks seen through HTTP, the socket rules (mode 0600, missing
+ * directory, live and stale sockets), the 64 KiB body limit, and 100
+ * concurrent clients. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "api/api.h"
+
+static struct vm *vm;
+static char dir[64], sock[128];
+
+static int setup(void **state)
+{
+    snprintf(dir, sizeof(dir), "/tmp/corral-api-test-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(sock, sizeof(sock), "%s/api.sock", dir);
+    assert_int_equal(vm_create(&vm, "unit", NULL), 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    vm_destroy(vm);
+    unlink(sock);
+    rmdir(dir);
+    return 0;
+}
+
+static void dispatch(const char *method, const char *path, const char *body,
+                     struct api_reply *rep)
+{
+    memset(rep, 0, sizeof(*rep));
+    api_dispatch(vm, method, path, body, body ? strlen(body) : 0, rep);
+}
+
+static void expect(const char *method, const char *path, const char *body, unsigned status,
+                   const char *needle)
+{
+    struct api_reply rep;
+    dispatch(method, path, body, &rep);
+    if (rep.status != status || (needle && !strstr(rep.fault, needle)))
+        fail_msg("%s %s %s: got %u '%s', want %u '%s'", method, path, body ? body : "",
+                 rep.status, rep.fault, status, needle ? needle : "");
+    json_decref(rep.body);
+}
+
+static void test_routing(void **state)
+{
+    char id[80], allow[64];
+    struct api_reply rep = { 0 };
+    const struct api_route *r = api_route_find("PUT", "/drives/rootfs", id, sizeof(id),
+                                               allow, sizeof(allow), &rep);
+    assert_non_null(r);
+    assert_string_equal(id, "rootfs");
+    assert_null(api_route_find("DELETE", "/machine-config", id, sizeof(id), allow,
+                               sizeof(allow), &rep));
+    assert_int_equal(rep.status, 405);
+    assert_string_equal(allow, "GET, PUT");
+    assert_null(api_route_find("GET", "/drives/", id, sizeof(id), allow, sizeof(allow), &rep));
+    assert_int_equal(rep.status, 404);
+    assert_null(api_route_find("PUT", "/drives/a/b", id, sizeof(id), allow, sizeof(allow),
+                               &rep));
+    assert_int_equal(rep.status, 404);
+    assert_non_null(api_route_find("GET", "/vm/config", id, sizeof(id), allow,
+                                   sizeof(allow), &rep));
+    assert_string_equal(id, "");
+    expect("GET", "/nope", NULL, 404, "no resource");
+    expect("POST", "/actions", "{}", 405, "not allowed");
+    expect("GET", "/vm", NULL, 405, "PATCH");
+}
+
+static void test_bodies(void **state)
+{
+    expect("PUT", "/actions", "{bad", 400, "malformed JSON");
+    expect("PUT", "/actions", NULL, 400, "needs a JSON body");
+    expect("PUT", "/actions", "[]", 400, "JSON object");
+    expect("PUT", "/actions", "{\"action_type\":\"Fly\"}", 400, "unknown action_type");
+    expect("PUT", "/actions", "{\"action_type\":1}", 400, "must be a string");
+    expect("PUT", "/actions", "{\"action_type\":\"Reset\",\"x\":1}", 400, "unknown key 'x'");
+    expect("PUT", "/actions", "{\"a\":1,\"a\":2}", 400, "malformed JSON");
+    expect("PATCH", "/vm", "{\"state\":\"Flying\"}", 400, "unknown state 'Flying'");
+    expect("PATCH", "/vm", "{\"state\":\"Paused\"}", 400, "not started");
+    expect("PUT", "/actions", "{\"action_type\":\"Reset\"}", 400, "not started");
+    expect("GET", "/", "{}", 400, "takes no body");
+    expect("PUT", "/machine-config", "{\"vcpu_count\":2,\"mem_size_mib\":64}", 204, NULL);
+    expect("PUT", "/drives/rootfs", "{\"path_on_host\":\"/r\",\"is_root_device\":true}", 204,
+           NULL);
+    expect("PUT", "/drives/" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+           "{\"path_on_host\":\"/r\",\"is_root_device\":false}", 400, "drive_id");
+    expect("PUT", "/network-interfaces/eth0", "{\"type\":\"user\"}", 204, NULL);
+    expect("PUT", "/boot-source", "{\"kernel_image_path\":\"/nonexistent/Image\","
+                                  "\"firmware_path\":\"/nonexistent/fw\"}", 204, NULL);
+    /* Start fails on the missing files: 400, and the VM is still configurable. */
+    expect("PUT", "/actions", "{\"action_type\":\"InstanceStart\"}", 400, "No such file");
+    expect("PUT", "/machine-config", "{\"vcpu_count\":1,\"mem_size_mib\":64}", 204, NULL);
+
+    struct api_reply rep;
+    dispatch("GET", "/vm/config", NULL, &rep);
+    assert_int_equal(rep.status, 200);
+    json_t *mc = json_object_get(rep.body, "machine-config");
+    assert_int_equal(json_integer_value(json_object_get(mc, "vcpu_count")), 1);
+    assert_int_equal(json_array_size(json_object_get(rep.body, "drives")), 1);
+    json_decref(rep.body);
+    dispatch("GET", "/", NULL, &rep);
+    assert_string_equal(json_string_value(json_object_get(rep.body, "state")), "Not started");
+    assert_string_equal(json_string_value(json_object_get(rep.body, "id")), "unit");
+    json_decref(rep.body);
+    dispatch("GET", "/metrics", NULL, &rep);
+    assert_int_equal(rep.status, 200);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(rep.body, "instructions"), "total")), 0);
+    json_decref(rep.body);
+}
+
+static void test_socket_rules(void **state)
+{
+    char err[API_ERR_LEN];
+    struct stat st;
+    /* Missing directory. */
+    assert_int_equal(api_socket_bind("/nonexistent-dir/x.sock", err), -ENOENT);
+    assert_non_null(strstr(err, "does not exist"));
+    /* A regular file is not replaced. */
+    FILE *f = fopen(sock, "w");
+    fclose(f);
+    assert_int_equal(api_socket_bind(sock, err), -EEXIST);
+    unlink(sock);
+    /* Fresh: mode 0600. */
+    int fd = api_socket_bind(sock, err);
+    assert_true(fd >= 0);
+    assert_int_equal(stat(sock, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* Held by a live listener. */
+    assert_int_equal(api_socket_bind(sock, err), -EADDRINUSE);
+    assert_non_null(strstr(err, "in use"));
+    /* Its process died (socket closed, file left): replaced. */
+    close(fd);
+    fd = api_socket_bind(sock, err);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(sock);
+    char longp[200];
+    memset(longp, 'a', sizeof(longp) - 1);
+    longp[sizeof(longp) - 1] = 0;
+    assert_true(api_socket_bind(longp, err) < 0);
+}
+
+static void *client_thread(void *arg)
+{
+    unsigned status = 0;
+    char *resp = NULL, err[API_ERR_LEN];
+    int r = api_client_request(sock, "GET", "/", NULL, &status, &resp, err);
+    bool ok = r == 0 && status == 200 && resp && strstr(resp, "\"state\"");
+    free(resp);
+    return ok ? (void *)1 : NULL;
+}
+
+/* Send raw bytes, return the status of the answer (0 if none). */
+static unsigned raw_request(const char *req, size_t len)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    assert_true(strlen(sock) < sizeof(sa.sun_path));
+    memcpy(sa.sun_path, sock, strlen(sock) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    if (send(fd, req, len, MSG_NOSIGNAL) < 0) {
+        /* the server may close early */
+    }
+    char buf[1024];
+    ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+    close(fd);
+    unsigned status = 0;
+    if (n > 0) {
+        buf[n] = 0;
+        if (sscanf(buf, "HTTP/1.%*u %u", &status) != 1)
+            status = 0;
+        if (status >= 400)
+            assert_non_null(strstr(buf, "fault_message"));
+    }
+    return status;
+}
+
+static void test_server(void **state)
+{
+    struct api_server *s;
+    char err[API_ERR_LEN], *resp;
+    unsigned status;
+    assert_int_equal(api_server_start(&s, sock, vm, err), 0);
+    /* A second server on the same path is refused. */
+    struct api_server *s2;
+    assert_int_not_equal(api_server_start(&s2, sock, vm, err), 0);
+
+    assert_int_equal(api_client_request(sock, "PUT", "/machine-config",
+                                        "{\"vcpu_count\":2,\"mem_size_mib\":128}", &status,
+                                        &resp, err), 0);
+    assert_int_equal(status, 204);
+    free(resp);
+    assert_int_equal(api_client_request(sock, "GET", "/machine-config", NULL, &status, &resp,
+                                        err), 0);
+    assert_int_equal(status, 200);
+    assert_non_null(strstr(resp, "\"mem_size_mib\":128"));
+    free(resp);
+    assert_int_equal(api_client_request(sock, "DELETE", "/", NULL, &status, &resp, err), 0);
+    assert_int_equal(status, 405);
+    assert_non_null(strstr(resp, "fault_message"));
+    free(resp);
+    assert_int_equal(api_client_request(sock, "PATCH", "/vm", "{\"state\":\"Flying\"}",
+                                        &status, &resp, err), 0);
+    assert_int_equal(status, 400);
+    free(resp);
+
+    /* Over 64 KiB by Content-Length: 413 without sending the body. */
+    const char *big = "PUT /boot-source HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n"
+                      "Connection: close\r\n\r\n";
+    assert_int_equal(raw_request(big, strlen(big)), 413);
+    /* Exactly at the limit is read (and then judged as JSON). */
+    size_t n = API_MAX_BODY;
+    char *req = malloc(n + 256);
+    int h = snprintf(req, 256, "PUT /boot-source HTTP/1.1\r\nHost: x\r\nContent-Length: %zu"
+                               "\r\nConnection: close\r\n\r\n", n);
+    memset(req + h, ' ', n);
+    req[h] = '{';
+    req[h + n - 1] = '}';
+    assert_int_equal(raw_request(req, (size_t)h + n), 400);
+    free(req);
+
+    /* 100 concurrent clients all answered. */
+    pthread_t t[100];
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, client_thread, NULL), 0);
+    int ok = 0;
+    for (int i = 0; i < 100; i++) {
+        void *rv;
+        pthread_join(t[i], &rv);
+        ok += rv != NULL;
+    }
+    assert_int_equal(ok, 100);
+
+    api_server_stop(s);
+    struct stat st;
+    assert_int_equal(stat(sock, &st), -1); /* removed on stop */
+    assert_int_not_equal(api_client_request(sock, "GET", "/", NULL, &status, &resp, err), 0);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_routing), T(test_bodies), T(test_socket_rules), T(test_server),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
