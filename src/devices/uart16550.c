@@ -72,6 +72,7 @@ enum {
 
 #define LSR_DR 0x01
 #define LSR_OE 0x02
+#define LSR_BI 0x10 /* break interrupt */
 #define LSR_ERRORS 0x1e /* OE, PE, FE, BI */
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
@@ -384,6 +385,22 @@ size_t uart_receive(struct uart *u, const uint8_t *buf, size_t len)
     uart_update_irq_locked(u, false);
     pthread_mutex_unlock(&u->lock);
     return n;
+}
+
+int uart_send_break(struct uart *u)
+{
+    int r = 0;
+    pthread_mutex_lock(&u->lock);
+    /* A break is a NUL received with BI set; with input still queued the
+     * guest would attach it to the wrong byte, so refuse. */
+    if (u->rx_count != 0 || !uart_rx_push_locked(u, 0)) {
+        r = -EAGAIN;
+    } else {
+        u->lsr_err |= LSR_BI;
+        uart_update_irq_locked(u, false);
+    }
+    pthread_mutex_unlock(&u->lock);
+    return r;
 }
 
 size_t uart_rx_space(struct uart *u)

@@ -57,6 +57,9 @@ int uart_attach(struct uart *u, struct bus *b, gpa_t base) WARN_UNUSED;
  * returns that count; the caller keeps the rest and retries after
  * rx_ready or when uart_rx_space() > 0. No data is dropped here. */
 size_t uart_receive(struct uart *u, const uint8_t *buf, size_t len);
+/* Deliver a line BREAK (a NUL with LSR.BI) as a terminal would; -EAGAIN
+ * while received bytes are still queued. Any thread. */
+int uart_send_break(struct uart *u) WARN_UNUSED;
 size_t uart_rx_space(struct uart *u);
 
 void uart_save(const struct uart *u, struct uart_state *out);
