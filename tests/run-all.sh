@@ -46,7 +46,7 @@ run_isa() {
         [ -f "$elf" ] || continue
         name=isa/$(basename "$elf" .elf)
         log=$LOGDIR/$(basename "$elf" .elf).isa.log
-        if timeout 120 "$BUILD/corral" run --test "$elf" >"$log" 2>&1; then
+        if timeout 150 "$BUILD/corral" run --test "$elf" --timeout 120 >"$log" 2>&1; then
             pass "$name"
         else
             rc=$?

@@ -73,6 +73,7 @@ static void print_help(void)
            "                     (--disk/--net replace the file's drives/interfaces)\n"
            "  --api-sock PATH    serve the management API on this unix socket\n"
            "  --name NAME        register the VM for 'corral ps'\n"
+           "  --timeout SECONDS  stop a guest that runs longer (exit 124)\n"
            "  --dump-dtb FILE    write the device tree and exit\n"
            "  -v, --verbose      more log output\n\n"
            "console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n",
@@ -149,12 +150,13 @@ struct run_opts {
     struct machine_net nets[MACHINE_MAX_NICS];
     unsigned nnets;
     bool rng;
+    double timeout;      /* --timeout SECONDS; 0 = none */
 };
 
 static int parse_run_flags(int argc, char **argv, struct run_opts *o)
 {
     enum { O_KERNEL = 256, O_INITRD, O_FIRMWARE, O_CMDLINE, O_CPUS, O_MEMORY,
-           O_CONSOLE, O_TEST, O_DUMP_DTB, O_MMU, O_CONFIG, O_API_SOCK, O_NAME, O_DISK, O_NET, O_RNG };
+           O_CONSOLE, O_TEST, O_DUMP_DTB, O_MMU, O_CONFIG, O_API_SOCK, O_NAME, O_DISK, O_NET, O_RNG, O_TIMEOUT };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "initrd", required_argument, NULL, O_INITRD },
@@ -173,6 +175,7 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         { "disk", required_argument, NULL, O_DISK },
         { "net", required_argument, NULL, O_NET },
         { "rng", no_argument, NULL, O_RNG },
+        { "timeout", required_argument, NULL, O_TIMEOUT },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
@@ -213,6 +216,11 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
             break;
         }
         case O_RNG: o->rng = true; break;
+        case O_TIMEOUT:
+            o->timeout = strtod(optarg, &end);
+            if (*optarg == '\0' || *end || !(o->timeout > 0) || o->timeout > 1e7)
+                return cli_usage_error("--timeout %s: must be a number of seconds > 0", optarg);
+            break;
         case O_CPUS: {
             long n = strtol(optarg, &end, 10);
             if (*optarg == '\0' || *end || n < 1 || n > VIRT_MAX_HARTS)
@@ -423,6 +431,8 @@ static int cmd_run(struct run_opts *o, bool up)
         fprintf(stderr, "corral: error: %s\n", err);
         goto out;
     }
+    if (o->timeout > 0)
+        vm_set_timeout(vm, o->timeout);
     status = vm_run(vm, &got_signal);
 out:
     console_restore();

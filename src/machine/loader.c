@@ -129,7 +129,7 @@ int loader_load_elf(struct gmem *m, const char *path, uint64_t *entry,
     }
     if (eh->e_phentsize != sizeof(Elf64_Phdr) ||
         !in_file(len, eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr))) {
-        r = elf_fail(err, path, "corrupt ELF program headers");
+        r = elf_fail(err, path, "truncated or corrupt ELF program headers");
         goto out;
     }
     int loaded = 0;
@@ -139,7 +139,7 @@ int loader_load_elf(struct gmem *m, const char *path, uint64_t *entry,
         if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
             continue;
         if (ph.p_filesz > ph.p_memsz || !in_file(len, ph.p_offset, ph.p_filesz)) {
-            r = elf_fail(err, path, "corrupt ELF segment");
+            r = elf_fail(err, path, "truncated or corrupt ELF segment");
             goto out;
         }
         uint8_t *dst = gmem_ptr(m, ph.p_paddr, ph.p_memsz);

@@ -364,8 +364,22 @@ static int handle_stop_locked(struct vm *vm, int stop, int sig)
             fprintf(stderr, "corral: guest reported failure (code %d)\n", code);
         return code > 0 && code < 256 ? code : 1;
     default:
+        if (vm->timed_out) {
+            if (vm->con.restore)
+                vm->con.restore();
+            fprintf(stderr, "corral: error: stopped after --timeout %.3g s: the guest "
+                            "did not finish\n", (double)vm->timeout_ns / 1e9);
+            return 124;
+        }
         return sig ? 128 + sig : 0;
     }
+}
+
+void vm_set_timeout(struct vm *vm, double seconds)
+{
+    pthread_mutex_lock(&vm->lock);
+    vm->timeout_ns = seconds > 0 ? (int64_t)(seconds * 1e9) : 0;
+    pthread_mutex_unlock(&vm->lock);
 }
 
 int vm_run(struct vm *vm, volatile sig_atomic_t *sig)
@@ -407,6 +421,15 @@ int vm_run(struct vm *vm, volatile sig_atomic_t *sig)
             int t = shutdown_tick_locked(vm);
             if (t < timeout)
                 timeout = t;
+            if (vm->timeout_ns && !vm->timed_out) {
+                int64_t left = vm->started_ns + vm->timeout_ns - vclock_host_now_ns();
+                if (left <= 0) {
+                    vm->timed_out = true;
+                    machine_request_stop(m, MACHINE_QUIT, 0);
+                } else if (left / 1000000 < timeout) {
+                    timeout = (int)(left / 1000000) + 1;
+                }
+            }
         }
         pthread_mutex_unlock(&vm->lock);
 

@@ -52,6 +52,8 @@ struct vm {
     int64_t shutdown_next_ns, shutdown_deadline_ns;
     int64_t started_ns;
     unsigned resets;
+    int64_t timeout_ns;           /* --timeout: 0 = none */
+    bool timed_out;
 
     _Atomic uint64_t con_tx_bytes, con_rx_bytes;
 };
@@ -85,6 +87,9 @@ json_t *vm_metrics_json(struct vm *vm);
  * exit status: 0 for a guest poweroff or Shutdown, the test's code for a
  * failed test, 128+signal for a signal. */
 int vm_run(struct vm *vm, volatile sig_atomic_t *sig);
+/* Stop the guest `seconds` after it starts (a runaway test): vm_run then
+ * prints why and returns 124. Before vm_run. */
+void vm_set_timeout(struct vm *vm, double seconds);
 
 /* Build the machine from the configuration and write its device tree
  * (--dump-dtb). Before start only. */
