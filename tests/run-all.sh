@@ -46,7 +46,10 @@ run_isa() {
         [ -f "$elf" ] || continue
         name=isa/$(basename "$elf" .elf)
         log=$LOGDIR/$(basename "$elf" .elf).isa.log
-        if timeout 150 "$BUILD/corral" run --test "$elf" --timeout 120 >"$log" 2>&1; then
+        # smpN_NAME programs need N harts.
+        local cpus=1
+        [[ $name =~ /smp([0-9])_ ]] && cpus=${BASH_REMATCH[1]}
+        if timeout 150 "$BUILD/corral" run --test "$elf" --cpus "$cpus" --timeout 120 >"$log" 2>&1; then
             pass "$name"
         else
             rc=$?

@@ -6,7 +6,10 @@ set -u
 failed=0
 for elf in "$@"; do
     name=$(basename "$elf" .elf)
-    out=$(timeout 60 qemu-system-riscv64 -M virt -bios none -m 256M -nographic \
+    # smpN_NAME programs need N harts.
+    cpus=1
+    [[ $name =~ ^smp([0-9])_ ]] && cpus=${BASH_REMATCH[1]}
+    out=$(timeout 60 qemu-system-riscv64 -M virt -bios none -m 256M -smp "$cpus" -nographic \
         -monitor none -serial stdio -kernel "$elf" 2>&1)
     rc=$?
     if [ $rc -eq 0 ]; then

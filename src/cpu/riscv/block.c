@@ -192,14 +192,29 @@ static struct block_page *page_claim(struct hart *h, uint64_t ppn)
     return p;
 }
 
+/* Dead blocks (their page was written) are unlinked as the walk meets
+ * them: a loop that stores into its own code page re-decodes on every
+ * pass, and without pruning its bucket would grow without bound. Their
+ * memory stays in the arena until the next flush, so jump-cache entries
+ * that still point at them remain safe to read. */
 static struct block *hash_find(struct block_cache *bc, uint64_t pa)
 {
     struct block_bucket *bk = &bc->hash[hash64(pa)];
     if (bk->gen != bc->gen)
         return NULL;
-    for (struct block *b = bk->head; b; b = b->hnext)
-        if (b->pa == pa && !b->dead)
+    struct block *prev = NULL;
+    for (struct block *b = bk->head; b; b = b->hnext) {
+        if (b->dead) {
+            if (prev)
+                prev->hnext = b->hnext;
+            else
+                bk->head = b->hnext;
+            continue;
+        }
+        if (b->pa == pa)
             return b;
+        prev = b;
+    }
     return NULL;
 }
 
