@@ -160,9 +160,10 @@ int fdt_build(const struct fdt_config *cfg, void **blob, size_t *size)
     CHECK(fdt_property_u32(fdt, "interrupt-parent", PH_PLIC));
     CHECK(fdt_end_node(fdt));
 
-    /* Virtio slots: the highest address first, as QEMU lists them, so
-     * Linux numbers the devices in slot order (vda = slot 0). */
-    for (int n = (int)cfg->nvirtio - 1; n >= 0; n--) {
+    /* Virtio slots in ascending order: Linux probes nodes in blob order,
+     * so slot 0 becomes virtio0 and the first disk /dev/vda. (QEMU writes
+     * them highest first, but its node insertion reverses the order.) */
+    for (int n = 0; n < (int)cfg->nvirtio; n++) {
         uint64_t base = VIRTIO_MMIO_BASE + (uint64_t)n * VIRTIO_MMIO_SIZE;
         CHECK(begin_node_at(fdt, "virtio_mmio", base));
         CHECK(fdt_property_string(fdt, "compatible", "virtio,mmio"));

@@ -92,6 +92,8 @@ static const char *tap_hint(int e)
         return " (no /dev/net/tun: is the tun module loaded?)";
     case EBUSY:
         return " (the interface is in use by another process)";
+    case EINVAL:
+        return " (an interface of that name exists and is not a TAP)";
     default:
         return "";
     }

@@ -551,13 +551,12 @@ int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err)
     mc->mem_size = c->mem_mib << 20;
     mc->mmu_type = c->mmu_type;
     mc->rng = c->rng;
-    if (c->test_elf) {
+    /* A test program gets the same devices, but no boot images. */
+    if (c->test_elf)
         mc->test_elf = c->test_elf;
-        return 0;
-    }
-    if (!c->kernel)
+    else if (!c->kernel)
         return fail(err, "no kernel given (boot-source kernel_image_path, or --kernel)");
-    if (!c->firmware)
+    if (!c->test_elf && !c->firmware)
         return fail(err, "no firmware given (boot-source firmware_path, or --firmware)");
     mc->kernel = c->kernel;
     mc->initrd = c->initrd;
