@@ -50,3 +50,22 @@ int gmem_write(struct gmem *m, gpa_t pa, const void *buf, size_t len)
     memcpy(p, buf, len);
     return 0;
 }
+
+void gmem_dma_written(struct gmem *m, gpa_t gpa, uint64_t len)
+{
+    if (!len || !gmem_contains(m, gpa, len))
+        return;
+    uint64_t first = (gpa - m->base) >> GMEM_PAGE_SHIFT;
+    uint64_t last = (gpa - m->base + len - 1) >> GMEM_PAGE_SHIFT;
+    bool hit = false;
+    for (uint64_t p = first; p <= last; p++) {
+        if (atomic_load_explicit(&m->code_map[p], memory_order_relaxed)) {
+            atomic_store(&m->code_map[p], 0);
+            hit = true;
+        }
+    }
+    /* Harts compare code_gen at block boundaries and drop the blocks of
+     * pages whose tag changed. */
+    if (hit)
+        atomic_fetch_add(&m->code_gen, 1);
+}

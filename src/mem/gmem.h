@@ -45,5 +45,8 @@ static inline void *gmem_ptr(const struct gmem *m, gpa_t pa, uint64_t len)
 
 int gmem_read(const struct gmem *m, gpa_t pa, void *buf, size_t len) WARN_UNUSED;
 int gmem_write(struct gmem *m, gpa_t pa, const void *buf, size_t len) WARN_UNUSED;
+/* A device wrote guest RAM behind the CPU's back (DMA): decoded blocks of
+ * those pages must go, as for a store from a hart. Any thread. */
+void gmem_dma_written(struct gmem *m, gpa_t gpa, uint64_t len);
 
 #endif

@@ -249,30 +249,11 @@ size_t virtq_chain_write(struct gmem *mem, const struct virtq_chain *c, size_t o
         if (n > len - done)
             n = len - done;
         memcpy(s->host + off, in + done, n);
-        virtq_dma_written(mem, s->gpa + off, n);
+        gmem_dma_written(mem, s->gpa + off, n);
         done += n;
         off = 0;
     }
     return done;
-}
-
-void virtq_dma_written(struct gmem *mem, gpa_t gpa, uint64_t len)
-{
-    if (!len || !gmem_contains(mem, gpa, len))
-        return;
-    uint64_t first = (gpa - mem->base) >> GMEM_PAGE_SHIFT;
-    uint64_t last = (gpa - mem->base + len - 1) >> GMEM_PAGE_SHIFT;
-    bool hit = false;
-    for (uint64_t p = first; p <= last; p++) {
-        if (atomic_load_explicit(&mem->code_map[p], memory_order_relaxed)) {
-            atomic_store(&mem->code_map[p], 0);
-            hit = true;
-        }
-    }
-    /* Harts compare code_gen at block boundaries and drop blocks of pages
-     * whose tag changed. */
-    if (hit)
-        atomic_fetch_add(&mem->code_gen, 1);
 }
 
 void virtq_save(const struct virtq *q, struct virtq_state *out)

@@ -92,9 +92,6 @@ bool virtq_has_avail(struct virtq *q);
 size_t virtq_chain_read(const struct virtq_chain *c, size_t off, void *buf, size_t len);
 size_t virtq_chain_write(struct gmem *mem, const struct virtq_chain *c, size_t off,
                          const void *buf, size_t len);
-/* A device wrote guest RAM directly at [gpa, gpa+len): drop decoded code
- * of those pages (a disk read may replace code). */
-void virtq_dma_written(struct gmem *mem, gpa_t gpa, uint64_t len);
 
 void virtq_save(const struct virtq *q, struct virtq_state *out);
 /* Restore; -EINVAL when the saved rings do not fit in RAM. */

@@ -343,11 +343,11 @@ static void test_dma_invalidates_code(void **state)
 {
     uint64_t gen = atomic_load(&mem.code_gen);
     atomic_store(&mem.code_map[0x11], 3);
-    virtq_dma_written(&mem, BUF + 0x1000, 8); /* page 0x11 */
+    gmem_dma_written(&mem, BUF + 0x1000, 8); /* page 0x11 */
     assert_int_equal(atomic_load(&mem.code_map[0x11]), 0);
     assert_true(atomic_load(&mem.code_gen) != gen);
     gen = atomic_load(&mem.code_gen);
-    virtq_dma_written(&mem, BUF, 8); /* not a code page: nothing to do */
+    gmem_dma_written(&mem, BUF, 8); /* not a code page: nothing to do */
     assert_int_equal(atomic_load(&mem.code_gen), gen);
 }
 
