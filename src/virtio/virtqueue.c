@@ -61,9 +61,15 @@ void virtq_init(struct virtq *q, struct gmem *mem)
 void virtq_reset(struct virtq *q, uint32_t num_max)
 {
     struct gmem *mem = q->mem;
+    uint64_t req = atomic_load(&q->stats.requests);
+    uint64_t rd = atomic_load(&q->stats.bytes_read);
+    uint64_t wr = atomic_load(&q->stats.bytes_written);
     memset(q, 0, sizeof(*q));
     q->mem = mem;
     q->num = num_max;
+    atomic_store(&q->stats.requests, req);
+    atomic_store(&q->stats.bytes_read, rd);
+    atomic_store(&q->stats.bytes_written, wr);
 }
 
 int virtq_enable(struct virtq *q, char *err, size_t errlen)
@@ -196,6 +202,9 @@ void virtq_push(struct virtq *q, const struct virtq_chain *c, uint32_t written)
     st32(e + 4, written);
     q->used_idx++;
     st16_release(q->used + 2, q->used_idx);
+    atomic_fetch_add_explicit(&q->stats.requests, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&q->stats.bytes_read, c->out_len, memory_order_relaxed);
+    atomic_fetch_add_explicit(&q->stats.bytes_written, written, memory_order_relaxed);
 }
 
 bool virtq_need_notify(struct virtq *q)

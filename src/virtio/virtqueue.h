@@ -44,6 +44,11 @@ struct virtq {
     uint16_t signalled;    /* used_idx when the driver was last considered */
     /* Host pointers derived from the gpas by virtq_enable (never saved). */
     uint8_t *desc, *avail, *used;
+    /* Metrics (never saved; kept across device resets): chains completed,
+     * bytes the device read from and wrote into guest buffers. */
+    struct virtq_stats {
+        _Atomic uint64_t requests, bytes_read, bytes_written;
+    } stats;
 };
 
 /* A popped chain: device-readable segments first (`nout`), then

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "core/vclock.h"
+#include "virtio/virtio_mmio.h"
 #include "cpu/riscv/hart.h"
 #include "vm/vm.h"
 
@@ -28,6 +29,7 @@ json_t *vm_metrics_json(struct vm *vm)
 {
     uint64_t total = 0, tlb_h = 0, tlb_m = 0, blk_h = 0, blk_m = 0, mmio = 0, uptime_ms = 0;
     json_t *per_hart = json_array();
+    json_t *devices = json_object();
     pthread_mutex_lock(&vm->lock);
     enum vm_state state = vm->state;
     struct machine *m = vm->m;
@@ -43,6 +45,21 @@ json_t *vm_metrics_json(struct vm *vm)
             blk_m += rd(&h->stats.block_misses);
         }
         mmio = atomic_load_explicit(&m->bus.mmio_exits, memory_order_relaxed);
+        /* Per virtio device: requests completed and bytes moved, summed
+         * over its queues. */
+        for (unsigned i = 0; i < m->nvirtio; i++) {
+            const struct virtio_dev *d = m->virtio[i];
+            uint64_t req = 0, rdb = 0, wrb = 0;
+            for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+                req += atomic_load_explicit(&d->vq[q].stats.requests, memory_order_relaxed);
+                rdb += atomic_load_explicit(&d->vq[q].stats.bytes_read, memory_order_relaxed);
+                wrb += atomic_load_explicit(&d->vq[q].stats.bytes_written, memory_order_relaxed);
+            }
+            json_object_set_new(devices, d->name,
+                                json_pack("{s:I, s:I, s:I}", "requests", (json_int_t)req,
+                                          "bytes_read", (json_int_t)rdb,
+                                          "bytes_written", (json_int_t)wrb));
+        }
         uptime_ms = (uint64_t)(vclock_host_now_ns() - vm->started_ns) / 1000000;
     }
     unsigned resets = vm->resets;
@@ -50,9 +67,11 @@ json_t *vm_metrics_json(struct vm *vm)
 
     uint64_t tx = atomic_load_explicit(&vm->con_tx_bytes, memory_order_relaxed);
     uint64_t rx = atomic_load_explicit(&vm->con_rx_bytes, memory_order_relaxed);
+    json_object_set_new(devices, "uart0",
+                        json_pack("{s:I, s:I}", "tx_bytes", (json_int_t)tx, "rx_bytes", (json_int_t)rx));
     return json_pack(
         "{s:s, s:I, s:I, s:{s:I, s:o}, s:{s:I, s:I}, s:{s:I, s:I}, s:I,"
-        " s:{s:{s:I, s:I}}, s:I}",
+        " s:o, s:I}",
         "state", vm_state_name(state),
         "uptime_ms", (json_int_t)uptime_ms,
         "resets", (json_int_t)resets,
@@ -60,6 +79,6 @@ json_t *vm_metrics_json(struct vm *vm)
         "tlb", "hits", (json_int_t)tlb_h, "misses", (json_int_t)tlb_m,
         "block_cache", "hits", (json_int_t)blk_h, "misses", (json_int_t)blk_m,
         "mmio_exits", (json_int_t)mmio,
-        "devices", "uart0", "tx_bytes", (json_int_t)tx, "rx_bytes", (json_int_t)rx,
+        "devices", devices,
         "host_rss_bytes", (json_int_t)host_rss_bytes());
 }
