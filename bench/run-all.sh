@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# `make bench`: the CPU benchmark (bare-metal, instructions per second) and
-# the boot benchmark (Debian kernel to corral.cmd), each on Corral and on
-# QEMU TCG.  BENCH_REPS (default 3) runs per VMM; BENCH_ONLY=cpu|boot runs
-# one of them.  Logs go to $BUILD/bench/.  bench/RESULTS.md has figures.
+# `make bench`: the CPU benchmark (bare-metal, instructions per second),
+# the boot benchmark (Debian kernel to corral.cmd) and the I/O benchmark
+# (virtio-blk and virtio-net throughput in the guest), each on Corral and
+# on QEMU TCG.  BENCH_REPS (default 3) runs per VMM; BENCH_ONLY=cpu|boot|io
+# runs one of them.  Logs go to $BUILD/bench/.  bench/RESULTS.md has figures.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 export BUILD=${BUILD:-build}
@@ -11,6 +12,7 @@ command -v riscv64-unknown-elf-gcc >/dev/null || { echo "bench: riscv64-unknown-
 echo "bench: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores;" \
     "$(qemu-system-riscv64 --version | head -n 1); load average $(cut -d" " -f1-3 /proc/loadavg)"
 status=0
-case ${BENCH_ONLY:-cpu} in cpu|'') "$HERE/cpu/run.sh" || status=1 ;; esac
-[ "${BENCH_ONLY:-}" = cpu ] || { "$HERE/boot/run.sh" || status=1; }
+case ${BENCH_ONLY:-} in cpu|'') "$HERE/cpu/run.sh" || status=1 ;; esac
+case ${BENCH_ONLY:-} in boot|'') "$HERE/boot/run.sh" || status=1 ;; esac
+case ${BENCH_ONLY:-} in io|'') "$HERE/io/run.sh" || status=1 ;; esac
 exit $status
