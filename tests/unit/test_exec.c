@@ -621,6 +621,22 @@ static void test_zbb_zba_zbs(void **state)
     assert_int_equal(h->x[20], 32);
 }
 
+static void test_mip_rmw_seip(void **state)
+{
+    /* csrrs/csrrc on mip use only the software SEIP bit: a PLIC line that
+     * is up while `csrs mip, SSIP` runs must not be latched into mip. */
+    LOAD_PROG(CSRRS(10, 0x344, 5), CSRRS(11, 0x344, 0), SPIN);
+    h->x[5] = MIP_SSIP;
+    atomic_fetch_or(&h->mip_hw, MIP_SEIP);
+    hart_run(h, 1);
+    assert_true(h->x[10] & MIP_SEIP);       /* reads show the line */
+    assert_int_equal(h->mip_sw & MIP_SEIP, 0); /* ... never written back */
+    assert_true(h->mip_sw & MIP_SSIP);
+    atomic_fetch_and(&h->mip_hw, ~MIP_SEIP);
+    hart_run(h, 1);
+    assert_int_equal(h->x[11] & MIP_SEIP, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -636,6 +652,7 @@ int main(void)
         cmocka_unit_test(test_wfi_privilege),
         cmocka_unit_test(test_fp_rules),
         cmocka_unit_test(test_csr_instret),
+        cmocka_unit_test(test_mip_rmw_seip),
         cmocka_unit_test(test_budget_exact),
         cmocka_unit_test(test_self_modifying_same_block),
         cmocka_unit_test(test_self_modifying_cached),

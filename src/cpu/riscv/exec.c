@@ -8,6 +8,7 @@
  * no raw encoding is looked at on this path. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <time.h>
 
 #include "cpu/riscv/block.h"
@@ -110,6 +111,7 @@ void hart_reset(struct hart *h, uint64_t reset_pc)
     h->wfi = 0;
     h->trap_pending = 0;
     h->timer_countdown = TIMER_COUNTDOWN;
+    h->m_periods = 0;
     atomic_store(&h->irq_recheck, 1);
     memset(h->tlb, 0, sizeof(h->tlb));
     h->code_gen_seen = atomic_load(&h->bus->ram.code_gen);
@@ -140,6 +142,25 @@ static const struct block *truncate_block(struct hart *h,
     return t;
 }
 
+/* OpenSBI's waits (remote fences waiting for other harts to take their
+ * IPIs, its ticket locks) spin in M-mode without a `pause` to recognise
+ * them by, while its real work between traps is short. A hart found in
+ * M-mode at M_SPIN_PERIODS successive timer_countdown checks (about
+ * M_SPIN_PERIODS * TIMER_COUNTDOWN blocks) is taken to be waiting, and
+ * from then on yields its host CPU at every check: when harts outnumber
+ * host CPUs, the hart it waits for may be queued behind it. */
+#define M_SPIN_PERIODS 8
+
+static void firmware_spin_check(struct hart *h)
+{
+    if (h->priv != PRIV_M) {
+        h->m_periods = 0;
+        return;
+    }
+    if (++h->m_periods >= M_SPIN_PERIODS)
+        sched_yield();
+}
+
 uint64_t hart_run(struct hart *h, uint64_t max_insns)
 {
     struct gmem *ram = &h->bus->ram;
@@ -160,11 +181,14 @@ uint64_t hart_run(struct hart *h, uint64_t max_insns)
         uint64_t g = atomic_load_explicit(&ram->code_gen, memory_order_acquire);
         if (UNLIKELY(g != h->code_gen_seen))
             block_sync_code(h, g);
-        if (UNLIKELY(atomic_load_explicit(&h->irq_recheck,
-                                          memory_order_relaxed) ||
-                     --h->timer_countdown <= 0)) {
-            atomic_store_explicit(&h->irq_recheck, 0, memory_order_relaxed);
+        if (UNLIKELY(--h->timer_countdown <= 0)) {
             h->timer_countdown = TIMER_COUNTDOWN;
+            firmware_spin_check(h);
+            atomic_store_explicit(&h->irq_recheck, 0, memory_order_relaxed);
+            hart_check_interrupts(h);
+        } else if (UNLIKELY(atomic_load_explicit(&h->irq_recheck,
+                                                 memory_order_relaxed))) {
+            atomic_store_explicit(&h->irq_recheck, 0, memory_order_relaxed);
             hart_check_interrupts(h);
         }
 

@@ -2,11 +2,12 @@
  * the illegal-instruction path. All but fence end their block, so state
  * they change (privilege, satp, interrupt enables) is seen by the block
  * boundary checks before the next instruction. */
+#include <sched.h>
+
 #include "cpu/riscv/block.h"
+#include "cpu/riscv/csr.h"
 #include "cpu/riscv/exec_impl.h"
 
-#define CSR_MCYCLE 0xb00
-#define CSR_MINSTRET 0xb02
 
 const struct insn *exec_illegal(struct hart *h, const struct insn *i)
 {
@@ -17,10 +18,20 @@ const struct insn *exec_illegal(struct hart *h, const struct insn *i)
 
 static HANDLER(op_illegal) { return exec_illegal(h, i); }
 
+/* Zihintpause `pause` (fence w,0): Linux's cpu_relax(), executed on every
+ * turn of a spin-wait (ticket spinlocks, csd_lock_wait, stop_machine).
+ * With more harts than host CPUs the hart being waited for may be ready
+ * to run on this very CPU: hand it over instead of burning the slice. */
+#define INSN_PAUSE 0x0100000fu
+
 /* Plain host loads/stores are TSO on x86; only store->load ordering
  * (pred W, succ R) needs a real barrier. Other hosts: always. */
 static HANDLER(op_fence)
 {
+    if (UNLIKELY(i->raw == INSN_PAUSE)) {
+        sched_yield();
+        return i + 1;
+    }
 #if defined(__x86_64__) || defined(__i386__)
     if ((i->imm & 0x12) == 0x12)
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -120,8 +131,16 @@ static const struct insn *csr_op(struct hart *h, const struct insn *i,
     if (read && hart_csr_read(h, csr, &old) != 0)
         goto illegal;
     if (write) {
-        uint64_t nv = kind == CSR_W ? src : kind == CSR_S ? old | src
-                                                          : old & ~src;
+        /* Only mip's software-writable SEIP bit takes part in csrrs/csrrc;
+         * the PLIC's line is ORed into what is read, never written back
+         * (privileged spec 3.1.9). Otherwise OpenSBI's IPI handler, whose
+         * `csrs mip, SSIP` can run while the line is up, latches SEIP
+         * for good: an endless external-interrupt storm on that hart. */
+        uint64_t base = old;
+        if (csr == CSR_MIP && kind != CSR_W)
+            base = (old & ~MIP_SEIP) | (h->mip_sw & MIP_SEIP);
+        uint64_t nv = kind == CSR_W ? src : kind == CSR_S ? base | src
+                                                          : base & ~src;
         if (hart_csr_write(h, csr, nv) != 0)
             goto illegal;
         if (csr == CSR_MINSTRET || csr == CSR_MCYCLE)

@@ -158,6 +158,10 @@ struct hart {
     uint64_t xb_pc;    /* virtual pc of the running block's first insn */
     uint32_t xb_done;  /* insns retired by the block that just ended */
     uint32_t xb_abort; /* the running block's code was invalidated */
+    /* Consecutive timer_countdown periods that ended in M-mode: firmware
+     * that stays in M this long is spin-waiting for another hart (exec.c
+     * then yields the host CPU to it). */
+    uint32_t m_periods;
 
     /* -- cpu-priv private (csr.c, trap.c, mmu.c) -- */
     /* TLB entries filled since the last full flush, as (acc << TLB_BITS |

@@ -214,8 +214,14 @@ void hart_wfi(struct hart *h)
         }
         int64_t at = vclock_host_ns_at(h->clock, deadline);
         int64_t now = vclock_host_now_ns();
-        if (at <= now)
+        if (at <= now) {
+            /* The deadline passed after hart_pending_irqs() read the
+             * clock: look again rather than sleep. Only a paused clock
+             * keeps a past deadline from firing. */
+            if (!atomic_load(&h->clock->paused_at_ns))
+                continue;
             at = now + WFI_PAUSED_POLL_NS;
+        }
         struct timespec ts = {
             .tv_sec = at / 1000000000LL,
             .tv_nsec = at % 1000000000LL,
