@@ -443,6 +443,7 @@ reset:
     for (unsigned i = 0; i < m->nharts; i++) {
         struct hart *h = m->harts[i];
         hart_reset(h, m->entry);
+        h->spin_yield = m->nharts > 1;
         h->x[10] = i;             /* a0: hartid */
         h->x[11] = m->fdt_addr;   /* a1: device tree */
         h->x[12] = m->info_addr;  /* a2: fw_dynamic_info */
@@ -563,7 +564,7 @@ int machine_reset(struct machine *m, char *err)
     struct gmem *ram = &m->bus.ram;
     /* Drop guest RAM: reads as zero again, and the host gets it back. */
     madvise(ram->host, ram->size, MADV_DONTNEED);
-    memset((void *)ram->code_map, 0, ram->size >> GMEM_PAGE_SHIFT);
+    gmem_clear_code_map(ram);
     atomic_fetch_add(&ram->code_gen, 1);
     return machine_load(m, err);
 }

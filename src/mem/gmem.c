@@ -14,7 +14,7 @@ int gmem_init(struct gmem *m, gpa_t base, uint64_t size)
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
-    m->code_map = calloc(size >> GMEM_PAGE_SHIFT, 1);
+    m->code_map = calloc(size >> GMEM_PAGE_SHIFT, sizeof(*m->code_map));
     if (!m->code_map) {
         munmap(p, size);
         return -ENOMEM;
@@ -31,6 +31,13 @@ void gmem_destroy(struct gmem *m)
         munmap(m->host, m->size);
     free((void *)m->code_map);
     memset(m, 0, sizeof(*m));
+}
+
+void gmem_clear_code_map(struct gmem *m)
+{
+    if (m->code_map)
+        memset((void *)m->code_map, 0,
+               (m->size >> GMEM_PAGE_SHIFT) * sizeof(*m->code_map));
 }
 
 int gmem_read(const struct gmem *m, gpa_t pa, void *buf, size_t len)

@@ -17,10 +17,12 @@ struct gmem {
     uint8_t *host;       /* mapping of `size` bytes */
     gpa_t base;
     uint64_t size;
-    /* One byte per page: non-zero when some hart has decoded instructions
+    /* One tag per page: non-zero when some hart has decoded instructions
      * from that page. Stores to such pages must go through the slow path
-     * (cpu/riscv) so cached blocks are invalidated. */
-    _Atomic uint8_t *code_map;
+     * (cpu/riscv) so cached blocks are invalidated. 32 bits wide so a tag
+     * is not reused for a page while some hart still holds blocks decoded
+     * under its old value (an 8-bit tag could wrap). */
+    _Atomic uint32_t *code_map;
     /* Bumped whenever a page becomes a code page or its code is
      * invalidated; harts compare it at block boundaries and drop stale
      * fast-path store entries / blocks. */
@@ -29,6 +31,8 @@ struct gmem {
 
 int gmem_init(struct gmem *m, gpa_t base, uint64_t size) WARN_UNUSED;
 void gmem_destroy(struct gmem *m);
+/* Forget every code page (machine reset, with all harts stopped). */
+void gmem_clear_code_map(struct gmem *m);
 
 static inline bool gmem_contains(const struct gmem *m, gpa_t pa, uint64_t len)
 {

@@ -3,12 +3,14 @@
  * LR/SC pairing, traps and their tval, FP boxing rules, CSR instret
  * accuracy, self-modifying code, fence.i, page-straddling instructions
  * and exact instruction budgets. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "cpu/riscv/hart.h"
@@ -230,6 +232,40 @@ static void test_branches_loop(void **state)
     assert_int_equal(h->x[17], RAM_BASE + 4 * 19);
     assert_int_equal(h->x[18], 0);
     assert_int_equal(h->pc, RAM_BASE + 4 * 20);
+}
+
+/* Unbounded run (max_insns = 0): blocks chain into each other; a kick from
+ * another thread still stops the self-loop at the end. instret is exact
+ * and the TLB-hit count is exact: the first load misses, the rest hit. */
+static void *kick_later(void *arg)
+{
+    usleep(100 * 1000);
+    hart_kick(arg);
+    return NULL;
+}
+
+static void test_chained_loop(void **state)
+{
+    LOAD_PROG(ADDI(5, 0, 1000), ADDI(10, 0, 0),
+              LOAD(3, 11, 6, 0), ADD(10, 10, 11), ADDI(5, 5, -1),
+              BNE(5, 0, -12), SPIN);
+    h->x[6] = DATA;
+    put32(DATA, 2);
+    put32(DATA + 4, 0);
+    uint64_t hits = h->stats.tlb_hits, misses = h->stats.tlb_misses;
+    uint64_t bhits = h->stats.block_hits;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, kick_later, h), 0);
+    uint64_t n = hart_run(h, 0);
+    pthread_join(t, NULL);
+    assert_int_equal(h->x[10], 2000);
+    assert_int_equal(h->x[5], 0);
+    assert_int_equal(h->pc, RAM_BASE + 4 * 6);
+    assert_true(n > 2 + 4000);
+    assert_int_equal(n, h->instret);
+    assert_int_equal(h->stats.tlb_misses - misses, 1);
+    assert_int_equal(h->stats.tlb_hits - hits, 999);
+    assert_true(h->stats.block_hits - bhits > 999);
 }
 
 static void test_loads_stores(void **state)
@@ -662,6 +698,7 @@ int main(void)
         cmocka_unit_test(test_page_straddle),
         cmocka_unit_test(test_fetch_fault),
         cmocka_unit_test(test_zbb_zba_zbs),
+        cmocka_unit_test(test_chained_loop),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

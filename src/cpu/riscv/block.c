@@ -13,7 +13,7 @@ struct block_page {
     uint64_t ppn;
     struct block_page *hnext;
     struct block *blocks;
-    uint8_t tag; /* code_map value when these blocks were decoded */
+    uint32_t tag; /* code_map value when these blocks were decoded */
 };
 
 #define JC_MASK ((1u << BLOCK_JC_BITS) - 1)
@@ -155,12 +155,12 @@ static struct block_page *page_claim(struct hart *h, uint64_t ppn)
 {
     struct block_cache *bc = h->bcache;
     struct gmem *m = &h->bus->ram;
-    _Atomic uint8_t *cm = &m->code_map[ppn - (m->base >> GMEM_PAGE_SHIFT)];
-    uint8_t tag = atomic_load(cm);
+    _Atomic uint32_t *cm = &m->code_map[ppn - (m->base >> GMEM_PAGE_SHIFT)];
+    uint32_t tag = atomic_load(cm);
 
     if (!tag) {
         uint64_t old = atomic_fetch_add(&m->code_gen, 1);
-        tag = (uint8_t)(old % 255 + 1);
+        tag = (uint32_t)(old % 0xffffffffu + 1); /* never 0 */
         atomic_store(cm, tag);
         if (old == h->code_gen_seen)
             h->code_gen_seen = old + 1;
@@ -218,6 +218,13 @@ static struct block *hash_find(struct block_cache *bc, uint64_t pa)
     return NULL;
 }
 
+/* Loads and stores through the TLB fast path (TLB-hit accounting). */
+static bool is_tlb_access(unsigned op)
+{
+    return (op >= OP_LB && op <= OP_SD) || op == OP_FLW || op == OP_FSW ||
+           op == OP_FLD || op == OP_FSD;
+}
+
 static void finish_insn(struct insn *in, unsigned idx, unsigned off)
 {
     if (in->rd == 0 && rv_op_is_pure(in->op))
@@ -227,13 +234,15 @@ static void finish_insn(struct insn *in, unsigned idx, unsigned off)
     in->off = (uint16_t)off;
 }
 
-static void set_terminator(struct insn *t, unsigned idx, unsigned off)
+static void set_terminator(struct insn *t, unsigned idx, unsigned off,
+                           unsigned nmem)
 {
     memset(t, 0, sizeof(*t));
     t->fn = exec_block_end;
     t->op = OP_NOP;
     t->idx = (uint8_t)idx;
     t->off = (uint16_t)off;
+    t->nmem = (uint8_t)nmem;
 }
 
 /* One instruction fetched through the slow path every time: used when it
@@ -252,9 +261,12 @@ static const struct block *fetch_uncached(struct hart *h, uint64_t pc)
         return NULL;
     rv_decode((uint32_t)hi << 16 | lo, &b->insns[0]);
     finish_insn(&b->insns[0], 0, 0);
-    set_terminator(&b->insns[1], 1, b->insns[0].len);
+    set_terminator(&b->insns[1], 1, b->insns[0].len,
+                   is_tlb_access(b->insns[0].op));
     b->n = 1;
     b->dead = 0;
+    b->nochain = 1;
+    b->link[0] = b->link[1] = NULL;
     b->pa = b->host = 0;
     return b;
 }
@@ -291,7 +303,7 @@ const struct block *block_fetch_slow(struct hart *h, uint64_t pc)
         /* decode up to the page end, BLOCK_MAX insns or a block ender */
         const uint8_t *p = (const uint8_t *)host;
         unsigned room = (unsigned)(GMEM_PAGE_SIZE - (pa & (GMEM_PAGE_SIZE - 1)));
-        unsigned n = 0, off = 0;
+        unsigned n = 0, off = 0, nmem = 0;
         while (n < BLOCK_MAX && off + 2 <= room) {
             uint16_t lo;
             struct insn *in = &bc->scratch[n];
@@ -306,6 +318,8 @@ const struct block *block_fetch_slow(struct hart *h, uint64_t pc)
                 rv_decode16(lo, in);
             }
             finish_insn(in, n, off);
+            in->nmem = (uint8_t)nmem;
+            nmem += is_tlb_access(in->op);
             n++;
             off += in->len;
             if (rv_op_ends_block(in->op))
@@ -313,7 +327,7 @@ const struct block *block_fetch_slow(struct hart *h, uint64_t pc)
         }
         if (n == 0)
             return fetch_uncached(h, pc);
-        set_terminator(&bc->scratch[n], n, off);
+        set_terminator(&bc->scratch[n], n, off, nmem);
 
         uint64_t gen = bc->gen;
         b = arena_alloc(h, block_bytes(n));
@@ -326,6 +340,8 @@ const struct block *block_fetch_slow(struct hart *h, uint64_t pc)
         b->host = host;
         b->n = n;
         b->dead = 0;
+        b->nochain = 0;
+        b->link[0] = b->link[1] = NULL;
         memcpy(b->insns, bc->scratch, (n + 1) * sizeof(struct insn));
         struct block_bucket *bk = &bc->hash[hash64(pa)];
         if (bk->gen != bc->gen) {

@@ -37,6 +37,15 @@ struct block {
     struct block *pnext;   /* blocks of the same page */
     uint32_t n;            /* instructions, terminator not counted */
     uint32_t dead;         /* page invalidated: never return it again */
+    /* Direct successors (exec_impl.h chain_to): [0] taken branch or jal
+     * target, [1] not-taken/fall-through. Only ever point to blocks of
+     * the same cache generation (links start NULL in a fresh block and are
+     * written only when source and target are both current), so a flush
+     * needs no unlinking; a hit is still checked against `dead` and the
+     * fetch TLB. nochain: a scratch block (uncached or truncated). */
+    const struct block *link[2];
+    uint32_t nochain;
+    uint32_t pad;
     struct insn insns[];   /* n + 1 */
 };
 
@@ -88,8 +97,10 @@ static inline const struct block *block_lookup(struct hart *h, uint64_t pc)
         const struct tlb_entry *t =
             &h->tlb[ACCESS_FETCH][(pc >> 12) & (TLB_SIZE - 1)];
         if (LIKELY(!b->dead && t->vpn_tag == (pc >> 12) + 1 &&
-                   pc + t->addend == b->host))
+                   pc + t->addend == b->host)) {
+            h->stats.block_hits++;
             return b;
+        }
     }
     return block_fetch_slow(h, pc);
 }

@@ -334,7 +334,7 @@ void rv_decode32(uint32_t r, struct insn *o)
     o->rs3 = r >> 27;
     o->rm = f3;
     o->imm = 0;
-    o->pad = 0;
+    o->nmem = 0;
 
     switch (r & 0x7f) {
     case 0x37:

@@ -84,7 +84,7 @@ struct insn {
     uint8_t rm;      /* rounding mode field; aq/rl bits for atomics */
     uint8_t len;     /* 2 or 4 */
     uint8_t idx;     /* index within its block */
-    uint8_t pad;
+    uint8_t nmem;    /* loads/stores before this insn in its block */
 };
 
 /* Length of the instruction whose low 16 bits are `lo`: 2 or 4. Longer

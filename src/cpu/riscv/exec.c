@@ -35,11 +35,11 @@ void exec_table_init(void)
     pthread_once(&table_once, table_build);
 }
 
+/* Falls through to the next block (page end or BLOCK_MAX insns): the
+ * terminator itself is no insn and retires nothing. */
 HANDLER(exec_block_end)
 {
-    h->pc = insn_pc(h, i);
-    h->xb_done = i->idx;
-    return NULL;
+    return chain_core(h, i, insn_pc(h, i), 1, i->idx, i->nmem);
 }
 
 int hart_init(struct hart *h, uint64_t hartid, struct bus *bus,
@@ -138,7 +138,9 @@ static const struct block *truncate_block(struct hart *h,
     t->insns[k].fn = exec_block_end;
     t->insns[k].idx = (uint8_t)k;
     t->insns[k].off = b->insns[k].off;
+    t->insns[k].nmem = b->insns[k].nmem;
     t->n = k;
+    t->nochain = 1;
     return t;
 }
 
@@ -157,7 +159,7 @@ static void firmware_spin_check(struct hart *h)
         h->m_periods = 0;
         return;
     }
-    if (++h->m_periods >= M_SPIN_PERIODS)
+    if (++h->m_periods >= M_SPIN_PERIODS && h->spin_yield)
         sched_yield();
 }
 
@@ -198,19 +200,37 @@ uint64_t hart_run(struct hart *h, uint64_t max_insns)
             h->trap_pending = 0;
             continue;
         }
+        if (h->xb_link_from) {
+            /* the previous block's exit to this pc had no valid link */
+            if (h->xb_link_pc == pc && h->xb_link_gen == h->bcache->gen &&
+                b != h->bcache->one && b != h->bcache->trunc)
+                ((struct block *)h->xb_link_from)->link[h->xb_link_slot] = b;
+            h->xb_link_from = NULL;
+        }
         if (UNLIKELY(max_insns && max_insns - retired < b->n))
             b = truncate_block(h, b, (unsigned)(max_insns - retired));
 
         h->xb_pc = pc;
         h->xb_abort = 0;
-        const struct insn *i = b->insns;
-        do
-            i = i->fn(h, i);
-        while (i);
+        h->xb_slow_mem = 0;
+        h->xb_chained = 0;
+        h->xb_mem = 0;
+        h->xb_block = b;
+        h->xb_chain = max_insns ? 0 : h->timer_countdown;
+        b->insns[0].fn(h, b->insns); /* the handlers chain to the end */
 
-        h->instret += h->xb_done;
-        retired += h->xb_done;
+        if (!max_insns)
+            h->timer_countdown = h->xb_chain;
+        uint32_t done = h->xb_done;
+        h->instret += done; /* chained blocks' insns are counted already */
+        retired += done + h->xb_chained;
         h->trap_pending = 0;
+        /* TLB hits: the retired insns' loads/stores that did not take the
+         * slow path. (The last block may be gone after a flush, but its
+         * memory stays in the arena until the next block is built.) */
+        const struct block *last = h->xb_block;
+        h->stats.tlb_hits +=
+            h->xb_mem + last->insns[done].nmem - h->xb_slow_mem;
     }
     return retired;
 }

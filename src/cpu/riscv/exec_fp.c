@@ -40,7 +40,7 @@ static inline void accrue(struct hart *h, uint32_t fl)
         F(i->rd) = box(fn(unbox(F(i->rs1)), unbox(F(i->rs2)), rm, &fl));       \
         accrue(h, fl);                                                         \
         dirty(h);                                                              \
-        return i + 1;                                                          \
+        return next_insn(h, i);                                                          \
     }
 #define FOP2_D(name, fn)                                                       \
     static HANDLER(op_##name)                                                  \
@@ -49,7 +49,7 @@ static inline void accrue(struct hart *h, uint32_t fl)
         F(i->rd) = fn(F(i->rs1), F(i->rs2), rm, &fl);                          \
         accrue(h, fl);                                                         \
         dirty(h);                                                              \
-        return i + 1;                                                          \
+        return next_insn(h, i);                                                          \
     }
 FOP2_S(fadd_s, fpu_add_s)
 FOP2_S(fsub_s, fpu_sub_s)
@@ -66,7 +66,7 @@ static HANDLER(op_fsqrt_s)
     F(i->rd) = box(fpu_sqrt_s(unbox(F(i->rs1)), rm, &fl));
     accrue(h, fl);
     dirty(h);
-    return i + 1;
+    return next_insn(h, i);
 }
 
 static HANDLER(op_fsqrt_d)
@@ -75,7 +75,7 @@ static HANDLER(op_fsqrt_d)
     F(i->rd) = fpu_sqrt_d(F(i->rs1), rm, &fl);
     accrue(h, fl);
     dirty(h);
-    return i + 1;
+    return next_insn(h, i);
 }
 
 /* Fused forms by sign flips: fmsub = a*b-c, fnmsub = -(a*b)+c,
@@ -89,7 +89,7 @@ static HANDLER(op_fsqrt_d)
         F(i->rd) = box(fpu_fma_s(a, unbox(F(i->rs2)), c, rm, &fl));            \
         accrue(h, fl);                                                         \
         dirty(h);                                                              \
-        return i + 1;                                                          \
+        return next_insn(h, i);                                                          \
     }
 #define FMA_D(name, na, nc)                                                    \
     static HANDLER(op_##name)                                                  \
@@ -100,7 +100,7 @@ static HANDLER(op_fsqrt_d)
         F(i->rd) = fpu_fma_d(a, F(i->rs2), c, rm, &fl);                        \
         accrue(h, fl);                                                         \
         dirty(h);                                                              \
-        return i + 1;                                                          \
+        return next_insn(h, i);                                                          \
     }
 FMA_S(fmadd_s, 0, 0)
 FMA_S(fmsub_s, 0, 1)
@@ -118,7 +118,7 @@ FMA_D(fnmadd_d, 1, 1)
         FP_CHECK uint32_t a = unbox(F(i->rs1)), b = unbox(F(i->rs2));          \
         F(i->rd) = box((a & 0x7fffffffu) | ((expr) & 0x80000000u));            \
         dirty(h);                                                              \
-        return i + 1;                                                          \
+        return next_insn(h, i);                                                          \
     }
 #define SGNJ_D(name, expr)                                                     \
     static HANDLER(op_##name)                                                  \
@@ -126,7 +126,7 @@ FMA_D(fnmadd_d, 1, 1)
         FP_CHECK uint64_t a = F(i->rs1), b = F(i->rs2);                        \
         F(i->rd) = (a & ~(1ULL << 63)) | ((expr) & (1ULL << 63));              \
         dirty(h);                                                              \
-        return i + 1;                                                          \
+        return next_insn(h, i);                                                          \
     }
 SGNJ_S(fsgnj_s, b)
 SGNJ_S(fsgnjn_s, ~b)
@@ -142,7 +142,7 @@ SGNJ_D(fsgnjx_d, a ^ b)
         F(i->rd) = box(fn(unbox(F(i->rs1)), unbox(F(i->rs2)), &fl));           \
         accrue(h, fl);                                                         \
         dirty(h);                                                              \
-        return i + 1;                                                          \
+        return next_insn(h, i);                                                          \
     }
 #define MINMAX_D(name, fn)                                                     \
     static HANDLER(op_##name)                                                  \
@@ -151,7 +151,7 @@ SGNJ_D(fsgnjx_d, a ^ b)
         F(i->rd) = fn(F(i->rs1), F(i->rs2), &fl);                              \
         accrue(h, fl);                                                         \
         dirty(h);                                                              \
-        return i + 1;                                                          \
+        return next_insn(h, i);                                                          \
     }
 MINMAX_S(fmin_s, fpu_min_s)
 MINMAX_S(fmax_s, fpu_max_s)
@@ -166,7 +166,7 @@ MINMAX_D(fmax_d, fpu_max_d)
         uint64_t r = fn(un(F(i->rs1)), un(F(i->rs2)), &fl);                    \
         wr_x(h, i->rd, r);                                                     \
         accrue(h, fl);                                                         \
-        return i + 1;                                                          \
+        return next_insn(h, i);                                                          \
     }
 #define ID(v) (v)
 CMP(feq_s, fpu_eq_s, unbox)
@@ -179,12 +179,12 @@ CMP(fle_d, fpu_le_d, ID)
 static HANDLER(op_fclass_s)
 {
     FP_CHECK wr_x(h, i->rd, fpu_class_s(unbox(F(i->rs1))));
-    return i + 1;
+    return next_insn(h, i);
 }
 static HANDLER(op_fclass_d)
 {
     FP_CHECK wr_x(h, i->rd, fpu_class_d(F(i->rs1)));
-    return i + 1;
+    return next_insn(h, i);
 }
 
 #define CVT_TO_INT(name, fn, un)                                               \
@@ -194,7 +194,7 @@ static HANDLER(op_fclass_d)
         uint64_t r = fn(un(F(i->rs1)), rm, &fl);                               \
         wr_x(h, i->rd, r);                                                     \
         accrue(h, fl);                                                         \
-        return i + 1;                                                          \
+        return next_insn(h, i);                                                          \
     }
 CVT_TO_INT(fcvt_w_s, fpu_cvt_w_s, unbox)
 CVT_TO_INT(fcvt_wu_s, fpu_cvt_wu_s, unbox)
@@ -212,7 +212,7 @@ CVT_TO_INT(fcvt_lu_d, fpu_cvt_lu_d, ID)
         F(i->rd) = bx(fn((ctype)h->x[i->rs1], rm, &fl));                       \
         accrue(h, fl);                                                         \
         dirty(h);                                                              \
-        return i + 1;                                                          \
+        return next_insn(h, i);                                                          \
     }
 CVT_FROM_INT(fcvt_s_w, fpu_cvt_s_w, int32_t, box)
 CVT_FROM_INT(fcvt_s_wu, fpu_cvt_s_wu, uint32_t, box)
@@ -229,7 +229,7 @@ static HANDLER(op_fcvt_s_d)
     F(i->rd) = box(fpu_cvt_s_d(F(i->rs1), rm, &fl));
     accrue(h, fl);
     dirty(h);
-    return i + 1;
+    return next_insn(h, i);
 }
 
 static HANDLER(op_fcvt_d_s)
@@ -239,31 +239,31 @@ static HANDLER(op_fcvt_d_s)
     F(i->rd) = fpu_cvt_d_s(unbox(F(i->rs1)), &fl);
     accrue(h, fl);
     dirty(h);
-    return i + 1;
+    return next_insn(h, i);
 }
 
 /* Bit moves: fmv.x.w takes the low 32 bits as they are (no unboxing). */
 static HANDLER(op_fmv_x_w)
 {
     FP_CHECK wr_x(h, i->rd, (uint64_t)(int64_t)(int32_t)F(i->rs1));
-    return i + 1;
+    return next_insn(h, i);
 }
 static HANDLER(op_fmv_w_x)
 {
     FP_CHECK F(i->rd) = box((uint32_t)h->x[i->rs1]);
     dirty(h);
-    return i + 1;
+    return next_insn(h, i);
 }
 static HANDLER(op_fmv_x_d)
 {
     FP_CHECK wr_x(h, i->rd, F(i->rs1));
-    return i + 1;
+    return next_insn(h, i);
 }
 static HANDLER(op_fmv_d_x)
 {
     FP_CHECK F(i->rd) = h->x[i->rs1];
     dirty(h);
-    return i + 1;
+    return next_insn(h, i);
 }
 
 void exec_fp_register(insn_fn *t)

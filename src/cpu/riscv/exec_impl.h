@@ -1,7 +1,8 @@
 /* Shared by the interpreter's handler files (exec_*.c) and block.c.
  *
- * Handler protocol: a handler executes one pre-decoded insn and returns
- * the next insn of its block (i + 1), or NULL when the block ends. While a
+ * Handler protocol: a handler executes one pre-decoded insn and then
+ * tail-calls the next insn's handler (next_insn), or returns NULL when the
+ * block ends; so running a block is one call of its first handler. While a
  * block runs, h->pc is scratch: an insn's pc is h->xb_pc + i->off. Before
  * anything that may raise, a handler stores its pc into h->pc (sync_pc);
  * a block ends with h->pc = the next pc and h->xb_done = the number of the
@@ -12,6 +13,9 @@
 
 #include <string.h>
 
+#include <stddef.h>
+
+#include "cpu/riscv/block.h"
 #include "cpu/riscv/decode.h"
 #include "cpu/riscv/hart.h"
 
@@ -40,12 +44,76 @@ static inline const struct insn *end_next(struct hart *h, const struct insn *i)
     return end_at(h, i, insn_pc(h, i) + i->len);
 }
 
+/* End the block at `i` (retired) and continue at `target`; `slot` is the
+ * source block's link for this exit (0 taken/jal, 1 not taken/fall
+ * through). When the linked block is valid and nothing needs attention
+ * (interrupt/exit recheck, timer countdown spent), jump straight into it
+ * without returning to hart_run: the finished block's insns are counted
+ * here. Otherwise return NULL to hart_run, asking it to fill the link
+ * when it was merely missing. The depth is bounded by the chain budget
+ * (xb_chain) where the compiler does not turn the calls into jumps. */
+static inline const struct insn *chain_core(struct hart *h,
+                                            const struct insn *i,
+                                            uint64_t target, unsigned slot,
+                                            unsigned done, unsigned nmem)
+{
+    const struct block *src = (const struct block *)(const void *)(
+        (const char *)(i - i->idx) - offsetof(struct block, insns));
+    h->pc = target;
+    h->xb_done = done;
+    if (UNLIKELY(h->xb_chain <= 0 ||
+                 atomic_load_explicit(&h->irq_recheck, memory_order_relaxed)))
+        return NULL;
+    const struct block *t = src->link[slot];
+    const struct tlb_entry *e =
+        &h->tlb[ACCESS_FETCH][(target >> 12) & (TLB_SIZE - 1)];
+    if (UNLIKELY(!t || t->dead || e->vpn_tag != (target >> 12) + 1 ||
+                 target + e->addend != t->host)) {
+        if (!src->nochain) {
+            h->xb_link_from = (void *)(uintptr_t)src;
+            h->xb_link_slot = slot;
+            h->xb_link_pc = target;
+            h->xb_link_gen = h->bcache->gen;
+        }
+        return NULL;
+    }
+    h->xb_chain--;
+    h->instret += done; /* exact for CSR reads in later blocks */
+    h->xb_chained += done;
+    h->xb_mem += nmem;
+    h->stats.block_hits++;
+    h->xb_pc = target;
+    h->xb_block = t;
+    return t->insns[0].fn(h, t->insns);
+}
+
+/* A control transfer `i` (no load/store) retired. */
+static inline const struct insn *chain_to(struct hart *h, const struct insn *i,
+                                          uint64_t target, unsigned slot)
+{
+    return chain_core(h, i, target, slot, i->idx + 1u, i->nmem);
+}
+
 /* The insn raised (hart_raise already moved pc to the trap vector). */
 static inline const struct insn *end_trap(struct hart *h, const struct insn *i)
 {
     h->xb_done = i->idx;
     return NULL;
 }
+
+/* Continue with the block's next insn. Written as a call in tail position,
+ * which gcc and clang at -O2 compile to a jump: a block runs as a chain of
+ * jumps between handlers with no return to the loop in hart_run. Where the
+ * compiler keeps a real call (-O0, sanitizers, a handler with an escaping
+ * local), the depth is still bounded by the block length (BLOCK_MAX + 1). */
+static inline const struct insn *next_insn(struct hart *h,
+                                           const struct insn *i)
+{
+    const struct insn *n = i + 1;
+    return n->fn(h, n);
+}
+
+#define NOINLINE_COLD __attribute__((noinline, cold))
 
 static inline void wr_x(struct hart *h, unsigned rd, uint64_t v)
 {

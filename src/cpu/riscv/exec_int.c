@@ -14,7 +14,7 @@
         uint64_t a = RS1, b = RS2;                                             \
         (void)a; (void)b;                                                      \
         X(i->rd) = (expr);                                                     \
-        return i + 1;                                                          \
+        return next_insn(h, i);                                                          \
     }
 #define ALUI(name, expr)                                                       \
     static HANDLER(op_##name)                                                  \
@@ -22,7 +22,7 @@
         uint64_t a = RS1, b = IMM;                                             \
         (void)a; (void)b;                                                      \
         X(i->rd) = (expr);                                                     \
-        return i + 1;                                                          \
+        return next_insn(h, i);                                                          \
     }
 
 static inline uint64_t sx32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)v; }
@@ -37,9 +37,9 @@ static inline uint32_t rol32(uint32_t a, unsigned s)
     return s ? (a << s) | (a >> (32 - s)) : a;
 }
 
-static HANDLER(op_nop) { return i + 1; }
-static HANDLER(op_lui) { X(i->rd) = IMM; return i + 1; }
-static HANDLER(op_auipc) { X(i->rd) = insn_pc(h, i) + IMM; return i + 1; }
+static HANDLER(op_nop) { return next_insn(h, i); }
+static HANDLER(op_lui) { X(i->rd) = IMM; return next_insn(h, i); }
+static HANDLER(op_auipc) { X(i->rd) = insn_pc(h, i) + IMM; return next_insn(h, i); }
 
 ALUI(addi, a + b)
 ALUI(slti, (int64_t)a < (int64_t)b)
@@ -190,9 +190,9 @@ ALUI(bseti, a | (1ULL << (b & 63)))
     static HANDLER(op_##name)                                                  \
     {                                                                          \
         uint64_t a = RS1, b = RS2, pc = insn_pc(h, i);                         \
-        h->pc = (cond) ? pc + IMM : pc + i->len;                               \
-        h->xb_done = i->idx + 1u;                                              \
-        return NULL;                                                           \
+        if (cond)                                                              \
+            return chain_to(h, i, pc + IMM, 0);                                \
+        return chain_to(h, i, pc + i->len, 1);                                 \
     }
 BRANCH(beq, a == b)
 BRANCH(bne, a != b)
@@ -205,7 +205,7 @@ static HANDLER(op_jal)
 {
     uint64_t pc = insn_pc(h, i);
     wr_x(h, i->rd, pc + i->len);
-    return end_at(h, i, pc + IMM);
+    return chain_to(h, i, pc + IMM, 0);
 }
 
 static HANDLER(op_jalr)

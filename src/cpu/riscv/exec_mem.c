@@ -7,115 +7,120 @@
 
 #define RS1 (h->x[i->rs1])
 
-/* Load `size` bytes at va into *v (zero-extended). False after a trap. */
-static inline bool ld(struct hart *h, const struct insn *i, uint64_t va,
-                      unsigned size, uint64_t *v)
+/* Host memory behind a TLB hit, `size` bytes, zero-extended. */
+static inline uint64_t host_load(uintptr_t p, unsigned size)
 {
-    const struct tlb_entry *e = tlb_lookup(h, ACCESS_LOAD, va);
-    if (LIKELY(e && !(va & (size - 1)))) {
-        const void *p = (const void *)(uintptr_t)(va + e->addend);
-        switch (size) {
-        case 1: *v = *(const uint8_t *)p; break;
-        case 2: { uint16_t t; memcpy(&t, p, 2); *v = t; break; }
-        case 4: { uint32_t t; memcpy(&t, p, 4); *v = t; break; }
-        default: memcpy(v, p, 8); break;
-        }
-        return true;
+    switch (size) {
+    case 1: return *(const uint8_t *)p;
+    case 2: { uint16_t t; memcpy(&t, (const void *)p, 2); return t; }
+    case 4: { uint32_t t; memcpy(&t, (const void *)p, 4); return t; }
+    default: { uint64_t t; memcpy(&t, (const void *)p, 8); return t; }
     }
-    sync_pc(h, i);
-    return mem_load_slow(h, va, size, v);
 }
 
-/* Store; returns the next insn, or NULL when the block must end (trap, or
- * the store invalidated cached code, possibly this very block). */
-static inline const struct insn *st(struct hart *h, const struct insn *i,
-                                    uint64_t va, unsigned size, uint64_t v)
+static inline void host_store(uintptr_t p, unsigned size, uint64_t v)
 {
-    const struct tlb_entry *e = tlb_lookup(h, ACCESS_STORE, va);
-    if (LIKELY(e && !(va & (size - 1)))) {
-        void *p = (void *)(uintptr_t)(va + e->addend);
-        switch (size) {
-        case 1: *(uint8_t *)p = (uint8_t)v; break;
-        case 2: { uint16_t t = (uint16_t)v; memcpy(p, &t, 2); break; }
-        case 4: { uint32_t t = (uint32_t)v; memcpy(p, &t, 4); break; }
-        default: memcpy(p, &v, 8); break;
-        }
-        return i + 1;
+    switch (size) {
+    case 1: *(uint8_t *)p = (uint8_t)v; break;
+    case 2: { uint16_t t = (uint16_t)v; memcpy((void *)p, &t, 2); break; }
+    case 4: { uint32_t t = (uint32_t)v; memcpy((void *)p, &t, 4); break; }
+    default: memcpy((void *)p, &v, 8); break;
     }
+}
+
+/* Host address for an aligned access that hits the TLB, else 0. */
+static inline uintptr_t tlb_hit(struct hart *h, enum access acc, uint64_t va,
+                                unsigned size)
+{
+    const struct tlb_entry *e = &h->tlb[acc][(va >> 12) & (TLB_SIZE - 1)];
+    if (LIKELY(e->vpn_tag == (va >> 12) + 1 && !(va & (size - 1))))
+        return (uintptr_t)(va + e->addend);
+    return 0;
+}
+
+/* The slow paths (TLB miss, MMIO, misaligned) live in separate cold
+ * functions, so the fast path has no stack frame and ends in a jump to
+ * the next handler. A slow access that completes counts in xb_slow_mem:
+ * the block's memory insns minus those are the TLB hits (hart_run). */
+static inline const struct insn *st_slow(struct hart *h, const struct insn *i,
+                                         uint64_t va, unsigned size,
+                                         uint64_t v)
+{
     sync_pc(h, i);
     if (!mem_store_slow(h, va, size, v))
         return end_trap(h, i);
-    if (UNLIKELY(h->xb_abort))
+    h->xb_slow_mem++;
+    if (UNLIKELY(h->xb_abort)) /* invalidated cached code, maybe this block */
         return end_next(h, i);
-    return i + 1;
+    return next_insn(h, i);
 }
 
-#define LOAD(name, size, conv)                                                 \
-    static HANDLER(op_##name)                                                  \
+/* `FS` guards the FP forms (illegal while mstatus.FS is Off); `wr` writes
+ * the loaded value v to the destination. */
+#define LOAD(name, size, FS, wr)                                               \
+    static NOINLINE_COLD HANDLER(slow_##name)                                  \
     {                                                                          \
         uint64_t v;                                                            \
-        if (UNLIKELY(!ld(h, i, RS1 + (uint64_t)i->imm, size, &v)))             \
+        sync_pc(h, i);                                                         \
+        if (!mem_load_slow(h, RS1 + (uint64_t)i->imm, size, &v))               \
             return end_trap(h, i);                                             \
-        wr_x(h, i->rd, conv);                                                  \
-        return i + 1;                                                          \
-    }
-LOAD(lb, 1, (uint64_t)(int64_t)(int8_t)v)
-LOAD(lh, 2, (uint64_t)(int64_t)(int16_t)v)
-LOAD(lw, 4, (uint64_t)(int64_t)(int32_t)v)
-LOAD(ld, 8, v)
-LOAD(lbu, 1, v)
-LOAD(lhu, 2, v)
-LOAD(lwu, 4, v)
-
-#define STORE(name, size)                                                      \
+        h->xb_slow_mem++;                                                      \
+        wr;                                                                    \
+        return next_insn(h, i);                                                \
+    }                                                                          \
     static HANDLER(op_##name)                                                  \
     {                                                                          \
-        return st(h, i, RS1 + (uint64_t)i->imm, size, h->x[i->rs2]);           \
+        FS                                                                     \
+        uint64_t va = RS1 + (uint64_t)i->imm;                                  \
+        uintptr_t p = tlb_hit(h, ACCESS_LOAD, va, size);                       \
+        if (UNLIKELY(!p))                                                      \
+            return slow_##name(h, i);                                          \
+        uint64_t v = host_load(p, size);                                       \
+        wr;                                                                    \
+        return next_insn(h, i);                                                \
     }
-STORE(sb, 1)
-STORE(sh, 2)
-STORE(sw, 4)
-STORE(sd, 8)
 
-/* FP loads/stores: illegal while mstatus.FS is Off. flw NaN-boxes; fsw
- * stores the low 32 bits as they are. */
-static HANDLER(op_flw)
-{
-    uint64_t v;
-    if (UNLIKELY(!(h->mstatus & MSTATUS_FS)))
-        return exec_illegal(h, i);
-    if (UNLIKELY(!ld(h, i, RS1 + (uint64_t)i->imm, 4, &v)))
-        return end_trap(h, i);
-    h->f[i->rd] = 0xffffffff00000000ULL | v;
-    h->mstatus |= MSTATUS_FS | MSTATUS_SD;
-    return i + 1;
-}
+#define STORE(name, size, FS, val)                                             \
+    static NOINLINE_COLD HANDLER(slow_##name)                                  \
+    {                                                                          \
+        return st_slow(h, i, RS1 + (uint64_t)i->imm, size, val);               \
+    }                                                                          \
+    static HANDLER(op_##name)                                                  \
+    {                                                                          \
+        FS                                                                     \
+        uint64_t va = RS1 + (uint64_t)i->imm;                                  \
+        uintptr_t p = tlb_hit(h, ACCESS_STORE, va, size);                      \
+        if (UNLIKELY(!p))                                                      \
+            return slow_##name(h, i);                                          \
+        host_store(p, size, val);                                              \
+        return next_insn(h, i);                                                \
+    }
 
-static HANDLER(op_fld)
-{
-    uint64_t v;
-    if (UNLIKELY(!(h->mstatus & MSTATUS_FS)))
+#define NO_FS
+#define NEED_FS                                                                \
+    if (UNLIKELY(!(h->mstatus & MSTATUS_FS)))                                  \
         return exec_illegal(h, i);
-    if (UNLIKELY(!ld(h, i, RS1 + (uint64_t)i->imm, 8, &v)))
-        return end_trap(h, i);
-    h->f[i->rd] = v;
-    h->mstatus |= MSTATUS_FS | MSTATUS_SD;
-    return i + 1;
-}
 
-static HANDLER(op_fsw)
-{
-    if (UNLIKELY(!(h->mstatus & MSTATUS_FS)))
-        return exec_illegal(h, i);
-    return st(h, i, RS1 + (uint64_t)i->imm, 4, (uint32_t)h->f[i->rs2]);
-}
+LOAD(lb, 1, NO_FS, wr_x(h, i->rd, (uint64_t)(int64_t)(int8_t)v))
+LOAD(lh, 2, NO_FS, wr_x(h, i->rd, (uint64_t)(int64_t)(int16_t)v))
+LOAD(lw, 4, NO_FS, wr_x(h, i->rd, (uint64_t)(int64_t)(int32_t)v))
+LOAD(ld, 8, NO_FS, wr_x(h, i->rd, v))
+LOAD(lbu, 1, NO_FS, wr_x(h, i->rd, v))
+LOAD(lhu, 2, NO_FS, wr_x(h, i->rd, v))
+LOAD(lwu, 4, NO_FS, wr_x(h, i->rd, v))
+STORE(sb, 1, NO_FS, h->x[i->rs2])
+STORE(sh, 2, NO_FS, h->x[i->rs2])
+STORE(sw, 4, NO_FS, h->x[i->rs2])
+STORE(sd, 8, NO_FS, h->x[i->rs2])
 
-static HANDLER(op_fsd)
-{
-    if (UNLIKELY(!(h->mstatus & MSTATUS_FS)))
-        return exec_illegal(h, i);
-    return st(h, i, RS1 + (uint64_t)i->imm, 8, h->f[i->rs2]);
-}
+/* FP loads/stores: flw NaN-boxes; fsw stores the low 32 bits as they are. */
+LOAD(flw, 4, NEED_FS,
+     (h->f[i->rd] = 0xffffffff00000000ULL | v,
+      h->mstatus |= MSTATUS_FS | MSTATUS_SD))
+LOAD(fld, 8, NEED_FS,
+     (h->f[i->rd] = v, h->mstatus |= MSTATUS_FS | MSTATUS_SD))
+STORE(fsw, 4, NEED_FS, (uint32_t)h->f[i->rs2])
+STORE(fsd, 8, NEED_FS, h->f[i->rs2])
 
 /* ---- A extension ---- */
 
@@ -136,7 +141,7 @@ static inline const struct insn *amo_done(struct hart *h, const struct insn *i,
     wr_x(h, i->rd, result);
     if (UNLIKELY(h->xb_abort))
         return end_next(h, i);
-    return i + 1;
+    return next_insn(h, i);
 }
 
 static HANDLER(op_lr_w)
@@ -151,7 +156,7 @@ static HANDLER(op_lr_w)
     h->resv_value = (uint32_t)v;
     h->resv_valid = 4;
     wr_x(h, i->rd, (uint64_t)(int64_t)v);
-    return i + 1;
+    return next_insn(h, i);
 }
 
 static HANDLER(op_lr_d)
@@ -166,7 +171,7 @@ static HANDLER(op_lr_d)
     h->resv_value = v;
     h->resv_valid = 8;
     wr_x(h, i->rd, v);
-    return i + 1;
+    return next_insn(h, i);
 }
 
 /* SC succeeds only on a live reservation of the same size and address

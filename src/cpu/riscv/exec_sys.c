@@ -29,8 +29,9 @@ static HANDLER(op_illegal) { return exec_illegal(h, i); }
 static HANDLER(op_fence)
 {
     if (UNLIKELY(i->raw == INSN_PAUSE)) {
-        sched_yield();
-        return i + 1;
+        if (h->spin_yield)
+            sched_yield();
+        return next_insn(h, i);
     }
 #if defined(__x86_64__) || defined(__i386__)
     if ((i->imm & 0x12) == 0x12)
@@ -40,7 +41,7 @@ static HANDLER(op_fence)
 #else
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 #endif
-    return i + 1;
+    return next_insn(h, i);
 }
 
 static HANDLER(op_fence_i)

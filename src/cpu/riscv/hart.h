@@ -158,10 +158,28 @@ struct hart {
     uint64_t xb_pc;    /* virtual pc of the running block's first insn */
     uint32_t xb_done;  /* insns retired by the block that just ended */
     uint32_t xb_abort; /* the running block's code was invalidated */
+    /* loads/stores of the running block that took the slow path and
+     * completed: not TLB hits (exec_mem.c counts, exec.c consumes) */
+    uint32_t xb_slow_mem;
+    /* Block chaining (exec_impl.h chain_to): blocks the running chain may
+     * still enter, insns retired by its finished blocks, their loads and
+     * stores, the block now running, and a link to fill in at the next
+     * boundary (source block, slot, target pc, cache generation). */
+    int32_t xb_chain;
+    uint32_t xb_link_slot;
+    uint64_t xb_chained;
+    uint64_t xb_mem;
+    const void *xb_block;
+    void *xb_link_from;
+    uint64_t xb_link_pc;
+    uint64_t xb_link_gen;
     /* Consecutive timer_countdown periods that ended in M-mode: firmware
      * that stays in M this long is spin-waiting for another hart (exec.c
      * then yields the host CPU to it). */
     uint32_t m_periods;
+    /* Set by the machine when other harts compete for host CPUs: only then
+     * do spin-waits (pause, long M-mode stays) yield the host CPU. */
+    uint32_t spin_yield;
 
     /* -- cpu-priv private (csr.c, trap.c, mmu.c) -- */
     /* TLB entries filled since the last full flush, as (acc << TLB_BITS |

@@ -160,7 +160,7 @@ void rv_decode16(uint16_t r, struct insn *o)
     o->len = 2;
     o->rm = 7; /* compressed FP loads/stores have no rm; 7 is harmless */
     o->rs3 = 0;
-    o->pad = 0;
+    o->nmem = 0;
     set(o, OP_ILLEGAL, 0, 0, 0, 0);
     switch (r & 3) {
     case 0: q0(r, o); break;

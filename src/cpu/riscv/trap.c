@@ -265,5 +265,7 @@ void hart_set_mtimecmp(struct hart *h, uint64_t value)
 void hart_kick(struct hart *h)
 {
     atomic_store(&h->exit_request, 1);
+    /* chained blocks (exec) watch only irq_recheck: make them stop too */
+    irq_recheck(h);
     wake(h);
 }
