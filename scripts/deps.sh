@@ -9,7 +9,7 @@ PACKAGES=(
     libmicrohttpd-dev libcmocka-dev
     gcc-riscv64-unknown-elf gcc-riscv64-linux-gnu
     qemu-system-misc device-tree-compiler
-    cpio xz-utils zstd e2fsprogs kmod curl ca-certificates gnupg busybox
+    cpio xz-utils zstd e2fsprogs kmod curl jq ca-certificates gnupg busybox util-linux
     debian-archive-keyring
 )
 

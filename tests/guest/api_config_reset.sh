@@ -4,8 +4,8 @@
 # one-line error before boot), Reset from Paused reboots the guest, and
 # `corral ctl shutdown` ends it with status 0.
 source "$(dirname "$0")/lib.sh"
-command -v curl >/dev/null || { echo "skip: curl is not installed"; exit 77; }
-dir=$(guest_dir) || { echo "skip: no guest images"; exit 77; }
+command -v curl >/dev/null || { echo "FAIL: curl is not installed"; exit 1; }
+dir=$(guest_dir) || { echo "FAIL: no guest images"; exit 1; }
 
 work=$(mktemp -d)
 sock=$work/api.sock

@@ -6,9 +6,9 @@
 # 100 concurrent GET / all answer; ctl and ps see the VM; Shutdown ends
 # the process with status 0 and the socket file is gone.
 source "$(dirname "$0")/lib.sh"
-command -v curl >/dev/null || { echo "skip: curl is not installed"; exit 77; }
-command -v jq >/dev/null || { echo "skip: jq is not installed"; exit 77; }
-dir=$(guest_dir) || { echo "skip: no guest images"; exit 77; }
+command -v curl >/dev/null || { echo "FAIL: curl is not installed"; exit 1; }
+command -v jq >/dev/null || { echo "FAIL: jq is not installed"; exit 1; }
+dir=$(guest_dir) || { echo "FAIL: no guest images"; exit 1; }
 
 work=$(mktemp -d)
 sock=$work/api.sock
