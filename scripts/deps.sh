@@ -10,7 +10,7 @@ PACKAGES=(
     gcc-riscv64-unknown-elf gcc-riscv64-linux-gnu
     qemu-system-misc device-tree-compiler
     cpio xz-utils zstd e2fsprogs kmod curl jq ca-certificates gnupg busybox util-linux
-    debian-archive-keyring
+    debian-archive-keyring time
 )
 
 missing=()
