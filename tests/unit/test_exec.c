@@ -504,6 +504,43 @@ static void test_csr_instret(void **state)
     assert_int_equal(h->x[13], 0);
 }
 
+static void test_fused_pairs(void **state)
+{
+    /* Adjacent pairs run by one handler: a load-led pair whose load takes
+     * the slow path (misaligned), store + load, an ALU + branch loop, and
+     * an ALU + load pair whose load faults (the ALU op retired, mepc is
+     * the load's), plus a budget cut inside a pair. */
+    LOAD_PROG(LOAD(3, 10, 5, 1), ADD(11, 10, 10),
+              STORE(3, 6, 5, 16), LOAD(3, 12, 5, 16),
+              ADDI(13, 13, 1), BNE(13, 14, -4),
+              ADDI(8, 8, 5), LOAD(3, 9, 0, 0),
+              SPIN);
+    put32(DATA, 0x03020100);
+    put32(DATA + 4, 0x07060504);
+    put32(DATA + 8, 0x0b0a0908);
+    h->x[5] = DATA;
+    h->x[6] = 0x1234;
+    h->x[9] = 77;
+    h->x[14] = 3;
+    assert_int_equal(hart_run(h, 1), 1); /* first of the pair only */
+    assert_int_equal(h->x[10], 0x0807060504030201ULL);
+    assert_int_equal(h->x[11], 0);
+    assert_int_equal(hart_run(h, 9), 9);
+    assert_int_equal(h->x[11], 2 * 0x0807060504030201ULL);
+    assert_int_equal(h->x[12], 0x1234);
+    assert_int_equal(h->x[13], 3);
+    assert_int_equal(h->pc, RAM_BASE + 24);
+    assert_int_equal(h->instret, 10);
+    /* addi retires, the load traps, the handler's SPIN retires */
+    assert_int_equal(hart_run(h, 2), 2);
+    assert_int_equal(h->x[8], 5);
+    assert_int_equal(h->mcause, EXC_LOAD_ACCESS);
+    assert_int_equal(h->mepc, RAM_BASE + 28);
+    assert_int_equal(h->pc, TRAP_VEC);
+    assert_int_equal(h->x[9], 77);
+    assert_int_equal(h->instret, 12);
+}
+
 static void test_budget_exact(void **state)
 {
     LOAD_PROG(ADDI(10, 10, 1), ADDI(10, 10, 1), ADDI(10, 10, 1),
@@ -690,6 +727,7 @@ int main(void)
         cmocka_unit_test(test_csr_instret),
         cmocka_unit_test(test_mip_rmw_seip),
         cmocka_unit_test(test_budget_exact),
+        cmocka_unit_test(test_fused_pairs),
         cmocka_unit_test(test_self_modifying_same_block),
         cmocka_unit_test(test_self_modifying_cached),
         cmocka_unit_test(test_fence_i_external_write),

@@ -229,7 +229,7 @@ static void finish_insn(struct insn *in, unsigned idx, unsigned off)
 {
     if (in->rd == 0 && rv_op_is_pure(in->op))
         in->op = OP_NOP;
-    in->fn = exec_table[in->op];
+    in->fn = exec_insn_fn(in);
     in->idx = (uint8_t)idx;
     in->off = (uint16_t)off;
 }
@@ -327,6 +327,16 @@ const struct block *block_fetch_slow(struct hart *h, uint64_t pc)
         }
         if (n == 0)
             return fetch_uncached(h, pc);
+        /* adjacent pairs that one handler runs (exec_fuse) */
+        for (unsigned k = 0; k + 1 < n; k++) {
+            const struct insn *a = &bc->scratch[k], *b = a + 1;
+            insn_fn f = exec_fuse(a->op, b->op);
+            if (f && a->fn == exec_table[a->op] &&
+                b->fn == exec_table[b->op]) { /* not exec_load_x0 */
+                bc->scratch[k].fn = f;
+                k++;
+            }
+        }
         set_terminator(&bc->scratch[n], n, off, nmem);
 
         uint64_t gen = bc->gen;

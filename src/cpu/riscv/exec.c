@@ -134,6 +134,9 @@ static const struct block *truncate_block(struct hart *h,
 {
     struct block *t = h->bcache->trunc;
     memcpy(t->insns, b->insns, k * sizeof(struct insn));
+    /* a pair fused across the cut would run the insn after it */
+    if (k)
+        t->insns[k - 1].fn = exec_insn_fn(&t->insns[k - 1]);
     memset(&t->insns[k], 0, sizeof(struct insn));
     t->insns[k].fn = exec_block_end;
     t->insns[k].idx = (uint8_t)k;
@@ -216,11 +219,14 @@ uint64_t hart_run(struct hart *h, uint64_t max_insns)
         h->xb_chained = 0;
         h->xb_mem = 0;
         h->xb_block = b;
-        h->xb_chain = max_insns ? 0 : h->timer_countdown;
+        int32_t chain = max_insns ? 0 : h->timer_countdown;
+        h->xb_chain = chain;
         b->insns[0].fn(h, b->insns); /* the handlers chain to the end */
 
-        if (!max_insns)
+        if (!max_insns) {
             h->timer_countdown = h->xb_chain;
+            h->stats.block_hits += (uint64_t)(chain - h->xb_chain);
+        }
         uint32_t done = h->xb_done;
         h->instret += done; /* chained blocks' insns are counted already */
         retired += done + h->xb_chained;

@@ -21,6 +21,12 @@ static inline void accrue(struct hart *h, uint32_t fl)
     }
 }
 
+/* The insn's exception flags live in the hart, not in a local whose
+ * address the fpu.c call would take: the handler's jump to the next insn
+ * stays a jump. */
+#define FL (&h->xb_fflags)
+#define FL_CLEAR h->xb_fflags = 0;
+
 #define FP_CHECK                                                               \
     if (UNLIKELY(!(h->mstatus & MSTATUS_FS)))                                  \
         return exec_illegal(h, i);
@@ -36,18 +42,18 @@ static inline void accrue(struct hart *h, uint32_t fl)
 #define FOP2_S(name, fn)                                                       \
     static HANDLER(op_##name)                                                  \
     {                                                                          \
-        FP_CHECK FP_RM uint32_t fl = 0;                                        \
-        F(i->rd) = box(fn(unbox(F(i->rs1)), unbox(F(i->rs2)), rm, &fl));       \
-        accrue(h, fl);                                                         \
+        FP_CHECK FP_RM FL_CLEAR                                                \
+        F(i->rd) = box(fn(unbox(F(i->rs1)), unbox(F(i->rs2)), rm, FL));        \
+        accrue(h, *FL);                                                        \
         dirty(h);                                                              \
         return next_insn(h, i);                                                          \
     }
 #define FOP2_D(name, fn)                                                       \
     static HANDLER(op_##name)                                                  \
     {                                                                          \
-        FP_CHECK FP_RM uint32_t fl = 0;                                        \
-        F(i->rd) = fn(F(i->rs1), F(i->rs2), rm, &fl);                          \
-        accrue(h, fl);                                                         \
+        FP_CHECK FP_RM FL_CLEAR                                                \
+        F(i->rd) = fn(F(i->rs1), F(i->rs2), rm, FL);                           \
+        accrue(h, *FL);                                                        \
         dirty(h);                                                              \
         return next_insn(h, i);                                                          \
     }
@@ -62,18 +68,18 @@ FOP2_D(fdiv_d, fpu_div_d)
 
 static HANDLER(op_fsqrt_s)
 {
-    FP_CHECK FP_RM uint32_t fl = 0;
-    F(i->rd) = box(fpu_sqrt_s(unbox(F(i->rs1)), rm, &fl));
-    accrue(h, fl);
+    FP_CHECK FP_RM FL_CLEAR
+    F(i->rd) = box(fpu_sqrt_s(unbox(F(i->rs1)), rm, FL));
+    accrue(h, *FL);
     dirty(h);
     return next_insn(h, i);
 }
 
 static HANDLER(op_fsqrt_d)
 {
-    FP_CHECK FP_RM uint32_t fl = 0;
-    F(i->rd) = fpu_sqrt_d(F(i->rs1), rm, &fl);
-    accrue(h, fl);
+    FP_CHECK FP_RM FL_CLEAR
+    F(i->rd) = fpu_sqrt_d(F(i->rs1), rm, FL);
+    accrue(h, *FL);
     dirty(h);
     return next_insn(h, i);
 }
@@ -83,22 +89,22 @@ static HANDLER(op_fsqrt_d)
 #define FMA_S(name, na, nc)                                                    \
     static HANDLER(op_##name)                                                  \
     {                                                                          \
-        FP_CHECK FP_RM uint32_t fl = 0;                                        \
+        FP_CHECK FP_RM FL_CLEAR                                                \
         uint32_t a = unbox(F(i->rs1)) ^ ((na) ? 0x80000000u : 0);              \
         uint32_t c = unbox(F(i->rs3)) ^ ((nc) ? 0x80000000u : 0);              \
-        F(i->rd) = box(fpu_fma_s(a, unbox(F(i->rs2)), c, rm, &fl));            \
-        accrue(h, fl);                                                         \
+        F(i->rd) = box(fpu_fma_s(a, unbox(F(i->rs2)), c, rm, FL));             \
+        accrue(h, *FL);                                                        \
         dirty(h);                                                              \
         return next_insn(h, i);                                                          \
     }
 #define FMA_D(name, na, nc)                                                    \
     static HANDLER(op_##name)                                                  \
     {                                                                          \
-        FP_CHECK FP_RM uint32_t fl = 0;                                        \
+        FP_CHECK FP_RM FL_CLEAR                                                \
         uint64_t a = F(i->rs1) ^ ((na) ? 0x8000000000000000ULL : 0);           \
         uint64_t c = F(i->rs3) ^ ((nc) ? 0x8000000000000000ULL : 0);           \
-        F(i->rd) = fpu_fma_d(a, F(i->rs2), c, rm, &fl);                        \
-        accrue(h, fl);                                                         \
+        F(i->rd) = fpu_fma_d(a, F(i->rs2), c, rm, FL);                         \
+        accrue(h, *FL);                                                        \
         dirty(h);                                                              \
         return next_insn(h, i);                                                          \
     }
@@ -138,18 +144,18 @@ SGNJ_D(fsgnjx_d, a ^ b)
 #define MINMAX_S(name, fn)                                                     \
     static HANDLER(op_##name)                                                  \
     {                                                                          \
-        FP_CHECK uint32_t fl = 0;                                              \
-        F(i->rd) = box(fn(unbox(F(i->rs1)), unbox(F(i->rs2)), &fl));           \
-        accrue(h, fl);                                                         \
+        FP_CHECK FL_CLEAR                                                      \
+        F(i->rd) = box(fn(unbox(F(i->rs1)), unbox(F(i->rs2)), FL));            \
+        accrue(h, *FL);                                                        \
         dirty(h);                                                              \
         return next_insn(h, i);                                                          \
     }
 #define MINMAX_D(name, fn)                                                     \
     static HANDLER(op_##name)                                                  \
     {                                                                          \
-        FP_CHECK uint32_t fl = 0;                                              \
-        F(i->rd) = fn(F(i->rs1), F(i->rs2), &fl);                              \
-        accrue(h, fl);                                                         \
+        FP_CHECK FL_CLEAR                                                      \
+        F(i->rd) = fn(F(i->rs1), F(i->rs2), FL);                               \
+        accrue(h, *FL);                                                        \
         dirty(h);                                                              \
         return next_insn(h, i);                                                          \
     }
@@ -162,10 +168,10 @@ MINMAX_D(fmax_d, fpu_max_d)
 #define CMP(name, fn, un)                                                      \
     static HANDLER(op_##name)                                                  \
     {                                                                          \
-        FP_CHECK uint32_t fl = 0;                                              \
-        uint64_t r = fn(un(F(i->rs1)), un(F(i->rs2)), &fl);                    \
+        FP_CHECK FL_CLEAR                                                      \
+        uint64_t r = fn(un(F(i->rs1)), un(F(i->rs2)), FL);                     \
         wr_x(h, i->rd, r);                                                     \
-        accrue(h, fl);                                                         \
+        accrue(h, *FL);                                                        \
         return next_insn(h, i);                                                          \
     }
 #define ID(v) (v)
@@ -190,10 +196,10 @@ static HANDLER(op_fclass_d)
 #define CVT_TO_INT(name, fn, un)                                               \
     static HANDLER(op_##name)                                                  \
     {                                                                          \
-        FP_CHECK FP_RM uint32_t fl = 0;                                        \
-        uint64_t r = fn(un(F(i->rs1)), rm, &fl);                               \
+        FP_CHECK FP_RM FL_CLEAR                                                \
+        uint64_t r = fn(un(F(i->rs1)), rm, FL);                                \
         wr_x(h, i->rd, r);                                                     \
-        accrue(h, fl);                                                         \
+        accrue(h, *FL);                                                        \
         return next_insn(h, i);                                                          \
     }
 CVT_TO_INT(fcvt_w_s, fpu_cvt_w_s, unbox)
@@ -208,9 +214,9 @@ CVT_TO_INT(fcvt_lu_d, fpu_cvt_lu_d, ID)
 #define CVT_FROM_INT(name, fn, ctype, bx)                                      \
     static HANDLER(op_##name)                                                  \
     {                                                                          \
-        FP_CHECK FP_RM uint32_t fl = 0;                                        \
-        F(i->rd) = bx(fn((ctype)h->x[i->rs1], rm, &fl));                       \
-        accrue(h, fl);                                                         \
+        FP_CHECK FP_RM FL_CLEAR                                                \
+        F(i->rd) = bx(fn((ctype)h->x[i->rs1], rm, FL));                        \
+        accrue(h, *FL);                                                        \
         dirty(h);                                                              \
         return next_insn(h, i);                                                          \
     }
@@ -225,19 +231,19 @@ CVT_FROM_INT(fcvt_d_lu, fpu_cvt_d_lu, uint64_t, ID)
 
 static HANDLER(op_fcvt_s_d)
 {
-    FP_CHECK FP_RM uint32_t fl = 0;
-    F(i->rd) = box(fpu_cvt_s_d(F(i->rs1), rm, &fl));
-    accrue(h, fl);
+    FP_CHECK FP_RM FL_CLEAR
+    F(i->rd) = box(fpu_cvt_s_d(F(i->rs1), rm, FL));
+    accrue(h, *FL);
     dirty(h);
     return next_insn(h, i);
 }
 
 static HANDLER(op_fcvt_d_s)
 {
-    FP_CHECK FP_RM uint32_t fl = 0;
+    FP_CHECK FP_RM FL_CLEAR
     (void)rm;
-    F(i->rd) = fpu_cvt_d_s(unbox(F(i->rs1)), &fl);
-    accrue(h, fl);
+    F(i->rd) = fpu_cvt_d_s(unbox(F(i->rs1)), FL);
+    accrue(h, *FL);
     dirty(h);
     return next_insn(h, i);
 }

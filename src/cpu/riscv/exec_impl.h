@@ -59,32 +59,75 @@ static inline const struct insn *chain_core(struct hart *h,
 {
     const struct block *src = (const struct block *)(const void *)(
         (const char *)(i - i->idx) - offsetof(struct block, insns));
-    h->pc = target;
-    h->xb_done = done;
-    if (UNLIKELY(h->xb_chain <= 0 ||
-                 atomic_load_explicit(&h->irq_recheck, memory_order_relaxed)))
-        return NULL;
     const struct block *t = src->link[slot];
     const struct tlb_entry *e =
         &h->tlb[ACCESS_FETCH][(target >> 12) & (TLB_SIZE - 1)];
-    if (UNLIKELY(!t || t->dead || e->vpn_tag != (target >> 12) + 1 ||
-                 target + e->addend != t->host)) {
+    if (UNLIKELY(h->xb_chain <= 0 ||
+                 atomic_load_explicit(&h->irq_recheck, memory_order_relaxed)))
+        goto out;
+    /* A block linked to itself (a loop) is valid as long as it runs: it
+     * was checked against the fetch TLB on entry, nothing in a block
+     * changes that TLB, and its own death ends it (xb_abort). */
+    if (t != src && UNLIKELY(!t || t->dead ||
+                             e->vpn_tag != (target >> 12) + 1 ||
+                             target + e->addend != t->host)) {
         if (!src->nochain) {
             h->xb_link_from = (void *)(uintptr_t)src;
             h->xb_link_slot = slot;
             h->xb_link_pc = target;
             h->xb_link_gen = h->bcache->gen;
         }
-        return NULL;
+        goto out;
     }
+    /* (h->pc and xb_done are dead here: the next block sets them when it
+     * ends; hart_run counts the chain steps from xb_chain as block hits) */
     h->xb_chain--;
     h->instret += done; /* exact for CSR reads in later blocks */
     h->xb_chained += done;
     h->xb_mem += nmem;
-    h->stats.block_hits++;
     h->xb_pc = target;
     h->xb_block = t;
     return t->insns[0].fn(h, t->insns);
+out:
+    h->pc = target;
+    h->xb_done = done;
+    return NULL;
+}
+
+/* An indirect jump `i` (jalr: returns, switch tables, interpreters'
+ * dispatch) retired, going to `target`: continue straight into the block
+ * the jump cache has for it, checked exactly as block_lookup checks it;
+ * otherwise end the block and let hart_run find or build it. */
+static inline const struct insn *chain_indirect(struct hart *h,
+                                                const struct insn *i,
+                                                uint64_t target)
+{
+    const struct block_cache *bc = h->bcache;
+    const struct block_jc *j =
+        &bc->jc[(target >> 1) & ((1u << BLOCK_JC_BITS) - 1)];
+    const struct tlb_entry *e =
+        &h->tlb[ACCESS_FETCH][(target >> 12) & (TLB_SIZE - 1)];
+    unsigned done = i->idx + 1u;
+    if (UNLIKELY(h->xb_chain <= 0 ||
+                 atomic_load_explicit(&h->irq_recheck, memory_order_relaxed)))
+        goto out;
+    if (UNLIKELY(j->vpc != target || j->gen != bc->gen))
+        goto out;
+    const struct block *t = j->b;
+    if (UNLIKELY(t->dead || e->vpn_tag != (target >> 12) + 1 ||
+                 target + e->addend != t->host))
+        goto out;
+    h->xb_chain--;
+    h->instret += done;
+    h->xb_chained += done;
+    h->xb_mem += i->nmem;
+    h->xb_pc = target;
+    h->xb_block = t;
+    return t->insns[0].fn(h, t->insns);
+out:
+    h->pc = target;
+    h->xb_done = done;
+    return NULL;
 }
 
 /* A control transfer `i` (no load/store) retired. */
@@ -110,10 +153,16 @@ static inline const struct insn *next_insn(struct hart *h,
                                            const struct insn *i)
 {
     const struct insn *n = i + 1;
+    /* Opaque to the optimiser, so gcc advances the pointer in place and
+     * jumps through memory (add; jmp *(%rsi)) instead of copying it
+     * around: two host instructions of dispatch instead of four. */
+    __asm__("" : "+r"(n));
     return n->fn(h, n);
 }
 
 #define NOINLINE_COLD __attribute__((noinline, cold))
+/* the bodies fused pairs are built from (exec_fuse.h) */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 
 static inline void wr_x(struct hart *h, unsigned rd, uint64_t v)
 {
@@ -130,10 +179,32 @@ void exec_mem_register(insn_fn *t);
 void exec_sys_register(insn_fn *t);
 void exec_fp_register(insn_fn *t);
 
+/* Load/store handlers (exec_mem.c), for the fused pairs of exec_int.c. */
+HANDLER(exec_lb); HANDLER(exec_lh); HANDLER(exec_lw); HANDLER(exec_ld);
+HANDLER(exec_lbu); HANDLER(exec_lhu); HANDLER(exec_lwu);
+HANDLER(exec_sb); HANDLER(exec_sh); HANDLER(exec_sw); HANDLER(exec_sd);
+HANDLER(exec_flw); HANDLER(exec_fld); HANDLER(exec_fsw); HANDLER(exec_fsd);
+
+/* The handler running the adjacent pair first, second (ops) as one
+ * dispatch (exec_fuse.h), or NULL when the pair does not fuse. */
+insn_fn exec_fuse(unsigned first, unsigned second);
+
 /* op -> handler (exec.c); every entry non-NULL after exec_table_init. */
 extern insn_fn exec_table[OP_COUNT];
 void exec_table_init(void);
+/* A load into x0 (exec_mem.c): the integer load handlers write rd
+ * without re-zeroing x0, so the block builder uses this one for rd = 0. */
+HANDLER(exec_load_x0);
 /* The fall-through terminator of every block. */
 HANDLER(exec_block_end);
+
+/* The unfused handler of a decoded insn (op already NOP for pure ops
+ * writing x0). */
+static inline insn_fn exec_insn_fn(const struct insn *in)
+{
+    if (in->rd == 0 && in->op >= OP_LB && in->op <= OP_LWU)
+        return exec_load_x0;
+    return exec_table[in->op];
+}
 
 #endif

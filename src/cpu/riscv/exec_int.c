@@ -1,5 +1,6 @@
 /* Integer handlers: RV64I arithmetic, branches and jumps, M, Zba/Zbb/Zbs.
  * None of these can trap (targets are 2-byte aligned with C present). */
+#include "cpu/riscv/exec_fuse.h"
 #include "cpu/riscv/exec_impl.h"
 
 #define X(r) (h->x[r])
@@ -7,22 +8,33 @@
 #define RS2 X(i->rs2)
 #define IMM ((uint64_t)i->imm)
 
-/* Pure ops: decoded as OP_NOP when rd = x0, so they write rd directly. */
+/* Pure ops: decoded as OP_NOP when rd = x0, so they write rd directly.
+ * do_<name> is the operation alone, for the fused pairs below. */
 #define ALU(name, expr)                                                        \
-    static HANDLER(op_##name)                                                  \
+    static ALWAYS_INLINE void do_##name(struct hart *h,                        \
+                                        const struct insn *i)                  \
     {                                                                          \
         uint64_t a = RS1, b = RS2;                                             \
         (void)a; (void)b;                                                      \
         X(i->rd) = (expr);                                                     \
-        return next_insn(h, i);                                                          \
+    }                                                                          \
+    static HANDLER(op_##name)                                                  \
+    {                                                                          \
+        do_##name(h, i);                                                       \
+        return next_insn(h, i);                                                \
     }
 #define ALUI(name, expr)                                                       \
-    static HANDLER(op_##name)                                                  \
+    static ALWAYS_INLINE void do_##name(struct hart *h,                        \
+                                        const struct insn *i)                  \
     {                                                                          \
         uint64_t a = RS1, b = IMM;                                             \
         (void)a; (void)b;                                                      \
         X(i->rd) = (expr);                                                     \
-        return next_insn(h, i);                                                          \
+    }                                                                          \
+    static HANDLER(op_##name)                                                  \
+    {                                                                          \
+        do_##name(h, i);                                                       \
+        return next_insn(h, i);                                                \
     }
 
 static inline uint64_t sx32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)v; }
@@ -38,7 +50,11 @@ static inline uint32_t rol32(uint32_t a, unsigned s)
 }
 
 static HANDLER(op_nop) { return next_insn(h, i); }
-static HANDLER(op_lui) { X(i->rd) = IMM; return next_insn(h, i); }
+static ALWAYS_INLINE void do_lui(struct hart *h, const struct insn *i)
+{
+    X(i->rd) = IMM;
+}
+static HANDLER(op_lui) { do_lui(h, i); return next_insn(h, i); }
 static HANDLER(op_auipc) { X(i->rd) = insn_pc(h, i) + IMM; return next_insn(h, i); }
 
 ALUI(addi, a + b)
@@ -212,11 +228,74 @@ static HANDLER(op_jalr)
 {
     uint64_t pc = insn_pc(h, i), t = (RS1 + IMM) & ~1ULL;
     wr_x(h, i->rd, pc + i->len);
-    return end_at(h, i, t);
+    return chain_indirect(h, i, t);
 }
+
+
+/* ---- Fused pairs (exec_fuse.h) ---- */
+
+/* The listed ops' handlers under external names, for exec_mem.c's pairs. */
+#define FUSE_EXPORT(n, N)                                                      \
+    HANDLER(exec_##n) { return op_##n(h, i); }
+FUSE_ALU(FUSE_EXPORT)
+FUSE_JUMP(FUSE_EXPORT)
+
+#define FUSE_AA(a, b, B)                                                       \
+    static HANDLER(fz_##a##_##b)                                               \
+    {                                                                          \
+        do_##a(h, i);                                                          \
+        do_##b(h, i + 1);                                                      \
+        return next_insn(h, i + 1);                                            \
+    }
+#define FUSE_AX(a, x, X)                                                       \
+    static HANDLER(fz_##a##_##x)                                               \
+    {                                                                          \
+        do_##a(h, i);                                                          \
+        return exec_##x(h, i + 1);                                             \
+    }
+#define FUSE_ROW(a, A)                                                         \
+    FUSE_ALU_P(FUSE_AA, a) FUSE_JUMP_P(FUSE_AX, a) FUSE_MEM_P(FUSE_AX, a)
+FUSE_ALU(FUSE_ROW)
+
+enum {
+    FZ_NONE,
+#define FZ_IDX(n, N) FZ_##n,
+    FUSE_ALU(FZ_IDX) FUSE_JUMP(FZ_IDX) FUSE_MEM(FZ_IDX)
+    FZ_END
+};
+
+/* op -> its FZ_ index; FZ_NONE for ops that do not fuse */
+static uint8_t fuse_idx[OP_COUNT];
+static insn_fn fuse_tab[FZ_END][FZ_END];
+
+void exec_fuse_set(unsigned first, unsigned second, insn_fn f)
+{
+    unsigned a = fuse_idx[first], b = fuse_idx[second];
+    if (a && b)
+        fuse_tab[a][b] = f;
+}
+
+static void fuse_register(void)
+{
+#define FZ_SET_IDX(n, N) fuse_idx[OP_##N] = FZ_##n;
+#define FZ_SET(a, b, B) fuse_tab[FZ_##a][FZ_##b] = fz_##a##_##b;
+#define FZ_ROW(a, A)                                                           \
+    FUSE_ALU_P(FZ_SET, a) FUSE_JUMP_P(FZ_SET, a) FUSE_MEM_P(FZ_SET, a)
+    FUSE_ALU(FZ_SET_IDX) FUSE_JUMP(FZ_SET_IDX) FUSE_MEM(FZ_SET_IDX)
+    FUSE_ALU(FZ_ROW)
+}
+
+insn_fn exec_fuse(unsigned first, unsigned second)
+{
+    if (first >= OP_COUNT || second >= OP_COUNT)
+        return NULL;
+    return fuse_tab[fuse_idx[first]][fuse_idx[second]];
+}
+
 
 void exec_int_register(insn_fn *t)
 {
+    fuse_register();
 #define R(op, fn) t[OP_##op] = op_##fn;
     R(NOP, nop) R(LUI, lui) R(AUIPC, auipc) R(JAL, jal) R(JALR, jalr)
     R(BEQ, beq) R(BNE, bne) R(BLT, blt) R(BGE, bge) R(BLTU, bltu)

@@ -3,6 +3,7 @@
  * extension on host atomics so harts on different threads are atomic with
  * each other. */
 #include "cpu/riscv/block.h"
+#include "cpu/riscv/exec_fuse.h"
 #include "cpu/riscv/exec_impl.h"
 
 #define RS1 (h->x[i->rs1])
@@ -28,14 +29,16 @@ static inline void host_store(uintptr_t p, unsigned size, uint64_t v)
     }
 }
 
-/* Host address for an aligned access that hits the TLB, else 0. */
-static inline uintptr_t tlb_hit(struct hart *h, enum access acc, uint64_t va,
-                                unsigned size)
+/* The TLB entry for an aligned access to `va` that hits, else NULL (the
+ * host address is then va + e->addend: testing the entry, not the sum,
+ * keeps a redundant zero test off the fast path). */
+static inline const struct tlb_entry *tlb_hit(struct hart *h, enum access acc,
+                                              uint64_t va, unsigned size)
 {
     const struct tlb_entry *e = &h->tlb[acc][(va >> 12) & (TLB_SIZE - 1)];
     if (LIKELY(e->vpn_tag == (va >> 12) + 1 && !(va & (size - 1))))
-        return (uintptr_t)(va + e->addend);
-    return 0;
+        return e;
+    return NULL;
 }
 
 /* The slow paths (TLB miss, MMIO, misaligned) live in separate cold
@@ -68,15 +71,22 @@ static inline const struct insn *st_slow(struct hart *h, const struct insn *i,
         wr;                                                                    \
         return next_insn(h, i);                                                \
     }                                                                          \
-    static HANDLER(op_##name)                                                  \
+    static ALWAYS_INLINE bool fast_##name(struct hart *h,                      \
+                                          const struct insn *i)                \
+    {                                                                          \
+        uint64_t va = RS1 + (uint64_t)i->imm;                                  \
+        const struct tlb_entry *e = tlb_hit(h, ACCESS_LOAD, va, size);         \
+        if (UNLIKELY(!e))                                                      \
+            return false;                                                      \
+        uint64_t v = host_load((uintptr_t)(va + e->addend), size);             \
+        wr;                                                                    \
+        return true;                                                           \
+    }                                                                          \
+    HANDLER(exec_##name)                                                       \
     {                                                                          \
         FS                                                                     \
-        uint64_t va = RS1 + (uint64_t)i->imm;                                  \
-        uintptr_t p = tlb_hit(h, ACCESS_LOAD, va, size);                       \
-        if (UNLIKELY(!p))                                                      \
+        if (UNLIKELY(!fast_##name(h, i)))                                      \
             return slow_##name(h, i);                                          \
-        uint64_t v = host_load(p, size);                                       \
-        wr;                                                                    \
         return next_insn(h, i);                                                \
     }
 
@@ -85,14 +95,21 @@ static inline const struct insn *st_slow(struct hart *h, const struct insn *i,
     {                                                                          \
         return st_slow(h, i, RS1 + (uint64_t)i->imm, size, val);               \
     }                                                                          \
-    static HANDLER(op_##name)                                                  \
+    static ALWAYS_INLINE bool fast_##name(struct hart *h,                      \
+                                          const struct insn *i)                \
+    {                                                                          \
+        uint64_t va = RS1 + (uint64_t)i->imm;                                  \
+        const struct tlb_entry *e = tlb_hit(h, ACCESS_STORE, va, size);        \
+        if (UNLIKELY(!e))                                                      \
+            return false;                                                      \
+        host_store((uintptr_t)(va + e->addend), size, val);                    \
+        return true;                                                           \
+    }                                                                          \
+    HANDLER(exec_##name)                                                       \
     {                                                                          \
         FS                                                                     \
-        uint64_t va = RS1 + (uint64_t)i->imm;                                  \
-        uintptr_t p = tlb_hit(h, ACCESS_STORE, va, size);                      \
-        if (UNLIKELY(!p))                                                      \
+        if (UNLIKELY(!fast_##name(h, i)))                                      \
             return slow_##name(h, i);                                          \
-        host_store(p, size, val);                                              \
         return next_insn(h, i);                                                \
     }
 
@@ -101,17 +118,35 @@ static inline const struct insn *st_slow(struct hart *h, const struct insn *i,
     if (UNLIKELY(!(h->mstatus & MSTATUS_FS)))                                  \
         return exec_illegal(h, i);
 
-LOAD(lb, 1, NO_FS, wr_x(h, i->rd, (uint64_t)(int64_t)(int8_t)v))
-LOAD(lh, 2, NO_FS, wr_x(h, i->rd, (uint64_t)(int64_t)(int16_t)v))
-LOAD(lw, 4, NO_FS, wr_x(h, i->rd, (uint64_t)(int64_t)(int32_t)v))
-LOAD(ld, 8, NO_FS, wr_x(h, i->rd, v))
-LOAD(lbu, 1, NO_FS, wr_x(h, i->rd, v))
-LOAD(lhu, 2, NO_FS, wr_x(h, i->rd, v))
-LOAD(lwu, 4, NO_FS, wr_x(h, i->rd, v))
+/* Integer loads write rd directly: the block builder gives a load to x0
+ * (rare: MMIO reads for their side effect) exec_load_x0 instead. */
+LOAD(lb, 1, NO_FS, h->x[i->rd] = (uint64_t)(int64_t)(int8_t)v)
+LOAD(lh, 2, NO_FS, h->x[i->rd] = (uint64_t)(int64_t)(int16_t)v)
+LOAD(lw, 4, NO_FS, h->x[i->rd] = (uint64_t)(int64_t)(int32_t)v)
+LOAD(ld, 8, NO_FS, h->x[i->rd] = v)
+LOAD(lbu, 1, NO_FS, h->x[i->rd] = v)
+LOAD(lhu, 2, NO_FS, h->x[i->rd] = v)
+LOAD(lwu, 4, NO_FS, h->x[i->rd] = v)
 STORE(sb, 1, NO_FS, h->x[i->rs2])
 STORE(sh, 2, NO_FS, h->x[i->rs2])
 STORE(sw, 4, NO_FS, h->x[i->rs2])
 STORE(sd, 8, NO_FS, h->x[i->rs2])
+
+/* A load into x0: the access and its faults happen, the value is
+ * dropped. Always through the slow path, which handles every case. */
+HANDLER(exec_load_x0)
+{
+    static const uint8_t size[] = {
+        [OP_LB] = 1, [OP_LH] = 2, [OP_LW] = 4, [OP_LD] = 8,
+        [OP_LBU] = 1, [OP_LHU] = 2, [OP_LWU] = 4,
+    };
+    uint64_t v;
+    sync_pc(h, i);
+    if (!mem_load_slow(h, RS1 + (uint64_t)i->imm, size[i->op], &v))
+        return end_trap(h, i);
+    h->xb_slow_mem++;
+    return next_insn(h, i);
+}
 
 /* FP loads/stores: flw NaN-boxes; fsw stores the low 32 bits as they are. */
 LOAD(flw, 4, NEED_FS,
@@ -121,6 +156,33 @@ LOAD(fld, 8, NEED_FS,
      (h->f[i->rd] = v, h->mstatus |= MSTATUS_FS | MSTATUS_SD))
 STORE(fsw, 4, NEED_FS, (uint32_t)h->f[i->rs2])
 STORE(fsd, 8, NEED_FS, h->f[i->rs2])
+
+/* Pairs led by an integer load/store (exec_fuse.h): on a fast-path miss
+ * the first insn's slow path runs it and dispatches the second as usual. */
+#define FUSE_MX(m, x, X)                                                       \
+    static HANDLER(fz_##m##_##x)                                               \
+    {                                                                          \
+        if (UNLIKELY(!fast_##m(h, i)))                                         \
+            return slow_##m(h, i);                                             \
+        return exec_##x(h, i + 1);                                             \
+    }
+#define FUSE_MROW(m, M)                                                        \
+    FUSE_ALU_P(FUSE_MX, m) FUSE_JUMP_P(FUSE_MX, m) FUSE_MEM_P(FUSE_MX, m)
+FUSE_MEM(FUSE_MROW)
+
+/* lower-case names of the listed ops' codes, for the table below */
+enum {
+#define FZ_OPL(n, N) OPL_##n = OP_##N,
+    FUSE_MEM(FZ_OPL)
+};
+
+static void fuse_mem_register(void)
+{
+#define FZ_SET(m, x, X) exec_fuse_set(OPL_##m, OP_##X, fz_##m##_##x);
+#define FZ_MROW(m, M)                                                          \
+    FUSE_ALU_P(FZ_SET, m) FUSE_JUMP_P(FZ_SET, m) FUSE_MEM_P(FZ_SET, m)
+    FUSE_MEM(FZ_MROW)
+}
 
 /* ---- A extension ---- */
 
@@ -271,10 +333,13 @@ AMO_MINMAX(amomaxu_d, int64_t, 8, uint64_t, o >= s)
 
 void exec_mem_register(insn_fn *t)
 {
+    fuse_mem_register();
 #define R(op, fn) t[OP_##op] = op_##fn;
-    R(LB, lb) R(LH, lh) R(LW, lw) R(LD, ld) R(LBU, lbu) R(LHU, lhu)
-    R(LWU, lwu) R(SB, sb) R(SH, sh) R(SW, sw) R(SD, sd)
-    R(FLW, flw) R(FLD, fld) R(FSW, fsw) R(FSD, fsd)
+#define RX(op, fn) t[OP_##op] = exec_##fn;
+    RX(LB, lb) RX(LH, lh) RX(LW, lw) RX(LD, ld) RX(LBU, lbu) RX(LHU, lhu)
+    RX(LWU, lwu) RX(SB, sb) RX(SH, sh) RX(SW, sw) RX(SD, sd)
+    RX(FLW, flw) RX(FLD, fld) RX(FSW, fsw) RX(FSD, fsd)
+#undef RX
     R(LR_W, lr_w) R(SC_W, sc_w) R(LR_D, lr_d) R(SC_D, sc_d)
     R(AMOSWAP_W, amoswap_w) R(AMOADD_W, amoadd_w) R(AMOXOR_W, amoxor_w)
     R(AMOAND_W, amoand_w) R(AMOOR_W, amoor_w) R(AMOMIN_W, amomin_w)

@@ -161,6 +161,9 @@ struct hart {
     /* loads/stores of the running block that took the slow path and
      * completed: not TLB hits (exec_mem.c counts, exec.c consumes) */
     uint32_t xb_slow_mem;
+    /* exception flags of the running FP insn (exec_fp.c): in the hart,
+     * not on the stack, so the handler's jump to the next stays a jump */
+    uint32_t xb_fflags;
     /* Block chaining (exec_impl.h chain_to): blocks the running chain may
      * still enter, insns retired by its finished blocks, their loads and
      * stores, the block now running, and a link to fill in at the next
