@@ -468,7 +468,12 @@ int main(int argc, char **argv)
         int r = parse_run_flags(argc - 1, argv + 1, &o);
         if (r)
             return r;
-        return cmd_run(&o, !strcmp(cmd, "up"));
+        r = cmd_run(&o, !strcmp(cmd, "up"));
+        for (unsigned i = 0; i < o.ndisks; i++)
+            machine_disk_release(&o.disks[i]);
+        for (unsigned i = 0; i < o.nnets; i++)
+            machine_net_release(&o.nets[i]);
+        return r;
     }
     return cli_usage_error("unknown command '%s'", cmd);
 }

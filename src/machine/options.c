@@ -70,6 +70,7 @@ int machine_parse_disk(const char *arg, struct machine_disk *out, char *err)
     }
     out->path = f[0];
     out->format = "raw";
+    out->strings = buf;
     for (int i = 1; i < n; i++) {
         const char *v;
         if (!strcmp(f[i], "readonly") || !strcmp(f[i], "ro")) {
@@ -165,11 +166,22 @@ int machine_parse_net(const char *arg, struct machine_net *out, char *err)
         snprintf(err, VIRT_ERR_LEN, "--net %s: tap needs an interface name (tap=NAME)", arg);
         goto fail;
     }
-    if (n == 1 && out->kind == MACHINE_NET_USER)
-        free(buf); /* nothing points into it */
+    out->strings = buf;
     return 0;
 fail:
     free(buf);
     memset(out, 0, sizeof(*out));
     return -EINVAL;
+}
+
+void machine_disk_release(struct machine_disk *d)
+{
+    free(d->strings);
+    memset(d, 0, sizeof(*d));
+}
+
+void machine_net_release(struct machine_net *n)
+{
+    free(n->strings);
+    memset(n, 0, sizeof(*n));
 }

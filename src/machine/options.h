@@ -13,5 +13,8 @@
 int machine_parse_disk(const char *arg, struct machine_disk *out, char *err) WARN_UNUSED;
 /* user[,hostfwd=tcp::2222-:22]...[,mac=52:54:00:12:34:56] | tap=NAME[,mac=...] */
 int machine_parse_net(const char *arg, struct machine_net *out, char *err) WARN_UNUSED;
+/* Free what a successful parse allocated; the struct is zeroed. */
+void machine_disk_release(struct machine_disk *d);
+void machine_net_release(struct machine_net *n);
 
 #endif

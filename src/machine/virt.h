@@ -38,6 +38,8 @@ struct machine_disk {
     const char *format;     /* "raw" (default) */
     const char *serial;     /* virtio-blk get-id; NULL: derived from slot */
     bool readonly;
+    char *strings;          /* heap copy the strings above point into
+                             * (machine_parse_disk); machine_disk_release */
 };
 
 /* --net user[,hostfwd=tcp::HOSTPORT-:GUESTPORT...][,mac=..] | tap=NAME[,mac=..] */
@@ -49,6 +51,7 @@ struct machine_net {
     unsigned nhostfwd;
     uint8_t mac[6];
     bool mac_set;
+    char *strings;          /* as in machine_disk; machine_net_release */
 };
 
 struct machine_config {
