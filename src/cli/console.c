@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
@@ -11,6 +12,7 @@
 static struct termios saved;
 static volatile sig_atomic_t raw_active;
 static int out_fd = STDOUT_FILENO;
+static bool out_drops; /* pty: drop output nobody reads, never stall a hart */
 
 void console_restore(void)
 {
@@ -92,6 +94,8 @@ void console_write(void *opaque, const uint8_t *buf, size_t len)
             if (errno == EINTR)
                 continue;
             if (errno == EAGAIN) {
+                if (out_drops)
+                    return;
                 usleep(1000);
                 continue;
             }
@@ -109,4 +113,34 @@ int console_open_file(const char *path)
         return -errno;
     out_fd = fd;
     return 0;
+}
+
+int console_open_pty(char *name, size_t len)
+{
+    int fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (grantpt(fd) < 0 || unlockpt(fd) < 0 || ptsname_r(fd, name, len) != 0)
+        goto fail;
+    /* Hold the other end open ourselves: with no client attached the
+     * master would otherwise report hang-up and lose its input side. */
+    int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0)
+        goto fail;
+    struct termios t;
+    if (tcgetattr(slave, &t) == 0) {
+        cfmakeraw(&t);
+        tcsetattr(slave, TCSANOW, &t);
+    }
+    /* `slave` stays open for the life of the process (intentionally). */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        goto fail;
+    out_fd = fd;
+    out_drops = true;
+    return fd;
+fail:;
+    int e = errno ? errno : EIO;
+    close(fd);
+    return -e;
 }

@@ -26,5 +26,9 @@ size_t console_filter_input(struct console_filter *f, uint8_t *buf, size_t len,
 void console_write(void *opaque, const uint8_t *buf, size_t len);
 /* Redirect guest output to a file (--console file:PATH). */
 int console_open_file(const char *path);
+/* --console pty: a new pseudo-terminal for the guest's console; its name
+ * goes into `name`. Returns the fd to read guest input from, or -errno.
+ * Output nobody reads is dropped rather than stalling the guest. */
+int console_open_pty(char *name, size_t len);
 
 #endif

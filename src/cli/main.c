@@ -64,7 +64,7 @@ static void print_help(void)
            "  --cmdline STR      kernel command line (default: console=ttyS0)\n"
            "  --cpus N           harts, 1..8 (default 1)\n"
            "  --memory SIZE      guest RAM, e.g. 512M, 2G (default 512M)\n"
-           "  --console stdio|file:PATH   where guest output goes (default stdio)\n"
+           "  --console stdio|pty|file:PATH  the guest console (default stdio)\n"
            "  --mmu sv39|sv48|sv57        paging mode advertised to the guest\n"
            "  --disk PATH[,readonly][,serial=S]   virtio-blk disk (repeatable)\n"
            "  --net user[,hostfwd=tcp::H-:G][,mac=M] | tap=NAME   virtio-net (repeatable)\n"
@@ -384,8 +384,19 @@ static int cmd_run(struct run_opts *o, bool up)
                         strerror(-r));
                 goto out;
             }
+        } else if (!strcmp(o->console, "pty")) {
+            char name[128];
+            int fd = console_open_pty(name, sizeof(name));
+            if (fd < 0) {
+                fprintf(stderr, "corral: error: --console pty: %s\n", strerror(-fd));
+                goto out;
+            }
+            /* The terminal is not the console: leave it alone. */
+            vm->con.in_fd = fd;
+            vm->con.raw = NULL;
+            fprintf(stderr, "corral: console on %s\n", name);
         } else {
-            fprintf(stderr, "corral: error: --console %s: must be stdio or file:PATH\n",
+            fprintf(stderr, "corral: error: --console %s: must be stdio, pty or file:PATH\n",
                     o->console);
             status = 2;
             goto out;

@@ -465,6 +465,8 @@ int vm_run(struct vm *vm, volatile sig_atomic_t *sig)
             }
         if (want_in && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
             ssize_t n = read(vm->con.in_fd, pending, sizeof(pending));
+            if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                continue; /* a non-blocking console (pty) with nothing yet */
             if (n <= 0) {
                 stdin_open = false; /* EOF: the guest keeps running */
                 continue;
