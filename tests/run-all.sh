@@ -45,8 +45,6 @@ run_isa() {
     for elf in "$BUILD"/isa/*.elf; do
         [ -f "$elf" ] || continue
         name=isa/$(basename "$elf" .elf)
-        # Needs a disk: tests/guest/virtio_malformed.sh runs it with one.
-        [ "$name" = isa/virtio_malformed ] && continue
         log=$LOGDIR/$(basename "$elf" .elf).isa.log
         # smpN_NAME programs need N harts.
         local cpus=1

@@ -3,7 +3,6 @@
 # and a non-zero exit: missing disk, a directory as a disk, an unknown
 # --net mode, a TAP that cannot be opened, a hostfwd port already taken.
 source "$(dirname "$0")/lib.sh"
-CORRAL=${CORRAL_BIN:-$CORRAL}
 command -v busybox >/dev/null || { echo "FAIL: busybox (host) is not installed"; exit 1; }
 dir=$(guest_dir) || { echo "FAIL: no guest build"; exit 1; }
 work=$(mktemp -d)

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Runs tests/isa/virtio_malformed.S against a real virtio-blk device:
+# Runs tests/guest/progs/virtio_malformed.S against a real virtio-blk device:
 # five malformed chains, each must give NEEDS_RESET and exactly one log
 # line, and a reset must bring the device back (the program checks that).
 source "$(dirname "$0")/lib.sh"
-CORRAL=${CORRAL_BIN:-$CORRAL}
-elf=$BUILD/isa/virtio_malformed.elf
-[ -f "$elf" ] || { echo "FAIL: $elf not built (make isa)"; exit 1; }
+tmp=$(mktemp -d)
+elf=$tmp/virtio_malformed.elf
+riscv64-unknown-elf-gcc -march=rv64gc_zicsr_zifencei -mabi=lp64d -nostdlib -nostartfiles -static \
+    -mcmodel=medany -Wl,--no-warn-rwx-segments -I"$TOP/tests/isa" -T "$TOP/tests/isa/link.ld" \
+    -o "$elf" "$TOP/tests/guest/progs/virtio_malformed.S" || { echo "FAIL: cannot build $elf"; exit 1; }
 img=$(mktemp)
-trap 'rm -f "$img"' EXIT
+trap 'rm -rf "$img" "$tmp"' EXIT
 head -c 65536 /dev/zero | tr '\0' '\132' > "$img"   # 0x5a
 out=$(timeout 60 "$CORRAL" run --test "$elf" --disk "$img" </dev/null 2>&1)
 rc=$?
