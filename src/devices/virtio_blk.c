@@ -109,7 +109,7 @@ static uint8_t do_rw(struct virtio_blk *b, bool write, uint64_t sector, uint32_t
         uint64_t left = len;
         for (unsigned k = c->nout; k < c->nout + c->nin && left; k++) {
             uint64_t l = c->seg[k].len < left ? c->seg[k].len : left;
-            gmem_dma_written(b->vdev.mem, c->seg[k].gpa, l);
+            gmem_host_wrote(b->vdev.mem, c->seg[k].gpa, l);
             left -= l;
         }
         *written = (uint32_t)len;

@@ -58,7 +58,7 @@ static void rng_queue_notify(struct virtio_dev *d, unsigned qi)
                 log_warn("%s: getrandom: %s", d->name, strerror(errno));
                 break;
             }
-            gmem_dma_written(d->mem, c->seg[i].gpa, len);
+            gmem_host_wrote(d->mem, c->seg[i].gpa, len);
             written += len;
         }
         virtq_push(q, c, written);

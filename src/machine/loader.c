@@ -93,6 +93,7 @@ int loader_place(struct gmem *m, gpa_t addr, const uint8_t *buf, size_t len,
         return -ENOSPC;
     }
     memcpy(dst, buf, len);
+    gmem_host_wrote(m, addr, len);
     return 0;
 }
 
@@ -151,6 +152,7 @@ int loader_load_elf(struct gmem *m, const char *path, uint64_t *entry,
         }
         memcpy(dst, buf + ph.p_offset, ph.p_filesz);
         memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
+        gmem_host_wrote(m, ph.p_paddr, ph.p_memsz);
         loaded++;
     }
     if (!loaded) {

@@ -15,7 +15,10 @@ int gmem_init(struct gmem *m, gpa_t base, uint64_t size)
     if (p == MAP_FAILED)
         return -errno;
     m->code_map = calloc(size >> GMEM_PAGE_SHIFT, sizeof(*m->code_map));
-    if (!m->code_map) {
+    m->dirty = calloc(((size >> GMEM_PAGE_SHIFT) + 63) / 64, sizeof(*m->dirty));
+    if (!m->code_map || !m->dirty) {
+        free((void *)m->code_map);
+        free((void *)m->dirty);
         munmap(p, size);
         return -ENOMEM;
     }
@@ -30,6 +33,7 @@ void gmem_destroy(struct gmem *m)
     if (m->host)
         munmap(m->host, m->size);
     free((void *)m->code_map);
+    free((void *)m->dirty);
     memset(m, 0, sizeof(*m));
 }
 
@@ -55,13 +59,15 @@ int gmem_write(struct gmem *m, gpa_t pa, const void *buf, size_t len)
     if (!p)
         return -EFAULT;
     memcpy(p, buf, len);
+    gmem_host_wrote(m, pa, len);
     return 0;
 }
 
-void gmem_dma_written(struct gmem *m, gpa_t gpa, uint64_t len)
+void gmem_host_wrote(struct gmem *m, gpa_t gpa, uint64_t len)
 {
     if (!len || !gmem_contains(m, gpa, len))
         return;
+    gmem_mark_dirty(m, gpa, len);
     uint64_t first = (gpa - m->base) >> GMEM_PAGE_SHIFT;
     uint64_t last = (gpa - m->base + len - 1) >> GMEM_PAGE_SHIFT;
     bool hit = false;
@@ -75,4 +81,36 @@ void gmem_dma_written(struct gmem *m, gpa_t gpa, uint64_t len)
      * pages whose tag changed. */
     if (hit)
         atomic_fetch_add(&m->code_gen, 1);
+}
+
+void gmem_dirty_log_start(struct gmem *m)
+{
+    atomic_store(&m->dirty_log, 1);
+    /* Store entries filled before logging began would store unlogged. */
+    atomic_fetch_add(&m->code_gen, 1);
+}
+
+void gmem_dirty_log_stop(struct gmem *m)
+{
+    atomic_store(&m->dirty_log, 0);
+}
+
+bool gmem_dirty_logging(const struct gmem *m)
+{
+    return atomic_load(&m->dirty_log) != 0;
+}
+
+uint64_t gmem_dirty_harvest(struct gmem *m, uint64_t *out)
+{
+    uint64_t n = 0;
+    size_t words = gmem_dirty_words(m);
+    for (size_t i = 0; i < words; i++) {
+        uint64_t w = atomic_exchange_explicit(&m->dirty[i], 0, memory_order_acq_rel);
+        if (w) {
+            out[i] |= w;
+            n += (uint64_t)__builtin_popcountll(w);
+        }
+    }
+    atomic_fetch_add(&m->code_gen, 1);
+    return n;
 }

@@ -27,6 +27,14 @@ struct gmem {
      * invalidated; harts compare it at block boundaries and drop stale
      * fast-path store entries / blocks. */
     _Atomic uint64_t code_gen;
+    /* Dirty-page log (snapshots, migration): one bit per page, set by
+     * every writer of RAM while `dirty_log` is on. Harts mark a page when
+     * they fill a store TLB entry for it (a store through an existing
+     * entry marks nothing), so harvesting the log bumps code_gen: every
+     * hart then drops its store entries at its next block boundary and
+     * marks again on its next store. */
+    _Atomic uint64_t *dirty;
+    _Atomic uint32_t dirty_log;
 };
 
 int gmem_init(struct gmem *m, gpa_t base, uint64_t size) WARN_UNUSED;
@@ -47,10 +55,53 @@ static inline void *gmem_ptr(const struct gmem *m, gpa_t pa, uint64_t len)
     return m->host + (pa - m->base);
 }
 
+static inline uint64_t gmem_npages(const struct gmem *m)
+{
+    return m->size >> GMEM_PAGE_SHIFT;
+}
+
+/* Set the dirty bits of [gpa, gpa+len) when logging (clipped to RAM). */
+static inline void gmem_mark_dirty(struct gmem *m, gpa_t gpa, uint64_t len)
+{
+    if (!atomic_load_explicit(&m->dirty_log, memory_order_relaxed) || !len ||
+        !gmem_contains(m, gpa, len))
+        return;
+    uint64_t first = (gpa - m->base) >> GMEM_PAGE_SHIFT;
+    uint64_t last = (gpa - m->base + len - 1) >> GMEM_PAGE_SHIFT;
+    for (uint64_t p = first; p <= last; p++) {
+        uint64_t bit = 1ULL << (p & 63);
+        if (!(atomic_load_explicit(&m->dirty[p >> 6], memory_order_relaxed) & bit))
+            atomic_fetch_or_explicit(&m->dirty[p >> 6], bit, memory_order_relaxed);
+    }
+}
+
 int gmem_read(const struct gmem *m, gpa_t pa, void *buf, size_t len) WARN_UNUSED;
 int gmem_write(struct gmem *m, gpa_t pa, const void *buf, size_t len) WARN_UNUSED;
-/* A device wrote guest RAM behind the CPU's back (DMA): decoded blocks of
- * those pages must go, as for a store from a hart. Any thread. */
-void gmem_dma_written(struct gmem *m, gpa_t gpa, uint64_t len);
+/* The one hook for every write into guest RAM that does not come from a
+ * hart's store instruction (device DMA, virtqueue rings, the loader, a
+ * restored page): marks the pages dirty and drops decoded blocks of them,
+ * as a store from a hart would. Any thread. */
+void gmem_host_wrote(struct gmem *m, gpa_t gpa, uint64_t len);
+/* The old name, kept for callers not yet renamed. */
+static inline void gmem_dma_written(struct gmem *m, gpa_t gpa, uint64_t len)
+{
+    gmem_host_wrote(m, gpa, len);
+}
+
+/* Dirty log control. Any thread; safe while harts run. Starting marks
+ * nothing: only writes from then on are logged (a full copy is the
+ * caller's first round). */
+void gmem_dirty_log_start(struct gmem *m);
+void gmem_dirty_log_stop(struct gmem *m);
+bool gmem_dirty_logging(const struct gmem *m);
+/* OR the logged bits into out[] (gmem_npages bits, 64 per word) and clear
+ * them; makes every hart drop its store TLB entries at its next block
+ * boundary (see `dirty` above). Returns the number of pages harvested. */
+uint64_t gmem_dirty_harvest(struct gmem *m, uint64_t *out);
+/* Words in a dirty bitmap. */
+static inline size_t gmem_dirty_words(const struct gmem *m)
+{
+    return (size_t)((gmem_npages(m) + 63) / 64);
+}
 
 #endif

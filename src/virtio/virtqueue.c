@@ -114,6 +114,7 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c, char *err, size_t errlen)
         /* Ask for a kick when the driver adds past what we consumed, then
          * look again: it may have added one before seeing avail_event. */
         st16(q->used + 4 + 8 * q->num, q->last_avail);
+        gmem_host_wrote(q->mem, q->used_gpa + 4 + 8ULL * q->num, 2);
         atomic_thread_fence(memory_order_seq_cst);
         avail_idx = ld16_acquire(q->avail + 2);
         if (avail_idx == q->last_avail)
@@ -202,6 +203,8 @@ void virtq_push(struct virtq *q, const struct virtq_chain *c, uint32_t written)
     st32(e + 4, written);
     q->used_idx++;
     st16_release(q->used + 2, q->used_idx);
+    gmem_host_wrote(q->mem, q->used_gpa + (uint64_t)(e - q->used), 8);
+    gmem_host_wrote(q->mem, q->used_gpa + 2, 2);
     atomic_fetch_add_explicit(&q->stats.requests, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&q->stats.bytes_read, c->out_len, memory_order_relaxed);
     atomic_fetch_add_explicit(&q->stats.bytes_written, written, memory_order_relaxed);
@@ -258,7 +261,7 @@ size_t virtq_chain_write(struct gmem *mem, const struct virtq_chain *c, size_t o
         if (n > len - done)
             n = len - done;
         memcpy(s->host + off, in + done, n);
-        gmem_dma_written(mem, s->gpa + off, n);
+        gmem_host_wrote(mem, s->gpa + off, n);
         done += n;
         off = 0;
     }

@@ -87,8 +87,13 @@ static void tlb_fill(struct hart *h, enum access acc, gva_t va, gpa_t pa,
     uint8_t *host = gmem_ptr(m, pa & ~PAGE_MASK, GMEM_PAGE_SIZE);
     if (!host)
         return; /* MMIO or unmapped: always the slow path */
-    if (acc == ACCESS_STORE && is_code_page(m, pa))
-        return;
+    if (acc == ACCESS_STORE) {
+        if (is_code_page(m, pa))
+            return;
+        /* Stores through this entry will not be seen: log the page now
+         * (gmem.h, dirty log). */
+        gmem_mark_dirty(m, pa & ~PAGE_MASK, GMEM_PAGE_SIZE);
+    }
     unsigned idx = (va >> 12) & (TLB_SIZE - 1);
     struct tlb_entry *e = &h->tlb[acc][idx];
     e->vpn_tag = (va >> 12) + 1;
@@ -170,6 +175,7 @@ restart:;
                                              __ATOMIC_ACQ_REL,
                                              __ATOMIC_ACQUIRE))
                 goto restart; /* PTE changed under us: check it again */
+            gmem_mark_dirty(m, pte_pa, 8);
             if (is_code_page(m, pte_pa))
                 block_invalidate_page(h, pte_pa);
         }
@@ -302,6 +308,7 @@ bool mem_store_slow(struct hart *h, gva_t va, unsigned size, uint64_t val)
         if (p) {
             if (is_code_page(m, pa))
                 block_invalidate_page(h, pa);
+            gmem_mark_dirty(m, pa, size);
             memcpy(p, &val, size);
             return true;
         }
@@ -320,6 +327,7 @@ bool mem_store_slow(struct hart *h, gva_t va, unsigned size, uint64_t val)
     for (int i = 0; i < s.n; i++) {
         if (is_code_page(m, s.pa[i]))
             block_invalidate_page(h, s.pa[i]);
+        gmem_mark_dirty(m, s.pa[i], s.len[i]);
         memcpy(gmem_ptr(m, s.pa[i], s.len[i]), src, s.len[i]);
         src += s.len[i];
     }
@@ -368,8 +376,11 @@ void *mem_atomic_ptr(struct hart *h, gva_t va, unsigned size, bool is_lr,
         hart_raise(h, access_fault(acc), va);
         return NULL;
     }
-    if (!is_lr && is_code_page(m, pa))
-        block_invalidate_page(h, pa);
+    if (!is_lr) {
+        if (is_code_page(m, pa))
+            block_invalidate_page(h, pa);
+        gmem_mark_dirty(m, pa, size);
+    }
     *pa_out = pa;
     return p;
 }
