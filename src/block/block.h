@@ -43,4 +43,10 @@ int blk_open(const char *path, const char *format, bool readonly, struct blk_bac
              char *err, size_t errlen) WARN_UNUSED;
 void blk_close(struct blk_backend *b);
 
+/* A content fingerprint of the image file at `path` (its size and the
+ * hash of every non-zero 64 KiB chunk with its offset): snapshots refuse
+ * a raw disk that changed since. */
+int blk_fingerprint(const char *path, uint64_t *size, uint64_t *fp, char *err,
+                    size_t errlen) WARN_UNUSED;
+
 #endif

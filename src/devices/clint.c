@@ -18,6 +18,7 @@
  * do that is not listed above (other offsets, sizes, misaligned accesses,
  * harts beyond nharts) reads as 0 and ignores writes. */
 #include "devices/clint.h"
+#include "state/state.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -180,4 +181,34 @@ int clint_load(struct clint *c, const struct clint_state *in)
     }
     pthread_mutex_unlock(&c->lock);
     return 0;
+}
+
+/* ---- saved state: section "clint", version 1 ----
+ * u32 nharts, then per hart: u32 msip, u64 mtimecmp. */
+void clint_save_state(const struct clint *c, struct state_out *o)
+{
+    struct clint_state s;
+    clint_save(c, &s);
+    state_put_u32(o, s.nharts);
+    for (unsigned i = 0; i < s.nharts; i++) {
+        state_put_u32(o, s.msip[i]);
+        state_put_u64(o, s.mtimecmp[i]);
+    }
+}
+
+int clint_load_state(struct clint *c, struct state_in *in, uint32_t version)
+{
+    struct clint_state s = { .nharts = state_get_u32(in) };
+    if (state_in_status(in))
+        return -EINVAL;
+    if (s.nharts != c->nharts)
+        return state_in_fail(in, "saved with %u harts, this machine has %u", s.nharts,
+                             c->nharts);
+    for (unsigned i = 0; i < s.nharts; i++) {
+        s.msip[i] = state_get_u32(in);
+        s.mtimecmp[i] = state_get_u64(in);
+    }
+    if (state_in_status(in))
+        return -EINVAL;
+    return clint_load(c, &s) ? state_in_fail(in, "inconsistent CLINT state") : 0;
 }

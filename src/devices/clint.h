@@ -47,4 +47,10 @@ void clint_save(const struct clint *c, struct clint_state *out);
 /* -EINVAL when the state was saved with a different number of harts. */
 int clint_load(struct clint *c, const struct clint_state *in) WARN_UNUSED;
 
+struct state_out;
+struct state_in;
+#define CLINT_STATE_VERSION 1
+/* Explicitly encoded fields of the "clint" section (state/state.h). */
+void clint_save_state(const struct clint *c, struct state_out *o);
+int clint_load_state(struct clint *c, struct state_in *in, uint32_t version) WARN_UNUSED;
 #endif

@@ -19,6 +19,7 @@
  * thread calls goldfish_rtc_poll() (at goldfish_rtc_next_alarm()).
  * Other offsets and sizes read 0 and ignore writes. */
 #include "devices/goldfish_rtc.h"
+#include "state/state.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -234,4 +235,34 @@ int goldfish_rtc_load(struct goldfish_rtc *r,
     rtc_update_irq_locked(r, true);
     pthread_mutex_unlock(&r->lock);
     return 0;
+}
+
+/* ---- saved state: section "rtc", version 1 ----
+ * u64 offset_ns, u64 alarm_ns, u32 time_high, u8 alarm_armed,
+ * u8 irq_enabled, u8 irq_pending. */
+void goldfish_rtc_save_state(const struct goldfish_rtc *r, struct state_out *o)
+{
+    struct goldfish_rtc_state s;
+    goldfish_rtc_save(r, &s);
+    state_put_u64(o, s.offset_ns);
+    state_put_u64(o, s.alarm_ns);
+    state_put_u32(o, s.time_high);
+    state_put_u8(o, s.alarm_armed);
+    state_put_u8(o, s.irq_enabled);
+    state_put_u8(o, s.irq_pending);
+}
+
+int goldfish_rtc_load_state(struct goldfish_rtc *r, struct state_in *in, uint32_t version)
+{
+    static struct goldfish_rtc_state zero;
+    struct goldfish_rtc_state s = zero;
+    s.offset_ns = state_get_u64(in);
+    s.alarm_ns = state_get_u64(in);
+    s.time_high = state_get_u32(in);
+    s.alarm_armed = state_get_u8(in);
+    s.irq_enabled = state_get_u8(in);
+    s.irq_pending = state_get_u8(in);
+    if (state_in_status(in))
+        return -EINVAL;
+    return goldfish_rtc_load(r, &s) ? state_in_fail(in, "inconsistent RTC state") : 0;
 }

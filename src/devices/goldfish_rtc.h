@@ -54,4 +54,11 @@ void goldfish_rtc_save(const struct goldfish_rtc *r,
 int goldfish_rtc_load(struct goldfish_rtc *r,
                       const struct goldfish_rtc_state *in) WARN_UNUSED;
 
+struct state_out;
+struct state_in;
+#define GOLDFISH_RTC_STATE_VERSION 1
+/* Explicitly encoded fields of the "rtc" section (state/state.h). */
+void goldfish_rtc_save_state(const struct goldfish_rtc *r, struct state_out *o);
+int goldfish_rtc_load_state(struct goldfish_rtc *r, struct state_in *in,
+                            uint32_t version) WARN_UNUSED;
 #endif

@@ -21,6 +21,7 @@
  * picks the highest priority, lowest id on ties.
  * Other offsets and access sizes read 0 and ignore writes. */
 #include "devices/plic.h"
+#include "state/state.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -299,4 +300,63 @@ int plic_load(struct plic *p, const struct plic_state *in)
     plic_update_locked(p, true);
     pthread_mutex_unlock(&p->lock);
     return 0;
+}
+
+/* ---- saved state: section "plic", version 1 ----
+ * u32 nctx, u32 nsources, priority[nsources] u32, u32 nwords, then
+ * level, pending, claimed [nwords] u32, then per context: enable[nwords]
+ * u32, threshold u32. */
+void plic_save_state(const struct plic *p, struct state_out *o)
+{
+    struct plic_state s;
+    plic_save(p, &s);
+    state_put_u32(o, s.nctx);
+    state_put_u32(o, PLIC_NUM_SOURCES);
+    for (unsigned i = 0; i < PLIC_NUM_SOURCES; i++)
+        state_put_u32(o, s.priority[i]);
+    state_put_u32(o, PLIC_WORDS);
+    for (unsigned w = 0; w < PLIC_WORDS; w++)
+        state_put_u32(o, s.level[w]);
+    for (unsigned w = 0; w < PLIC_WORDS; w++)
+        state_put_u32(o, s.pending[w]);
+    for (unsigned w = 0; w < PLIC_WORDS; w++)
+        state_put_u32(o, s.claimed[w]);
+    for (unsigned c = 0; c < s.nctx; c++) {
+        for (unsigned w = 0; w < PLIC_WORDS; w++)
+            state_put_u32(o, s.enable[c][w]);
+        state_put_u32(o, s.threshold[c]);
+    }
+}
+
+int plic_load_state(struct plic *p, struct state_in *in, uint32_t version)
+{
+    static struct plic_state zero;
+    struct plic_state s = zero;
+    s.nctx = state_get_u32(in);
+    uint32_t nsrc = state_get_u32(in);
+    if (state_in_status(in))
+        return -EINVAL;
+    if (s.nctx != p->nctx)
+        return state_in_fail(in, "saved with %u contexts, this machine has %u", s.nctx,
+                             p->nctx);
+    if (nsrc != PLIC_NUM_SOURCES)
+        return state_in_fail(in, "saved with %u sources, expected %u", nsrc, PLIC_NUM_SOURCES);
+    for (unsigned i = 0; i < PLIC_NUM_SOURCES; i++)
+        s.priority[i] = state_get_u32(in);
+    if (state_get_u32(in) != PLIC_WORDS)
+        return state_in_fail(in, "bad source word count");
+    for (unsigned w = 0; w < PLIC_WORDS; w++)
+        s.level[w] = state_get_u32(in);
+    for (unsigned w = 0; w < PLIC_WORDS; w++)
+        s.pending[w] = state_get_u32(in);
+    for (unsigned w = 0; w < PLIC_WORDS; w++)
+        s.claimed[w] = state_get_u32(in);
+    for (unsigned c = 0; c < s.nctx; c++) {
+        for (unsigned w = 0; w < PLIC_WORDS; w++)
+            s.enable[c][w] = state_get_u32(in);
+        s.threshold[c] = state_get_u32(in);
+    }
+    if (state_in_status(in))
+        return -EINVAL;
+    return plic_load(p, &s) ? state_in_fail(in, "inconsistent PLIC state") : 0;
 }

@@ -67,4 +67,10 @@ void plic_save(const struct plic *p, struct plic_state *out);
 /* -EINVAL when the context count differs. */
 int plic_load(struct plic *p, const struct plic_state *in) WARN_UNUSED;
 
+struct state_out;
+struct state_in;
+#define PLIC_STATE_VERSION 1
+/* Explicitly encoded fields of the "plic" section (state/state.h). */
+void plic_save_state(const struct plic *p, struct state_out *o);
+int plic_load_state(struct plic *p, struct state_in *in, uint32_t version) WARN_UNUSED;
 #endif

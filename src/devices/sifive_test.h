@@ -42,4 +42,10 @@ void sifive_test_save(const struct sifive_test *t,
 int sifive_test_load(struct sifive_test *t,
                      const struct sifive_test_state *in) WARN_UNUSED;
 
+struct state_out;
+struct state_in;
+#define SIFIVE_TEST_STATE_VERSION 1
+void sifive_test_save_state(const struct sifive_test *t, struct state_out *o);
+int sifive_test_load_state(struct sifive_test *t, struct state_in *in,
+                           uint32_t version) WARN_UNUSED;
 #endif

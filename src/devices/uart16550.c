@@ -36,6 +36,7 @@
  * uart_receive() takes only what fits. A loopback byte that does not fit
  * is dropped and sets LSR.OE. */
 #include "devices/uart16550.h"
+#include "state/state.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -452,4 +453,40 @@ int uart_load(struct uart *u, const struct uart_state *in)
     uart_update_irq_locked(u, true);
     pthread_mutex_unlock(&u->lock);
     return 0;
+}
+
+/* ---- saved state: section "uart", version 1 ----
+ * u32 fifo_size, rx[fifo_size], u32 rx_head, u32 rx_count, then the
+ * registers ier lcr mcr lsr_err msr_delta scr dll dlm fcr thr_ipending as
+ * u8 each. */
+void uart_save_state(const struct uart *u, struct state_out *o)
+{
+    struct uart_state s;
+    uart_save(u, &s);
+    state_put_u32(o, UART_FIFO_SIZE);
+    state_put_bytes(o, s.rx, UART_FIFO_SIZE);
+    state_put_u32(o, s.rx_head);
+    state_put_u32(o, s.rx_count);
+    const uint8_t regs[] = { s.ier, s.lcr, s.mcr, s.lsr_err, s.msr_delta,
+                             s.scr, s.dll, s.dlm, s.fcr, s.thr_ipending };
+    state_put_bytes(o, regs, sizeof(regs));
+}
+
+int uart_load_state(struct uart *u, struct state_in *in, uint32_t version)
+{
+    static struct uart_state zero;
+    struct uart_state s = zero;
+    if (state_get_u32(in) != UART_FIFO_SIZE)
+        return state_in_fail(in, "bad FIFO size");
+    state_get_bytes(in, s.rx, UART_FIFO_SIZE);
+    s.rx_head = state_get_u32(in);
+    s.rx_count = state_get_u32(in);
+    uint8_t regs[10];
+    state_get_bytes(in, regs, sizeof(regs));
+    if (state_in_status(in))
+        return -EINVAL;
+    s.ier = regs[0], s.lcr = regs[1], s.mcr = regs[2], s.lsr_err = regs[3];
+    s.msr_delta = regs[4], s.scr = regs[5], s.dll = regs[6], s.dlm = regs[7];
+    s.fcr = regs[8], s.thr_ipending = regs[9];
+    return uart_load(u, &s) ? state_in_fail(in, "receive FIFO cursor out of range") : 0;
 }

@@ -65,4 +65,10 @@ size_t uart_rx_space(struct uart *u);
 void uart_save(const struct uart *u, struct uart_state *out);
 int uart_load(struct uart *u, const struct uart_state *in) WARN_UNUSED;
 
+struct state_out;
+struct state_in;
+#define UART_STATE_VERSION 1
+/* Explicitly encoded fields of the "uart" section (state/state.h). */
+void uart_save_state(const struct uart *u, struct state_out *o);
+int uart_load_state(struct uart *u, struct state_in *in, uint32_t version) WARN_UNUSED;
 #endif

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "state/state.h"
 
 enum {
     F_SEG_MAX = 2, F_RO = 5, F_BLK_SIZE = 6, F_FLUSH = 9, F_TOPOLOGY = 10,
@@ -226,11 +227,33 @@ static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
         virtio_mmio_used_locked(d, qi);
 }
 
+/* Saved fields after the transport's: u64 capacity (sectors), which must
+ * match the disk this process opened. */
+static void blk_save_state(struct virtio_dev *d, struct state_out *o)
+{
+    struct virtio_blk *b = (struct virtio_blk *)d;
+    state_put_u64(o, b->capacity);
+}
+
+static int blk_load_state(struct virtio_dev *d, struct state_in *in, uint32_t version)
+{
+    struct virtio_blk *b = (struct virtio_blk *)d;
+    uint64_t cap = state_get_u64(in);
+    if (state_in_status(in))
+        return -EINVAL;
+    if (cap != b->capacity)
+        return state_in_fail(in, "disk %s has %llu sectors, the snapshot %llu", b->be->path,
+                             (unsigned long long)b->capacity, (unsigned long long)cap);
+    return 0;
+}
+
 static const struct virtio_dev_ops blk_ops = {
     .name = "virtio-blk",
     .device_id = 2,
     .nqueues = 1,
     .queue_notify = blk_queue_notify,
+    .save_state = blk_save_state,
+    .load_state = blk_load_state,
 };
 
 struct virtio_blk *virtio_blk_create(struct blk_backend *be, const char *serial,
@@ -300,4 +323,9 @@ int virtio_blk_load(struct virtio_blk *b, const struct virtio_blk_state *in)
     if (in->capacity != b->capacity)
         return -EINVAL;
     return virtio_mmio_load(&b->vdev, &in->mmio);
+}
+
+struct blk_backend *virtio_blk_backend(struct virtio_blk *b)
+{
+    return b->be;
 }

@@ -21,6 +21,8 @@ struct virtio_blk *virtio_blk_create(struct blk_backend *be, const char *serial,
                                      struct gmem *mem, struct iothread *io, struct irq_line irq);
 void virtio_blk_destroy(struct virtio_blk *b);
 struct virtio_dev *virtio_blk_dev(struct virtio_blk *b);
+/* The image behind the disk (snapshots record and fingerprint it). */
+struct blk_backend *virtio_blk_backend(struct virtio_blk *b);
 
 void virtio_blk_save(struct virtio_blk *b, struct virtio_blk_state *out);
 int virtio_blk_load(struct virtio_blk *b, const struct virtio_blk_state *in) WARN_UNUSED;

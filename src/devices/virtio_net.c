@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "state/state.h"
 
 enum { F_MTU = 3, F_MAC = 5, F_STATUS = 16 };
 #define HDR_LEN 12
@@ -198,12 +199,46 @@ static void net_reset(struct virtio_dev *d)
     }
 }
 
+/* Saved fields after the transport's: mac[6], u16 status, u8
+ * has_backend_state, then the backend's subsection. Frames queued for a
+ * guest with no free buffers are not saved: they are lost as on a wire. */
+static void net_save_state(struct virtio_dev *d, struct state_out *o)
+{
+    struct virtio_net *n = (struct virtio_net *)d;
+    state_put_bytes(o, n->mac, 6);
+    state_put_u16(o, n->status);
+    bool be = n->nb->ops->save_state != NULL;
+    state_put_u8(o, be);
+    if (be)
+        n->nb->ops->save_state(n->nb, o);
+}
+
+static int net_load_state(struct virtio_dev *d, struct state_in *in, uint32_t version)
+{
+    struct virtio_net *n = (struct virtio_net *)d;
+    uint8_t mac[6];
+    state_get_bytes(in, mac, 6);
+    uint16_t status = state_get_u16(in);
+    uint8_t be = state_get_u8(in);
+    if (state_in_status(in))
+        return -EINVAL;
+    if (be > 1 || (be && !n->nb->ops->load_state))
+        return state_in_fail(in, "saved network backend state does not fit this backend");
+    memcpy(n->mac, mac, 6);
+    n->status = status & 1;
+    update_config(n);
+    drop_pending(n);
+    return be ? n->nb->ops->load_state(n->nb, in) : 0;
+}
+
 static const struct virtio_dev_ops net_ops = {
     .name = "virtio-net",
     .device_id = 1,
     .nqueues = 2,
     .queue_notify = net_queue_notify,
     .reset = net_reset,
+    .save_state = net_save_state,
+    .load_state = net_load_state,
 };
 
 struct virtio_net *virtio_net_create(struct net_backend *nb, const uint8_t mac[6],

@@ -156,6 +156,7 @@ static int create_virtio(struct machine *m, char *err)
         uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + i) };
         if (nc->mac_set)
             memcpy(mac, nc->mac, 6);
+        memcpy(m->nic_mac[i], mac, 6);
         m->net[i] = virtio_net_create(nb, mac, &m->bus.ram, m->io, next_slot_irq(m));
         if (!m->net[i]) {
             net_close(nb);
@@ -251,6 +252,10 @@ int machine_create(struct machine **out, const struct machine_config *cfg, char 
     }
     if ((r = create_virtio(m, err)))
         goto err_virtio;
+    if ((r = machine_build_device_table(m))) {
+        snprintf(err, VIRT_ERR_LEN, "too many devices");
+        goto err_virtio;
+    }
     *out = m;
     return 0;
 
@@ -448,11 +453,7 @@ reset:
         h->x[11] = m->fdt_addr;   /* a1: device tree */
         h->x[12] = m->info_addr;  /* a2: fw_dynamic_info */
     }
-    clint_reset(m->clint);
-    plic_reset(m->plic);
-    uart_reset(m->uart);
-    for (unsigned i = 0; i < m->nvirtio; i++)
-        virtio_mmio_reset(m->virtio[i]);
+    machine_reset_devices(m);
     atomic_store(&m->stop, MACHINE_RUNNING);
     atomic_store(&m->stop_code, 0);
     return 0;
@@ -484,9 +485,12 @@ static void *hart_thread(void *arg)
 
 int machine_start(struct machine *m)
 {
-    int r0 = iothread_start(m->io);
-    if (r0)
-        return r0;
+    /* A machine started parked (restore) gets its I/O thread on resume. */
+    if (!atomic_load(&m->pause_req)) {
+        int r0 = iothread_start(m->io);
+        if (r0)
+            return r0;
+    }
     for (unsigned i = 0; i < m->nharts; i++) {
         m->thread_args[i] = (struct hart_thread_arg){ .m = m, .h = m->harts[i] };
         int r = pthread_create(&m->threads[i], NULL, hart_thread, &m->thread_args[i]);
@@ -515,6 +519,18 @@ void machine_request_stop(struct machine *m, enum machine_stop why, int code)
     if (write(m->wake_fd, &one, sizeof(one)) < 0) {
         /* already signalled */
     }
+}
+
+int machine_start_paused(struct machine *m)
+{
+    atomic_store(&m->pause_req, 1);
+    vclock_pause(&m->clock);
+    return machine_start(m);
+}
+
+void machine_quiesce(struct machine *m)
+{
+    machine_pause(m);
 }
 
 void machine_pause(struct machine *m)
@@ -562,8 +578,16 @@ void machine_join(struct machine *m)
 int machine_reset(struct machine *m, char *err)
 {
     struct gmem *ram = &m->bus.ram;
-    /* Drop guest RAM: reads as zero again, and the host gets it back. */
-    madvise(ram->host, ram->size, MADV_DONTNEED);
+    /* Devices first: a disk read still in flight must not land in the
+     * freshly loaded images, nor an old ring be processed after them. */
+    iothread_stop(m->io);
+    machine_reset_devices(m);
+    /* Drop guest RAM: reads as zero again, and the host gets it back
+     * (also when RAM was a restored snapshot's private file mapping). */
+    if (gmem_zero_all(ram)) {
+        snprintf(err, VIRT_ERR_LEN, "cannot clear guest RAM");
+        return -ENOMEM;
+    }
     gmem_clear_code_map(ram);
     atomic_fetch_add(&ram->code_gen, 1);
     return machine_load(m, err);
@@ -587,6 +611,18 @@ void machine_poll_tohost(struct machine *m)
 
 int machine_poll_devices(struct machine *m)
 {
+    if (machine_is_paused(m))
+        return 100; /* held: the machine is quiet (machine_quiesce) */
     goldfish_rtc_poll(m->rtc);
     return 100;
+}
+
+uint64_t machine_disk_size(const struct machine *m, unsigned i)
+{
+    return i < MACHINE_MAX_DISKS && m->blk[i] ? virtio_blk_backend(m->blk[i])->size : 0;
+}
+
+void machine_nic_mac(const struct machine *m, unsigned i, uint8_t mac[6])
+{
+    memcpy(mac, m->nic_mac[i], 6);
 }

@@ -81,6 +81,26 @@ enum machine_stop {
     MACHINE_QUIT,       /* the user or a signal stopped the VMM */
 };
 
+/* The device table: every device of the board, in a fixed order (the
+ * platform devices, then the virtio slots), each with the ops the machine
+ * uses to reset, save and load it without knowing its kind. The table's
+ * order is the saved order; `name` is the section id. */
+struct state_out;
+struct state_in;
+struct machine_device_ops {
+    const char *kind;             /* "uart", "virtio-blk"... */
+    uint32_t state_version;
+    void (*reset)(void *dev);     /* optional */
+    void (*save)(void *dev, struct state_out *o);
+    int (*load)(void *dev, struct state_in *in, uint32_t version);
+};
+struct machine_device {
+    char name[24];
+    const struct machine_device_ops *ops;
+    void *dev;
+};
+#define MACHINE_MAX_DEVICES 16
+
 struct hart_thread_arg {
     struct machine *m;
     struct hart *h;
@@ -106,6 +126,9 @@ struct machine {
     struct virtio_dev *virtio[8];
     unsigned nvirtio;
     char disk_serial[MACHINE_MAX_DISKS][24];
+    uint8_t nic_mac[MACHINE_MAX_NICS][6];
+    struct machine_device devices[MACHINE_MAX_DEVICES];
+    unsigned ndevices;
     pthread_t threads[VIRT_MAX_HARTS];
     struct hart_thread_arg thread_args[VIRT_MAX_HARTS];
     bool threads_running;
@@ -143,6 +166,45 @@ bool machine_is_paused(struct machine *m);
 void machine_join(struct machine *m);
 /* Reboot in place: clear RAM, reload images, reset harts and devices. */
 int machine_reset(struct machine *m, char *err) WARN_UNUSED;
+/* The quiet point shared by pause, reset, snapshot and migration: every
+ * hart parked at an instruction boundary, the I/O thread drained and
+ * stopped, device polling held, the guest clock stopped. Idempotent.
+ * Main/API thread. */
+void machine_quiesce(struct machine *m);
+/* Build the device table (machine_create does; virt_devices.c). */
+int machine_build_device_table(struct machine *m) WARN_UNUSED;
+/* Reset every device in the table (harts stopped, I/O thread stopped). */
+void machine_reset_devices(struct machine *m);
+/* Start the hart threads parked (as if paused): a restored machine runs
+ * only when machine_resume is called. */
+int machine_start_paused(struct machine *m) WARN_UNUSED;
+
+/* Machine state (virt_state.c): the clock, every hart and every device of
+ * the table, as sections of a state stream. Machine quiesced. */
+void machine_save_state(struct machine *m, struct state_out *o);
+int machine_load_state(struct machine *m, struct state_in *in) WARN_UNUSED;
+
+/* The configuration as a "machine" section, and back: a saved config
+ * owns the strings its machine_config points to. */
+#define MACHINE_SAVED_STRS 64
+struct machine_saved_config {
+    struct machine_config cfg;
+    const char *vmm_version;
+    uint64_t tohost;
+    uint64_t disk_size[MACHINE_MAX_DISKS];
+    unsigned ndevices;
+    char device_names[MACHINE_MAX_DEVICES][24];
+    char *strs[MACHINE_SAVED_STRS];
+    unsigned nstrs;
+};
+void machine_config_save(const struct machine *m, const char *vmm_version,
+                         struct state_out *o);
+int machine_config_load(struct state_in *in, struct machine_saved_config *sc) WARN_UNUSED;
+void machine_saved_config_free(struct machine_saved_config *sc);
+/* Size in bytes of disk i; the MAC NIC i uses. */
+uint64_t machine_disk_size(const struct machine *m, unsigned i);
+void machine_nic_mac(const struct machine *m, unsigned i, uint8_t mac[6]);
+
 /* Console input from the host (main thread). Returns bytes accepted. */
 size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len);
 /* Test mode: check `tohost`; requests a stop when the program finished. */

@@ -114,3 +114,16 @@ uint64_t gmem_dirty_harvest(struct gmem *m, uint64_t *out)
     atomic_fetch_add(&m->code_gen, 1);
     return n;
 }
+
+int gmem_zero_all(struct gmem *m)
+{
+    void *p = mmap(m->host, m->size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    return p == MAP_FAILED ? -errno : 0;
+}
+
+int gmem_map_file(struct gmem *m, int fd)
+{
+    void *p = mmap(m->host, m->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0);
+    return p == MAP_FAILED ? -errno : 0;
+}

@@ -39,6 +39,13 @@ struct gmem {
 
 int gmem_init(struct gmem *m, gpa_t base, uint64_t size) WARN_UNUSED;
 void gmem_destroy(struct gmem *m);
+/* Make all of RAM read as zero again with fresh anonymous memory (the
+ * host gets the old pages back). Harts stopped. */
+int gmem_zero_all(struct gmem *m) WARN_UNUSED;
+/* Lazy restore: map `size` bytes of `fd` from offset 0 privately over RAM
+ * (pages load from the file on first touch; writes stay in this process;
+ * many VMs mapping one file share its clean pages). Harts stopped. */
+int gmem_map_file(struct gmem *m, int fd) WARN_UNUSED;
 /* Forget every code page (machine reset, with all harts stopped). */
 void gmem_clear_code_map(struct gmem *m);
 

@@ -14,6 +14,8 @@
 #define NET_MAX_FRAME 65550 /* ethernet header + 64 KiB */
 
 struct net_backend;
+struct state_out;
+struct state_in;
 
 /* A frame for the guest. Returns false when the device cannot take it now
  * (no receive buffers): a backend that can wait (TAP) stops reading until
@@ -26,6 +28,11 @@ struct net_backend_ops {
     /* The device can receive again (or not). */
     void (*set_rx)(struct net_backend *nb, bool enabled);
     void (*close)(struct net_backend *nb);
+    /* Optional: the backend's own state (libslirp's NAT tables, leases,
+     * connections), as a subsection of the NIC's saved state. I/O thread
+     * stopped. */
+    void (*save_state)(struct net_backend *nb, struct state_out *o);
+    int (*load_state)(struct net_backend *nb, struct state_in *in);
 };
 
 struct net_backend {

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "state/state.h"
 
 struct net_user {
     struct net_backend nb;
@@ -192,10 +193,58 @@ static void user_close(struct net_backend *nb)
     free(u);
 }
 
+/* libslirp serializes itself through callbacks: its bytes become the
+ * payload of a "slirp" subsection, after the library's state version. */
+static ssize_t state_write_cb(const void *buf, size_t len, void *opaque)
+{
+    state_put_bytes(opaque, buf, len);
+    return (ssize_t)len;
+}
+
+static ssize_t state_read_cb(void *buf, size_t len, void *opaque)
+{
+    struct state_in *in = opaque;
+    if (len > state_in_left(in)) {
+        state_in_fail(in, "libslirp state truncated");
+        return -1;
+    }
+    state_get_bytes(in, buf, len);
+    return (ssize_t)len;
+}
+
+static void user_save_state(struct net_backend *nb, struct state_out *o)
+{
+    struct net_user *u = (struct net_user *)nb;
+    state_begin(o, "slirp", 1, 0);
+    state_put_u32(o, (uint32_t)slirp_state_version());
+    slirp_state_save(u->slirp, state_write_cb, o);
+    state_end(o);
+}
+
+static int user_load_state(struct net_backend *nb, struct state_in *in)
+{
+    struct net_user *u = (struct net_user *)nb;
+    struct state_section s;
+    if (state_in_expect(in, "slirp", 1, &s))
+        return -EINVAL;
+    uint32_t v = state_get_u32(&s.body);
+    if (state_in_status(&s.body))
+        return -EINVAL;
+    if (v > (uint32_t)slirp_state_version())
+        return state_in_fail(&s.body, "libslirp state version %u is newer than this "
+                             "libslirp's %d", v, slirp_state_version());
+    if (slirp_state_load(u->slirp, (int)v, state_read_cb, &s.body) < 0 ||
+        state_in_status(&s.body))
+        return state_in_fail(&s.body, "libslirp refused its saved state");
+    return 0;
+}
+
 static const struct net_backend_ops user_ops = {
     .send = user_send,
     .set_rx = user_set_rx,
     .close = user_close,
+    .save_state = user_save_state,
+    .load_state = user_load_state,
 };
 
 static int parse_port(const char *s, size_t len, int *out)

@@ -18,6 +18,8 @@
  * ready queue, features after FEATURES_OK) are ignored, never fatal. */
 #include "virtio/virtio_mmio.h"
 
+#include "state/state.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -405,4 +407,89 @@ int virtio_mmio_load(struct virtio_dev *d, const struct virtio_mmio_state *in)
     pthread_mutex_unlock(&d->lock);
     set_isr(d, in->isr, ~in->isr);
     return r;
+}
+
+void virtio_mmio_save_state(struct virtio_dev *d, struct state_out *o)
+{
+    struct virtio_mmio_state s;
+    virtio_mmio_save(d, &s);
+    state_put_u32(o, d->ops->device_id);
+    state_put_u64(o, s.driver_features);
+    state_put_u32(o, s.dev_features_sel);
+    state_put_u32(o, s.drv_features_sel);
+    state_put_u32(o, s.queue_sel);
+    state_put_u32(o, s.status);
+    state_put_u32(o, s.config_gen);
+    state_put_u32(o, s.isr);
+    state_put_u32(o, s.broken);
+    state_put_u32(o, VIRTIO_MAX_QUEUES);
+    for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+        virtq_save_state(&s.vq[q], o);
+    pthread_mutex_lock(&d->lock);
+    if (d->ops->save_state)
+        d->ops->save_state(d, o);
+    pthread_mutex_unlock(&d->lock);
+}
+
+int virtio_mmio_load_state(struct virtio_dev *d, struct state_in *in, uint32_t version)
+{
+    static struct virtio_mmio_state zero;
+    struct virtio_mmio_state s = zero;
+    uint32_t id = state_get_u32(in);
+    if (state_in_status(in))
+        return -EINVAL;
+    if (id != d->ops->device_id)
+        return state_in_fail(in, "saved virtio device id %u, this slot holds %s (id %u)", id,
+                             d->ops->name, d->ops->device_id);
+    s.driver_features = state_get_u64(in);
+    s.dev_features_sel = state_get_u32(in);
+    s.drv_features_sel = state_get_u32(in);
+    s.queue_sel = state_get_u32(in);
+    s.status = state_get_u32(in);
+    s.config_gen = state_get_u32(in);
+    s.isr = state_get_u32(in);
+    s.broken = state_get_u32(in);
+    if (state_get_u32(in) != VIRTIO_MAX_QUEUES)
+        return state_in_fail(in, "bad queue count");
+    for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+        virtq_load_state(&s.vq[q], in);
+    if (state_in_status(in))
+        return -EINVAL;
+    if (s.driver_features & ~d->host_features)
+        return state_in_fail(in, "driver features 0x%llx not offered by this %s",
+                             (unsigned long long)s.driver_features, d->ops->name);
+    if (s.dev_features_sel > 1 || s.drv_features_sel > 1 || s.queue_sel >= VIRTIO_MAX_QUEUES ||
+        s.status > 0xff || s.isr > 3 || s.broken > 1)
+        return state_in_fail(in, "transport register out of range");
+    for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+        uint32_t num = s.vq[q].num;
+        if (num > VIRTQ_MAX_SIZE || (num & (num - 1)) || s.vq[q].ready > 1 ||
+            (s.vq[q].ready && !num))
+            return state_in_fail(in, "queue %u: bad size %u", q, num);
+    }
+    if (virtio_mmio_load(d, &s))
+        return state_in_fail(in, "a queue's rings lie outside guest RAM");
+    int r = 0;
+    pthread_mutex_lock(&d->lock);
+    if (d->ops->load_state)
+        r = d->ops->load_state(d, in, version);
+    pthread_mutex_unlock(&d->lock);
+    return r ? r : state_in_status(in);
+}
+
+void virtio_mmio_kick_queues(struct virtio_dev *d)
+{
+    uint32_t bits = 0;
+    pthread_mutex_lock(&d->lock);
+    for (unsigned q = 0; q < d->ops->nqueues; q++)
+        if (virtio_mmio_queue_live_locked(d, q))
+            bits |= 1u << q;
+    pthread_mutex_unlock(&d->lock);
+    if (!bits)
+        return;
+    atomic_fetch_or(&d->notify_pending, bits);
+    uint64_t one = 1;
+    if (write(d->notify_fd, &one, sizeof(one)) < 0) {
+        /* counter saturated: the I/O thread is due to look anyway */
+    }
 }

@@ -47,6 +47,8 @@
 #define VIRTIO_INT_CONFIG 2
 
 struct virtio_dev;
+struct state_out;
+struct state_in;
 
 struct virtio_dev_ops {
     const char *name;          /* "virtio-blk": log lines */
@@ -60,6 +62,10 @@ struct virtio_dev_ops {
     void (*config_write)(struct virtio_dev *d, uint32_t off, const void *buf, unsigned len);
     /* DRIVER_OK was just set (lock held). Optional. */
     void (*driver_ok)(struct virtio_dev *d);
+    /* Device-specific saved fields after the transport's (lock held;
+     * see virtio_mmio_save_state). Optional: no fields. */
+    void (*save_state)(struct virtio_dev *d, struct state_out *o);
+    int (*load_state)(struct virtio_dev *d, struct state_in *in, uint32_t version);
 };
 
 struct virtio_dev {
@@ -119,5 +125,20 @@ bool virtio_mmio_queue_live_locked(const struct virtio_dev *d, unsigned q);
 
 void virtio_mmio_save(struct virtio_dev *d, struct virtio_mmio_state *out);
 int virtio_mmio_load(struct virtio_dev *d, const struct virtio_mmio_state *in) WARN_UNUSED;
+
+/* Saved state, section "virtio", version 1 (the machine names it by
+ * slot): u32 device_id, u64 driver_features, u32 dev_features_sel,
+ * drv_features_sel, queue_sel, status, config_gen, isr, broken, u32
+ * nqueues, per queue (virtq_save_state), then the device's own fields
+ * (ops->save_state). Load checks the device id and the features against
+ * this device, and refuses rings outside RAM. Harts and the I/O thread
+ * stopped. */
+#define VIRTIO_STATE_VERSION 1
+void virtio_mmio_save_state(struct virtio_dev *d, struct state_out *o);
+int virtio_mmio_load_state(struct virtio_dev *d, struct state_in *in,
+                           uint32_t version) WARN_UNUSED;
+/* After a load: process every queue that holds chains the guest already
+ * made available, as if it had just notified. Any thread. */
+void virtio_mmio_kick_queues(struct virtio_dev *d);
 
 #endif

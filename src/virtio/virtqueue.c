@@ -9,6 +9,8 @@
  * use. */
 #include "virtio/virtqueue.h"
 
+#include "state/state.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -295,4 +297,28 @@ int virtq_load(struct virtq *q, const struct virtq_state *in)
     if (in->ready)
         return virtq_enable(q, NULL, 0);
     return 0;
+}
+
+void virtq_save_state(const struct virtq_state *s, struct state_out *o)
+{
+    state_put_u32(o, s->num);
+    state_put_u32(o, s->ready);
+    state_put_u64(o, s->desc);
+    state_put_u64(o, s->avail);
+    state_put_u64(o, s->used);
+    state_put_u16(o, s->last_avail);
+    state_put_u16(o, s->used_idx);
+    state_put_u16(o, s->signalled);
+}
+
+void virtq_load_state(struct virtq_state *s, struct state_in *in)
+{
+    s->num = state_get_u32(in);
+    s->ready = state_get_u32(in);
+    s->desc = state_get_u64(in);
+    s->avail = state_get_u64(in);
+    s->used = state_get_u64(in);
+    s->last_avail = state_get_u16(in);
+    s->used_idx = state_get_u16(in);
+    s->signalled = state_get_u16(in);
 }

@@ -102,4 +102,12 @@ void virtq_save(const struct virtq *q, struct virtq_state *out);
 /* Restore; -EINVAL when the saved rings do not fit in RAM. */
 int virtq_load(struct virtq *q, const struct virtq_state *in) WARN_UNUSED;
 
+/* Explicit encoding of one queue inside the transport's section:
+ * u32 num, u32 ready, u64 desc, avail, used, u16 last_avail, used_idx,
+ * signalled. Decoding only fills `s` (the caller validates). */
+struct state_out;
+struct state_in;
+void virtq_save_state(const struct virtq_state *s, struct state_out *o);
+void virtq_load_state(struct virtq_state *s, struct state_in *in);
+
 #endif

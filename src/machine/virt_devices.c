@@ -1,0 +1,116 @@
+/* The virt board's device table (virt.h): one entry per device with the
+ * generic ops the machine uses for reset, save and load, so snapshot,
+ * migration and reset walk one list instead of knowing every kind. */
+#include "machine/virt.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "devices/clint.h"
+#include "devices/goldfish_rtc.h"
+#include "devices/plic.h"
+#include "devices/sifive_test.h"
+#include "devices/uart16550.h"
+#include "virtio/virtio_mmio.h"
+
+static void clint_reset_op(void *d) { clint_reset(d); }
+static void clint_save_op(void *d, struct state_out *o) { clint_save_state(d, o); }
+static int clint_load_op(void *d, struct state_in *in, uint32_t v)
+{
+    return clint_load_state(d, in, v);
+}
+static const struct machine_device_ops clint_dev_ops = {
+    .kind = "clint", .state_version = CLINT_STATE_VERSION,
+    .reset = clint_reset_op, .save = clint_save_op, .load = clint_load_op,
+};
+
+static void plic_reset_op(void *d) { plic_reset(d); }
+static void plic_save_op(void *d, struct state_out *o) { plic_save_state(d, o); }
+static int plic_load_op(void *d, struct state_in *in, uint32_t v)
+{
+    return plic_load_state(d, in, v);
+}
+static const struct machine_device_ops plic_dev_ops = {
+    .kind = "plic", .state_version = PLIC_STATE_VERSION,
+    .reset = plic_reset_op, .save = plic_save_op, .load = plic_load_op,
+};
+
+static void uart_reset_op(void *d) { uart_reset(d); }
+static void uart_save_op(void *d, struct state_out *o) { uart_save_state(d, o); }
+static int uart_load_op(void *d, struct state_in *in, uint32_t v)
+{
+    return uart_load_state(d, in, v);
+}
+static const struct machine_device_ops uart_dev_ops = {
+    .kind = "uart", .state_version = UART_STATE_VERSION,
+    .reset = uart_reset_op, .save = uart_save_op, .load = uart_load_op,
+};
+
+static void rtc_save_op(void *d, struct state_out *o) { goldfish_rtc_save_state(d, o); }
+static int rtc_load_op(void *d, struct state_in *in, uint32_t v)
+{
+    return goldfish_rtc_load_state(d, in, v);
+}
+static const struct machine_device_ops rtc_dev_ops = {
+    .kind = "rtc", .state_version = GOLDFISH_RTC_STATE_VERSION,
+    .save = rtc_save_op, .load = rtc_load_op,
+};
+
+static void test_save_op(void *d, struct state_out *o) { sifive_test_save_state(d, o); }
+static int test_load_op(void *d, struct state_in *in, uint32_t v)
+{
+    return sifive_test_load_state(d, in, v);
+}
+static const struct machine_device_ops test_dev_ops = {
+    .kind = "test-finisher", .state_version = SIFIVE_TEST_STATE_VERSION,
+    .save = test_save_op, .load = test_load_op,
+};
+
+static void virtio_reset_op(void *d) { virtio_mmio_reset(d); }
+static void virtio_save_op(void *d, struct state_out *o) { virtio_mmio_save_state(d, o); }
+static int virtio_load_op(void *d, struct state_in *in, uint32_t v)
+{
+    return virtio_mmio_load_state(d, in, v);
+}
+static const struct machine_device_ops virtio_dev_ops = {
+    .kind = "virtio", .state_version = VIRTIO_STATE_VERSION,
+    .reset = virtio_reset_op, .save = virtio_save_op, .load = virtio_load_op,
+};
+
+static int add(struct machine *m, const char *name, const struct machine_device_ops *ops,
+               void *dev)
+{
+    if (m->ndevices >= MACHINE_MAX_DEVICES)
+        return -ENOSPC;
+    struct machine_device *d = &m->devices[m->ndevices++];
+    snprintf(d->name, sizeof(d->name), "%s", name);
+    d->ops = ops;
+    d->dev = dev;
+    return 0;
+}
+
+int machine_build_device_table(struct machine *m)
+{
+    int r;
+    m->ndevices = 0;
+    if ((r = add(m, "clint", &clint_dev_ops, m->clint)) ||
+        (r = add(m, "plic", &plic_dev_ops, m->plic)) ||
+        (r = add(m, "uart", &uart_dev_ops, m->uart)) ||
+        (r = add(m, "rtc", &rtc_dev_ops, m->rtc)) ||
+        (r = add(m, "test-finisher", &test_dev_ops, m->finisher)))
+        return r;
+    for (unsigned i = 0; i < m->nvirtio; i++) {
+        char name[24];
+        snprintf(name, sizeof(name), "virtio.%u", i);
+        if ((r = add(m, name, &virtio_dev_ops, m->virtio[i])))
+            return r;
+    }
+    return 0;
+}
+
+void machine_reset_devices(struct machine *m)
+{
+    for (unsigned i = 0; i < m->ndevices; i++)
+        if (m->devices[i].ops->reset)
+            m->devices[i].ops->reset(m->devices[i].dev);
+}

@@ -1,0 +1,227 @@
+/* Saving and loading the virt board (virt.h, DESIGN.md "State"): the
+ * configuration that rebuilds an identical machine in a fresh process,
+ * then the clock, every hart and every device of the table, each as its
+ * own section. Guest RAM is not here: it travels as pages (a memory file
+ * for snapshots, a page stream for migration). */
+#include "machine/virt.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "block/block.h"
+#include "cpu/riscv/hart.h"
+#include "cpu/riscv/hart_state.h"
+#include "state/state.h"
+#include "virtio/virtio_mmio.h"
+
+#define MACHINE_CONFIG_VERSION 1
+#define CLOCK_STATE_VERSION 1
+
+/* ---- configuration: section "machine" ----
+ * str vmm_version, u32 nharts, u64 ram_base, u64 ram_size, str mmu_type,
+ * str firmware, kernel, initrd, cmdline, test_elf, u64 tohost,
+ * u32 ndisks, per disk {u32 slot, str path, str format, u8 readonly,
+ * str serial, u64 size_bytes}, u32 nnets, per NIC {u32 slot, u32 kind,
+ * str tap_name, u32 nhostfwd, str hostfwd[], mac[6]}, u8 rng,
+ * u32 ndevices, per device {str name, str kind}. */
+void machine_config_save(const struct machine *m, const char *vmm_version,
+                         struct state_out *o)
+{
+    const struct machine_config *c = &m->cfg;
+    state_begin(o, "machine", MACHINE_CONFIG_VERSION, 0);
+    state_put_str(o, vmm_version);
+    state_put_u32(o, m->nharts);
+    state_put_u64(o, m->bus.ram.base);
+    state_put_u64(o, m->bus.ram.size);
+    state_put_str(o, c->mmu_type);
+    state_put_str(o, c->firmware);
+    state_put_str(o, c->kernel);
+    state_put_str(o, c->initrd);
+    state_put_str(o, c->cmdline);
+    state_put_str(o, c->test_elf);
+    state_put_u64(o, m->tohost);
+    state_put_u32(o, c->ndisks);
+    for (unsigned i = 0; i < c->ndisks; i++) {
+        state_put_u32(o, i);
+        state_put_str(o, c->disks[i].path);
+        state_put_str(o, c->disks[i].format);
+        state_put_u8(o, c->disks[i].readonly);
+        state_put_str(o, m->disk_serial[i]);
+        state_put_u64(o, machine_disk_size(m, i));
+    }
+    state_put_u32(o, c->nnets);
+    for (unsigned i = 0; i < c->nnets; i++) {
+        const struct machine_net *n = &c->nets[i];
+        state_put_u32(o, c->ndisks + i);
+        state_put_u32(o, n->kind);
+        state_put_str(o, n->tap_name);
+        state_put_u32(o, n->nhostfwd);
+        for (unsigned k = 0; k < n->nhostfwd; k++)
+            state_put_str(o, n->hostfwd[k]);
+        uint8_t mac[6];
+        machine_nic_mac(m, i, mac);
+        state_put_bytes(o, mac, 6);
+    }
+    state_put_u8(o, c->rng);
+    state_put_u32(o, m->ndevices);
+    for (unsigned i = 0; i < m->ndevices; i++) {
+        state_put_str(o, m->devices[i].name);
+        state_put_str(o, m->devices[i].ops->kind);
+    }
+    state_end(o);
+}
+
+/* A decoded string kept alive in the saved config's arena. */
+static const char *keep(struct machine_saved_config *sc, struct state_in *in, bool nullable)
+{
+    char buf[4096];
+    bool was_null;
+    state_get_str(in, buf, sizeof(buf), &was_null);
+    if (state_in_status(in) || (was_null && nullable))
+        return NULL;
+    if (sc->nstrs >= MACHINE_SAVED_STRS) {
+        state_in_fail(in, "too many strings");
+        return NULL;
+    }
+    char *s = strdup(buf);
+    if (!s) {
+        state_in_fail(in, "out of memory");
+        return NULL;
+    }
+    sc->strs[sc->nstrs++] = s;
+    return s;
+}
+
+void machine_saved_config_free(struct machine_saved_config *sc)
+{
+    for (unsigned i = 0; i < sc->nstrs; i++)
+        free(sc->strs[i]);
+    memset(sc, 0, sizeof(*sc));
+}
+
+int machine_config_load(struct state_in *in, struct machine_saved_config *sc)
+{
+    struct state_section s;
+    memset(sc, 0, sizeof(*sc));
+    if (state_in_expect(in, "machine", MACHINE_CONFIG_VERSION, &s))
+        return -EINVAL;
+    struct state_in *b = &s.body;
+    struct machine_config *c = &sc->cfg;
+    sc->vmm_version = keep(sc, b, true);
+    c->ncpus = state_get_u32(b);
+    uint64_t ram_base = state_get_u64(b);
+    c->mem_size = state_get_u64(b);
+    c->mmu_type = keep(sc, b, true);
+    c->firmware = keep(sc, b, true);
+    c->kernel = keep(sc, b, true);
+    c->initrd = keep(sc, b, true);
+    c->cmdline = keep(sc, b, true);
+    c->test_elf = keep(sc, b, true);
+    sc->tohost = state_get_u64(b);
+    if (state_in_status(b))
+        return -EINVAL;
+    if (ram_base != VIRT_RAM_BASE)
+        return state_in_fail(b, "RAM at 0x%llx; this board has it at 0x%llx",
+                             (unsigned long long)ram_base, VIRT_RAM_BASE);
+    if (c->ncpus < 1 || c->ncpus > VIRT_MAX_HARTS)
+        return state_in_fail(b, "%u harts; this board has 1..%d", c->ncpus, VIRT_MAX_HARTS);
+    c->ndisks = state_get_u32(b);
+    if (c->ndisks > MACHINE_MAX_DISKS)
+        return state_in_fail(b, "%u disks; at most %d", c->ndisks, MACHINE_MAX_DISKS);
+    for (unsigned i = 0; i < c->ndisks; i++) {
+        struct machine_disk *d = &c->disks[i];
+        if (state_get_u32(b) != i)
+            return state_in_fail(b, "disk %u: bad slot", i);
+        d->path = keep(sc, b, false);
+        d->format = keep(sc, b, true);
+        d->readonly = state_get_u8(b) != 0;
+        d->serial = keep(sc, b, true);
+        sc->disk_size[i] = state_get_u64(b);
+    }
+    c->nnets = state_get_u32(b);
+    if (c->nnets > MACHINE_MAX_NICS)
+        return state_in_fail(b, "%u NICs; at most %d", c->nnets, MACHINE_MAX_NICS);
+    for (unsigned i = 0; i < c->nnets; i++) {
+        struct machine_net *n = &c->nets[i];
+        if (state_get_u32(b) != c->ndisks + i)
+            return state_in_fail(b, "NIC %u: bad slot", i);
+        uint32_t kind = state_get_u32(b);
+        if (kind != MACHINE_NET_USER && kind != MACHINE_NET_TAP)
+            return state_in_fail(b, "NIC %u: unknown kind %u", i, kind);
+        n->kind = kind;
+        n->tap_name = keep(sc, b, true);
+        n->nhostfwd = state_get_u32(b);
+        if (n->nhostfwd > MACHINE_MAX_HOSTFWD)
+            return state_in_fail(b, "NIC %u: %u port forwards", i, n->nhostfwd);
+        for (unsigned k = 0; k < n->nhostfwd; k++)
+            n->hostfwd[k] = keep(sc, b, false);
+        state_get_bytes(b, n->mac, 6);
+        n->mac_set = true;
+    }
+    c->rng = state_get_u8(b) != 0;
+    sc->ndevices = state_get_u32(b);
+    if (sc->ndevices > MACHINE_MAX_DEVICES)
+        return state_in_fail(b, "%u devices", sc->ndevices);
+    for (unsigned i = 0; i < sc->ndevices; i++) {
+        char name[24], kind[24];
+        state_get_str(b, name, sizeof(name), NULL);
+        state_get_str(b, kind, sizeof(kind), NULL);
+        memcpy(sc->device_names[i], name, sizeof(name));
+    }
+    if (state_in_status(b))
+        return -EINVAL;
+    if (c->kernel && !c->kernel[0])
+        return state_in_fail(b, "empty kernel path");
+    return state_in_finish(b);
+}
+
+/* ---- clock, harts, devices ---- */
+void machine_save_state(struct machine *m, struct state_out *o)
+{
+    state_begin(o, "clock", CLOCK_STATE_VERSION, 0);
+    state_put_u64(o, vclock_ticks(&m->clock));
+    state_end(o);
+    for (unsigned i = 0; i < m->nharts; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "hart.%u", i);
+        state_begin(o, id, HART_STATE_VERSION, 0);
+        hart_save_state(m->harts[i], o);
+        state_end(o);
+    }
+    for (unsigned i = 0; i < m->ndevices; i++) {
+        const struct machine_device *d = &m->devices[i];
+        state_begin(o, d->name, d->ops->state_version, 0);
+        d->ops->save(d->dev, o);
+        state_end(o);
+    }
+}
+
+int machine_load_state(struct machine *m, struct state_in *in)
+{
+    struct state_section s;
+    if (state_in_expect(in, "clock", CLOCK_STATE_VERSION, &s))
+        return -EINVAL;
+    uint64_t ticks = state_get_u64(&s.body);
+    if (state_in_finish(&s.body))
+        return -EINVAL;
+    /* The guest's clock continues from where it was saved: no jump
+     * forward (a storm of expired timers) and never backwards. */
+    vclock_pause(&m->clock);
+    vclock_set(&m->clock, ticks);
+    for (unsigned i = 0; i < m->nharts; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "hart.%u", i);
+        if (state_in_expect(in, id, HART_STATE_VERSION, &s) ||
+            hart_load_state(m->harts[i], &s.body, s.version) || state_in_finish(&s.body))
+            return -EINVAL;
+    }
+    for (unsigned i = 0; i < m->ndevices; i++) {
+        const struct machine_device *d = &m->devices[i];
+        if (state_in_expect(in, d->name, d->ops->state_version, &s) ||
+            d->ops->load(d->dev, &s.body, s.version) || state_in_finish(&s.body))
+            return -EINVAL;
+    }
+    return state_in_status(in);
+}
