@@ -134,6 +134,122 @@ static void patch_vm(struct vm *vm, const char *id, const json_t *body, struct a
         api_reply_fault(out, 400, "unknown state '%.64s' (Paused or Resumed)", s);
 }
 
+/* Every key of `body` is one of `keys` (NULL-terminated). */
+static bool only_keys(const json_t *body, const char *const *keys, struct api_reply *out)
+{
+    const char *k;
+    json_t *v;
+    if (!json_is_object(body)) {
+        api_reply_fault(out, 400, "the body must be a JSON object");
+        return false;
+    }
+    json_object_foreach((json_t *)body, k, v) {
+        unsigned i;
+        for (i = 0; keys[i] && strcmp(keys[i], k); i++)
+            ;
+        if (!keys[i]) {
+            api_reply_fault(out, 400, "unknown key '%.64s'", k);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Optional string / bool members: false (reply set) when of another type. */
+static bool opt_string(const json_t *body, const char *key, const char **v,
+                       struct api_reply *out)
+{
+    json_t *j = json_object_get(body, key);
+    *v = NULL;
+    if (!j)
+        return true;
+    if (!json_is_string(j)) {
+        api_reply_fault(out, 400, "'%s' must be a string", key);
+        return false;
+    }
+    *v = json_string_value(j);
+    return true;
+}
+
+static bool opt_bool(const json_t *body, const char *key, bool *v, struct api_reply *out)
+{
+    json_t *j = json_object_get(body, key);
+    if (!j)
+        return true;
+    if (!json_is_boolean(j)) {
+        api_reply_fault(out, 400, "'%s' must be true or false", key);
+        return false;
+    }
+    *v = json_is_true(j);
+    return true;
+}
+
+static void put_snapshot_create(struct vm *vm, const char *id, const json_t *body,
+                                struct api_reply *out)
+{
+    static const char *const keys[] = { "snapshot_path", "mem_file_path", "snapshot_type",
+                                        "version", NULL };
+    char err[API_ERR_LEN];
+    const char *sp, *mp, *type, *version;
+    if (!only_keys(body, keys, out) || !opt_string(body, "snapshot_path", &sp, out) ||
+        !opt_string(body, "mem_file_path", &mp, out) ||
+        !opt_string(body, "snapshot_type", &type, out) ||
+        !opt_string(body, "version", &version, out))
+        return;
+    if (!sp || !mp) {
+        api_reply_fault(out, 400, "snapshot_path and mem_file_path are required");
+        return;
+    }
+    bool diff = false;
+    if (type && !strcmp(type, "Diff"))
+        diff = true;
+    else if (type && strcmp(type, "Full")) {
+        api_reply_fault(out, 400, "unknown snapshot_type '%.64s' (Full or Diff)", type);
+        return;
+    }
+    reply_result(out, vm_snapshot_create(vm, sp, mp, diff, err), err);
+}
+
+static void put_snapshot_load(struct vm *vm, const char *id, const json_t *body,
+                              struct api_reply *out)
+{
+    static const char *const keys[] = { "snapshot_path", "mem_backend", "mem_file_path",
+                                        "enable_diff_snapshots", "resume_vm",
+                                        "ignore_disk_changes", NULL };
+    static const char *const be_keys[] = { "backend_type", "backend_path", NULL };
+    char err[API_ERR_LEN];
+    struct vm_snapshot_load_opts o = { .resume = false };
+    const char *mem_file = NULL, *be_type = NULL, *be_path = NULL;
+    bool diff = false;
+    if (!only_keys(body, keys, out) || !opt_string(body, "snapshot_path", &o.state_path, out) ||
+        !opt_string(body, "mem_file_path", &mem_file, out) ||
+        !opt_bool(body, "enable_diff_snapshots", &diff, out) ||
+        !opt_bool(body, "resume_vm", &o.resume, out) ||
+        !opt_bool(body, "ignore_disk_changes", &o.ignore_disk_changes, out))
+        return;
+    json_t *be = json_object_get(body, "mem_backend");
+    if (be) {
+        if (!only_keys(be, be_keys, out) || !opt_string(be, "backend_type", &be_type, out) ||
+            !opt_string(be, "backend_path", &be_path, out))
+            return;
+        if (!be_type || strcmp(be_type, "File")) {
+            api_reply_fault(out, 400, "mem_backend.backend_type must be \"File\" (Uffd is "
+                            "not supported)");
+            return;
+        }
+    }
+    if (!o.state_path) {
+        api_reply_fault(out, 400, "snapshot_path is required");
+        return;
+    }
+    if (mem_file && be_path) {
+        api_reply_fault(out, 400, "give mem_backend or mem_file_path, not both");
+        return;
+    }
+    o.mem_path = be_path ? be_path : mem_file;
+    reply_result(out, vm_snapshot_load(vm, &o, err), err);
+}
+
 static void get_vm_config(struct vm *vm, const char *id, const json_t *body,
                           struct api_reply *out)
 {
@@ -157,6 +273,8 @@ const struct api_route api_routes[] = {
     { "PATCH", "/vm", true, patch_vm },
     { "GET", "/vm/config", false, get_vm_config },
     { "GET", "/metrics", false, get_metrics },
+    { "PUT", "/snapshot/create", true, put_snapshot_create },
+    { "PUT", "/snapshot/load", true, put_snapshot_load },
 };
 const size_t api_nroutes = ARRAY_SIZE(api_routes);
 

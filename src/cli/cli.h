@@ -8,5 +8,7 @@ int cli_usage_error(const char *fmt, const char *arg);
 int cli_ctl(int argc, char **argv);
 /* corral ps [--json] */
 int cli_ps(int argc, char **argv);
+/* corral snapshot create|merge ... (snapshot.c) */
+int cli_snapshot(int argc, char **argv);
 
 #endif

@@ -56,7 +56,11 @@ static void print_help(void)
            "  corral run --test ELF        run a bare-metal test program\n"
            "  corral up [options]          boot the default Debian guest\n"
            "  corral ctl --sock PATH status|pause|resume|shutdown|reset|metrics [--json]\n"
-           "  corral ps [--json]           list running VMs started with --name\n\n"
+           "  corral ps [--json]           list running VMs started with --name\n"
+           "  corral snapshot create --sock PATH --dir DIR [--diff] [--no-resume]\n"
+           "  corral snapshot merge --dir DIR --out DIR   fold a Diff chain into a Full one\n"
+           "  corral restore DIR [--paused] [--api-sock PATH] [--name NAME] ...\n"
+           "                               run a snapshot in this new process\n\n"
            "options:\n"
            "  --kernel PATH      RISC-V Linux Image\n"
            "  --firmware PATH    OpenSBI fw_dynamic.bin\n"
@@ -74,6 +78,9 @@ static void print_help(void)
            "  --api-sock PATH    serve the management API on this unix socket\n"
            "  --name NAME        register the VM for 'corral ps'\n"
            "  --timeout SECONDS  stop a guest that runs longer (exit 124)\n"
+           "  --restore DIR      start from the snapshot in DIR (see corral snapshot)\n"
+           "  --paused           with --restore: load, but do not run until resumed\n"
+           "  --ignore-disk-changes  with --restore: accept raw disks changed since\n"
            "  --dump-dtb FILE    write the device tree and exit\n"
            "  -v, --verbose      more log output\n\n"
            "console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n",
@@ -151,12 +158,16 @@ struct run_opts {
     unsigned nnets;
     bool rng;
     double timeout;      /* --timeout SECONDS; 0 = none */
+    const char *restore; /* --restore DIR: a snapshot directory */
+    bool paused;         /* --paused: restore without running */
+    bool ignore_disk_changes;
 };
 
 static int parse_run_flags(int argc, char **argv, struct run_opts *o)
 {
     enum { O_KERNEL = 256, O_INITRD, O_FIRMWARE, O_CMDLINE, O_CPUS, O_MEMORY,
-           O_CONSOLE, O_TEST, O_DUMP_DTB, O_MMU, O_CONFIG, O_API_SOCK, O_NAME, O_DISK, O_NET, O_RNG, O_TIMEOUT };
+           O_CONSOLE, O_TEST, O_DUMP_DTB, O_MMU, O_CONFIG, O_API_SOCK, O_NAME, O_DISK, O_NET, O_RNG, O_TIMEOUT,
+           O_RESTORE, O_PAUSED, O_IGNORE_DISKS };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "initrd", required_argument, NULL, O_INITRD },
@@ -176,6 +187,9 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         { "net", required_argument, NULL, O_NET },
         { "rng", no_argument, NULL, O_RNG },
         { "timeout", required_argument, NULL, O_TIMEOUT },
+        { "restore", required_argument, NULL, O_RESTORE },
+        { "paused", no_argument, NULL, O_PAUSED },
+        { "ignore-disk-changes", no_argument, NULL, O_IGNORE_DISKS },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
@@ -216,6 +230,9 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
             break;
         }
         case O_RNG: o->rng = true; break;
+        case O_RESTORE: o->restore = optarg; break;
+        case O_PAUSED: o->paused = true; break;
+        case O_IGNORE_DISKS: o->ignore_disk_changes = true; break;
         case O_TIMEOUT:
             o->timeout = strtod(optarg, &end);
             if (*optarg == '\0' || *end || !(o->timeout > 0) || o->timeout > 1e7)
@@ -337,6 +354,13 @@ static int cmd_run(struct run_opts *o, bool up)
                         "--kernel, --firmware, --initrd or --config-file\n");
         return 2;
     }
+    if (o->restore && (o->kernel || o->firmware || o->initrd || o->config_file || o->test_elf ||
+                       o->ndisks || o->nnets || o->rng || o->cmdline || o->mmu_type || up)) {
+        fprintf(stderr, "corral: error: --restore %s: the snapshot holds the whole machine; "
+                        "it does not take --kernel, --firmware, --initrd, --cmdline, --disk, "
+                        "--net, --rng, --mmu, --test or --config-file\n", o->restore);
+        return 2;
+    }
     if (vm_create(&vm, o->name, &con)) {
         fprintf(stderr, "corral: error: out of memory\n");
         return 1;
@@ -346,7 +370,7 @@ static int cmd_run(struct run_opts *o, bool up)
         status = 2;
         goto out;
     }
-    if (apply_flags(&vm->cfg, o)) {
+    if (!o->restore && apply_flags(&vm->cfg, o)) {
         status = 2;
         goto out;
     }
@@ -367,7 +391,7 @@ static int cmd_run(struct run_opts *o, bool up)
             goto out;
     }
     /* Without an API, everything must be given now. */
-    bool start_now = c->test_elf || c->kernel || !o->api_sock;
+    bool start_now = !o->restore && (c->test_elf || c->kernel || !o->api_sock);
     if (start_now && !c->test_elf) {
         if (!c->kernel) {
             fprintf(stderr, "corral: error: no kernel given (--kernel PATH, --test ELF, "
@@ -442,6 +466,20 @@ static int cmd_run(struct run_opts *o, bool up)
         fprintf(stderr, "corral: error: %s\n", err);
         goto out;
     }
+    if (o->restore) {
+        char state[PATH_MAX + 16];
+        snprintf(state, sizeof(state), "%s/state", o->restore);
+        struct vm_snapshot_load_opts lo = {
+            .state_path = state, .resume = !o->paused,
+            .ignore_disk_changes = o->ignore_disk_changes,
+            .expect_cpus = o->ncpus, .expect_mem = o->mem_size,
+        };
+        if (vm_snapshot_load(vm, &lo, err)) {
+            console_restore();
+            fprintf(stderr, "corral: error: --restore %s: %s\n", o->restore, err);
+            goto out;
+        }
+    }
     if (o->timeout > 0)
         vm_set_timeout(vm, o->timeout);
     status = vm_run(vm, &got_signal);
@@ -475,10 +513,18 @@ int main(int argc, char **argv)
         return cli_ctl(argc - 1, argv + 1);
     if (!strcmp(cmd, "ps"))
         return cli_ps(argc - 1, argv + 1);
-    if (!strcmp(cmd, "run") || !strcmp(cmd, "up")) {
-        int r = parse_run_flags(argc - 1, argv + 1, &o);
+    if (!strcmp(cmd, "snapshot"))
+        return cli_snapshot(argc - 1, argv + 1);
+    bool restore = !strcmp(cmd, "restore");
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "up") || restore) {
+        /* corral restore DIR [options] = corral run --restore DIR [options] */
+        if (restore && (argc < 3 || argv[2][0] == '-'))
+            return cli_usage_error("restore: which snapshot? corral restore DIR%s", "");
+        int r = parse_run_flags(argc - (restore ? 2 : 1), argv + (restore ? 2 : 1), &o);
         if (r)
             return r;
+        if (restore)
+            o.restore = argv[2];
         r = cmd_run(&o, !strcmp(cmd, "up"));
         for (unsigned i = 0; i < o.ndisks; i++)
             machine_disk_release(&o.disks[i]);

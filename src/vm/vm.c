@@ -64,6 +64,7 @@ void vm_destroy(struct vm *vm)
     if (!vm)
         return;
     machine_destroy(vm->m);
+    vm_snap_chain_free(&vm->snap_chain);
     vmcfg_free(&vm->cfg);
     close(vm->wake_fd);
     pthread_mutex_destroy(&vm->lock);
@@ -137,6 +138,9 @@ int vm_start(struct vm *vm, char *err)
         r = -EINVAL; /* a bad image or one that does not fit: the caller's */
         goto out;
     }
+    /* Always on: it costs a bit set per store-TLB fill, and makes every
+     * snapshot after the first one able to be a Diff. */
+    gmem_dirty_log_start(&m->bus.ram);
     if (!vm->cfg.test_elf && vm->con.raw)
         vm->con.raw();
     if ((r = machine_start(m))) {

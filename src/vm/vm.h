@@ -16,6 +16,7 @@
 
 #include "machine/virt.h"
 #include "vm/config.h"
+#include "vm/snapshot.h"
 #include "vm/state.h"
 
 #define VM_VERSION "0.1"
@@ -56,6 +57,11 @@ struct vm {
     bool timed_out;
 
     _Atomic uint64_t con_tx_bytes, con_rx_bytes;
+
+    /* Under lock: the memory files of the last snapshot this process
+     * created or loaded (a Diff snapshot goes on top of them). */
+    struct vm_snap_chain snap_chain;
+    bool restored;                /* started from a snapshot */
 };
 
 /* `id` names the VM in GET / (NULL: "anonymous-instance"). */
@@ -90,6 +96,19 @@ int vm_run(struct vm *vm, volatile sig_atomic_t *sig);
 /* Stop the guest `seconds` after it starts (a runaway test): vm_run then
  * prints why and returns 124. Before vm_run. */
 void vm_set_timeout(struct vm *vm, double seconds);
+
+/* Snapshots (vm/snapshot.h). Create: Paused only; the VM stays paused.
+ * Load: a fresh process before any configuration; builds the machine
+ * from the snapshot and leaves it Paused or, with opts->resume, Running.
+ * -EINVAL (400) for bad input or state, with one line in err. */
+int vm_snapshot_create(struct vm *vm, const char *state_path, const char *mem_path, bool diff,
+                       char *err) WARN_UNUSED;
+int vm_snapshot_load(struct vm *vm, const struct vm_snapshot_load_opts *opts,
+                     char *err) WARN_UNUSED;
+/* Fold the memory chain of `state_path` into one full memory file and a
+ * state that refers to it (no VM needed). */
+int vm_snapshot_merge(const char *state_path, const char *out_state, const char *out_mem,
+                      char *err) WARN_UNUSED;
 
 /* Build the machine from the configuration and write its device tree
  * (--dump-dtb). Before start only. */

@@ -1,0 +1,652 @@
+/* Snapshot create, load and merge (snapshot.h). */
+#include "vm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "block/block.h"
+#include "core/log.h"
+#include "core/vclock.h"
+#include "devices/virtio_blk.h"
+#include "state/state.h"
+#include "virtio/virtio_mmio.h"
+#include "vm/snapshot_files.h"
+
+#define DISKS_VERSION 1
+#define MEMORY_VERSION 1
+#define STATE_FILE_MAX (64ULL << 20)
+
+static int fail(char *err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, int r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, VM_ERR_LEN, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+void vm_snap_chain_free(struct vm_snap_chain *c)
+{
+    for (unsigned i = 0; i < c->n; i++) {
+        free(c->layer[i].path);
+        free(c->layer[i].pages);
+    }
+    memset(c, 0, sizeof(*c));
+}
+
+/* ---- "disks": u32 n, per disk {str path, str format, u64 size,
+ * u8 has_fingerprint, u64 fingerprint} ---- */
+static int save_disks(struct machine *m, struct state_out *o, char *err)
+{
+    state_begin(o, "disks", DISKS_VERSION, 0);
+    state_put_u32(o, m->cfg.ndisks);
+    for (unsigned i = 0; i < m->cfg.ndisks; i++) {
+        const struct machine_disk *d = &m->cfg.disks[i];
+        struct blk_backend *be = virtio_blk_backend(m->blk[i]);
+        /* What the guest wrote is on the image before the state says so. */
+        if (!be->readonly && be->ops->flush(be))
+            return fail(err, -EIO, "disk %s: flush failed", d->path);
+        bool raw = !d->format || !strcmp(d->format, "raw");
+        uint64_t size = be->size, fp = 0;
+        if (raw) {
+            char e[VM_ERR_LEN];
+            if (blk_fingerprint(d->path, &size, &fp, e, sizeof(e)))
+                return fail(err, -EIO, "%s", e);
+        }
+        state_put_str(o, d->path);
+        state_put_str(o, d->format);
+        state_put_u64(o, size);
+        state_put_u8(o, raw);
+        state_put_u64(o, fp);
+    }
+    state_end(o);
+    return 0;
+}
+
+static int check_disks(struct state_in *in, bool ignore_changes, char *err)
+{
+    struct state_section s;
+    if (state_in_expect(in, "disks", DISKS_VERSION, &s))
+        return -EINVAL;
+    uint32_t n = state_get_u32(&s.body);
+    if (n > MACHINE_MAX_DISKS)
+        return state_in_fail(&s.body, "%u disks", n);
+    for (uint32_t i = 0; i < n; i++) {
+        char path[SNAP_PATH_MAX], format[16];
+        state_get_str(&s.body, path, sizeof(path), NULL);
+        state_get_str(&s.body, format, sizeof(format), NULL);
+        uint64_t size = state_get_u64(&s.body);
+        uint8_t has_fp = state_get_u8(&s.body);
+        uint64_t fp = state_get_u64(&s.body);
+        if (state_in_status(&s.body))
+            return -EINVAL;
+        if (!has_fp || ignore_changes)
+            continue;
+        uint64_t now_size, now_fp;
+        char e[VM_ERR_LEN];
+        if (blk_fingerprint(path, &now_size, &now_fp, e, sizeof(e)))
+            return fail(err, -EINVAL, "snapshot disk %s", e);
+        if (now_size != size || now_fp != fp)
+            return fail(err, -EINVAL,
+                        "disk %s changed since the snapshot was taken (a raw image has no "
+                        "overlay to keep its state); restore it, or load with "
+                        "ignore_disk_changes / --ignore-disk-changes", path);
+    }
+    return state_in_finish(&s.body);
+}
+
+/* ---- "memory": u64 ram_size, u32 page_size, u32 nlayers, per layer
+ * {str path, u8 diff, u64 fingerprint, u64 nwords, words[nwords]} ---- */
+static void save_memory(const struct vm_snap_chain *c, uint64_t ram_size, struct state_out *o)
+{
+    state_begin(o, "memory", MEMORY_VERSION, 0);
+    state_put_u64(o, ram_size);
+    state_put_u32(o, GMEM_PAGE_SIZE);
+    state_put_u32(o, c->n);
+    for (unsigned i = 0; i < c->n; i++) {
+        const struct vm_snap_layer *l = &c->layer[i];
+        state_put_str(o, l->path);
+        state_put_u8(o, l->diff);
+        state_put_u64(o, l->fingerprint);
+        state_put_u64(o, l->diff ? l->nwords : 0);
+        for (size_t w = 0; l->diff && w < l->nwords; w++)
+            state_put_u64(o, l->pages[w]);
+    }
+    state_end(o);
+}
+
+static int load_memory(struct state_in *in, uint64_t ram_size, struct vm_snap_chain *c)
+{
+    struct state_section s;
+    memset(c, 0, sizeof(*c));
+    if (state_in_expect(in, "memory", MEMORY_VERSION, &s))
+        return -EINVAL;
+    struct state_in *b = &s.body;
+    uint64_t size = state_get_u64(b);
+    uint32_t page = state_get_u32(b);
+    uint32_t n = state_get_u32(b);
+    if (state_in_status(b))
+        return -EINVAL;
+    if (size != ram_size || page != GMEM_PAGE_SIZE)
+        return state_in_fail(b, "memory of %llu bytes in %u-byte pages does not match the "
+                             "machine's %llu", (unsigned long long)size, page,
+                             (unsigned long long)ram_size);
+    if (n == 0 || n > VM_SNAP_MAX_LAYERS)
+        return state_in_fail(b, "%u memory layers", n);
+    size_t words = (size_t)(((size >> GMEM_PAGE_SHIFT) + 63) / 64);
+    for (uint32_t i = 0; i < n; i++) {
+        struct vm_snap_layer *l = &c->layer[c->n];
+        char path[SNAP_PATH_MAX];
+        state_get_str(b, path, sizeof(path), NULL);
+        uint8_t diff = state_get_u8(b);
+        l->fingerprint = state_get_u64(b);
+        uint64_t nw = state_get_u64(b);
+        if (state_in_status(b))
+            goto bad;
+        if (diff > 1 || (i == 0) != !diff || (diff ? nw != words : nw != 0)) {
+            state_in_fail(b, "memory layer %u: bad kind or page map", i);
+            goto bad;
+        }
+        l->diff = diff;
+        l->path = strdup(path);
+        c->n++;
+        if (!l->path)
+            goto bad;
+        if (diff) {
+            l->nwords = words;
+            l->pages = calloc(words, sizeof(uint64_t));
+            if (!l->pages)
+                goto bad;
+            for (size_t w = 0; w < words; w++)
+                l->pages[w] = state_get_u64(b);
+        }
+    }
+    if (state_in_finish(b))
+        goto bad;
+    return 0;
+bad:
+    vm_snap_chain_free(c);
+    return state_in_fail(b, "cannot read the memory layers");
+}
+
+/* A memory file recorded by absolute path may have moved with its state
+ * file: then the file of the same name beside the state is the one. */
+static void relocate(struct vm_snap_layer *l, const char *state_path)
+{
+    if (access(l->path, F_OK) == 0)
+        return;
+    char a[SNAP_PATH_MAX], b[SNAP_PATH_MAX], cand[SNAP_PATH_MAX];
+    snprintf(a, sizeof(a), "%s", state_path);
+    snprintf(b, sizeof(b), "%s", l->path);
+    if (snprintf(cand, sizeof(cand), "%s/%s", dirname(a), basename(b)) >= (int)sizeof(cand))
+        return;
+    if (access(cand, F_OK) == 0) {
+        char *p = strdup(cand);
+        if (p) {
+            free(l->path);
+            l->path = p;
+        }
+    }
+}
+
+/* ---- create ---- */
+
+static void unharvest(struct gmem *ram, const uint64_t *bits)
+{
+    for (size_t i = 0; i < gmem_dirty_words(ram); i++)
+        if (bits[i])
+            atomic_fetch_or(&ram->dirty[i], bits[i]);
+}
+
+int vm_snapshot_create(struct vm *vm, const char *state_path, const char *mem_path, bool diff,
+                       char *err)
+{
+    int r = -EINVAL, mfd = -1, sfd = -1;
+    char mtmp[SNAP_PATH_MAX] = "", stmp[SNAP_PATH_MAX] = "", mabs[SNAP_PATH_MAX];
+    uint64_t *bits = NULL;
+    struct state_out o;
+    state_out_init(&o);
+    pthread_mutex_lock(&vm->lock);
+    struct machine *m = vm->m;
+    if (vm->state != VM_PAUSED || !m) {
+        r = fail(err, -EINVAL, "snapshot create refused: the VM must be Paused (state: %s)",
+                 vm_state_name(vm->state));
+        goto out;
+    }
+    if (!state_path || !*state_path || !mem_path || !*mem_path) {
+        r = fail(err, -EINVAL, "snapshot create: snapshot_path and mem_file_path are required");
+        goto out;
+    }
+    if (!strcmp(state_path, mem_path)) {
+        r = fail(err, -EINVAL, "snapshot create: the state and memory files must differ");
+        goto out;
+    }
+    if (snap_abs_path(mem_path, mabs)) {
+        r = fail(err, -EINVAL, "snapshot create: %s: directory does not exist", mem_path);
+        goto out;
+    }
+    if (diff && vm->snap_chain.n == 0) {
+        r = fail(err, -EINVAL, "snapshot create: a Diff snapshot needs an earlier snapshot of "
+                 "this VM to build on (create a Full one first)");
+        goto out;
+    }
+    if (diff && vm->snap_chain.n >= VM_SNAP_MAX_LAYERS) {
+        r = fail(err, -EINVAL, "snapshot create: %d Diff snapshots in a chain; merge them "
+                 "(corral snapshot merge) or take a Full one", VM_SNAP_MAX_LAYERS - 1);
+        goto out;
+    }
+    for (unsigned i = 0; i < vm->snap_chain.n; i++)
+        if (!strcmp(vm->snap_chain.layer[i].path, mabs)) {
+            r = fail(err, -EINVAL, "snapshot create: %s is a layer this VM's memory is built "
+                     "on; choose another mem_file_path", mem_path);
+            goto out;
+        }
+    machine_quiesce(m);
+    struct gmem *ram = &m->bus.ram;
+    bits = calloc(gmem_dirty_words(ram), sizeof(uint64_t));
+    if (!bits) {
+        r = fail(err, -ENOMEM, "snapshot create: out of memory");
+        goto out;
+    }
+    gmem_dirty_harvest(ram, bits);
+
+    mfd = snap_tmp_create(mem_path, mtmp);
+    if (mfd < 0) {
+        r = fail(err, -EINVAL, "snapshot create: %s: %s", mem_path, strerror(-mfd));
+        goto out_unharvest;
+    }
+    r = diff ? snap_write_diff(ram->host, ram->size, bits, mfd)
+             : snap_write_full(ram->host, ram->size, mfd);
+    uint64_t fp = 0;
+    if (r || (r = snap_fingerprint(mfd, ram->size, &fp))) {
+        r = fail(err, -EIO, "snapshot create: writing %s: %s", mem_path, strerror(-r));
+        goto out_unharvest;
+    }
+
+    /* The chain this snapshot's memory is: the previous one plus this
+     * diff, or this file alone. */
+    struct vm_snap_chain chain = { .n = 0 };
+    if (diff) {
+        for (unsigned i = 0; i < vm->snap_chain.n; i++)
+            chain.layer[chain.n++] = vm->snap_chain.layer[i];
+    }
+    struct vm_snap_layer self = {
+        .path = mabs, .diff = diff, .fingerprint = fp, .pages = bits,
+        .nwords = gmem_dirty_words(ram),
+    };
+    chain.layer[chain.n++] = self;
+
+    state_out_header(&o);
+    machine_config_save(m, VM_VERSION, &o);
+    if ((r = save_disks(m, &o, err)))
+        goto out_unharvest;
+    save_memory(&chain, ram->size, &o);
+    machine_save_state(m, &o);
+    if ((r = state_out_status(&o))) {
+        r = fail(err, r, "snapshot create: cannot encode the state: %s", strerror(-r));
+        goto out_unharvest;
+    }
+    sfd = snap_tmp_create(state_path, stmp);
+    if (sfd < 0) {
+        r = fail(err, -EINVAL, "snapshot create: %s: %s", state_path, strerror(-sfd));
+        goto out_unharvest;
+    }
+    if ((r = snap_write_at(sfd, o.buf, o.len, 0))) {
+        r = fail(err, -EIO, "snapshot create: writing %s: %s", state_path, strerror(-r));
+        goto out_unharvest;
+    }
+    /* Memory first: until the state lands, nothing looks complete. */
+    r = snap_tmp_commit(mfd, mtmp, mem_path);
+    mfd = -1;
+    mtmp[0] = 0;
+    if (r) {
+        r = fail(err, -EIO, "snapshot create: %s: %s", mem_path, strerror(-r));
+        goto out_unharvest;
+    }
+    r = snap_tmp_commit(sfd, stmp, state_path);
+    sfd = -1;
+    stmp[0] = 0;
+    if (r) {
+        r = fail(err, -EIO, "snapshot create: %s: %s", state_path, strerror(-r));
+        goto out_unharvest;
+    }
+
+    /* Done: this snapshot is what the next Diff builds on. */
+    char *p = strdup(mabs);
+    uint64_t *own = diff ? bits : NULL;
+    if (!diff) {
+        vm_snap_chain_free(&vm->snap_chain);
+        free(bits);
+    }
+    bits = NULL;
+    struct vm_snap_layer *l = &vm->snap_chain.layer[vm->snap_chain.n++];
+    *l = (struct vm_snap_layer){ .path = p, .diff = diff, .fingerprint = fp, .pages = own,
+                                 .nwords = own ? gmem_dirty_words(ram) : 0 };
+    log_info("snapshot %s (%s, memory %s) created", state_path, diff ? "Diff" : "Full",
+             mem_path);
+    r = 0;
+    goto out;
+
+out_unharvest:
+    if (bits && m)
+        unharvest(&m->bus.ram, bits);
+out:
+    if (mfd >= 0)
+        close(mfd);
+    if (sfd >= 0)
+        close(sfd);
+    if (mtmp[0])
+        unlink(mtmp);
+    if (stmp[0])
+        unlink(stmp);
+    free(bits);
+    state_out_free(&o);
+    pthread_mutex_unlock(&vm->lock);
+    return r;
+}
+
+/* ---- load ---- */
+
+static void console_sink_restored(void *opaque, const uint8_t *buf, size_t len)
+{
+    struct vm *vm = opaque;
+    atomic_fetch_add_explicit(&vm->con_tx_bytes, len, memory_order_relaxed);
+    if (vm->con.write)
+        vm->con.write(vm->con.opaque, buf, len);
+}
+
+/* The VM's configuration as the API shows it, from the saved one. */
+static int config_from_saved(struct vm_config *c, const struct machine_saved_config *sc,
+                             char *err)
+{
+    const struct machine_config *mc = &sc->cfg;
+    vmcfg_free(c);
+    vmcfg_init(c);
+    c->ncpus = mc->ncpus;
+    c->mem_mib = mc->mem_size >> 20;
+    c->rng = mc->rng;
+    if (vmcfg_set_str(&c->kernel, mc->kernel) || vmcfg_set_str(&c->initrd, mc->initrd) ||
+        vmcfg_set_str(&c->firmware, mc->firmware) || vmcfg_set_str(&c->cmdline, mc->cmdline) ||
+        vmcfg_set_str(&c->test_elf, mc->test_elf) || vmcfg_set_str(&c->mmu_type, mc->mmu_type))
+        return fail(err, -ENOMEM, "out of memory");
+    for (unsigned i = 0; i < mc->ndisks; i++)
+        if (vmcfg_add_disk(c, &mc->disks[i], err))
+            return -EINVAL;
+    for (unsigned i = 0; i < mc->nnets; i++)
+        if (vmcfg_add_net(c, &mc->nets[i], err))
+            return -EINVAL;
+    return 0;
+}
+
+static bool configured(const struct vm_config *c)
+{
+    return c->kernel || c->test_elf || c->ndrives || c->nnets;
+}
+
+int vm_snapshot_load(struct vm *vm, const struct vm_snapshot_load_opts *opts, char *err)
+{
+    int r = -EINVAL;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    struct machine_saved_config sc = { .nstrs = 0 };
+    struct vm_snap_chain chain = { .n = 0 };
+    struct machine *m = NULL;
+    int fds[VM_SNAP_MAX_LAYERS];
+    for (unsigned i = 0; i < VM_SNAP_MAX_LAYERS; i++)
+        fds[i] = -1;
+
+    pthread_mutex_lock(&vm->lock);
+    if (vm->state != VM_NOT_STARTED || vm->m) {
+        r = fail(err, -EINVAL, "snapshot load refused: only a fresh VM can load a snapshot "
+                 "(state: %s)", vm_state_name(vm->state));
+        goto out;
+    }
+    if (configured(&vm->cfg)) {
+        r = fail(err, -EINVAL, "snapshot load refused: it must come before any configuration "
+                 "(boot source, drives, network interfaces)");
+        goto out;
+    }
+    if (!opts->state_path || !*opts->state_path) {
+        r = fail(err, -EINVAL, "snapshot load: snapshot_path is required");
+        goto out;
+    }
+    if (snap_read_file(opts->state_path, STATE_FILE_MAX, &buf, &len, err, VM_ERR_LEN))
+        goto out;
+    struct state_in in;
+    if (state_in_open(&in, buf, len, opts->state_path, err, VM_ERR_LEN) ||
+        machine_config_load(&in, &sc))
+        goto out;
+    const struct machine_config *mc = &sc.cfg;
+    if (opts->expect_cpus && opts->expect_cpus != mc->ncpus) {
+        r = fail(err, -EINVAL, "%s: the snapshot has %u harts, not %u", opts->state_path,
+                 mc->ncpus, opts->expect_cpus);
+        goto out;
+    }
+    if (opts->expect_mem && opts->expect_mem != mc->mem_size) {
+        r = fail(err, -EINVAL, "%s: the snapshot has %llu MiB of RAM, not %llu MiB",
+                 opts->state_path, (unsigned long long)(mc->mem_size >> 20),
+                 (unsigned long long)(opts->expect_mem >> 20));
+        goto out;
+    }
+    if (check_disks(&in, opts->ignore_disk_changes, err) ||
+        load_memory(&in, mc->mem_size, &chain))
+        goto out;
+    struct vm_snap_layer *top = &chain.layer[chain.n - 1];
+    if (opts->mem_path && *opts->mem_path) {
+        char abs[SNAP_PATH_MAX];
+        char *p = snap_abs_path(opts->mem_path, abs) ? strdup(opts->mem_path) : strdup(abs);
+        if (!p) {
+            r = fail(err, -ENOMEM, "out of memory");
+            goto out;
+        }
+        free(top->path);
+        top->path = p;
+    }
+    for (unsigned i = 0; i < chain.n; i++) {
+        if (!(opts->mem_path && i == chain.n - 1))
+            relocate(&chain.layer[i], opts->state_path);
+        fds[i] = snap_open_layer(&chain.layer[i], mc->mem_size, err, VM_ERR_LEN);
+        if (fds[i] < 0)
+            goto out;
+    }
+
+    /* The same board as the one saved, then its RAM, then its state. */
+    if ((r = config_from_saved(&vm->cfg, &sc, err)))
+        goto out;
+    struct machine_config build;
+    if ((r = vmcfg_to_machine(&vm->cfg, &build, err)))
+        goto out_unconfigure;
+    build.console_write = console_sink_restored;
+    build.console_opaque = vm;
+    if ((r = machine_create(&m, &build, err))) {
+        r = r == -ENOMEM ? r : -EINVAL;
+        goto out_unconfigure;
+    }
+    m->tohost = sc.tohost;
+    struct gmem *ram = &m->bus.ram;
+    if ((r = gmem_map_file(ram, fds[0]))) {
+        r = fail(err, -EIO, "memory file %s: cannot map: %s", chain.layer[0].path,
+                 strerror(-r));
+        goto out_destroy;
+    }
+    for (unsigned i = 1; i < chain.n; i++)
+        if ((r = snap_apply_diff(ram, &chain.layer[i], fds[i]))) {
+            r = fail(err, -EIO, "memory file %s: %s", chain.layer[i].path, strerror(-r));
+            goto out_destroy;
+        }
+    if (machine_load_state(m, &in)) {
+        r = -EINVAL;
+        goto out_destroy;
+    }
+    struct state_section extra;
+    int more;
+    while ((more = state_in_next(&in, &extra)) > 0)
+        if (!(extra.flags & STATE_F_OPTIONAL)) {
+            r = state_in_fail(&extra.body, "unknown section after the devices");
+            goto out_destroy;
+        }
+    if (more < 0) {
+        r = -EINVAL;
+        goto out_destroy;
+    }
+    /* Writes from here on are what the next Diff snapshot holds. */
+    gmem_dirty_log_start(ram);
+    /* Chains the guest had made available before the snapshot. */
+    for (unsigned i = 0; i < m->nvirtio; i++)
+        virtio_mmio_kick_queues(m->virtio[i]);
+    if ((r = machine_start_paused(m))) {
+        r = fail(err, r, "cannot start hart threads: %s", strerror(-r));
+        goto out_destroy;
+    }
+    vm->m = m;
+    vm->restored = true;
+    vm->state = VM_PAUSED;
+    vm->started_ns = vclock_host_now_ns();
+    vm_snap_chain_free(&vm->snap_chain);
+    vm->snap_chain = chain;
+    chain.n = 0;
+    if (opts->resume) {
+        if (!vm->cfg.test_elf && vm->con.raw)
+            vm->con.raw();
+        machine_resume(m);
+        vm->state = VM_RUNNING;
+    }
+    uint64_t one = 1;
+    if (write(vm->wake_fd, &one, sizeof(one)) < 0) {
+        /* already awake */
+    }
+    log_info("snapshot %s loaded (%s)", opts->state_path, opts->resume ? "running" : "paused");
+    r = 0;
+    goto out;
+
+out_destroy:
+    machine_destroy(m);
+out_unconfigure:
+    vmcfg_free(&vm->cfg);
+    vmcfg_init(&vm->cfg);
+out:
+    for (unsigned i = 0; i < VM_SNAP_MAX_LAYERS; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    vm_snap_chain_free(&chain);
+    machine_saved_config_free(&sc);
+    free(buf);
+    pthread_mutex_unlock(&vm->lock);
+    return r == -EIO ? -EINVAL : r;
+}
+
+/* ---- merge ---- */
+
+int vm_snapshot_merge(const char *state_path, const char *out_state, const char *out_mem,
+                      char *err)
+{
+    int r = -EINVAL, mfd = -1, sfd = -1;
+    uint8_t *buf = NULL, *ram = MAP_FAILED;
+    size_t len = 0;
+    char mtmp[SNAP_PATH_MAX] = "", stmp[SNAP_PATH_MAX] = "", mabs[SNAP_PATH_MAX];
+    struct machine_saved_config sc = { .nstrs = 0 };
+    struct vm_snap_chain chain = { .n = 0 };
+    struct state_out o;
+    state_out_init(&o);
+    if (snap_read_file(state_path, STATE_FILE_MAX, &buf, &len, err, VM_ERR_LEN))
+        goto out;
+    if (snap_abs_path(out_mem, mabs)) {
+        r = fail(err, -EINVAL, "%s: directory does not exist", out_mem);
+        goto out;
+    }
+    struct state_in in;
+    if (state_in_open(&in, buf, len, state_path, err, VM_ERR_LEN))
+        goto out;
+    /* Sections are copied as they are, but for the memory chain. */
+    size_t mach_at = in.off;
+    if (machine_config_load(&in, &sc))
+        goto out;
+    size_t disks_at = in.off;
+    struct state_section s;
+    if (state_in_next(&in, &s) <= 0 || strcmp(s.id, "disks")) {
+        r = state_in_fail(&in, "section 'disks' missing");
+        goto out;
+    }
+    size_t mem_at = in.off;
+    if (load_memory(&in, sc.cfg.mem_size, &chain))
+        goto out;
+    size_t rest_at = in.off;
+    uint64_t size = sc.cfg.mem_size;
+    ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+               -1, 0);
+    if (ram == MAP_FAILED) {
+        r = fail(err, -ENOMEM, "cannot allocate %llu MiB", (unsigned long long)(size >> 20));
+        goto out;
+    }
+    struct gmem view = { .host = ram, .base = VIRT_RAM_BASE, .size = size };
+    for (unsigned i = 0; i < chain.n; i++) {
+        relocate(&chain.layer[i], state_path);
+        int fd = snap_open_layer(&chain.layer[i], size, err, VM_ERR_LEN);
+        if (fd < 0)
+            goto out;
+        if (i == 0) {
+            void *p = mmap(ram, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0);
+            r = p == MAP_FAILED ? -errno : 0;
+        } else {
+            r = snap_apply_diff(&view, &chain.layer[i], fd);
+        }
+        close(fd);
+        if (r) {
+            r = fail(err, -EINVAL, "memory file %s: %s", chain.layer[i].path, strerror(-r));
+            goto out;
+        }
+    }
+    mfd = snap_tmp_create(out_mem, mtmp);
+    uint64_t fp = 0;
+    if (mfd < 0 || (r = snap_write_full(ram, size, mfd)) ||
+        (r = snap_fingerprint(mfd, size, &fp))) {
+        r = fail(err, -EINVAL, "%s: cannot write: %s", out_mem,
+                 strerror(mfd < 0 ? -mfd : -r));
+        goto out;
+    }
+    struct vm_snap_chain full = { .n = 1 };
+    full.layer[0] = (struct vm_snap_layer){ .path = mabs, .fingerprint = fp };
+    state_out_header(&o);
+    state_put_bytes(&o, buf + mach_at, disks_at - mach_at);
+    state_put_bytes(&o, buf + disks_at, mem_at - disks_at);
+    save_memory(&full, size, &o);
+    state_put_bytes(&o, buf + rest_at, len - rest_at);
+    sfd = snap_tmp_create(out_state, stmp);
+    if ((r = state_out_status(&o)) || sfd < 0 || (r = snap_write_at(sfd, o.buf, o.len, 0))) {
+        r = fail(err, -EINVAL, "%s: cannot write", out_state);
+        goto out;
+    }
+    r = snap_tmp_commit(mfd, mtmp, out_mem);
+    mfd = -1;
+    mtmp[0] = 0;
+    if (!r)
+        r = snap_tmp_commit(sfd, stmp, out_state);
+    sfd = -1;
+    stmp[0] = 0;
+    if (r)
+        r = fail(err, -EINVAL, "cannot write the merged snapshot: %s", strerror(-r));
+out:
+    if (mfd >= 0)
+        close(mfd);
+    if (sfd >= 0)
+        close(sfd);
+    if (mtmp[0])
+        unlink(mtmp);
+    if (stmp[0])
+        unlink(stmp);
+    if (ram != MAP_FAILED)
+        munmap(ram, sc.cfg.mem_size);
+    vm_snap_chain_free(&chain);
+    machine_saved_config_free(&sc);
+    state_out_free(&o);
+    free(buf);
+    return r;
+}

@@ -1,0 +1,259 @@
+/* Snapshot file plumbing (snapshot_files.h). */
+#include "vm/snapshot_files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define MiB (1024ULL * 1024)
+#define FP_SAMPLE 4096
+
+int snap_tmp_create(const char *path, char *tmp)
+{
+    if (snprintf(tmp, SNAP_PATH_MAX, "%s.XXXXXX", path) >= SNAP_PATH_MAX)
+        return -ENAMETOOLONG;
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+static int fsync_dir_of(const char *path)
+{
+    char copy[SNAP_PATH_MAX];
+    snprintf(copy, sizeof(copy), "%s", path);
+    int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -errno;
+    int r = fsync(dfd) ? -errno : 0;
+    close(dfd);
+    return r;
+}
+
+int snap_tmp_commit(int fd, const char *tmp, const char *path)
+{
+    int r = 0;
+    if (fsync(fd))
+        r = -errno;
+    if (close(fd) && !r)
+        r = -errno;
+    if (!r && rename(tmp, path))
+        r = -errno;
+    if (r) {
+        unlink(tmp);
+        return r;
+    }
+    return fsync_dir_of(path);
+}
+
+int snap_abs_path(const char *path, char *out)
+{
+    char copy[SNAP_PATH_MAX], copy2[SNAP_PATH_MAX], dir[PATH_MAX];
+    snprintf(copy, sizeof(copy), "%s", path);
+    snprintf(copy2, sizeof(copy2), "%s", path);
+    if (!realpath(dirname(copy), dir))
+        return -errno;
+    if (snprintf(out, SNAP_PATH_MAX, "%s/%s", dir, basename(copy2)) >= SNAP_PATH_MAX)
+        return -ENAMETOOLONG;
+    return 0;
+}
+
+int snap_write_at(int fd, const void *buf, size_t len, uint64_t off)
+{
+    const uint8_t *p = buf;
+    while (len) {
+        ssize_t n = pwrite(fd, p, len > (1u << 30) ? (1u << 30) : len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -EIO;
+        p += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static bool page_is_zero(const uint8_t *p)
+{
+    const uint64_t *w = (const uint64_t *)p;
+    for (unsigned i = 0; i < GMEM_PAGE_SIZE / 8; i += 8)
+        if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7])
+            return false;
+    return true;
+}
+
+static bool wanted(const uint8_t *ram, const uint64_t *pages, uint64_t p)
+{
+    if (pages)
+        return (pages[p >> 6] >> (p & 63)) & 1;
+    return !page_is_zero(ram + (p << GMEM_PAGE_SHIFT));
+}
+
+/* Write the runs of wanted pages (16 MiB per write at most). */
+static int write_runs(const uint8_t *ram, uint64_t size, int fd, const uint64_t *pages)
+{
+    if (ftruncate(fd, (off_t)size))
+        return -errno;
+    uint64_t npages = size >> GMEM_PAGE_SHIFT, p = 0;
+    while (p < npages) {
+        if (!wanted(ram, pages, p)) {
+            p++;
+            continue;
+        }
+        uint64_t start = p;
+        while (p < npages && p - start < 4096 && wanted(ram, pages, p))
+            p++;
+        int r = snap_write_at(fd, ram + (start << GMEM_PAGE_SHIFT), (p - start) << GMEM_PAGE_SHIFT,
+                              start << GMEM_PAGE_SHIFT);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+int snap_write_full(const uint8_t *ram, uint64_t size, int fd)
+{
+    return write_runs(ram, size, fd, NULL);
+}
+
+int snap_write_diff(const uint8_t *ram, uint64_t size, const uint64_t *pages, int fd)
+{
+    return write_runs(ram, size, fd, pages);
+}
+
+int snap_fingerprint(int fd, uint64_t size, uint64_t *fp)
+{
+    uint8_t buf[FP_SAMPLE];
+    XXH3_state_t *h = XXH3_createState();
+    if (!h)
+        return -ENOMEM;
+    XXH3_64bits_reset(h);
+    XXH3_64bits_update(h, &size, sizeof(size));
+    int r = 0;
+    for (uint64_t off = 0; off < size; off += MiB) {
+        ssize_t n = pread(fd, buf, sizeof(buf), (off_t)off);
+        if (n < 0) {
+            r = -errno;
+            break;
+        }
+        memset(buf + n, 0, sizeof(buf) - (size_t)n);
+        XXH3_64bits_update(h, buf, sizeof(buf));
+    }
+    *fp = XXH3_64bits_digest(h);
+    XXH3_freeState(h);
+    return r;
+}
+
+int snap_open_layer(const struct vm_snap_layer *l, uint64_t size, char *err, size_t errlen)
+{
+    int fd = open(l->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "memory file %s: %s", l->path, strerror(e));
+        return -EINVAL;
+    }
+    struct stat st;
+    uint64_t fp = 0;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "memory file %s: not a regular file", l->path);
+        goto bad;
+    }
+    if ((uint64_t)st.st_size != size) {
+        snprintf(err, errlen, "memory file %s: %llu bytes, but the snapshot's RAM is %llu",
+                 l->path, (unsigned long long)st.st_size, (unsigned long long)size);
+        goto bad;
+    }
+    if (snap_fingerprint(fd, size, &fp) || fp != l->fingerprint) {
+        snprintf(err, errlen, "memory file %s does not belong to this snapshot "
+                 "(content fingerprint differs)", l->path);
+        goto bad;
+    }
+    return fd;
+bad:
+    close(fd);
+    return -EINVAL;
+}
+
+int snap_apply_diff(struct gmem *ram, const struct vm_snap_layer *l, int fd)
+{
+    uint64_t npages = gmem_npages(ram);
+    for (uint64_t p = 0; p < npages;) {
+        if (!((l->pages[p >> 6] >> (p & 63)) & 1)) {
+            p++;
+            continue;
+        }
+        uint64_t start = p;
+        while (p < npages && ((l->pages[p >> 6] >> (p & 63)) & 1) && p - start < 4096)
+            p++;
+        uint64_t off = start << GMEM_PAGE_SHIFT, len = (p - start) << GMEM_PAGE_SHIFT;
+        uint8_t *dst = ram->host + off;
+        uint64_t done = 0;
+        while (done < len) {
+            ssize_t n = pread(fd, dst + done, len - done, (off_t)(off + done));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                return n < 0 ? -errno : -EIO;
+            done += (uint64_t)n;
+        }
+        gmem_host_wrote(ram, ram->base + off, len);
+    }
+    return 0;
+}
+
+int snap_read_file(const char *path, size_t max, uint8_t **buf, size_t *len, char *err,
+                   size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", path, strerror(e));
+        return -EINVAL;
+    }
+    struct stat st;
+    int r = -EINVAL;
+    uint8_t *b = NULL;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        goto out;
+    }
+    if ((uint64_t)st.st_size > max) {
+        snprintf(err, errlen, "%s: %llu bytes is too large for a state file", path,
+                 (unsigned long long)st.st_size);
+        goto out;
+    }
+    b = malloc(st.st_size ? (size_t)st.st_size : 1);
+    if (!b) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        r = -ENOMEM;
+        goto out;
+    }
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t n = pread(fd, b + got, (size_t)st.st_size - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            snprintf(err, errlen, "%s: read failed", path);
+            goto out;
+        }
+        got += (size_t)n;
+    }
+    *buf = b;
+    *len = got;
+    b = NULL;
+    r = 0;
+out:
+    free(b);
+    close(fd);
+    return r;
+}
