@@ -68,6 +68,8 @@ void gmem_host_wrote(struct gmem *m, gpa_t gpa, uint64_t len)
     if (!len || !gmem_contains(m, gpa, len))
         return;
     gmem_mark_dirty(m, gpa, len);
+    if (!m->code_map)
+        return; /* a bare view of RAM (snapshot merge): no decoded code */
     uint64_t first = (gpa - m->base) >> GMEM_PAGE_SHIFT;
     uint64_t last = (gpa - m->base + len - 1) >> GMEM_PAGE_SHIFT;
     bool hit = false;
@@ -119,11 +121,17 @@ int gmem_zero_all(struct gmem *m)
 {
     void *p = mmap(m->host, m->size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-    return p == MAP_FAILED ? -errno : 0;
+    if (p == MAP_FAILED)
+        return -errno;
+    m->file_backed = false;
+    return 0;
 }
 
 int gmem_map_file(struct gmem *m, int fd)
 {
     void *p = mmap(m->host, m->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0);
-    return p == MAP_FAILED ? -errno : 0;
+    if (p == MAP_FAILED)
+        return -errno;
+    m->file_backed = true;
+    return 0;
 }

@@ -35,6 +35,9 @@ struct gmem {
      * marks again on its next store. */
     _Atomic uint64_t *dirty;
     _Atomic uint32_t dirty_log;
+    /* RAM is a private mapping of a snapshot's memory file (gmem_map_file):
+     * a page the guest never touched holds the file's bytes, not zeros. */
+    bool file_backed;
 };
 
 int gmem_init(struct gmem *m, gpa_t base, uint64_t size) WARN_UNUSED;

@@ -264,7 +264,7 @@ int vm_snapshot_create(struct vm *vm, const char *state_path, const char *mem_pa
         goto out_unharvest;
     }
     r = diff ? snap_write_diff(ram->host, ram->size, bits, mfd)
-             : snap_write_full(ram->host, ram->size, mfd);
+             : snap_write_full(ram, mfd);
     uint64_t fp = 0;
     if (r || (r = snap_fingerprint(mfd, ram->size, &fp))) {
         r = fail(err, -EIO, "snapshot create: writing %s: %s", mem_path, strerror(-r));
@@ -593,8 +593,7 @@ int vm_snapshot_merge(const char *state_path, const char *out_state, const char 
         if (fd < 0)
             goto out;
         if (i == 0) {
-            void *p = mmap(ram, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0);
-            r = p == MAP_FAILED ? -errno : 0;
+            r = gmem_map_file(&view, fd);
         } else {
             r = snap_apply_diff(&view, &chain.layer[i], fd);
         }
@@ -606,7 +605,7 @@ int vm_snapshot_merge(const char *state_path, const char *out_state, const char 
     }
     mfd = snap_tmp_create(out_mem, mtmp);
     uint64_t fp = 0;
-    if (mfd < 0 || (r = snap_write_full(ram, size, mfd)) ||
+    if (mfd < 0 || (r = snap_write_full(&view, mfd)) ||
         (r = snap_fingerprint(mfd, size, &fp))) {
         r = fail(err, -EINVAL, "%s: cannot write: %s", out_mem,
                  strerror(mfd < 0 ? -mfd : -r));

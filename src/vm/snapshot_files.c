@@ -98,19 +98,57 @@ static bool wanted(const uint8_t *ram, const uint64_t *pages, uint64_t p)
     return !page_is_zero(ram + (p << GMEM_PAGE_SHIFT));
 }
 
+/* Pages of anonymous memory that were ever touched (present or swapped),
+ * from /proc/self/pagemap: the others read as zero, and looking at them
+ * would fault each one in. */
+static uint64_t *touched_pages(const uint8_t *ram, uint64_t size)
+{
+    uint64_t npages = size >> GMEM_PAGE_SHIFT;
+    uint64_t *bits = calloc((npages + 63) / 64, sizeof(uint64_t));
+    uint64_t *ent = malloc(4096 * sizeof(uint64_t));
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (!bits || !ent || fd < 0)
+        goto fail;
+    uint64_t first = (uintptr_t)ram >> GMEM_PAGE_SHIFT;
+    for (uint64_t p = 0; p < npages; p += 4096) {
+        uint64_t n = npages - p < 4096 ? npages - p : 4096;
+        ssize_t got = pread(fd, ent, n * 8, (off_t)((first + p) * 8));
+        if (got != (ssize_t)(n * 8))
+            goto fail;
+        for (uint64_t i = 0; i < n; i++)
+            if (ent[i] & (3ULL << 62)) /* present | swapped */
+                bits[(p + i) >> 6] |= 1ULL << ((p + i) & 63);
+    }
+    close(fd);
+    free(ent);
+    return bits;
+fail:
+    if (fd >= 0)
+        close(fd);
+    free(ent);
+    free(bits);
+    return NULL;
+}
+
 /* Write the runs of wanted pages (16 MiB per write at most). */
-static int write_runs(const uint8_t *ram, uint64_t size, int fd, const uint64_t *pages)
+static int write_runs(const uint8_t *ram, uint64_t size, int fd, const uint64_t *pages,
+                      const uint64_t *touched)
 {
     if (ftruncate(fd, (off_t)size))
         return -errno;
     uint64_t npages = size >> GMEM_PAGE_SHIFT, p = 0;
     while (p < npages) {
+        if (touched && !((touched[p >> 6] >> (p & 63)) & 1)) {
+            p++;
+            continue;
+        }
         if (!wanted(ram, pages, p)) {
             p++;
             continue;
         }
         uint64_t start = p;
-        while (p < npages && p - start < 4096 && wanted(ram, pages, p))
+        while (p < npages && p - start < 4096 &&
+               (!touched || ((touched[p >> 6] >> (p & 63)) & 1)) && wanted(ram, pages, p))
             p++;
         int r = snap_write_at(fd, ram + (start << GMEM_PAGE_SHIFT), (p - start) << GMEM_PAGE_SHIFT,
                               start << GMEM_PAGE_SHIFT);
@@ -120,14 +158,17 @@ static int write_runs(const uint8_t *ram, uint64_t size, int fd, const uint64_t 
     return 0;
 }
 
-int snap_write_full(const uint8_t *ram, uint64_t size, int fd)
+int snap_write_full(const struct gmem *m, int fd)
 {
-    return write_runs(ram, size, fd, NULL);
+    uint64_t *touched = m->file_backed ? NULL : touched_pages(m->host, m->size);
+    int r = write_runs(m->host, m->size, fd, NULL, touched);
+    free(touched);
+    return r;
 }
 
 int snap_write_diff(const uint8_t *ram, uint64_t size, const uint64_t *pages, int fd)
 {
-    return write_runs(ram, size, fd, pages);
+    return write_runs(ram, size, fd, pages, NULL);
 }
 
 int snap_fingerprint(int fd, uint64_t size, uint64_t *fp)

@@ -25,7 +25,7 @@ int snap_write_at(int fd, const void *buf, size_t len, uint64_t off) WARN_UNUSED
 
 /* Guest RAM into a memory file: every non-zero page (full), or the pages
  * set in `pages` (diff; zero pages too, as data). */
-int snap_write_full(const uint8_t *ram, uint64_t size, int fd) WARN_UNUSED;
+int snap_write_full(const struct gmem *m, int fd) WARN_UNUSED;
 int snap_write_diff(const uint8_t *ram, uint64_t size, const uint64_t *pages, int fd) WARN_UNUSED;
 /* Sampled content fingerprint of a memory file of `size` bytes (the first
  * 4 KiB of every MiB, and the size): cheap enough to check on every load,

@@ -1,0 +1,75 @@
+# Helpers for the snapshot guest tests (sourced; not a test itself: only
+# tests/guest/*.sh are run). A guest keeps a 16 MiB random file in tmpfs
+# (guest RAM) with its checksum and a counter ticking every 100 ms; each
+# round trip pauses it, snapshots it, kills the VMM with SIGKILL, restores
+# it in a new process and checks the file, the counter and the uptime.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SNAP_WORK=$(mktemp -d)
+SNAP_LAST_CNT=0
+SNAP_LAST_UP=0
+snap_cleanup() {
+    [ -n "${CORRAL_PID:-}" ] && kill -9 "$CORRAL_PID" 2>/dev/null
+    rm -rf "$SNAP_WORK"
+}
+trap snap_cleanup EXIT
+[ -n "${SNAP_KEEP:-}" ] && trap - EXIT
+snap_fail() { echo "FAIL: $*"; exit 1; }
+
+# snap_boot CPUS [EXTRA corral run ARGS...]: a booted guest with the workload.
+snap_boot() {
+    local cpus=$1 dir
+    shift
+    dir=$(guest_dir) || snap_fail "no guest images"
+    SNAP_SOCK=$SNAP_WORK/api0.sock
+    start_corral "$SNAP_WORK/console0.log" run --firmware "$dir/fw_dynamic.bin" \
+        --kernel "$dir/Image" --initrd "$dir/initramfs.cpio" --cpus "$cpus" --memory 256M \
+        --cmdline "console=ttyS0 quiet" --api-sock "$SNAP_SOCK" "$@"
+    wait_for 'built-in commands' 240 || snap_fail "the guest did not boot"
+    send $'dd if=/dev/urandom of=/tmp/blob bs=1M count=16 2>/dev/null; md5sum /tmp/blob >/tmp/blob.md5\n'
+    send $'(i=0; while :; do i=$((i+1)); echo $i >/tmp/cnt; usleep 100000; done) &\n'
+    send $'printf "W%s\\n" ORKLOAD-UP\n'
+    wait_for 'WORKLOAD-UP' 120 || snap_fail "the workload did not start"
+    sleep 1
+}
+
+# snap_round K DIR [create args...]: snapshot into DIR, SIGKILL, restore, check.
+snap_round() {
+    local k=$1 dir=$2 out
+    shift 2
+    out=$("$CORRAL" snapshot create --sock "$SNAP_SOCK" --dir "$dir" "$@" 2>&1) ||
+        snap_fail "round $k: snapshot create: $out"
+    echo "round $k: $out"
+    kill -9 "$CORRAL_PID"
+    end_session 50
+    SNAP_SOCK=$SNAP_WORK/api$k.sock
+    start_corral "$SNAP_WORK/console$k.log" restore "$dir" --api-sock "$SNAP_SOCK"
+    snap_check "$k"
+}
+
+# snap_check K: the file's checksum holds, the counter and uptime advanced.
+snap_check() {
+    local k=$1 line cnt up
+    sleep 0.5
+    send "md5sum -c -s /tmp/blob.md5 && printf 'C%s %s %s %s\\n' HECK $k \$(cat /tmp/cnt) \$(cut -d' ' -f1 /proc/uptime) || printf 'B%s\\n' AD-SUM"$'\n'
+    wait_for "CHECK $k |BAD-SUM" 60 || snap_fail "round $k: the restored guest does not answer"
+    grep -q 'BAD-SUM' "$SESSION_LOG" && snap_fail "round $k: guest memory changed (checksum)"
+    line=$(grep -a -o "CHECK $k [0-9]* [0-9.]*" "$SESSION_LOG" | tail -n 1)
+    cnt=$(awk '{print $3}' <<<"$line")
+    up=$(awk '{print $4}' <<<"$line")
+    [ -n "$cnt" ] && [ -n "$up" ] || snap_fail "round $k: no counter in '$line'"
+    [ "$cnt" -gt "$SNAP_LAST_CNT" ] || snap_fail "round $k: counter $cnt did not pass $SNAP_LAST_CNT (timers stopped?)"
+    awk -v a="$up" -v b="$SNAP_LAST_UP" 'BEGIN { exit !(a > b) }' ||
+        snap_fail "round $k: uptime $up is not past $SNAP_LAST_UP (clock went backwards)"
+    echo "round $k: counter $cnt, uptime $up"
+    SNAP_LAST_CNT=$cnt
+    SNAP_LAST_UP=$up
+}
+
+# snap_poweroff: the last restored guest powers off cleanly (status 0).
+snap_poweroff() {
+    send $'poweroff\n'
+    end_session 300
+    [ "$SESSION_RC" = 0 ] || snap_fail "poweroff after the last restore: status $SESSION_RC"
+    CORRAL_PID=
+}
