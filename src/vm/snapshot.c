@@ -421,8 +421,16 @@ int vm_snapshot_load(struct vm *vm, const struct vm_snapshot_load_opts *opts, ch
     if (snap_read_file(opts->state_path, STATE_FILE_MAX, &buf, &len, err, VM_ERR_LEN))
         goto out;
     struct state_in in;
-    if (state_in_open(&in, buf, len, opts->state_path, err, VM_ERR_LEN) ||
-        machine_config_load(&in, &sc))
+    if (state_in_open(&in, buf, len, opts->state_path, err, VM_ERR_LEN))
+        goto out;
+    /* Every section's framing and checksum first: a torn or corrupted
+     * file is refused before anything (disks, ports) is opened. */
+    struct state_in scan = in;
+    struct state_section any;
+    int got;
+    while ((got = state_in_next(&scan, &any)) > 0)
+        ;
+    if (got < 0 || machine_config_load(&in, &sc))
         goto out;
     const struct machine_config *mc = &sc.cfg;
     if (opts->expect_cpus && opts->expect_cpus != mc->ncpus) {
