@@ -88,7 +88,7 @@ static int check_disks(struct state_in *in, bool ignore_changes, char *err)
         uint64_t fp = state_get_u64(&s.body);
         if (state_in_status(&s.body))
             return -EINVAL;
-        if (!has_fp || ignore_changes)
+        if (!has_fp || ignore_changes || !err)
             continue;
         uint64_t now_size, now_fp;
         char e[VM_ERR_LEN];
@@ -655,5 +655,22 @@ out:
     machine_saved_config_free(&sc);
     state_out_free(&o);
     free(buf);
+    return r;
+}
+
+int vm_snapshot_parse(const uint8_t *buf, size_t len, char *err)
+{
+    struct state_in in;
+    struct machine_saved_config sc;
+    struct vm_snap_chain chain = { .n = 0 };
+    int r = -EINVAL;
+    memset(&sc, 0, sizeof(sc));
+    if (state_in_open(&in, buf, len, "state", err, VM_ERR_LEN) || machine_config_load(&in, &sc) ||
+        check_disks(&in, true, NULL) || load_memory(&in, sc.cfg.mem_size, &chain))
+        goto out;
+    r = 0;
+out:
+    vm_snap_chain_free(&chain);
+    machine_saved_config_free(&sc);
     return r;
 }

@@ -105,6 +105,9 @@ int vm_snapshot_create(struct vm *vm, const char *state_path, const char *mem_pa
                        char *err) WARN_UNUSED;
 int vm_snapshot_load(struct vm *vm, const struct vm_snapshot_load_opts *opts,
                      char *err) WARN_UNUSED;
+/* Parse a state file's configuration, disk list and memory chain without
+ * touching any file or building a machine (the fuzz target's entry). */
+int vm_snapshot_parse(const uint8_t *buf, size_t len, char *err) WARN_UNUSED;
 /* Fold the memory chain of `state_path` into one full memory file and a
  * state that refers to it (no VM needed). */
 int vm_snapshot_merge(const char *state_path, const char *out_state, const char *out_mem,
