@@ -7,7 +7,7 @@ PACKAGES=(
     build-essential pkg-config clang
     libfdt-dev libslirp-dev libglib2.0-dev libzstd-dev libxxhash-dev libjansson-dev
     libmicrohttpd-dev libcmocka-dev
-    gcc-riscv64-unknown-elf gcc-riscv64-linux-gnu
+    gcc-riscv64-unknown-elf gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
     qemu-system-misc device-tree-compiler
     cpio xz-utils zstd e2fsprogs kmod curl jq ca-certificates gnupg busybox util-linux
     debian-archive-keyring time

@@ -174,7 +174,7 @@ for p in "${PKGS[@]}"; do
 done
 
 # ---- build the guest: keyed by package versions and the recipe ----
-recipe=$(cat "$0" "$HERE/guest/init" "$HERE/guest/udhcpc.script" | sha256sum | cut -c1-12)
+recipe=$(cat "$0" "$HERE/guest/init" "$HERE/guest/udhcpc.script" "$HERE/guest/pagecheck.c" | sha256sum | cut -c1-12)
 KVER=${KPKG#linux-image-}
 KEY=$(printf '%s ' "${VER[@]}" "$recipe" | sha256sum | cut -c1-12)
 OUT=$CACHE/guest/$KVER-$KEY
@@ -223,6 +223,11 @@ bb=$( (ls "$x"/busybox/usr/bin/busybox "$x"/busybox/bin/busybox 2>/dev/null || t
 cp "$bb" "$root/bin/busybox"
 install -m 0755 "$HERE/guest/init" "$root/init"
 install -m 0755 "$HERE/guest/udhcpc.script" "$root/usr/share/udhcpc/default.script"
+# pagecheck: the page-verifying workload of the snapshot and migration tests.
+command -v riscv64-linux-gnu-gcc >/dev/null || die "riscv64-linux-gnu-gcc is missing (scripts/deps.sh installs it)"
+riscv64-linux-gnu-gcc -std=gnu11 -static -O2 -s -Wall -Wextra -Werror -D_GNU_SOURCE \
+    -o "$root/bin/pagecheck" "$HERE/guest/pagecheck.c" 2>"$tmp/pagecheck.log" ||
+    die "building guest/pagecheck.c failed: $(head -n 3 "$tmp/pagecheck.log")"
 echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
 echo "root:x:0:" >"$root/etc/group"
 : >"$root/etc/modules"
@@ -266,7 +271,7 @@ newc() { # name mode rdevmajor rdevminor
 { newc dev/console $((0x2180)) 5 1; newc TRAILER!!! 0 0 0; } >>"$tmp/initramfs.cpio"
 truncate -s %512 "$tmp/initramfs.cpio"
 
-rm -rf "$x" "$root" "$tmp/depmod.log"
+rm -rf "$x" "$root" "$tmp/depmod.log" "$tmp/pagecheck.log"
 cat >"$tmp/VERSIONS" <<EOT
 suite $SUITE
 mirror $MIRROR

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# QEMU side of the live-migration benchmark (issue 10): two
+# qemu-system-riscv64 -M virt processes on loopback TCP (-incoming
+# tcp:127.0.0.1:PORT), 512 MiB, the Debian kernel/initramfs of
+# scripts/guest.sh, with pagecheck (guest/pagecheck.c) dirtying 128 MiB at
+# 125 MB/s.  Pre-copy and post-copy (switched after the first full pass),
+# with max-bandwidth unlimited (64 GiB/s) and 32 MiB/s; a pre-copy that has
+# not converged after 30 s is forced (downtime-limit 60 s) and reported as
+# not converged.  Per run: total time and downtime (query-migrate), bytes
+# sent, whether the destination runs, pagecheck's mismatches after at least
+# two full sweeps on the destination, and whether the guest froze.
+# Prints key=value lines (bench/migrate/run.sh shows them side by side).
+# Environment: BENCH_MIGRATE_MODES ("precopy postcopy"), BENCH_MIGRATE_CAPS
+# ("0 32", MiB/s, 0 = unlimited), BENCH_DIRTY_MIB, BENCH_DIRTY_RATE, BUILD.
+. "$(dirname "$0")/../lib.sh"
+command -v qemu-system-riscv64 >/dev/null || { echo "error=qemu-system-riscv64 missing"; exit 1; }
+DIR=$("$BENCH_TOP/scripts/guest.sh" --print-dir) || { echo "error=no guest images (scripts/guest.sh)"; exit 1; }
+WORK=$BENCH_OUT/migrate-qemu
+rm -rf "$WORK"
+mkdir -p "$WORK"
+echo "qemu_version=$(qemu-system-riscv64 --version | head -n 1 | sed 's/.*version //; s/ .*//')"
+echo "guest=$(basename "$DIR")"
+python3 "$BENCH_TOP/bench/snapshot/qemu_drive.py" migrate "$DIR" "$WORK"
