@@ -402,6 +402,7 @@ int vm_snapshot_load(struct vm *vm, const struct vm_snapshot_load_opts *opts, ch
     int fds[VM_SNAP_MAX_LAYERS];
     for (unsigned i = 0; i < VM_SNAP_MAX_LAYERS; i++)
         fds[i] = -1;
+    int64_t t0 = vclock_host_now_ns();
 
     pthread_mutex_lock(&vm->lock);
     if (vm->state != VM_NOT_STARTED || vm->m) {
@@ -531,7 +532,8 @@ int vm_snapshot_load(struct vm *vm, const struct vm_snapshot_load_opts *opts, ch
     if (write(vm->wake_fd, &one, sizeof(one)) < 0) {
         /* already awake */
     }
-    log_info("snapshot %s loaded (%s)", opts->state_path, opts->resume ? "running" : "paused");
+    log_info("snapshot %s loaded in %.2f ms (%s)", opts->state_path,
+             (vclock_host_now_ns() - t0) / 1e6, opts->resume ? "running" : "paused");
     r = 0;
     goto out;
 

@@ -1,9 +1,12 @@
 # Helpers for the snapshot guest tests (sourced; not a test itself: only
 # tests/guest/*.sh are run). A guest keeps a 16 MiB random file in tmpfs
-# (guest RAM) with its checksum and a counter ticking every 100 ms; each
+# (guest RAM) with its checksum, a counter ticking every 100 ms and the
+# page-verifying workload (pagecheck: 32 MiB of seeded patterns, rewritten
+# and re-verified continuously); each
 # round trip pauses it, snapshots it, kills the VMM with SIGKILL, restores
 # it in a new process and checks the file, the counter and the uptime.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/pagecheck_lib.bash"
 
 SNAP_WORK=$(mktemp -d)
 SNAP_LAST_CNT=0
@@ -30,7 +33,7 @@ snap_boot() {
     send $'(i=0; while :; do i=$((i+1)); echo $i >/tmp/cnt; usleep 100000; done) &\n'
     send $'printf "W%s\\n" ORKLOAD-UP\n'
     wait_for 'WORKLOAD-UP' 120 || snap_fail "the workload did not start"
-    sleep 1
+    pagecheck_start 32 --rate 16 || snap_fail "pagecheck did not start"
 }
 
 # snap_round K DIR [create args...]: snapshot into DIR, SIGKILL, restore, check.
@@ -61,7 +64,14 @@ snap_check() {
     [ "$cnt" -gt "$SNAP_LAST_CNT" ] || snap_fail "round $k: counter $cnt did not pass $SNAP_LAST_CNT (timers stopped?)"
     awk -v a="$up" -v b="$SNAP_LAST_UP" 'BEGIN { exit !(a > b) }' ||
         snap_fail "round $k: uptime $up is not past $SNAP_LAST_UP (clock went backwards)"
-    echo "round $k: counter $cnt, uptime $up"
+    # Every page as pagecheck wrote it, its sweeps going on, its clock sane.
+    local before
+    pagecheck_status 30 || snap_fail "round $k: no pagecheck status"
+    before=$PC_LINE
+    sleep 1.5
+    pagecheck_status 30 || snap_fail "round $k: no pagecheck status"
+    pagecheck_assert_progress "$before" "$PC_LINE" || snap_fail "round $k: pagecheck: $PC_LINE"
+    echo "round $k: counter $cnt, uptime $up, pagecheck rounds=$PC_ROUNDS verified=$PC_VERIFIED mismatches=$PC_MISMATCHES"
     SNAP_LAST_CNT=$cnt
     SNAP_LAST_UP=$up
 }
