@@ -26,7 +26,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 DEPS_STAMP := $(BUILD)/.deps-checked
 
-.PHONY: all deps test unit isa guest-tests asan run bench guest clean clang
+.PHONY: all deps test unit isa guest-tests asan run bench guest clean clang fuzz
 
 all: $(BUILD)/corral
 
@@ -56,7 +56,7 @@ include tests/isa/rules.mk
 
 # Everything: unit tests, ISA programs, the QEMU pipeline check and the
 # guest tests. Ends with "N passed, N failed[, N skipped]".
-test: deps $(BUILD)/corral unit isa
+test: deps $(BUILD)/corral unit isa fuzz
 	@BUILD=$(BUILD) tests/run-all.sh
 
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
@@ -65,6 +65,24 @@ asan: deps
 		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		EXTRA_LDLIBS="-fsanitize=address,undefined" build-asan/corral unit
 	@BUILD=build-asan CORRAL_SUITES=unit tests/run-all.sh
+
+# libFuzzer targets: every tests/fuzz/fuzz_*.c against a clang build of
+# the library with ASan + UBSan. `make test` runs each briefly over its
+# seed corpus (tests/run-all.sh, suite "fuzz"); long runs by hand:
+#   build-fuzz/fuzz/fuzz_state -max_total_time=3600 CORPUS_DIR
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/fuzz/%)
+FUZZ_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
+fuzz: deps
+	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz OPT=-O1 \
+		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_FLAGS)" build-fuzz/libcorral.a
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+build-fuzz/fuzz/%: tests/fuzz/%.c build-fuzz/libcorral.a
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -g -O1 -Isrc -D_GNU_SOURCE \
+		$(PKG_CFLAGS) -fsanitize=fuzzer $(FUZZ_FLAGS) -o $@ $< build-fuzz/libcorral.a \
+		$(PKG_LIBS) -lfdt -lpthread -lm
 
 clang: deps
 	@$(MAKE) --no-print-directory CC=clang BUILD=build-clang build-clang/corral unit
@@ -80,6 +98,6 @@ bench: deps $(BUILD)/corral isa
 	@BUILD=$(BUILD) bench/run-all.sh
 
 clean:
-	rm -rf build build-asan build-clang
+	rm -rf build build-asan build-clang build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -7,7 +7,8 @@
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-SUITES=${CORRAL_SUITES:-unit isa guest}
+SUITES=${CORRAL_SUITES:-unit isa fuzz guest}
+FUZZ_SECONDS=${CORRAL_FUZZ_SECONDS:-10}
 LOGDIR=$BUILD/test-logs
 mkdir -p "$LOGDIR"
 passed=0 failed=0 skipped=0
@@ -63,6 +64,7 @@ run_guest() {
     local t name log rc
     for t in tests/guest/*.sh; do
         [ -f "$t" ] || continue
+        [ "$(basename "$t")" = lib.sh ] && continue # the shared harness, not a test
         name=guest/$(basename "$t" .sh)
         log=$LOGDIR/$(basename "$t" .sh).guest.log
         if BUILD=$BUILD timeout 900 bash "$t" >"$log" 2>&1; then rc=0; else rc=$?; fi
@@ -74,11 +76,34 @@ run_guest() {
     done
 }
 
+# Each libFuzzer target (make fuzz) for a short fixed time from its seed
+# corpus (tests/fuzz/corpus/NAME, copied: the run adds to the copy): a
+# crash, leak or sanitizer report fails it.
+run_fuzz() {
+    echo "== fuzz targets (${FUZZ_SECONDS} s each)"
+    local bin name log corpus
+    for bin in build-fuzz/fuzz/fuzz_*; do
+        [ -x "$bin" ] || continue
+        name=$(basename "$bin")
+        log=$LOGDIR/$name.fuzz.log
+        corpus=$(mktemp -d)
+        [ -d "tests/fuzz/corpus/${name#fuzz_}" ] && cp -r "tests/fuzz/corpus/${name#fuzz_}/." "$corpus/"
+        if timeout $((FUZZ_SECONDS + 60)) "$bin" -max_total_time="$FUZZ_SECONDS" \
+            -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 "$corpus" >"$log" 2>&1; then
+            pass "fuzz/$name ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$') runs)"
+        else
+            fail "fuzz/$name" "see $log"
+        fi
+        rm -rf "$corpus"
+    done
+}
+
 for s in $SUITES; do
     case $s in
         unit) run_unit ;;
         isa) run_isa ;;
         guest) run_guest ;;
+        fuzz) run_fuzz ;;
         *) echo "unknown suite $s" >&2; exit 2 ;;
     esac
 done
