@@ -263,10 +263,12 @@ int vm_snapshot_create(struct vm *vm, const char *state_path, const char *mem_pa
         r = fail(err, -EINVAL, "snapshot create: %s: %s", mem_path, strerror(-mfd));
         goto out_unharvest;
     }
+    int64_t t_start = vclock_host_now_ns();
     r = diff ? snap_write_diff(ram->host, ram->size, bits, mfd)
              : snap_write_full(ram, mfd);
+    int64_t t_written = vclock_host_now_ns();
     uint64_t fp = 0;
-    if (r || (r = snap_fingerprint(mfd, ram->size, &fp))) {
+    if (r || (r = snap_fingerprint_ram(ram->host, ram->size, diff ? bits : NULL, &fp))) {
         r = fail(err, -EIO, "snapshot create: writing %s: %s", mem_path, strerror(-r));
         goto out_unharvest;
     }
@@ -303,17 +305,11 @@ int vm_snapshot_create(struct vm *vm, const char *state_path, const char *mem_pa
         r = fail(err, -EIO, "snapshot create: writing %s: %s", state_path, strerror(-r));
         goto out_unharvest;
     }
+    int64_t t_state = vclock_host_now_ns();
     /* Memory first: until the state lands, nothing looks complete. */
-    r = snap_tmp_commit(mfd, mtmp, mem_path);
-    mfd = -1;
-    mtmp[0] = 0;
-    if (r) {
-        r = fail(err, -EIO, "snapshot create: %s: %s", mem_path, strerror(-r));
-        goto out_unharvest;
-    }
-    r = snap_tmp_commit(sfd, stmp, state_path);
-    sfd = -1;
-    stmp[0] = 0;
+    r = snap_tmp_commit_pair(mfd, mtmp, mem_path, sfd, stmp, state_path);
+    mfd = sfd = -1;
+    mtmp[0] = stmp[0] = 0;
     if (r) {
         r = fail(err, -EIO, "snapshot create: %s: %s", state_path, strerror(-r));
         goto out_unharvest;
@@ -330,8 +326,10 @@ int vm_snapshot_create(struct vm *vm, const char *state_path, const char *mem_pa
     struct vm_snap_layer *l = &vm->snap_chain.layer[vm->snap_chain.n++];
     *l = (struct vm_snap_layer){ .path = p, .diff = diff, .fingerprint = fp, .pages = own,
                                  .nwords = own ? gmem_dirty_words(ram) : 0 };
-    log_info("snapshot %s (%s, memory %s) created", state_path, diff ? "Diff" : "Full",
-             mem_path);
+    int64_t t_end = vclock_host_now_ns();
+    log_info("snapshot %s (%s, memory %s) created: memory written %.1f ms, state %.1f ms, "
+             "fsync+rename %.1f ms", state_path, diff ? "Diff" : "Full", mem_path,
+             (t_written - t_start) / 1e6, (t_state - t_written) / 1e6, (t_end - t_state) / 1e6);
     r = 0;
     goto out;
 

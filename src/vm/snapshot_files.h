@@ -19,6 +19,11 @@ int snap_tmp_create(const char *path, char *tmp) WARN_UNUSED;
 /* fsync, close, rename over `path`, fsync the directory. Closes fd
  * whatever happens; unlinks tmp on failure. */
 int snap_tmp_commit(int fd, const char *tmp, const char *path) WARN_UNUSED;
+/* Two files at once (memory, then state): both fsynced, renamed in that
+ * order, directories synced once. Closes both fds; unlinks what did not
+ * land. */
+int snap_tmp_commit_pair(int fd1, const char *tmp1, const char *path1, int fd2,
+                         const char *tmp2, const char *path2) WARN_UNUSED;
 /* Absolute form of `path` (its directory must exist). */
 int snap_abs_path(const char *path, char *out) WARN_UNUSED;
 int snap_write_at(int fd, const void *buf, size_t len, uint64_t off) WARN_UNUSED;
@@ -31,6 +36,10 @@ int snap_write_diff(const uint8_t *ram, uint64_t size, const uint64_t *pages, in
  * 4 KiB of every MiB, and the size): cheap enough to check on every load,
  * and enough to tell a memory file from another one. */
 int snap_fingerprint(int fd, uint64_t size, uint64_t *fp) WARN_UNUSED;
+/* The same fingerprint computed from RAM for the file just written from
+ * it (pages: a diff's page map, NULL for a full file). */
+int snap_fingerprint_ram(const uint8_t *ram, uint64_t size, const uint64_t *pages,
+                         uint64_t *fp) WARN_UNUSED;
 
 /* Open a layer's file for reading and check it is a regular file of
  * `size` bytes with its recorded fingerprint. err names the file. */
