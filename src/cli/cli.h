@@ -10,5 +10,7 @@ int cli_ctl(int argc, char **argv);
 int cli_ps(int argc, char **argv);
 /* corral snapshot create|merge ... (snapshot.c) */
 int cli_snapshot(int argc, char **argv);
+/* corral migrate --sock PATH URI (migrate.c) */
+int cli_migrate(int argc, char **argv);
 
 #endif

@@ -59,6 +59,7 @@ static void print_help(void)
            "  corral ps [--json]           list running VMs started with --name\n"
            "  corral snapshot create --sock PATH --dir DIR [--diff] [--no-resume]\n"
            "  corral snapshot merge --dir DIR --out DIR   fold a Diff chain into a Full one\n"
+           "  corral migrate --sock PATH URI   live-migrate to 'corral run --incoming URI'\n"
            "  corral restore DIR [--paused] [--api-sock PATH] [--name NAME] ...\n"
            "                               run a snapshot in this new process\n\n"
            "options:\n"
@@ -79,6 +80,7 @@ static void print_help(void)
            "  --name NAME        register the VM for 'corral ps'\n"
            "  --timeout SECONDS  stop a guest that runs longer (exit 124)\n"
            "  --restore DIR      start from the snapshot in DIR (see corral snapshot)\n"
+           "  --incoming URI     wait for a live migration (tcp:HOST:PORT, unix:PATH, fd:N)\n"
            "  --paused           with --restore: load, but do not run until resumed\n"
            "  --ignore-disk-changes  with --restore: accept raw disks changed since\n"
            "  --dump-dtb FILE    write the device tree and exit\n"
@@ -159,6 +161,7 @@ struct run_opts {
     bool rng;
     double timeout;      /* --timeout SECONDS; 0 = none */
     const char *restore; /* --restore DIR: a snapshot directory */
+    const char *incoming; /* --incoming URI: a live migration arrives here */
     bool paused;         /* --paused: restore without running */
     bool ignore_disk_changes;
 };
@@ -167,7 +170,7 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
 {
     enum { O_KERNEL = 256, O_INITRD, O_FIRMWARE, O_CMDLINE, O_CPUS, O_MEMORY,
            O_CONSOLE, O_TEST, O_DUMP_DTB, O_MMU, O_CONFIG, O_API_SOCK, O_NAME, O_DISK, O_NET, O_RNG, O_TIMEOUT,
-           O_RESTORE, O_PAUSED, O_IGNORE_DISKS };
+           O_RESTORE, O_PAUSED, O_IGNORE_DISKS, O_INCOMING };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "initrd", required_argument, NULL, O_INITRD },
@@ -188,6 +191,7 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         { "rng", no_argument, NULL, O_RNG },
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "restore", required_argument, NULL, O_RESTORE },
+        { "incoming", required_argument, NULL, O_INCOMING },
         { "paused", no_argument, NULL, O_PAUSED },
         { "ignore-disk-changes", no_argument, NULL, O_IGNORE_DISKS },
         { "verbose", no_argument, NULL, 'v' },
@@ -231,6 +235,7 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         }
         case O_RNG: o->rng = true; break;
         case O_RESTORE: o->restore = optarg; break;
+        case O_INCOMING: o->incoming = optarg; break;
         case O_PAUSED: o->paused = true; break;
         case O_IGNORE_DISKS: o->ignore_disk_changes = true; break;
         case O_TIMEOUT:
@@ -354,11 +359,12 @@ static int cmd_run(struct run_opts *o, bool up)
                         "--kernel, --firmware, --initrd or --config-file\n");
         return 2;
     }
-    if (o->restore && (o->kernel || o->firmware || o->initrd || o->config_file || o->test_elf ||
+    const char *whole = o->restore ? "--restore" : "--incoming";
+    if ((o->restore || o->incoming) && (o->kernel || o->firmware || o->initrd || o->config_file || o->test_elf ||
                        o->ndisks || o->nnets || o->rng || o->cmdline || o->mmu_type || up)) {
-        fprintf(stderr, "corral: error: --restore %s: the snapshot holds the whole machine; "
-                        "it does not take --kernel, --firmware, --initrd, --cmdline, --disk, "
-                        "--net, --rng, --mmu, --test or --config-file\n", o->restore);
+        fprintf(stderr, "corral: error: %s brings the whole machine; it does not take "
+                        "--kernel, --firmware, --initrd, --cmdline, --disk, --net, --rng, "
+                        "--mmu, --test or --config-file\n", whole);
         return 2;
     }
     if (vm_create(&vm, o->name, &con)) {
@@ -370,7 +376,12 @@ static int cmd_run(struct run_opts *o, bool up)
         status = 2;
         goto out;
     }
-    if (!o->restore && apply_flags(&vm->cfg, o)) {
+    if (o->restore && o->incoming) {
+        fprintf(stderr, "corral: error: --restore and --incoming: choose one\n");
+        status = 2;
+        goto out;
+    }
+    if (!o->restore && !o->incoming && apply_flags(&vm->cfg, o)) {
         status = 2;
         goto out;
     }
@@ -391,7 +402,7 @@ static int cmd_run(struct run_opts *o, bool up)
             goto out;
     }
     /* Without an API, everything must be given now. */
-    bool start_now = !o->restore && (c->test_elf || c->kernel || !o->api_sock);
+    bool start_now = !o->restore && !o->incoming && (c->test_elf || c->kernel || !o->api_sock);
     if (start_now && !c->test_elf) {
         if (!c->kernel) {
             fprintf(stderr, "corral: error: no kernel given (--kernel PATH, --test ELF, "
@@ -466,6 +477,11 @@ static int cmd_run(struct run_opts *o, bool up)
         fprintf(stderr, "corral: error: %s\n", err);
         goto out;
     }
+    if (o->incoming && vm_migrate_incoming(vm, o->incoming, &got_signal, err)) {
+        console_restore();
+        fprintf(stderr, "corral: error: %s\n", err);
+        goto out;
+    }
     if (o->restore) {
         char state[PATH_MAX + 16];
         snprintf(state, sizeof(state), "%s/state", o->restore);
@@ -515,6 +531,8 @@ int main(int argc, char **argv)
         return cli_ps(argc - 1, argv + 1);
     if (!strcmp(cmd, "snapshot"))
         return cli_snapshot(argc - 1, argv + 1);
+    if (!strcmp(cmd, "migrate"))
+        return cli_migrate(argc - 1, argv + 1);
     bool restore = !strcmp(cmd, "restore");
     if (!strcmp(cmd, "run") || !strcmp(cmd, "up") || restore) {
         /* corral restore DIR [options] = corral run --restore DIR [options] */

@@ -548,6 +548,30 @@ void machine_pause(struct machine *m)
     vclock_pause(&m->clock);
 }
 
+uint64_t machine_dirty_sync(struct machine *m, uint64_t *bits)
+{
+    bool park = m->threads_running && !machine_is_paused(m);
+    if (park) {
+        atomic_store(&m->pause_req, 1);
+        for (unsigned i = 0; i < m->nharts; i++)
+            hart_kick(m->harts[i]);
+        pthread_mutex_lock(&m->pause_lock);
+        while (m->nparked < m->nharts && atomic_load(&m->stop) == MACHINE_RUNNING)
+            pthread_cond_wait(&m->pause_cond, &m->pause_lock);
+        pthread_mutex_unlock(&m->pause_lock);
+    }
+    /* Parked harts re-check code_gen (bumped by the harvest) before their
+     * next instruction, so none stores through an entry filled before it. */
+    uint64_t n = gmem_dirty_harvest(&m->bus.ram, bits);
+    if (park) {
+        pthread_mutex_lock(&m->pause_lock);
+        atomic_store(&m->pause_req, 0);
+        pthread_cond_broadcast(&m->pause_cond);
+        pthread_mutex_unlock(&m->pause_lock);
+    }
+    return n;
+}
+
 void machine_resume(struct machine *m)
 {
     if (!atomic_load(&m->pause_req))

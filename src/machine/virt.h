@@ -171,6 +171,12 @@ int machine_reset(struct machine *m, char *err) WARN_UNUSED;
  * stopped, device polling held, the guest clock stopped. Idempotent.
  * Main/API thread. */
 void machine_quiesce(struct machine *m);
+/* Harvest the dirty log into bits[] while harts run (live migration): the
+ * harts are parked for the instant of the harvest so that none keeps a
+ * store TLB entry filled before it. Returns the pages harvested. Not
+ * concurrently with machine_pause/resume (the VM layer refuses those
+ * while a migration runs). */
+uint64_t machine_dirty_sync(struct machine *m, uint64_t *bits);
 /* Build the device table (machine_create does; virt_devices.c). */
 int machine_build_device_table(struct machine *m) WARN_UNUSED;
 /* Reset every device in the table (harts stopped, I/O thread stopped). */

@@ -79,6 +79,10 @@ struct state_section {
 /* Check the stream header. 0 or -EINVAL with the message in err. */
 int state_in_open(struct state_in *in, const void *buf, size_t len, const char *file,
                   char *err, size_t errlen) WARN_UNUSED;
+/* A bare sequence of sections (no stream header): one frame of the
+ * migration stream. */
+void state_in_init(struct state_in *in, const void *buf, size_t len, const char *name,
+                   char *err, size_t errlen);
 /* The next section: 1 got one, 0 none left, -EINVAL malformed (message
  * set). The body shares the parent's error latch. */
 int state_in_next(struct state_in *in, struct state_section *s) WARN_UNUSED;

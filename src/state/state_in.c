@@ -44,16 +44,22 @@ size_t state_in_left(const struct state_in *in)
     return in->len - in->off;
 }
 
-int state_in_open(struct state_in *in, const void *buf, size_t len, const char *file,
-                  char *err, size_t errlen)
+void state_in_init(struct state_in *in, const void *buf, size_t len, const char *name,
+                   char *err, size_t errlen)
 {
     memset(in, 0, sizeof(*in));
     in->p = buf;
     in->len = len;
-    in->file = file ? file : "state";
+    in->file = name ? name : "state";
     in->err = err;
     in->errlen = errlen;
     in->failed = &in->own_failed;
+}
+
+int state_in_open(struct state_in *in, const void *buf, size_t len, const char *file,
+                  char *err, size_t errlen)
+{
+    state_in_init(in, buf, len, file, err, errlen);
     if (len < 16 || memcmp(buf, STATE_MAGIC, 8))
         return state_in_fail(in, "not a Corral state file (bad magic)");
     in->off = 8;

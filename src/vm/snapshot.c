@@ -384,6 +384,50 @@ static int config_from_saved(struct vm_config *c, const struct machine_saved_con
     return 0;
 }
 
+int vm_restore_build_locked(struct vm *vm, const struct machine_saved_config *sc,
+                            struct machine **out, char *err)
+{
+    int r;
+    if ((r = config_from_saved(&vm->cfg, sc, err)))
+        return r;
+    struct machine_config build;
+    if ((r = vmcfg_to_machine(&vm->cfg, &build, err)))
+        return r;
+    build.console_write = console_sink_restored;
+    build.console_opaque = vm;
+    if ((r = machine_create(out, &build, err)))
+        return r == -ENOMEM ? r : -EINVAL;
+    (*out)->tohost = sc->tohost;
+    return 0;
+}
+
+int vm_restore_finish_locked(struct vm *vm, struct machine *m, bool resume, char *err)
+{
+    /* Writes from here on are what the next Diff snapshot holds. */
+    gmem_dirty_log_start(&m->bus.ram);
+    /* Chains the guest had made available before it was saved. */
+    for (unsigned i = 0; i < m->nvirtio; i++)
+        virtio_mmio_kick_queues(m->virtio[i]);
+    int r = machine_start_paused(m);
+    if (r)
+        return fail(err, r, "cannot start hart threads: %s", strerror(-r));
+    vm->m = m;
+    vm->restored = true;
+    vm->state = VM_PAUSED;
+    vm->started_ns = vclock_host_now_ns();
+    if (resume) {
+        if (!vm->cfg.test_elf && vm->con.raw)
+            vm->con.raw();
+        machine_resume(m);
+        vm->state = VM_RUNNING;
+    }
+    uint64_t one = 1;
+    if (write(vm->wake_fd, &one, sizeof(one)) < 0) {
+        /* already awake */
+    }
+    return 0;
+}
+
 static bool configured(const struct vm_config *c)
 {
     return c->kernel || c->test_elf || c->ndrives || c->nnets;
@@ -466,18 +510,8 @@ int vm_snapshot_load(struct vm *vm, const struct vm_snapshot_load_opts *opts, ch
     }
 
     /* The same board as the one saved, then its RAM, then its state. */
-    if ((r = config_from_saved(&vm->cfg, &sc, err)))
-        goto out;
-    struct machine_config build;
-    if ((r = vmcfg_to_machine(&vm->cfg, &build, err)))
+    if ((r = vm_restore_build_locked(vm, &sc, &m, err)))
         goto out_unconfigure;
-    build.console_write = console_sink_restored;
-    build.console_opaque = vm;
-    if ((r = machine_create(&m, &build, err))) {
-        r = r == -ENOMEM ? r : -EINVAL;
-        goto out_unconfigure;
-    }
-    m->tohost = sc.tohost;
     struct gmem *ram = &m->bus.ram;
     if ((r = gmem_map_file(ram, fds[0]))) {
         r = fail(err, -EIO, "memory file %s: cannot map: %s", chain.layer[0].path,
@@ -504,32 +538,11 @@ int vm_snapshot_load(struct vm *vm, const struct vm_snapshot_load_opts *opts, ch
         r = -EINVAL;
         goto out_destroy;
     }
-    /* Writes from here on are what the next Diff snapshot holds. */
-    gmem_dirty_log_start(ram);
-    /* Chains the guest had made available before the snapshot. */
-    for (unsigned i = 0; i < m->nvirtio; i++)
-        virtio_mmio_kick_queues(m->virtio[i]);
-    if ((r = machine_start_paused(m))) {
-        r = fail(err, r, "cannot start hart threads: %s", strerror(-r));
+    if ((r = vm_restore_finish_locked(vm, m, opts->resume, err)))
         goto out_destroy;
-    }
-    vm->m = m;
-    vm->restored = true;
-    vm->state = VM_PAUSED;
-    vm->started_ns = vclock_host_now_ns();
     vm_snap_chain_free(&vm->snap_chain);
     vm->snap_chain = chain;
     chain.n = 0;
-    if (opts->resume) {
-        if (!vm->cfg.test_elf && vm->con.raw)
-            vm->con.raw();
-        machine_resume(m);
-        vm->state = VM_RUNNING;
-    }
-    uint64_t one = 1;
-    if (write(vm->wake_fd, &one, sizeof(one)) < 0) {
-        /* already awake */
-    }
     log_info("snapshot %s loaded in %.2f ms (%s)", opts->state_path,
              (vclock_host_now_ns() - t0) / 1e6, opts->resume ? "running" : "paused");
     r = 0;

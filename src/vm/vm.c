@@ -48,6 +48,8 @@ int vm_create(struct vm **out, const char *id, const struct vm_console_ops *con)
         return -e;
     }
     pthread_mutex_init(&vm->lock, NULL);
+    pthread_mutex_init(&vm->mig_lock, NULL);
+    snprintf(vm->mig.status, sizeof(vm->mig.status), "none");
     vmcfg_init(&vm->cfg);
     snprintf(vm->id, sizeof(vm->id), "%s", id ? id : "anonymous-instance");
     if (con)
@@ -63,6 +65,10 @@ void vm_destroy(struct vm *vm)
 {
     if (!vm)
         return;
+    if (vm->mig_thread_live) {
+        atomic_store(&vm->mig_cancel, 1);
+        pthread_join(vm->mig_thread, NULL);
+    }
     machine_destroy(vm->m);
     vm_snap_chain_free(&vm->snap_chain);
     vmcfg_free(&vm->cfg);
@@ -80,6 +86,11 @@ static int check_locked(struct vm *vm, enum vm_event ev, enum vm_state *to, char
     if (vm_state_next(vm->state, ev, &next, &why)) {
         snprintf(err, VM_ERR_LEN, "%s refused: %s (state: %s)", vm_event_name(ev), why,
                  vm_state_name(vm->state));
+        return -EINVAL;
+    }
+    if (vm->migrating && ev != VM_EV_STOPPED) {
+        snprintf(err, VM_ERR_LEN, "%s refused: a migration is in progress (PUT /migrate/cancel "
+                 "first)", vm_event_name(ev));
         return -EINVAL;
     }
     /* A stop already under way (guest poweroff, reboot, quit): the board

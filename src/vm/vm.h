@@ -62,6 +62,25 @@ struct vm {
      * created or loaded (a Diff snapshot goes on top of them). */
     struct vm_snap_chain snap_chain;
     bool restored;                /* started from a snapshot */
+
+    /* Outgoing live migration (vm/migrate.c). `migrating` is under the VM
+     * lock (pause, resume, reset and snapshots are refused meanwhile); the
+     * statistics under their own lock so GET /migrate never waits. */
+    bool migrating;
+    pthread_t mig_thread;
+    bool mig_thread_live;
+    _Atomic int mig_cancel;
+    pthread_mutex_t mig_lock;
+    struct vm_mig_stats {
+        char status[16];          /* none setup active completed failed cancelled */
+        char error[VM_ERR_LEN];
+        char uri[256];
+        uint32_t downtime_limit_ms;
+        int64_t start_ns;
+        double setup_ms, total_ms, downtime_ms, expected_downtime_ms;
+        uint64_t bytes, pages_normal, pages_zero, rounds, remaining_pages;
+        double bandwidth_mibps, dirty_pages_rate;
+    } mig;
 };
 
 /* `id` names the VM in GET / (NULL: "anonymous-instance"). */
@@ -105,6 +124,26 @@ int vm_snapshot_create(struct vm *vm, const char *state_path, const char *mem_pa
                        char *err) WARN_UNUSED;
 int vm_snapshot_load(struct vm *vm, const struct vm_snapshot_load_opts *opts,
                      char *err) WARN_UNUSED;
+/* Live migration (docs/migration.md). Start: Running only; the
+ * migration runs on its own thread; on success the source stops (vm_run
+ * returns 0). Incoming: a fresh VM, before vm_run, on the main thread:
+ * accepts one source on `uri`, builds the machine and runs it. */
+int vm_migrate_start(struct vm *vm, const char *uri, uint32_t downtime_limit_ms,
+                     char *err) WARN_UNUSED;
+int vm_migrate_cancel(struct vm *vm, char *err) WARN_UNUSED;
+json_t *vm_migrate_json(struct vm *vm);
+int vm_migrate_incoming(struct vm *vm, const char *uri, volatile sig_atomic_t *stop,
+                        char *err) WARN_UNUSED;
+
+/* Shared by snapshot load and incoming migration (lock held, fresh VM):
+ * build the board a saved configuration describes (vm->cfg becomes it);
+ * then, once RAM and state are loaded, start it parked and resume it if
+ * asked. */
+int vm_restore_build_locked(struct vm *vm, const struct machine_saved_config *sc,
+                            struct machine **out, char *err) WARN_UNUSED;
+int vm_restore_finish_locked(struct vm *vm, struct machine *m, bool resume,
+                             char *err) WARN_UNUSED;
+
 /* Parse a state file's configuration, disk list and memory chain without
  * touching any file or building a machine (the fuzz target's entry). */
 int vm_snapshot_parse(const uint8_t *buf, size_t len, char *err) WARN_UNUSED;

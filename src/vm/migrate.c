@@ -1,0 +1,480 @@
+/* Live migration, pre-copy (docs/migration.md): the source's migration
+ * thread and the destination's incoming side. Both speak the same frames
+ * (vm/migrate_stream.h); the machine is moved with the snapshot's
+ * machinery: its saved configuration, the dirty log, and the device
+ * sections. */
+#include "vm/vm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/vclock.h"
+#include "state/state.h"
+#include "vm/migrate_stream.h"
+
+#define PAGES_PER_FRAME 256
+#define MAX_ROUNDS 30
+#define DEFAULT_DOWNTIME_MS 50
+
+static void set_status(struct vm *vm, const char *status, const char *error)
+{
+    pthread_mutex_lock(&vm->mig_lock);
+    snprintf(vm->mig.status, sizeof(vm->mig.status), "%s", status);
+    if (error)
+        snprintf(vm->mig.error, sizeof(vm->mig.error), "%s", error);
+    pthread_mutex_unlock(&vm->mig_lock);
+}
+
+static double ms_since(int64_t t)
+{
+    return (vclock_host_now_ns() - t) / 1e6;
+}
+
+static bool page_zero(const uint8_t *p)
+{
+    const uint64_t *w = (const uint64_t *)p;
+    for (unsigned i = 0; i < GMEM_PAGE_SIZE / 8; i++)
+        if (w[i])
+            return false;
+    return true;
+}
+
+/* Send the pages set in bits[] (all pages when bits is NULL); counts into
+ * the statistics. Returns 0 or -errno (err set). */
+static int send_pages(struct vm *vm, int fd, struct gmem *ram, const uint64_t *bits,
+                      uint64_t *sent, char *err)
+{
+    struct state_out o;
+    uint64_t npages = gmem_npages(ram), p = 0, count = 0;
+    int r = 0;
+    state_out_init(&o);
+    *sent = 0;
+    while (p < npages && !r) {
+        state_out_free(&o);
+        state_out_init(&o);
+        state_begin(&o, "pages", 1, 0);
+        size_t count_at = o.len;
+        state_put_u32(&o, 0);
+        uint32_t n = 0;
+        uint64_t normal = 0, zero = 0;
+        for (; p < npages && n < PAGES_PER_FRAME; p++) {
+            if (bits && !((bits[p >> 6] >> (p & 63)) & 1))
+                continue;
+            const uint8_t *src = ram->host + (p << GMEM_PAGE_SHIFT);
+            state_put_u64(&o, p);
+            if (page_zero(src)) {
+                state_put_u8(&o, 0);
+                zero++;
+            } else {
+                state_put_u8(&o, 1);
+                state_put_bytes(&o, src, GMEM_PAGE_SIZE);
+                normal++;
+            }
+            n++;
+        }
+        if (!n)
+            break;
+        for (unsigned i = 0; i < 4 && !o.err; i++)
+            o.buf[count_at + i] = (uint8_t)(n >> (8 * i));
+        state_end(&o);
+        r = mig_send(fd, &o, err);
+        count += n;
+        pthread_mutex_lock(&vm->mig_lock);
+        vm->mig.bytes += o.len;
+        vm->mig.pages_normal += normal;
+        vm->mig.pages_zero += zero;
+        pthread_mutex_unlock(&vm->mig_lock);
+        if (atomic_load(&vm->mig_cancel) && !r)
+            r = -ECANCELED, snprintf(err, MIG_ERR_LEN, "cancelled");
+    }
+    state_out_free(&o);
+    *sent = count;
+    return r;
+}
+
+static int send_round_end(int fd, uint32_t round, uint64_t pages, char *err)
+{
+    struct state_out o;
+    state_out_init(&o);
+    state_begin(&o, "round-end", 1, 0);
+    state_put_u32(&o, round);
+    state_put_u64(&o, pages);
+    state_end(&o);
+    int r = mig_send(fd, &o, err);
+    state_out_free(&o);
+    return r;
+}
+
+/* The peer's answer: `want` (0) or refuse (its reason in err). */
+static int expect(int fd, const char *want, uint8_t **buf, size_t *cap,
+                  struct state_section *s, char *err)
+{
+    int r = mig_recv(fd, buf, cap, s, err);
+    if (r)
+        return r;
+    if (!strcmp(s->id, "refuse")) {
+        char why[400];
+        state_get_str(&s->body, why, sizeof(why), NULL);
+        snprintf(err, MIG_ERR_LEN, "the destination refused: %s", why);
+        return -ECONNREFUSED;
+    }
+    if (strcmp(s->id, want)) {
+        snprintf(err, MIG_ERR_LEN, "protocol error: expected '%s', got '%s'", want, s->id);
+        return -EPROTO;
+    }
+    return 0;
+}
+
+struct mig_args {
+    struct vm *vm;
+    char uri[256];
+    uint32_t downtime_ms;
+};
+
+static void *source_thread(void *arg)
+{
+    struct mig_args *a = arg;
+    struct vm *vm = a->vm;
+    struct machine *m = vm->m;
+    struct gmem *ram = &m->bus.ram;
+    char err[MIG_ERR_LEN] = "";
+    int fd = -1, r;
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    struct state_section s;
+    struct state_out o;
+    bool paused = false;
+    uint64_t *bits = calloc(gmem_dirty_words(ram), sizeof(uint64_t));
+    int64_t t0 = vclock_host_now_ns();
+    state_out_init(&o);
+    if (!bits) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto fail;
+    }
+    if ((r = mig_connect(a->uri, &fd, err)))
+        goto fail;
+    state_begin(&o, "hello", 1, 0);
+    state_put_u64(&o, MIG_MAGIC);
+    state_put_u32(&o, MIG_VERSION);
+    state_put_u64(&o, 0);
+    state_end(&o);
+    machine_config_save(m, VM_VERSION, &o);
+    if ((r = mig_send(fd, &o, err)) || (r = expect(fd, "hello-ack", &buf, &cap, &s, err)) ||
+        (r = expect(fd, "config-ok", &buf, &cap, &s, err)))
+        goto fail;
+    pthread_mutex_lock(&vm->mig_lock);
+    vm->mig.setup_ms = ms_since(t0);
+    pthread_mutex_unlock(&vm->mig_lock);
+    set_status(vm, "active", NULL);
+
+    /* Round 0: everything; the dirty log from here on says what changed. */
+    (void)machine_dirty_sync(m, bits);
+    memset(bits, 0, gmem_dirty_words(ram) * sizeof(uint64_t));
+    uint64_t sent;
+    int64_t tr = vclock_host_now_ns();
+    uint64_t bytes0 = 0;
+    if ((r = send_pages(vm, fd, ram, NULL, &sent, err)) || (r = send_round_end(fd, 0, sent, err)))
+        goto fail;
+    for (uint32_t round = 1;; round++) {
+        double secs = (vclock_host_now_ns() - tr) / 1e9;
+        pthread_mutex_lock(&vm->mig_lock);
+        uint64_t bytes = vm->mig.bytes;
+        pthread_mutex_unlock(&vm->mig_lock);
+        double bw = secs > 0 ? (bytes - bytes0) / secs : 0; /* bytes/s */
+        memset(bits, 0, gmem_dirty_words(ram) * sizeof(uint64_t));
+        uint64_t dirty = machine_dirty_sync(m, bits);
+        double expected_ms = bw > 0 ? dirty * (GMEM_PAGE_SIZE + 9.0) / bw * 1e3 : 1e9;
+        pthread_mutex_lock(&vm->mig_lock);
+        vm->mig.rounds = round;
+        vm->mig.remaining_pages = dirty;
+        vm->mig.bandwidth_mibps = bw / 1048576.0;
+        vm->mig.dirty_pages_rate = secs > 0 ? dirty / secs : 0;
+        vm->mig.expected_downtime_ms = expected_ms;
+        pthread_mutex_unlock(&vm->mig_lock);
+        if (expected_ms <= a->downtime_ms || round >= MAX_ROUNDS) {
+            /* Stop the guest; what it wrote since the harvest joins. */
+            machine_quiesce(m);
+            paused = true;
+            (void)gmem_dirty_harvest(ram, bits);
+            break;
+        }
+        tr = vclock_host_now_ns();
+        bytes0 = bytes;
+        if ((r = send_pages(vm, fd, ram, bits, &sent, err)) ||
+            (r = send_round_end(fd, round, sent, err)))
+            goto fail;
+    }
+    int64_t tdown = vclock_host_now_ns();
+    if ((r = send_pages(vm, fd, ram, bits, &sent, err)) ||
+        (r = send_round_end(fd, UINT32_MAX, sent, err)))
+        goto fail;
+    state_out_free(&o);
+    state_out_init(&o);
+    state_begin(&o, "devices", 1, 0);
+    machine_save_state(m, &o);
+    state_end(&o);
+    if ((r = mig_send(fd, &o, err)) || (r = expect(fd, "done", &buf, &cap, &s, err)))
+        goto fail;
+    pthread_mutex_lock(&vm->mig_lock);
+    vm->mig.downtime_ms = ms_since(tdown);
+    vm->mig.total_ms = ms_since(t0);
+    vm->mig.remaining_pages = 0;
+    snprintf(vm->mig.status, sizeof(vm->mig.status), "completed");
+    pthread_mutex_unlock(&vm->mig_lock);
+    log_info("migration to %s completed: %.1f ms, downtime %.1f ms", a->uri, vm->mig.total_ms,
+             vm->mig.downtime_ms);
+    /* The guest runs on the destination now: this process ends (status 0),
+     * after a moment in which GET /migrate can still tell the client so. */
+    usleep(400000);
+    machine_request_stop(m, MACHINE_QUIT, 0);
+    goto out;
+
+fail:
+    if (paused)
+        machine_resume(m);
+    set_status(vm, atomic_load(&vm->mig_cancel) ? "cancelled" : "failed", err);
+    log_warn("migration to %s failed: %s; the VM goes on here", a->uri, err);
+out:
+    if (fd >= 0)
+        close(fd);
+    state_out_free(&o);
+    free(buf);
+    free(bits);
+    pthread_mutex_lock(&vm->lock);
+    vm->migrating = false;
+    pthread_mutex_unlock(&vm->lock);
+    free(a);
+    return NULL;
+}
+
+int vm_migrate_start(struct vm *vm, const char *uri, uint32_t downtime_limit_ms, char *err)
+{
+    int r = -EINVAL;
+    pthread_mutex_lock(&vm->lock);
+    if (vm->migrating) {
+        snprintf(err, VM_ERR_LEN, "migrate refused: a migration is already in progress");
+        goto out;
+    }
+    if (vm->state != VM_RUNNING || !vm->m || atomic_load(&vm->m->stop) != MACHINE_RUNNING) {
+        snprintf(err, VM_ERR_LEN, "migrate refused: only a Running VM migrates (state: %s)",
+                 vm_state_name(vm->state));
+        goto out;
+    }
+    if (!uri || !*uri || strlen(uri) >= 256) {
+        snprintf(err, VM_ERR_LEN, "migrate: a destination uri is required (tcp:HOST:PORT, "
+                 "unix:PATH)");
+        goto out;
+    }
+    if (vm->mig_thread_live) {
+        pthread_join(vm->mig_thread, NULL);
+        vm->mig_thread_live = false;
+    }
+    struct mig_args *a = calloc(1, sizeof(*a));
+    if (!a) {
+        r = -ENOMEM;
+        snprintf(err, VM_ERR_LEN, "out of memory");
+        goto out;
+    }
+    a->vm = vm;
+    snprintf(a->uri, sizeof(a->uri), "%s", uri);
+    a->downtime_ms = downtime_limit_ms ? downtime_limit_ms : DEFAULT_DOWNTIME_MS;
+    pthread_mutex_lock(&vm->mig_lock);
+    memset(&vm->mig, 0, sizeof(vm->mig));
+    snprintf(vm->mig.status, sizeof(vm->mig.status), "setup");
+    snprintf(vm->mig.uri, sizeof(vm->mig.uri), "%s", uri);
+    vm->mig.downtime_limit_ms = a->downtime_ms;
+    vm->mig.start_ns = vclock_host_now_ns();
+    pthread_mutex_unlock(&vm->mig_lock);
+    atomic_store(&vm->mig_cancel, 0);
+    vm->migrating = true;
+    if ((r = pthread_create(&vm->mig_thread, NULL, source_thread, a))) {
+        vm->migrating = false;
+        free(a);
+        snprintf(err, VM_ERR_LEN, "cannot start the migration thread");
+        r = -r;
+        goto out;
+    }
+    vm->mig_thread_live = true;
+    r = 0;
+out:
+    pthread_mutex_unlock(&vm->lock);
+    return r;
+}
+
+int vm_migrate_cancel(struct vm *vm, char *err)
+{
+    pthread_mutex_lock(&vm->lock);
+    bool on = vm->migrating;
+    pthread_mutex_unlock(&vm->lock);
+    if (!on) {
+        snprintf(err, VM_ERR_LEN, "no migration in progress");
+        return -EINVAL;
+    }
+    atomic_store(&vm->mig_cancel, 1);
+    return 0;
+}
+
+json_t *vm_migrate_json(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->mig_lock);
+    const struct vm_mig_stats *s = &vm->mig;
+    double elapsed = s->start_ns ? ms_since(s->start_ns) : 0;
+    json_t *j = json_pack(
+        "{s:s, s:s, s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:{s:I, s:I, s:I, s:I, s:I, s:f, s:f}}",
+        "status", s->status, "error", s->error, "uri", s->uri,
+        "downtime_limit_ms", (json_int_t)s->downtime_limit_ms,
+        "setup_time_ms", s->setup_ms,
+        "total_time_ms", s->total_ms ? s->total_ms : elapsed,
+        "expected_downtime_ms", s->expected_downtime_ms, "downtime_ms", s->downtime_ms,
+        "bandwidth_mibps", s->bandwidth_mibps, "ram",
+        "transferred_bytes", (json_int_t)s->bytes, "remaining_pages",
+        (json_int_t)s->remaining_pages, "normal_pages", (json_int_t)s->pages_normal,
+        "zero_pages", (json_int_t)s->pages_zero, "iterations", (json_int_t)s->rounds,
+        "dirty_pages_rate", s->dirty_pages_rate, "compression_ratio", 1.0);
+    pthread_mutex_unlock(&vm->mig_lock);
+    return j;
+}
+
+/* ---- destination ---- */
+
+static int load_pages(struct gmem *ram, struct state_in *in, char *err)
+{
+    uint32_t n = state_get_u32(in);
+    if (n > PAGES_PER_FRAME * 4)
+        return state_in_fail(in, "%u pages in one frame", n);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t p = state_get_u64(in);
+        uint8_t kind = state_get_u8(in);
+        if (state_in_status(in))
+            return -EINVAL;
+        if (p >= gmem_npages(ram) || kind > 1)
+            return state_in_fail(in, "page %llu kind %u out of range", (unsigned long long)p,
+                                 kind);
+        uint8_t *dst = ram->host + (p << GMEM_PAGE_SHIFT);
+        if (kind)
+            state_get_bytes(in, dst, GMEM_PAGE_SIZE);
+        else
+            memset(dst, 0, GMEM_PAGE_SIZE);
+    }
+    return state_in_finish(in);
+}
+
+int vm_migrate_incoming(struct vm *vm, const char *uri, volatile sig_atomic_t *stop, char *err)
+{
+    int fd = -1, r;
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    struct state_section s;
+    struct machine_saved_config sc;
+    struct machine *m = NULL;
+    char why[MIG_ERR_LEN] = "";
+    memset(&sc, 0, sizeof(sc));
+    if ((r = mig_accept(uri, &fd, stop, err)))
+        return -EINVAL;
+    if ((r = mig_recv(fd, &buf, &cap, &s, err)))
+        goto out;
+    if (strcmp(s.id, "hello") || state_get_u64(&s.body) != MIG_MAGIC) {
+        snprintf(err, VM_ERR_LEN, "--incoming %s: not a Corral migration stream", uri);
+        r = -EPROTO;
+        goto out;
+    }
+    uint32_t version = state_get_u32(&s.body);
+    uint64_t features = state_get_u64(&s.body);
+    if (version != MIG_VERSION || features) {
+        snprintf(why, sizeof(why), "protocol version %u (features 0x%llx); this Corral speaks "
+                 "version %u with none", version, (unsigned long long)features, MIG_VERSION);
+        goto refuse;
+    }
+    struct state_out o;
+    state_out_init(&o);
+    state_begin(&o, "hello-ack", 1, 0);
+    state_put_u32(&o, MIG_VERSION);
+    state_put_u64(&o, 0);
+    state_end(&o);
+    r = mig_send(fd, &o, err);
+    state_out_free(&o);
+    if (r || (r = mig_recv(fd, &buf, &cap, &s, err)))
+        goto out;
+    /* The config frame is the "machine" section itself. */
+    struct state_in cin;
+    char cerr[VM_ERR_LEN];
+    state_in_init(&cin, buf, (size_t)(s.body.p - buf) + s.body.len + 8, "migration stream",
+                  cerr, sizeof(cerr));
+    if (strcmp(s.id, "machine") || machine_config_load(&cin, &sc)) {
+        snprintf(why, sizeof(why), "bad configuration: %.400s", cerr);
+        goto refuse;
+    }
+    pthread_mutex_lock(&vm->lock);
+    r = vm->state == VM_NOT_STARTED && !vm->m ? vm_restore_build_locked(vm, &sc, &m, why)
+                                              : -EINVAL;
+    pthread_mutex_unlock(&vm->lock);
+    if (r) {
+        if (!why[0])
+            snprintf(why, sizeof(why), "this VM is already configured");
+        goto refuse;
+    }
+    if ((r = mig_send_simple(fd, "config-ok", NULL, err)))
+        goto out;
+    struct gmem *ram = &m->bus.ram;
+    for (;;) {
+        if ((r = mig_recv(fd, &buf, &cap, &s, err)))
+            goto out;
+        if (!strcmp(s.id, "pages")) {
+            if (load_pages(ram, &s.body, why))
+                goto refuse;
+        } else if (!strcmp(s.id, "round-end")) {
+            continue;
+        } else if (!strcmp(s.id, "devices")) {
+            break;
+        } else {
+            snprintf(why, sizeof(why), "unexpected frame '%s'", s.id);
+            goto refuse;
+        }
+    }
+    if (machine_load_state(m, &s.body)) {
+        snprintf(why, sizeof(why), "device state: %.400s", err);
+        goto refuse;
+    }
+    pthread_mutex_lock(&vm->lock);
+    r = vm_restore_finish_locked(vm, m, false, why);
+    pthread_mutex_unlock(&vm->lock);
+    if (r)
+        goto refuse; /* not attached to the VM: destroyed below */
+    m = NULL; /* vm->m now */
+    /* Done before running: the source stops only once we hold the guest,
+     * and we run only once it knows. */
+    if ((r = mig_send_simple(fd, "done", NULL, err))) {
+        snprintf(err, VM_ERR_LEN, "--incoming %s: the source went away at the switch-over",
+                 uri);
+        goto out;
+    }
+    pthread_mutex_lock(&vm->lock);
+    if (!vm->cfg.test_elf && vm->con.raw)
+        vm->con.raw();
+    machine_resume(vm->m);
+    vm->state = VM_RUNNING;
+    pthread_mutex_unlock(&vm->lock);
+    r = 0;
+    goto out;
+
+refuse:
+    if (!why[0])
+        snprintf(why, sizeof(why), "%s", err);
+    if (mig_send_simple(fd, "refuse", why, err)) {
+        /* the source is gone already: nothing to tell */
+    }
+    snprintf(err, VM_ERR_LEN, "--incoming %s: %s", uri, why);
+    r = -EINVAL;
+out:
+    if (m)
+        machine_destroy(m);
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    machine_saved_config_free(&sc);
+    return r;
+}
