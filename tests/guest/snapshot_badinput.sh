@@ -97,9 +97,9 @@ printf 'changed' | dd of="$disk" bs=1 seek=1000000 conv=notrunc 2>/dev/null
 expect_restore_error "raw disk changed" "disk .*disk.raw changed since the snapshot" "$good"
 SNAP_SOCK=$SNAP_WORK/api-ign.sock
 start_corral "$SNAP_WORK/console-ign.log" restore "$good" --ignore-disk-changes --api-sock "$SNAP_SOCK"
-# Back to the moment of the snapshot, taken just before check 2.
-SNAP_LAST_CNT=$((SNAP_LAST_CNT - 15))
-SNAP_LAST_UP=$(awk -v u="$SNAP_LAST_UP" 'BEGIN { print u - 3 }')
+# Back to the moment of the snapshot, taken between checks 1 and 2.
+SNAP_LAST_CNT=$SNAP_PREV_CNT
+SNAP_LAST_UP=$SNAP_PREV_UP
 snap_check 3
 snap_poweroff
 

@@ -11,6 +11,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/pagecheck_lib.bash"
 SNAP_WORK=$(mktemp -d)
 SNAP_LAST_CNT=0
 SNAP_LAST_UP=0
+# The check before the last one (a restore of an older snapshot must pass
+# the figures seen before that snapshot was taken, not after).
+SNAP_PREV_CNT=0
+SNAP_PREV_UP=0
 snap_cleanup() {
     [ -n "${CORRAL_PID:-}" ] && kill -9 "$CORRAL_PID" 2>/dev/null
     rm -rf "$SNAP_WORK"
@@ -72,6 +76,8 @@ snap_check() {
     pagecheck_status 30 || snap_fail "round $k: no pagecheck status"
     pagecheck_assert_progress "$before" "$PC_LINE" || snap_fail "round $k: pagecheck: $PC_LINE"
     echo "round $k: counter $cnt, uptime $up, pagecheck rounds=$PC_ROUNDS verified=$PC_VERIFIED mismatches=$PC_MISMATCHES"
+    SNAP_PREV_CNT=$SNAP_LAST_CNT
+    SNAP_PREV_UP=$SNAP_LAST_UP
     SNAP_LAST_CNT=$cnt
     SNAP_LAST_UP=$up
 }
