@@ -137,6 +137,22 @@ void block_sync_code(struct hart *h, uint64_t gen)
     uint64_t base_ppn = m->base >> GMEM_PAGE_SHIFT;
 
     h->code_gen_seen = gen;
+    /* A store entry filled before its page became code (another hart
+     * decoded from it since) may have written that page after the decode,
+     * unseen: treat such pages as written. This is what lets fence.i rely
+     * on the code_map instead of flushing every block (see op_fence_i). */
+    for (unsigned k = 0; k < TLB_SIZE; k++) {
+        const struct tlb_entry *e = &h->tlb[ACCESS_STORE][k];
+        if (!e->vpn_tag)
+            continue;
+        uintptr_t host = (uintptr_t)(((e->vpn_tag - 1) << 12) + e->addend);
+        gpa_t pa = m->base + (host - (uintptr_t)m->host);
+        if (atomic_load_explicit(&m->code_map[(pa - m->base) >>
+                                              GMEM_PAGE_SHIFT],
+                                 memory_order_relaxed)) {
+            block_invalidate_page(h, pa);
+        }
+    }
     memset(h->tlb[ACCESS_STORE], 0, sizeof(h->tlb[ACCESS_STORE]));
     for (uint32_t k = 0; k < bc->npages; k++) {
         struct block_page *p = bc->pages[k];

@@ -44,9 +44,14 @@ static HANDLER(op_fence)
     return next_insn(h, i);
 }
 
+/* No flush: every write to a page blocks were decoded from is seen
+ * (stores to code pages take the slow path, which kills the page's blocks;
+ * DMA and other harts' writes change the page's code_map tag; block.c's
+ * code_gen sync treats pages another hart could still write through an
+ * older store TLB entry as written). Ending the block brings hart_run to
+ * the code_gen sync, which drops what another hart or a device changed. */
 static HANDLER(op_fence_i)
 {
-    block_cache_flush(h);
     return end_next(h, i);
 }
 

@@ -192,10 +192,15 @@ struct hart {
 #define TLB_LOG_MAX 64
     uint16_t tlb_log[TLB_LOG_MAX];
     uint32_t tlb_log_n;
-    /* Some entry since the last flush came from a superpage: a per-page
-     * sfence.vma must then drop everything (other 4 KiB slices of that
-     * superpage may be cached). */
+    /* Superpages (as va base, size - 1) that entries filled since the
+     * last full flush came from: a per-page sfence.vma inside one must
+     * drop every cached 4 KiB slice of it; one outside all of them drops
+     * its own page only. tlb_has_super > TLB_SUPER_MAX means "too many
+     * recorded: flush everything". */
+#define TLB_SUPER_MAX 8
     uint32_t tlb_has_super;
+    uint64_t tlb_super_base[TLB_SUPER_MAX];
+    uint64_t tlb_super_mask[TLB_SUPER_MAX];
 };
 
 /* ---- lifecycle (exec.c) ---- */
