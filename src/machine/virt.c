@@ -16,6 +16,7 @@
 #include "core/iothread.h"
 #include "core/log.h"
 #include "cpu/riscv/hart.h"
+#include "cpu/riscv/jit.h"
 #include "devices/clint.h"
 #include "devices/goldfish_rtc.h"
 #include "devices/plic.h"
@@ -224,6 +225,15 @@ int machine_create(struct machine **out, const struct machine_config *cfg, char 
             free(m->harts[i]);
             m->harts[i] = NULL;
             snprintf(err, VIRT_ERR_LEN, "cannot create hart %u", i);
+            r = -ENOMEM;
+            goto err_harts;
+        }
+    }
+    struct jit_options jo;
+    int engine = cpu_engine_resolve(cfg->cpu_engine, &jo);
+    for (unsigned i = 0; i < m->nharts; i++) {
+        if (hart_set_engine(m->harts[i], engine, &jo)) {
+            snprintf(err, VIRT_ERR_LEN, "hart %u: no executable memory for the jit", i);
             r = -ENOMEM;
             goto err_harts;
         }

@@ -282,6 +282,8 @@ static const struct block *fetch_uncached(struct hart *h, uint64_t pc)
     b->n = 1;
     b->dead = 0;
     b->nochain = 1;
+    b->hits = 0;
+    b->jit_state = JIT_NEVER;
     b->link[0] = b->link[1] = NULL;
     b->pa = b->host = 0;
     return b;
@@ -367,6 +369,8 @@ const struct block *block_fetch_slow(struct hart *h, uint64_t pc)
         b->n = n;
         b->dead = 0;
         b->nochain = 0;
+        b->hits = 0;
+        b->jit_state = JIT_NONE;
         b->link[0] = b->link[1] = NULL;
         memcpy(b->insns, bc->scratch, (n + 1) * sizeof(struct insn));
         struct block_bucket *bk = &bc->hash[hash64(pa)];

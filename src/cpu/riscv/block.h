@@ -30,6 +30,8 @@
 
 struct block_page;
 
+enum jit_state { JIT_NONE = 0, JIT_DONE = 1, JIT_NEVER = 2 };
+
 struct block {
     uint64_t pa;           /* guest-physical address of the first insn */
     uintptr_t host;        /* host address of the first insn */
@@ -45,7 +47,13 @@ struct block {
      * fetch TLB. nochain: a scratch block (uncached or truncated). */
     const struct block *link[2];
     uint32_t nochain;
+    /* JIT tiering (jit.c): hart_run entries so far, and the translation
+     * state; while translated, insns[0].fn is the host code and interp0
+     * the interpreter's handler it replaced. */
+    uint32_t hits;
+    uint32_t jit_state;    /* enum jit_state */
     uint32_t pad;
+    insn_fn interp0;
     struct insn insns[];   /* n + 1 */
 };
 

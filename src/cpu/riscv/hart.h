@@ -96,6 +96,7 @@ struct tlb_entry {
 };
 
 struct block_cache; /* block.c */
+struct jit_cache;   /* jit.c */
 struct hart_stats {
     uint64_t tlb_hits, tlb_misses;
     uint64_t block_hits, block_misses;
@@ -183,6 +184,10 @@ struct hart {
     /* Set by the machine when other harts compete for host CPUs: only then
      * do spin-waits (pause, long M-mode stays) yield the host CPU. */
     uint32_t spin_yield;
+    /* JIT engine (jit.c): code arena (NULL = interpreter only) and the
+     * number of hart_run entries of a block before it is translated. */
+    struct jit_cache *jit;
+    uint32_t jit_threshold;
 
     /* -- cpu-priv private (csr.c, trap.c, mmu.c) -- */
     /* TLB entries filled since the last full flush, as (acc << TLB_BITS |
