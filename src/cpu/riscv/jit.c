@@ -114,6 +114,11 @@ void jit_destroy(struct hart *h)
     h->jit = NULL;
 }
 
+uint64_t jit_blocks_translated(const struct hart *h)
+{
+    return h->jit ? h->jit->blocks : 0;
+}
+
 int hart_set_engine(struct hart *h, int engine, const struct jit_options *opt)
 {
     jit_destroy(h);

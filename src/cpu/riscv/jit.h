@@ -60,6 +60,8 @@ int cpu_engine_resolve(int requested, struct jit_options *opt);
 int hart_set_engine(struct hart *h, int engine,
                     const struct jit_options *opt) WARN_UNUSED;
 void jit_destroy(struct hart *h);
+/* Blocks translated by this hart so far (statistics). */
+uint64_t jit_blocks_translated(const struct hart *h);
 
 /* Called by hart_run for a cached block that has reached the threshold:
  * translate it (or mark it untranslatable). May flush the block cache
