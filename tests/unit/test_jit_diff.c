@@ -10,6 +10,7 @@
  * every slice of a random instruction budget, registers, pc, instret, the
  * trap CSRs and all memory must agree. Fixed seeds; CORRAL_JIT_DIFF_CASES
  * runs more of them by hand. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "rv_encode.h"
@@ -372,11 +374,59 @@ static void test_translates_and_counts(void **state)
     assert_true(jit_blocks_translated(h) >= 1);
 }
 
+static void *kick_later(void *arg)
+{
+    usleep(300 * 1000);
+    hart_kick(arg);
+    return NULL;
+}
+
+/* Without a budget blocks chain, and a one-block loop runs natively
+ * (emit_self_loop): the loop must still count and retire exactly. */
+static void test_chained_self_loop(void **state)
+{
+    (void)state;
+    if (!jit_available())
+        skip();
+    const uint32_t p[] = {i_type(1, 10, 0, 10, 0x13), i_type(2, 11, 0, 11, 0x13),
+                          i_type(-1, 15, 0, 15, 0x13), b_type(-12, 0, 15, 1),
+                          j_type(0, 0)};
+    for (int s = 0; s < 2; s++) {
+        struct side *d = &sides[s];
+        memset(d->bus.ram.host, 0, RAM_SIZE);
+        for (unsigned k = 0; k < 5; k++)
+            put32(d, RAM_BASE + 4 * k, p[k]);
+        gmem_clear_code_map(&d->bus.ram);
+        atomic_fetch_add(&d->bus.ram.code_gen, 1);
+        struct jit_options jo = {.threshold = 2, .cache_bytes = JIT_CACHE_MIN};
+        assert_int_equal(
+            hart_set_engine(d->h, s ? CPU_ENGINE_JIT : CPU_ENGINE_INTERP, &jo),
+            0);
+        hart_reset(d->h, RAM_BASE);
+        d->h->x[15] = 200000;
+    }
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, kick_later, sides[1].h), 0);
+    uint64_t ran = hart_run(sides[1].h, 0);
+    pthread_join(t, NULL);
+    const uint64_t loop = 4 * 200000;
+    assert_true(ran >= loop);
+    assert_int_equal(sides[1].h->instret, ran);
+    /* the interpreter, stopped after the same count, agrees */
+    assert_int_equal(hart_run(sides[0].h, ran), ran);
+    assert_null(difference());
+    assert_int_equal(sides[1].h->x[10], 200000);
+    assert_int_equal(sides[1].h->x[11], 400000);
+    assert_int_equal(sides[1].h->pc, RAM_BASE + 16);
+    assert_true(jit_blocks_translated(sides[1].h) >= 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_translates_and_counts),
         cmocka_unit_test(test_compare_detects),
+        cmocka_unit_test(test_chained_self_loop),
         cmocka_unit_test(test_diff_threshold0),
         cmocka_unit_test(test_diff_threshold1),
     };

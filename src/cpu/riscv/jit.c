@@ -552,6 +552,63 @@ static bool emit_alu(struct emit *e, const struct insn *in)
     return false;
 }
 
+/* A conditional branch back to its own block's first insn (a loop that is
+ * one block): when taken and chaining is allowed, continue at the top of
+ * the translated code with exactly chain_core's bookkeeping for a block
+ * linked to itself. Everything else (not taken, chain budget spent,
+ * interrupt recheck) goes to the interpreter's branch handler, which
+ * evaluates the branch again on the unchanged state. */
+static void emit_self_loop(struct emit *e, const struct insn *in,
+                           uint8_t *top, insn_fn handler)
+{
+    static const uint8_t inv[] = {
+        [OP_BEQ - OP_BEQ] = 0x85, [OP_BNE - OP_BEQ] = 0x84,
+        [OP_BLT - OP_BEQ] = 0x8d, [OP_BGE - OP_BEQ] = 0x8c,
+        [OP_BLTU - OP_BEQ] = 0x83, [OP_BGEU - OP_BEQ] = 0x82,
+    };
+    uint8_t *out[3];
+    unsigned done = in->idx + 1u;
+
+    ldx(e, RAX, in->rs1);
+    ldx(e, RCX, in->rs2);
+    rr(e, G_CMP, RAX, RCX, true);
+    out[0] = jcc_rel32(e, inv[in->op - OP_BEQ]);
+    /* cmp dword [rdi + xb_chain], 0 ; jle out */
+    e8(e, 0x83);
+    m_rdi(e, 7, (int32_t)offsetof(struct hart, xb_chain));
+    e8(e, 0);
+    out[1] = jcc_rel32(e, 0x8e);
+    /* mov eax, [rdi + irq_recheck] ; test eax, eax ; jnz out */
+    e8(e, 0x8b);
+    m_rdi(e, RAX, (int32_t)offsetof(struct hart, irq_recheck));
+    e8(e, 0x85); e8(e, 0xc0);
+    out[2] = jcc_rel32(e, 0x85);
+    /* dec dword [rdi + xb_chain] */
+    e8(e, 0xff);
+    m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain));
+    /* add qword [rdi + f], imm32 */
+    const int32_t f[] = {(int32_t)offsetof(struct hart, instret),
+                         (int32_t)offsetof(struct hart, xb_chained),
+                         (int32_t)offsetof(struct hart, xb_mem)};
+    const uint32_t v[] = {done, done, in->nmem};
+    for (int k = 0; k < 3; k++) {
+        if (!v[k])
+            continue;
+        e8(e, 0x48); e8(e, 0x81);
+        m_rdi(e, G_ADD, f[k]);
+        e32(e, v[k]);
+    }
+    e8(e, 0xe9);
+    uint8_t *at = e->p;
+    e32(e, 0);
+    if (!e->full)
+        patch_rel32(at, top);
+    for (int k = 0; k < 3; k++)
+        if (!e->full)
+            patch_rel32(out[k], e->p);
+    emit_tail(e, in, handler);
+}
+
 static bool is_native_mem(const struct insn *in)
 {
     return in->op >= OP_LB && in->op <= OP_SD &&
@@ -589,7 +646,13 @@ bool jit_translate(struct hart *h, struct block *b)
             nthunk++;
         }
     }
-    if (!native) {
+    /* Calling a handler from translated code costs more than the
+     * interpreter's dispatch: blocks made mostly of helper calls (FP
+     * arithmetic, atomics) stay interpreted. */
+    unsigned helpers = nthunk;
+    for (unsigned k = 0; k < n && !rv_op_ends_block(b->insns[k].op); k++)
+        helpers -= is_native_mem(&b->insns[k]);
+    if (!native || helpers > native) {
         b->jit_state = JIT_NEVER;
         return false;
     }
@@ -629,7 +692,11 @@ bool jit_translate(struct hart *h, struct block *b)
     }
     /* the block's end: its ending insn or the fall-through terminator */
     const struct insn *last = &b->insns[k];
-    emit_tail(&e, last, k == n ? last->fn : exec_insn_fn(last));
+    if (k < n && last->op >= OP_BEQ && last->op <= OP_BGEU &&
+        last->imm + (int64_t)last->off == 0)
+        emit_self_loop(&e, last, code, exec_insn_fn(last));
+    else
+        emit_tail(&e, last, k == n ? last->fn : exec_insn_fn(last));
 
     for (unsigned s = 0; s < nslow; s++) {
         uint8_t *stub = e.p;
