@@ -423,6 +423,82 @@ static void emit_mem(struct emit *e, const struct insn *in, struct slow *s)
     s->resume = e->p;
 }
 
+/* DIV[U][W] / REM[U][W] with RISC-V's results where x86 would fault:
+ * division by zero (quotient all ones, remainder the dividend) and the
+ * signed overflow MIN / -1 (quotient MIN, remainder 0). */
+static void emit_div(struct emit *e, const struct insn *in)
+{
+    bool w = in->op >= OP_DIVW;
+    bool sgn = in->op == OP_DIV || in->op == OP_REM || in->op == OP_DIVW ||
+               in->op == OP_REMW;
+    bool rem = in->op == OP_REM || in->op == OP_REMU || in->op == OP_REMW ||
+               in->op == OP_REMUW;
+    uint8_t *zero, *neg1 = NULL, *done[3];
+    int nd = 0;
+
+    ldx(e, RCX, in->rs2);
+    ldx(e, RAX, in->rs1);
+    if (!w)
+        e8(e, 0x48);
+    e8(e, 0x85); e8(e, 0xc9);                   /* test rcx/ecx */
+    zero = jcc_rel32(e, 0x84);
+    if (sgn) {
+        if (!w)
+            e8(e, 0x48);
+        e8(e, 0x83); e8(e, 0xf9); e8(e, 0xff);  /* cmp rcx/ecx, -1 */
+        neg1 = jcc_rel32(e, 0x84);
+        if (!w)
+            e8(e, 0x48);
+        e8(e, 0x99);                            /* cqo / cdq */
+        if (!w)
+            e8(e, 0x48);
+        e8(e, 0xf7); e8(e, 0xf9);               /* idiv rcx/ecx */
+    } else {
+        e8(e, 0x31); e8(e, 0xd2);               /* xor edx, edx */
+        if (!w)
+            e8(e, 0x48);
+        e8(e, 0xf7); e8(e, 0xf1);               /* div rcx/ecx */
+    }
+    if (w) {
+        e8(e, 0x48); e8(e, 0x63); e8(e, rem ? 0xc2 : 0xc0); /* movsxd rax */
+    } else if (rem) {
+        e8(e, 0x48); e8(e, 0x89); e8(e, 0xd0);  /* mov rax, rdx */
+    }
+    stx(e, RAX, in->rd);
+    e8(e, 0xe9);
+    done[nd++] = e->p;
+    e32(e, 0);
+    if (sgn) {
+        if (!e->full)
+            patch_rel32(neg1, e->p);
+        if (rem) {
+            e8(e, 0x31); e8(e, 0xc0);           /* xor eax, eax */
+        } else {
+            if (!w)
+                e8(e, 0x48);
+            e8(e, 0xf7); e8(e, 0xd8);           /* neg rax/eax */
+            if (w)
+                movsxd_rax(e);
+        }
+        stx(e, RAX, in->rd);
+        e8(e, 0xe9);
+        done[nd++] = e->p;
+        e32(e, 0);
+    }
+    if (!e->full)
+        patch_rel32(zero, e->p);
+    if (rem) {
+        if (w)
+            movsxd_rax(e);                      /* the dividend */
+    } else {
+        e8(e, 0x48); e8(e, 0xc7); e8(e, 0xc0); e32(e, 0xffffffffu); /* -1 */
+    }
+    stx(e, RAX, in->rd);
+    for (int k = 0; k < nd; k++)
+        if (!e->full)
+            patch_rel32(done[k], e->p);
+}
+
 /* Native code for an ALU insn; false when it has none. */
 static bool emit_alu(struct emit *e, const struct insn *in)
 {
@@ -540,6 +616,10 @@ static bool emit_alu(struct emit *e, const struct insn *in)
         if (in->op == OP_MULW)
             movsxd_rax(e);
         stx(e, RAX, rd);
+        return true;
+    case OP_DIV: case OP_DIVU: case OP_REM: case OP_REMU:
+    case OP_DIVW: case OP_DIVUW: case OP_REMW: case OP_REMUW:
+        emit_div(e, in);
         return true;
     case OP_MULH: case OP_MULHU:
         ldx(e, RAX, rs1);
