@@ -689,6 +689,129 @@ static void emit_self_loop(struct emit *e, const struct insn *in,
     emit_tail(e, in, handler);
 }
 
+/* A direct exit of block `b` to xb_pc + disp through link[slot]: chain_core
+ * inline. When chaining is allowed and the link is valid (present, not
+ * dead, its page still mapped by the fetch TLB to the host address it was
+ * decoded from), do chain_core's bookkeeping (`done` insns, `nmem`
+ * loads/stores retired) and jump into the linked block's first handler;
+ * otherwise tail-jump to the interpreter's handler `fn` of `at`, which
+ * redoes the exit (it has changed nothing but pc-independent state that
+ * doing it again leaves as it is) and asks hart_run to fill the link. */
+static void emit_exit(struct emit *e, const struct block *b, unsigned slot,
+                      int64_t disp, unsigned done, unsigned nmem,
+                      const struct insn *at, insn_fn fn)
+{
+    int32_t tlbf = (int32_t)(offsetof(struct hart, tlb) +
+                             ACCESS_FETCH * TLB_SIZE *
+                                 sizeof(struct tlb_entry));
+    uint8_t *fb[6];
+    int nfb = 0;
+
+    e8(e, 0x48); e8(e, 0x8b);
+    m_rdi(e, RDX, (int32_t)offsetof(struct hart, xb_pc)); /* rdx = xb_pc */
+    ri(e, G_ADD, RDX, disp, true);                        /* the target */
+    e8(e, 0x83);
+    m_rdi(e, 7, (int32_t)offsetof(struct hart, xb_chain));
+    e8(e, 0);                                             /* cmp xb_chain,0 */
+    fb[nfb++] = jcc_rel32(e, 0x8e);                       /* jle */
+    e8(e, 0x83);
+    m_rdi(e, 7, (int32_t)offsetof(struct hart, irq_recheck));
+    e8(e, 0);
+    fb[nfb++] = jcc_rel32(e, 0x85);                       /* jne */
+    mov_imm64(e, RAX, (uint64_t)(uintptr_t)&b->link[slot]);
+    e8(e, 0x48); e8(e, 0x8b); e8(e, 0x30);                /* mov rsi,[rax] */
+    e8(e, 0x48); e8(e, 0x85); e8(e, 0xf6);                /* test rsi,rsi */
+    fb[nfb++] = jcc_rel32(e, 0x84);
+    e8(e, 0x83); e8(e, 0x7e);                             /* cmp [rsi+d8],0 */
+    e8(e, (uint8_t)offsetof(struct block, dead)); e8(e, 0);
+    fb[nfb++] = jcc_rel32(e, 0x85);
+    /* fetch TLB: tag of the target's page, then host address */
+    e8(e, 0x48); e8(e, 0x89); e8(e, 0xd1);                /* mov rcx, rdx */
+    sh_i(e, S_SHR, RCX, 12, true);
+    e8(e, 0x89); e8(e, 0xc8);                             /* mov eax, ecx */
+    e8(e, 0x25); e32(e, TLB_SIZE - 1);                    /* and eax, mask */
+    sh_i(e, S_SHL, RAX, 4, false);
+    e8(e, 0x48); e8(e, 0xff); e8(e, 0xc1);                /* inc rcx */
+    e8(e, 0x48); e8(e, 0x3b); e8(e, 0x8c); e8(e, 0x07);   /* cmp rcx,[rdi+rax+] */
+    e32(e, (uint32_t)tlbf);
+    fb[nfb++] = jcc_rel32(e, 0x85);
+    e8(e, 0x48); e8(e, 0x8b); e8(e, 0x8c); e8(e, 0x07);   /* mov rcx,[rdi+rax+] */
+    e32(e, (uint32_t)(tlbf + 8));
+    rr(e, G_ADD, RCX, RDX, true);                         /* rcx = host */
+    e8(e, 0x48); e8(e, 0x3b); e8(e, 0x4e);                /* cmp rcx,[rsi+d8] */
+    e8(e, (uint8_t)offsetof(struct block, host));
+    fb[nfb++] = jcc_rel32(e, 0x85);
+    /* chain_core's bookkeeping */
+    e8(e, 0xff);
+    m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain)); /* dec */
+    const int32_t f[] = {(int32_t)offsetof(struct hart, instret),
+                         (int32_t)offsetof(struct hart, xb_chained),
+                         (int32_t)offsetof(struct hart, xb_mem)};
+    const uint32_t v[] = {done, done, nmem};
+    for (int k = 0; k < 3; k++) {
+        if (!v[k])
+            continue;
+        e8(e, 0x48); e8(e, 0x81);
+        m_rdi(e, G_ADD, f[k]);
+        e32(e, v[k]);
+    }
+    e8(e, 0x48); e8(e, 0x89);
+    m_rdi(e, RDX, (int32_t)offsetof(struct hart, xb_pc));
+    e8(e, 0x48); e8(e, 0x89);
+    m_rdi(e, RSI, (int32_t)offsetof(struct hart, xb_block));
+    ri(e, G_ADD, RSI, (int64_t)offsetof(struct block, insns), true);
+    e8(e, 0xff); e8(e, 0x26);                             /* jmp [rsi] */
+    for (int k = 0; k < nfb; k++)
+        if (!e->full)
+            patch_rel32(fb[k], e->p);
+    emit_tail(e, at, fn);
+}
+
+/* The block's end: a branch, jal, or the fall-through terminator get
+ * inline chaining; other ending insns a tail jump to their handler. */
+static void emit_end(struct emit *e, const struct block *b, unsigned k,
+                     uint8_t *top)
+{
+    static const uint8_t inv[] = {
+        [OP_BEQ - OP_BEQ] = 0x85, [OP_BNE - OP_BEQ] = 0x84,
+        [OP_BLT - OP_BEQ] = 0x8d, [OP_BGE - OP_BEQ] = 0x8c,
+        [OP_BLTU - OP_BEQ] = 0x83, [OP_BGEU - OP_BEQ] = 0x82,
+    };
+    const struct insn *in = &b->insns[k];
+    if (k == b->n) { /* fall through: exec_block_end */
+        emit_exit(e, b, 1, in->off, k, in->nmem, in, in->fn);
+        return;
+    }
+    insn_fn fn = exec_insn_fn(in);
+    int64_t taken = in->imm + (int64_t)in->off;
+    if (in->op >= OP_BEQ && in->op <= OP_BGEU) {
+        if (taken == 0) {
+            emit_self_loop(e, in, top, fn);
+            return;
+        }
+        ldx(e, RAX, in->rs1);
+        ldx(e, RCX, in->rs2);
+        rr(e, G_CMP, RAX, RCX, true);
+        uint8_t *nt = jcc_rel32(e, inv[in->op - OP_BEQ]);
+        emit_exit(e, b, 0, taken, k + 1, in->nmem, in, fn);
+        if (!e->full)
+            patch_rel32(nt, e->p);
+        emit_exit(e, b, 1, in->off + in->len, k + 1, in->nmem, in, fn);
+        return;
+    }
+    if (in->op == OP_JAL) {
+        if (in->rd) {
+            e8(e, 0x48); e8(e, 0x8b);
+            m_rdi(e, RAX, (int32_t)offsetof(struct hart, xb_pc));
+            ri(e, G_ADD, RAX, in->off + in->len, true);
+            stx(e, RAX, in->rd);
+        }
+        emit_exit(e, b, 0, taken, k + 1, in->nmem, in, fn);
+        return;
+    }
+    emit_tail(e, in, fn);
+}
+
 static bool is_native_mem(const struct insn *in)
 {
     return in->op >= OP_LB && in->op <= OP_SD &&
@@ -771,12 +894,7 @@ bool jit_translate(struct hart *h, struct block *b)
         }
     }
     /* the block's end: its ending insn or the fall-through terminator */
-    const struct insn *last = &b->insns[k];
-    if (k < n && last->op >= OP_BEQ && last->op <= OP_BGEU &&
-        last->imm + (int64_t)last->off == 0)
-        emit_self_loop(&e, last, code, exec_insn_fn(last));
-    else
-        emit_tail(&e, last, k == n ? last->fn : exec_insn_fn(last));
+    emit_end(&e, b, k, code);
 
     for (unsigned s = 0; s < nslow; s++) {
         uint8_t *stub = e.p;
