@@ -12,7 +12,7 @@ BUILD=${BUILD:-build}
 SUITES=${CORRAL_SUITES:-unit isa guest}
 LOGDIR=$BUILD/test-logs
 mkdir -p "$LOGDIR"
-echo "cpu engine: ${CORRAL_CPU_ENGINE:-default (interp)}${CORRAL_JIT_THRESHOLD:+, jit threshold $CORRAL_JIT_THRESHOLD}"
+echo "cpu engine: ${CORRAL_CPU_ENGINE:-default (jit on x86-64)}${CORRAL_JIT_THRESHOLD:+, jit threshold $CORRAL_JIT_THRESHOLD}"
 passed=0 failed=0 skipped=0
 failures=()
 

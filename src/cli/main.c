@@ -70,7 +70,7 @@ static void print_help(void)
            "  --disk PATH[,readonly][,serial=S]   virtio-blk disk (repeatable)\n"
            "  --net user[,hostfwd=tcp::H-:G][,mac=M] | tap=NAME   virtio-net (repeatable)\n"
            "  --rng              virtio-rng entropy device\n"
-           "  --cpu-engine E     interp (default) or jit (x86-64 hosts; also CORRAL_CPU_ENGINE)\n"
+           "  --cpu-engine E     jit (default on x86-64 hosts) or interp; also CORRAL_CPU_ENGINE\n"
            "  --config-file FILE VM configuration as JSON (the API's bodies); flags win\n"
            "                     (--disk/--net replace the file's drives/interfaces)\n"
            "  --api-sock PATH    serve the management API on this unix socket\n"

@@ -232,10 +232,15 @@ int machine_create(struct machine **out, const struct machine_config *cfg, char 
     struct jit_options jo;
     int engine = cpu_engine_resolve(cfg->cpu_engine, &jo);
     for (unsigned i = 0; i < m->nharts; i++) {
-        if (hart_set_engine(m->harts[i], engine, &jo)) {
-            snprintf(err, VIRT_ERR_LEN, "hart %u: no executable memory for the jit", i);
-            r = -ENOMEM;
-            goto err_harts;
+        int er = hart_set_engine(m->harts[i], engine, &jo);
+        if (er) {
+            /* no executable memory (a hardened host): the interpreter is
+             * exact, only slower */
+            log_warn("cpu engine jit unavailable (%s): using the interpreter", strerror(-er));
+            engine = CPU_ENGINE_INTERP;
+            for (unsigned k = 0; k < m->nharts; k++)
+                (void)!hart_set_engine(m->harts[k], engine, &jo);
+            break;
         }
     }
     m->clint = clint_create(m->harts, m->nharts, &m->clock);

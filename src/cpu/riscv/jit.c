@@ -78,8 +78,8 @@ int cpu_engine_resolve(int requested, struct jit_options *opt)
     int e = requested;
     if (e == CPU_ENGINE_DEFAULT) {
         e = cpu_engine_parse(getenv("CORRAL_CPU_ENGINE"));
-        if (e < 0)
-            e = CPU_ENGINE_INTERP;
+        if (e < 0) /* the JIT where there is one */
+            e = jit_available() ? CPU_ENGINE_JIT : CPU_ENGINE_INTERP;
     }
     opt->threshold =
         (uint32_t)env_ulong("CORRAL_JIT_THRESHOLD", JIT_THRESHOLD_DEFAULT,

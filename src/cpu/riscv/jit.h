@@ -29,7 +29,7 @@ struct hart;
 struct block;
 
 enum cpu_engine {
-    CPU_ENGINE_DEFAULT = 0, /* interp unless CORRAL_CPU_ENGINE says jit */
+    CPU_ENGINE_DEFAULT = 0, /* CORRAL_CPU_ENGINE, else jit on x86-64 hosts */
     CPU_ENGINE_INTERP = 1,
     CPU_ENGINE_JIT = 2,
 };
@@ -50,7 +50,8 @@ int cpu_engine_parse(const char *s);
 const char *cpu_engine_name(int engine);
 bool jit_available(void);
 /* The engine to use for `requested` (DEFAULT resolves through the
- * CORRAL_CPU_ENGINE environment variable, else interp) and the options
+ * CORRAL_CPU_ENGINE environment variable, else jit where available) and
+ * the options
  * from CORRAL_JIT_THRESHOLD, CORRAL_JIT_CACHE_MB and CORRAL_JIT_PERF_MAP=1.
  * Returns CPU_ENGINE_INTERP when the JIT is not available. */
 int cpu_engine_resolve(int requested, struct jit_options *opt);
