@@ -421,12 +421,54 @@ static void test_chained_self_loop(void **state)
     assert_true(jit_blocks_translated(sides[1].h) >= 1);
 }
 
+/* More code than the arena holds (JIT_CACHE_MIN): the arena fills, is
+ * flushed with the block cache at a boundary, and translation starts over;
+ * results stay exact and the arena never grows. */
+static void test_arena_full_flush(void **state)
+{
+    (void)state;
+    if (!jit_available())
+        skip();
+    struct side *d = &sides[1];
+    struct hart *h = d->h;
+    const gpa_t at = RAM_BASE + 0x20000;
+    const unsigned pairs = 12000;
+    memset(d->bus.ram.host, 0, RAM_SIZE);
+    for (unsigned k = 0; k < pairs; k++) {
+        put32(d, at + 8 * k, i_type(1, 10, 0, 10, 0x13)); /* addi a0,a0,1 */
+        put32(d, at + 8 * k + 4, j_type(4, 0));           /* j .+4 */
+    }
+    gpa_t tail = at + 8 * pairs;
+    put32(d, tail, i_type(-1, 5, 0, 5, 0x13));            /* addi t0,t0,-1 */
+    put32(d, tail + 4, b_type(8, 0, 5, 0));               /* beqz t0,+8 */
+    put32(d, tail + 8, j_type(-(int32_t)(8 * pairs + 8), 0)); /* j at */
+    put32(d, tail + 12, j_type(0, 0));                     /* spin */
+    gmem_clear_code_map(&d->bus.ram);
+    atomic_fetch_add(&d->bus.ram.code_gen, 1);
+    struct jit_options jo = {.threshold = 0, .cache_bytes = JIT_CACHE_MIN};
+    assert_int_equal(hart_set_engine(h, CPU_ENGINE_JIT, &jo), 0);
+    hart_reset(h, at);
+    h->x[5] = 3;
+    uint64_t total = 3 * (2ULL * pairs + 3) - 1; /* last pass: no j back */
+    uint64_t done = 0;
+    while (done < total)
+        done += hart_run(h, total - done < 5000 ? total - done : 5000);
+    assert_int_equal(h->x[10], 3 * pairs);
+    assert_int_equal(h->x[5], 0);
+    assert_int_equal(h->pc, tail + 12);
+    assert_int_equal(h->instret, total);
+    /* 3 passes over 12000 translatable blocks that do not fit at once:
+     * they were translated again after each flush */
+    assert_true(jit_blocks_translated(h) > 2 * pairs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_translates_and_counts),
         cmocka_unit_test(test_compare_detects),
         cmocka_unit_test(test_chained_self_loop),
+        cmocka_unit_test(test_arena_full_flush),
         cmocka_unit_test(test_diff_threshold0),
         cmocka_unit_test(test_diff_threshold1),
     };
