@@ -689,43 +689,42 @@ static void emit_self_loop(struct emit *e, const struct insn *in,
     emit_tail(e, in, handler);
 }
 
-/* A direct exit of block `b` to xb_pc + disp through link[slot]: chain_core
- * inline. When chaining is allowed and the link is valid (present, not
- * dead, its page still mapped by the fetch TLB to the host address it was
- * decoded from), do chain_core's bookkeeping (`done` insns, `nmem`
- * loads/stores retired) and jump into the linked block's first handler;
- * otherwise tail-jump to the interpreter's handler `fn` of `at`, which
- * redoes the exit (it has changed nothing but pc-independent state that
- * doing it again leaves as it is) and asks hart_run to fill the link. */
-static void emit_exit(struct emit *e, const struct block *b, unsigned slot,
-                      int64_t disp, unsigned done, unsigned nmem,
-                      const struct insn *at, insn_fn fn)
+/* Jumps to the fallback of the exit being emitted (patched at its end). */
+struct fallbacks {
+    uint8_t *at[12];
+    int n;
+};
+
+static void fb_jcc(struct emit *e, struct fallbacks *f, unsigned cc)
+{
+    f->at[f->n++] = jcc_rel32(e, cc);
+}
+
+/* cmp dword [rdi + off], 0; jcc fallback */
+static void fb_cmp0(struct emit *e, struct fallbacks *f, size_t off,
+                    unsigned cc)
+{
+    e8(e, 0x83);
+    m_rdi(e, 7, (int32_t)off);
+    e8(e, 0);
+    fb_jcc(e, f, cc);
+}
+
+/* Enter block rsi at pc rdx, as chain_core does: the block must be live
+ * and its page still mapped by the fetch TLB to the host address it was
+ * decoded from; then the bookkeeping (`done` insns and `nmem` loads/stores
+ * of the finished block retired), the link register of a jump (`link` not
+ * NULL: x[rd] = its pc + len, written only now that nothing can fail), and
+ * a jump into the block's first handler. */
+static void emit_enter(struct emit *e, struct fallbacks *f, unsigned done,
+                       unsigned nmem, const struct insn *link)
 {
     int32_t tlbf = (int32_t)(offsetof(struct hart, tlb) +
                              ACCESS_FETCH * TLB_SIZE *
                                  sizeof(struct tlb_entry));
-    uint8_t *fb[6];
-    int nfb = 0;
-
-    e8(e, 0x48); e8(e, 0x8b);
-    m_rdi(e, RDX, (int32_t)offsetof(struct hart, xb_pc)); /* rdx = xb_pc */
-    ri(e, G_ADD, RDX, disp, true);                        /* the target */
-    e8(e, 0x83);
-    m_rdi(e, 7, (int32_t)offsetof(struct hart, xb_chain));
-    e8(e, 0);                                             /* cmp xb_chain,0 */
-    fb[nfb++] = jcc_rel32(e, 0x8e);                       /* jle */
-    e8(e, 0x83);
-    m_rdi(e, 7, (int32_t)offsetof(struct hart, irq_recheck));
-    e8(e, 0);
-    fb[nfb++] = jcc_rel32(e, 0x85);                       /* jne */
-    mov_imm64(e, RAX, (uint64_t)(uintptr_t)&b->link[slot]);
-    e8(e, 0x48); e8(e, 0x8b); e8(e, 0x30);                /* mov rsi,[rax] */
-    e8(e, 0x48); e8(e, 0x85); e8(e, 0xf6);                /* test rsi,rsi */
-    fb[nfb++] = jcc_rel32(e, 0x84);
     e8(e, 0x83); e8(e, 0x7e);                             /* cmp [rsi+d8],0 */
     e8(e, (uint8_t)offsetof(struct block, dead)); e8(e, 0);
-    fb[nfb++] = jcc_rel32(e, 0x85);
-    /* fetch TLB: tag of the target's page, then host address */
+    fb_jcc(e, f, 0x85);
     e8(e, 0x48); e8(e, 0x89); e8(e, 0xd1);                /* mov rcx, rdx */
     sh_i(e, S_SHR, RCX, 12, true);
     e8(e, 0x89); e8(e, 0xc8);                             /* mov eax, ecx */
@@ -734,25 +733,30 @@ static void emit_exit(struct emit *e, const struct block *b, unsigned slot,
     e8(e, 0x48); e8(e, 0xff); e8(e, 0xc1);                /* inc rcx */
     e8(e, 0x48); e8(e, 0x3b); e8(e, 0x8c); e8(e, 0x07);   /* cmp rcx,[rdi+rax+] */
     e32(e, (uint32_t)tlbf);
-    fb[nfb++] = jcc_rel32(e, 0x85);
+    fb_jcc(e, f, 0x85);
     e8(e, 0x48); e8(e, 0x8b); e8(e, 0x8c); e8(e, 0x07);   /* mov rcx,[rdi+rax+] */
     e32(e, (uint32_t)(tlbf + 8));
     rr(e, G_ADD, RCX, RDX, true);                         /* rcx = host */
     e8(e, 0x48); e8(e, 0x3b); e8(e, 0x4e);                /* cmp rcx,[rsi+d8] */
     e8(e, (uint8_t)offsetof(struct block, host));
-    fb[nfb++] = jcc_rel32(e, 0x85);
-    /* chain_core's bookkeeping */
+    fb_jcc(e, f, 0x85);
+    if (link && link->rd) {
+        e8(e, 0x48); e8(e, 0x8b);
+        m_rdi(e, RAX, (int32_t)offsetof(struct hart, xb_pc));
+        ri(e, G_ADD, RAX, link->off + link->len, true);
+        stx(e, RAX, link->rd);
+    }
     e8(e, 0xff);
     m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain)); /* dec */
-    const int32_t f[] = {(int32_t)offsetof(struct hart, instret),
-                         (int32_t)offsetof(struct hart, xb_chained),
-                         (int32_t)offsetof(struct hart, xb_mem)};
+    const int32_t fo[] = {(int32_t)offsetof(struct hart, instret),
+                          (int32_t)offsetof(struct hart, xb_chained),
+                          (int32_t)offsetof(struct hart, xb_mem)};
     const uint32_t v[] = {done, done, nmem};
     for (int k = 0; k < 3; k++) {
         if (!v[k])
             continue;
         e8(e, 0x48); e8(e, 0x81);
-        m_rdi(e, G_ADD, f[k]);
+        m_rdi(e, G_ADD, fo[k]);
         e32(e, v[k]);
     }
     e8(e, 0x48); e8(e, 0x89);
@@ -761,16 +765,77 @@ static void emit_exit(struct emit *e, const struct block *b, unsigned slot,
     m_rdi(e, RSI, (int32_t)offsetof(struct hart, xb_block));
     ri(e, G_ADD, RSI, (int64_t)offsetof(struct block, insns), true);
     e8(e, 0xff); e8(e, 0x26);                             /* jmp [rsi] */
-    for (int k = 0; k < nfb; k++)
+}
+
+/* The fallback: the interpreter's handler `fn` of `at` redoes the exit
+ * from the unchanged state (nothing was written yet) and asks hart_run to
+ * fill a missing link. */
+static void emit_fallback(struct emit *e, struct fallbacks *f,
+                          const struct insn *at, insn_fn fn)
+{
+    for (int k = 0; k < f->n; k++)
         if (!e->full)
-            patch_rel32(fb[k], e->p);
+            patch_rel32(f->at[k], e->p);
     emit_tail(e, at, fn);
+}
+
+/* A direct exit of block `b` to xb_pc + disp through link[slot]:
+ * chain_core inline, when chaining is allowed (chain budget left, no
+ * interrupt recheck). */
+static void emit_exit(struct emit *e, const struct block *b, unsigned slot,
+                      int64_t disp, unsigned done, unsigned nmem,
+                      const struct insn *at, insn_fn fn,
+                      const struct insn *link)
+{
+    struct fallbacks f = {.n = 0};
+    e8(e, 0x48); e8(e, 0x8b);
+    m_rdi(e, RDX, (int32_t)offsetof(struct hart, xb_pc)); /* rdx = xb_pc */
+    ri(e, G_ADD, RDX, disp, true);                        /* the target */
+    fb_cmp0(e, &f, offsetof(struct hart, xb_chain), 0x8e);     /* jle */
+    fb_cmp0(e, &f, offsetof(struct hart, irq_recheck), 0x85);  /* jne */
+    mov_imm64(e, RAX, (uint64_t)(uintptr_t)&b->link[slot]);
+    e8(e, 0x48); e8(e, 0x8b); e8(e, 0x30);                /* mov rsi,[rax] */
+    e8(e, 0x48); e8(e, 0x85); e8(e, 0xf6);                /* test rsi,rsi */
+    fb_jcc(e, &f, 0x84);
+    emit_enter(e, &f, done, nmem, link);
+    emit_fallback(e, &f, at, fn);
+}
+
+/* jalr: chain_indirect inline, through the jump cache entry of the target
+ * (its pc and generation checked, then the block as for direct exits). */
+static void emit_jalr(struct emit *e, const struct block_cache *bc,
+                      const struct insn *in, insn_fn fn)
+{
+    struct fallbacks f = {.n = 0};
+    ldx(e, RDX, in->rs1);
+    if (in->imm)
+        ri(e, G_ADD, RDX, in->imm, true);
+    ri(e, G_AND, RDX, -2, true);                          /* the target */
+    fb_cmp0(e, &f, offsetof(struct hart, xb_chain), 0x8e);
+    fb_cmp0(e, &f, offsetof(struct hart, irq_recheck), 0x85);
+    e8(e, 0x48); e8(e, 0x89); e8(e, 0xd0);                /* mov rax, rdx */
+    sh_i(e, S_SHR, RAX, 1, true);
+    e8(e, 0x25); e32(e, (1u << BLOCK_JC_BITS) - 1);       /* and eax, mask */
+    e8(e, 0x48); e8(e, 0x8d); e8(e, 0x04); e8(e, 0x40);   /* lea rax,[rax+rax*2] */
+    mov_imm64(e, RCX, (uint64_t)(uintptr_t)&bc->jc[0]);
+    e8(e, 0x48); e8(e, 0x8d); e8(e, 0x0c); e8(e, 0xc1);   /* lea rcx,[rcx+rax*8] */
+    e8(e, 0x48); e8(e, 0x3b); e8(e, 0x11);                /* cmp rdx,[rcx] */
+    fb_jcc(e, &f, 0x85);
+    mov_imm64(e, RAX, (uint64_t)(uintptr_t)&bc->gen);
+    e8(e, 0x48); e8(e, 0x8b); e8(e, 0x00);                /* mov rax,[rax] */
+    e8(e, 0x48); e8(e, 0x3b); e8(e, 0x41);                /* cmp rax,[rcx+d8] */
+    e8(e, (uint8_t)offsetof(struct block_jc, gen));
+    fb_jcc(e, &f, 0x85);
+    e8(e, 0x48); e8(e, 0x8b); e8(e, 0x71);                /* mov rsi,[rcx+d8] */
+    e8(e, (uint8_t)offsetof(struct block_jc, b));
+    emit_enter(e, &f, in->idx + 1u, in->nmem, in);
+    emit_fallback(e, &f, in, fn);
 }
 
 /* The block's end: a branch, jal, or the fall-through terminator get
  * inline chaining; other ending insns a tail jump to their handler. */
-static void emit_end(struct emit *e, const struct block *b, unsigned k,
-                     uint8_t *top)
+static void emit_end(struct emit *e, const struct block_cache *bc,
+                     const struct block *b, unsigned k, uint8_t *top)
 {
     static const uint8_t inv[] = {
         [OP_BEQ - OP_BEQ] = 0x85, [OP_BNE - OP_BEQ] = 0x84,
@@ -779,7 +844,7 @@ static void emit_end(struct emit *e, const struct block *b, unsigned k,
     };
     const struct insn *in = &b->insns[k];
     if (k == b->n) { /* fall through: exec_block_end */
-        emit_exit(e, b, 1, in->off, k, in->nmem, in, in->fn);
+        emit_exit(e, b, 1, in->off, k, in->nmem, in, in->fn, NULL);
         return;
     }
     insn_fn fn = exec_insn_fn(in);
@@ -793,20 +858,18 @@ static void emit_end(struct emit *e, const struct block *b, unsigned k,
         ldx(e, RCX, in->rs2);
         rr(e, G_CMP, RAX, RCX, true);
         uint8_t *nt = jcc_rel32(e, inv[in->op - OP_BEQ]);
-        emit_exit(e, b, 0, taken, k + 1, in->nmem, in, fn);
+        emit_exit(e, b, 0, taken, k + 1, in->nmem, in, fn, NULL);
         if (!e->full)
             patch_rel32(nt, e->p);
-        emit_exit(e, b, 1, in->off + in->len, k + 1, in->nmem, in, fn);
+        emit_exit(e, b, 1, in->off + in->len, k + 1, in->nmem, in, fn, NULL);
         return;
     }
     if (in->op == OP_JAL) {
-        if (in->rd) {
-            e8(e, 0x48); e8(e, 0x8b);
-            m_rdi(e, RAX, (int32_t)offsetof(struct hart, xb_pc));
-            ri(e, G_ADD, RAX, in->off + in->len, true);
-            stx(e, RAX, in->rd);
-        }
-        emit_exit(e, b, 0, taken, k + 1, in->nmem, in, fn);
+        emit_exit(e, b, 0, taken, k + 1, in->nmem, in, fn, in);
+        return;
+    }
+    if (in->op == OP_JALR) {
+        emit_jalr(e, bc, in, fn);
         return;
     }
     emit_tail(e, in, fn);
@@ -894,7 +957,7 @@ bool jit_translate(struct hart *h, struct block *b)
         }
     }
     /* the block's end: its ending insn or the fall-through terminator */
-    emit_end(&e, b, k, code);
+    emit_end(&e, bc, b, k, code);
 
     for (unsigned s = 0; s < nslow; s++) {
         uint8_t *stub = e.p;
