@@ -179,6 +179,11 @@ enum { S_SHL = 4, S_SHR = 5, S_SAR = 7 };
 struct emit {
     uint8_t *p, *end;
     bool full;
+    /* Guest registers always live in the hart; rax may still hold the
+     * value the previous insn stored to x[rax_reg] (-1: nothing known),
+     * which the next insn's first read of that register into rax reuses
+     * (rax_hint). Set only by stx(RAX, rd) as an insn's last step. */
+    int rax_reg, rax_hint;
 };
 
 static void e8(struct emit *e, unsigned v)
@@ -221,6 +226,12 @@ static void m_rdi(struct emit *e, unsigned reg, int32_t disp)
 /* reg = x[r] */
 static void ldx(struct emit *e, unsigned reg, unsigned r)
 {
+    if (reg == RAX) {
+        int hint = e->rax_hint;
+        e->rax_hint = -1;
+        if (r != 0 && hint == (int)r)
+            return; /* rax already holds x[r] */
+    }
     if (r == 0) {
         e8(e, 0x31);
         e8(e, 0xc0 | reg << 3 | reg); /* xor reg32, reg32 */
@@ -239,6 +250,8 @@ static void stx(struct emit *e, unsigned reg, unsigned r)
     e8(e, 0x48);
     e8(e, 0x89);
     m_rdi(e, reg, XOFF(r));
+    if (reg == RAX)
+        e->rax_reg = (int)r;
 }
 
 /* op dst, src (register forms; w: 64-bit) */
@@ -929,7 +942,9 @@ bool jit_translate(struct hart *h, struct block *b)
     struct slow slows[BLOCK_MAX];
     unsigned nslow = 0, t = 0;
     struct emit e = {.p = start + (size_t)nthunk * 2 * sizeof(struct insn),
-                     .end = jc->base + jc->size};
+                     .end = jc->base + jc->size,
+                     .rax_reg = -1,
+                     .rax_hint = -1};
     uint8_t *code = e.p;
 
     unsigned k;
@@ -947,15 +962,24 @@ bool jit_translate(struct hart *h, struct block *b)
             th[1].idx = in->idx;
             th[1].off = in->off;
         }
+        e.rax_hint = e.rax_reg;
+        e.rax_reg = -1;
         if (is_native_mem(in)) {
             struct slow *s = &slows[nslow++];
             emit_mem(&e, in, s);
             s->thunk = th;
             s->fn = th[0].fn;
+            e.rax_reg = -1; /* the slow path resumes with rax clobbered */
         } else if (!emit_alu(&e, in)) {
             emit_helper(&e, th, th[0].fn);
+            e.rax_reg = -1;
+        } else if (in->op >= OP_DIV && in->op <= OP_REMUW) {
+            e.rax_reg = -1; /* several paths join after the store */
         }
+        e.rax_hint = -1;
     }
+    e.rax_hint = e.rax_reg;
+    e.rax_reg = -1;
     /* the block's end: its ending insn or the fall-through terminator */
     emit_end(&e, bc, b, k, code);
 
