@@ -5,7 +5,7 @@
  * addresses that fault, illegal words, forward branches, a loop around
  * the body so translated code and chaining run, minstret reads inside
  * blocks, a few FP ops through the helper path, and stores that overwrite
- * the program's own code) run on two harts with identical RAM and
+ * the program's own code; also in S-mode under Sv39) run on two harts with identical RAM and
  * registers: one interpreting, one translating (threshold 0 and 1). After
  * every slice of a random instruction budget, registers, pc, instret, the
  * trap CSRs and all memory must agree. Fixed seeds; CORRAL_JIT_DIFF_CASES
@@ -165,6 +165,31 @@ static void put32(struct side *d, gpa_t pa, uint32_t v)
 }
 
 /* Same program, data and registers on both sides. */
+/* Sv39 tables at PT: RAM identity-mapped with 4 KiB pages, except the two
+ * data pages, swapped (so an access across them touches host memory that
+ * is not contiguous). */
+#define PT (RAM_BASE + 0x30000)
+static void map_sv39(struct side *d)
+{
+    const uint64_t leaf = 0xcf; /* V R W X A D */
+    uint64_t root2 = ((PT + 0x1000) >> 12) << 10 | 1;
+    uint64_t l1_0 = ((PT + 0x2000) >> 12) << 10 | 1;
+    assert_int_equal(gmem_write(&d->bus.ram, PT + 2 * 8, &root2, 8), 0);
+    assert_int_equal(gmem_write(&d->bus.ram, PT + 0x1000, &l1_0, 8), 0);
+    for (unsigned k = 0; k < RAM_SIZE >> 12; k++) {
+        uint64_t page = k;
+        if (k == (DATA - RAM_BASE) >> 12)
+            page = k + 1;
+        else if (k == ((DATA - RAM_BASE) >> 12) + 1)
+            page = k - 1;
+        uint64_t pte = ((RAM_BASE >> 12) + page) << 10 | leaf;
+        assert_int_equal(gmem_write(&d->bus.ram, PT + 0x2000 + 8 * k, &pte, 8),
+                         0);
+    }
+}
+
+static bool case_paged;
+
 static void build_case(uint64_t seed, uint32_t threshold)
 {
     static uint32_t prog[BODY_MAX + 3];
@@ -221,6 +246,13 @@ static void build_case(uint64_t seed, uint32_t threshold)
         d->h->mtvec = TRAP_VEC;
         d->h->mstatus |= MSTATUS_FS; /* FS dirty: FP ops legal */
         memcpy(d->h->x, regs, sizeof(regs));
+        if (case_paged) { /* S-mode under Sv39; traps still go to M */
+            map_sv39(d);
+            d->h->priv = PRIV_S;
+            d->h->mstatus |= 1ULL << 11; /* MPP = S for the handler's mret */
+            d->h->satp = (uint64_t)SATP_MODE_SV39 << SATP_MODE_SHIFT |
+                         (PT >> 12);
+        }
         for (unsigned r = 0; r < 8; r++)
             d->h->f[r] = regs[r + 1] ^ 0x4000000000000000ULL;
     }
@@ -314,6 +346,22 @@ static void test_diff_threshold1(void **state)
         run_case(100000 + k, 1);
         blocks += jit_blocks_translated(sides[1].h);
     }
+    assert_true(blocks > ncases());
+}
+
+/* The same programs in S-mode under Sv39, the data pages swapped. */
+static void test_diff_sv39(void **state)
+{
+    (void)state;
+    if (!jit_available())
+        skip();
+    uint64_t blocks = 0;
+    case_paged = true;
+    for (unsigned k = 0; k < ncases(); k++) {
+        run_case(200000 + k, k & 1);
+        blocks += jit_blocks_translated(sides[1].h);
+    }
+    case_paged = false;
     assert_true(blocks > ncases());
 }
 
@@ -471,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_arena_full_flush),
         cmocka_unit_test(test_diff_threshold0),
         cmocka_unit_test(test_diff_threshold1),
+        cmocka_unit_test(test_diff_sv39),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
