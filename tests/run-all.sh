@@ -3,7 +3,9 @@
 # Suites: unit (cmocka binaries), isa (bare-metal programs on Corral),
 # guest (scripts in tests/guest: exit 0 pass, 77 skip with a reason on the
 # last line of output, anything else fail). CORRAL_SUITES limits the run,
-# e.g. CORRAL_SUITES="unit isa".
+# e.g. CORRAL_SUITES="unit isa". CORRAL_CPU_ENGINE=interp|jit picks the
+# CPU engine of every corral started (read by corral itself; also
+# CORRAL_JIT_THRESHOLD=0 to translate every block at once).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -11,6 +13,7 @@ SUITES=${CORRAL_SUITES:-unit isa fuzz guest}
 FUZZ_SECONDS=${CORRAL_FUZZ_SECONDS:-10}
 LOGDIR=$BUILD/test-logs
 mkdir -p "$LOGDIR"
+echo "cpu engine: ${CORRAL_CPU_ENGINE:-default (jit on x86-64)}${CORRAL_JIT_THRESHOLD:+, jit threshold $CORRAL_JIT_THRESHOLD}"
 passed=0 failed=0 skipped=0
 failures=()
 

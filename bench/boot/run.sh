@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Boot benchmark: Corral and qemu-system-riscv64 -M virt boot the same
 # Debian kernel, OpenSBI fw_dynamic.bin and initramfs (scripts/guest.sh),
-# 1 hart and 512 MiB each, with corral.cmd='cat /proc/uptime'; BENCH_REPS
+# 1 hart (BENCH_BOOT_CPUS) and 512 MiB each, Corral's engine from
+# CORRAL_CPU_ENGINE, with corral.cmd='cat /proc/uptime'; BENCH_REPS
 # runs each.  Prints the medians of: wall time from launch to the
 # "corral: exit 0" line, the guest's own uptime at that point (first field of
 # /proc/uptime, printed just before), the whole process's wall time, and its
@@ -15,7 +16,8 @@ CMDLINE="console=ttyS0 quiet corral.cmd=cat%20/proc/uptime"
 TIMEOUT=${BENCH_BOOT_TIMEOUT:-300}
 status=0
 
-echo "== boot: $(basename "$DIR"), cmdline '$CMDLINE', $BENCH_REPS runs per VMM"
+echo "== boot: $(basename "$DIR"), cmdline '$CMDLINE', $BENCH_REPS runs per VMM," \
+    "corral engine ${CORRAL_CPU_ENGINE:-default}, ${BENCH_BOOT_CPUS:-1} hart(s)"
 
 declare -A EXIT UPT WALL RSS CPU
 for ((r = 1; r <= BENCH_REPS; r++)); do
@@ -23,10 +25,10 @@ for ((r = 1; r <= BENCH_REPS; r++)); do
         log=$BENCH_OUT/boot-$vmm-$r.log
         if [ $vmm = corral ]; then
             timed_run "$log" timeout "$TIMEOUT" "$CORRAL" run --firmware "$DIR/fw_dynamic.bin" \
-                --kernel "$DIR/Image" --initrd "$DIR/initramfs.cpio" --cpus 1 --memory 512M \
+                --kernel "$DIR/Image" --initrd "$DIR/initramfs.cpio" --cpus "${BENCH_BOOT_CPUS:-1}" --memory 512M \
                 --cmdline "$CMDLINE"
         else
-            timed_run "$log" timeout "$TIMEOUT" qemu-system-riscv64 -M virt -m 512M -smp 1 \
+            timed_run "$log" timeout "$TIMEOUT" qemu-system-riscv64 -M virt -m 512M -smp "${BENCH_BOOT_CPUS:-1}" \
                 -nographic -no-reboot -bios "$DIR/fw_dynamic.bin" -kernel "$DIR/Image" \
                 -initrd "$DIR/initramfs.cpio" -append "$CMDLINE"
         fi

@@ -8,7 +8,8 @@
 # minstret counts retired instructions exactly (without -icount QEMU's
 # minstret returns host clock ticks, so it is no count).  Corral's own
 # minstret must agree; a mismatch is reported.  Per-kernel times come from the
-# CLINT mtime (10 MHz) read by the program itself.
+# CLINT mtime (10 MHz) read by the program itself.  CORRAL_CPU_ENGINE=jit
+# (and CORRAL_JIT_THRESHOLD) select Corral's engine; corral reads them.
 . "$(dirname "$0")/../lib.sh"
 LC_ALL=C
 export LC_ALL
@@ -23,7 +24,8 @@ status=0
 kernel_ticks() { awk '$2 == "kernel" { print $3, $7 }' "$1"; }
 passed() { grep -q 'result PASS' "$1"; }
 
-echo "== cpu: $(basename "$ELF"), BENCH_SCALE=${BENCH_SCALE:-5}, $BENCH_REPS runs per VMM"
+echo "== cpu: $(basename "$ELF"), BENCH_SCALE=${BENCH_SCALE:-5}, $BENCH_REPS runs per VMM," \
+    "corral engine ${CORRAL_CPU_ENGINE:-default}${CORRAL_JIT_THRESHOLD:+ (jit threshold $CORRAL_JIT_THRESHOLD)}"
 
 timed_run "$BENCH_OUT/cpu-qemu-icount.log" timeout "$TIMEOUT" "${QEMU[@]}" -icount shift=0
 if [ "$RUN_RC" != 0 ] || ! passed "$BENCH_OUT/cpu-qemu-icount.log"; then

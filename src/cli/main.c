@@ -24,6 +24,7 @@
 #include "cli/cli.h"
 #include "cli/console.h"
 #include "core/log.h"
+#include "cpu/riscv/jit.h"
 #include "machine/options.h"
 #include "vm/registry.h"
 #include "vm/vm.h"
@@ -74,6 +75,7 @@ static void print_help(void)
            "  --disk PATH[,readonly][,serial=S]   virtio-blk disk (repeatable)\n"
            "  --net user[,hostfwd=tcp::H-:G][,mac=M] | tap=NAME   virtio-net (repeatable)\n"
            "  --rng              virtio-rng entropy device\n"
+           "  --cpu-engine E     jit (default on x86-64 hosts) or interp; also CORRAL_CPU_ENGINE\n"
            "  --config-file FILE VM configuration as JSON (the API's bodies); flags win\n"
            "                     (--disk/--net replace the file's drives/interfaces)\n"
            "  --api-sock PATH    serve the management API on this unix socket\n"
@@ -159,6 +161,7 @@ struct run_opts {
     struct machine_net nets[MACHINE_MAX_NICS];
     unsigned nnets;
     bool rng;
+    int cpu_engine;
     double timeout;      /* --timeout SECONDS; 0 = none */
     const char *restore; /* --restore DIR: a snapshot directory */
     const char *incoming; /* --incoming URI: a live migration arrives here */
@@ -170,7 +173,8 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
 {
     enum { O_KERNEL = 256, O_INITRD, O_FIRMWARE, O_CMDLINE, O_CPUS, O_MEMORY,
            O_CONSOLE, O_TEST, O_DUMP_DTB, O_MMU, O_CONFIG, O_API_SOCK, O_NAME, O_DISK, O_NET, O_RNG, O_TIMEOUT,
-           O_RESTORE, O_PAUSED, O_IGNORE_DISKS, O_INCOMING };
+           O_RESTORE, O_PAUSED, O_IGNORE_DISKS, O_INCOMING,
+           O_CPU_ENGINE };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "initrd", required_argument, NULL, O_INITRD },
@@ -189,6 +193,7 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         { "disk", required_argument, NULL, O_DISK },
         { "net", required_argument, NULL, O_NET },
         { "rng", no_argument, NULL, O_RNG },
+        { "cpu-engine", required_argument, NULL, O_CPU_ENGINE },
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "restore", required_argument, NULL, O_RESTORE },
         { "incoming", required_argument, NULL, O_INCOMING },
@@ -238,6 +243,11 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         case O_INCOMING: o->incoming = optarg; break;
         case O_PAUSED: o->paused = true; break;
         case O_IGNORE_DISKS: o->ignore_disk_changes = true; break;
+        case O_CPU_ENGINE:
+            o->cpu_engine = cpu_engine_parse(optarg);
+            if (o->cpu_engine < 0)
+                return cli_usage_error("--cpu-engine %s: must be interp or jit", optarg);
+            break;
         case O_TIMEOUT:
             o->timeout = strtod(optarg, &end);
             if (*optarg == '\0' || *end || !(o->timeout > 0) || o->timeout > 1e7)
@@ -315,6 +325,8 @@ static int apply_flags(struct vm_config *c, const struct run_opts *o)
             goto bad;
     if (o->rng)
         c->rng = true;
+    if (o->cpu_engine)
+        c->cpu_engine = o->cpu_engine;
     if (o->ncpus)
         c->ncpus = o->ncpus;
     if (o->mem_size) {

@@ -16,6 +16,7 @@
 #include "core/iothread.h"
 #include "core/log.h"
 #include "cpu/riscv/hart.h"
+#include "cpu/riscv/jit.h"
 #include "devices/clint.h"
 #include "devices/goldfish_rtc.h"
 #include "devices/plic.h"
@@ -227,6 +228,20 @@ int machine_create(struct machine **out, const struct machine_config *cfg, char 
             snprintf(err, VIRT_ERR_LEN, "cannot create hart %u", i);
             r = -ENOMEM;
             goto err_harts;
+        }
+    }
+    struct jit_options jo;
+    int engine = cpu_engine_resolve(cfg->cpu_engine, &jo);
+    for (unsigned i = 0; i < m->nharts; i++) {
+        int er = hart_set_engine(m->harts[i], engine, &jo);
+        if (er) {
+            /* no executable memory (a hardened host): the interpreter is
+             * exact, only slower */
+            log_warn("cpu engine jit unavailable (%s): using the interpreter", strerror(-er));
+            engine = CPU_ENGINE_INTERP;
+            for (unsigned k = 0; k < m->nharts; k++)
+                (void)!hart_set_engine(m->harts[k], engine, &jo);
+            break;
         }
     }
     m->clint = clint_create(m->harts, m->nharts, &m->clock);

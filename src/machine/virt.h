@@ -68,6 +68,7 @@ struct machine_config {
     struct machine_net nets[MACHINE_MAX_NICS];
     unsigned nnets;
     bool rng;               /* --rng: virtio-rng */
+    int cpu_engine;         /* enum cpu_engine (cpu/riscv/jit.h); 0 = default */
     /* Console output (the UART's transmitter). */
     void (*console_write)(void *opaque, const uint8_t *buf, size_t len);
     void *console_opaque;

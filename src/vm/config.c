@@ -551,6 +551,7 @@ int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err)
     mc->mem_size = c->mem_mib << 20;
     mc->mmu_type = c->mmu_type;
     mc->rng = c->rng;
+    mc->cpu_engine = c->cpu_engine;
     /* A test program gets the same devices, but no boot images. */
     if (c->test_elf)
         mc->test_elf = c->test_elf;

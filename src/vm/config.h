@@ -43,6 +43,7 @@ struct vm_config {
     unsigned ncpus;
     uint64_t mem_mib;
     bool rng;
+    int cpu_engine;      /* enum cpu_engine; 0 = default */
     struct vm_drive drives[VM_MAX_DRIVES];
     unsigned ndrives;
     struct vm_net nets[VM_MAX_NETS];

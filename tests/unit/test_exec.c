@@ -584,7 +584,10 @@ static void test_fence_i_instruction(void **state)
     LOAD_PROG(ADDI(10, 10, 1), JAL(0, 8), SPIN, FENCE_I, JAL(0, -16));
     hart_run(h, 2); /* cache block [addi, jal] */
     uint32_t *host = (uint32_t *)bus.ram.host;
-    host[0] = ADDI(10, 10, 100); /* not noticed without fence.i */
+    /* a host-side writer announces what it wrote (as devices' DMA does);
+     * fence.i then brings the hart to the code_gen sync */
+    host[0] = ADDI(10, 10, 100);
+    gmem_dma_written(&bus.ram, RAM_BASE, 4);
     hart_run(h, 2);              /* fence.i, jal back */
     hart_run(h, 1);              /* the new addi */
     assert_int_equal(h->x[10], 101);

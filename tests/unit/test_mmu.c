@@ -462,15 +462,22 @@ static void test_tlb_restrictions(void **state)
     h->priv = PRIV_S;
     assert_false(mem_store_slow(h, va + 0x2800, 4, 0));
     assert_int_equal(h->mcause, EXC_STORE_ACCESS);
-    /* Superpage entries make a per-page flush drop everything. */
+    /* A per-page flush inside a cached superpage drops all its slices,
+     * and only those; one outside every superpage drops its own page. */
     h->priv = PRIV_S;
     map(SATP_MODE_SV39, 0x40000000ULL, RAM_BASE, V | R | A, 1);
     tlb_flush_all(h);
     assert_true(mem_load_slow(h, 0x40003000ULL, 4, &v));
+    assert_true(mem_load_slow(h, 0x40005000ULL, 4, &v));
     assert_true(mem_load_slow(h, va, 4, &v));
     tlb_flush_page(h, 0x40000000ULL);
     assert_null(tlb_lookup(h, ACCESS_LOAD, 0x40003000ULL));
+    assert_null(tlb_lookup(h, ACCESS_LOAD, 0x40005000ULL));
+    assert_non_null(tlb_lookup(h, ACCESS_LOAD, va));
+    assert_true(mem_load_slow(h, 0x40003000ULL, 4, &v));
+    tlb_flush_page(h, va);
     assert_null(tlb_lookup(h, ACCESS_LOAD, va));
+    assert_non_null(tlb_lookup(h, ACCESS_LOAD, 0x40003000ULL));
 }
 
 static void test_page_crossing(void **state)

@@ -4,6 +4,7 @@
 #include "cpu/riscv/block.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -29,6 +30,60 @@ static size_t block_bytes(unsigned n)
     return sizeof(struct block) + (n + 1) * sizeof(struct insn);
 }
 
+/* Every hart with a block cache, for block_fence_i's look at the others
+ * (read-only: their code_gen_seen, wfi and halted). Overflow: fence.i
+ * always flushes. */
+#define REG_MAX 64
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hart *reg[REG_MAX];
+static unsigned nreg;
+static bool reg_overflow;
+
+static void reg_add(struct hart *h)
+{
+    pthread_mutex_lock(&reg_lock);
+    if (nreg < REG_MAX)
+        reg[nreg++] = h;
+    else
+        reg_overflow = true;
+    pthread_mutex_unlock(&reg_lock);
+}
+
+static void reg_del(struct hart *h)
+{
+    pthread_mutex_lock(&reg_lock);
+    for (unsigned k = 0; k < nreg; k++)
+        if (reg[k] == h) {
+            reg[k] = reg[--nreg];
+            break;
+        }
+    pthread_mutex_unlock(&reg_lock);
+}
+
+void block_fence_i(struct hart *h)
+{
+    struct block_cache *bc = h->bcache;
+    bool unsafe;
+
+    pthread_mutex_lock(&reg_lock);
+    unsafe = reg_overflow;
+    for (unsigned k = 0; k < nreg && !unsafe; k++) {
+        const struct hart *o = reg[k];
+        if (o == h || o->bus != h->bus)
+            continue;
+        /* a sleeping or stopped hart syncs before its next store */
+        if (__atomic_load_n(&o->wfi, __ATOMIC_ACQUIRE) ||
+            __atomic_load_n(&o->halted, __ATOMIC_ACQUIRE))
+            continue;
+        if (__atomic_load_n(&o->code_gen_seen, __ATOMIC_ACQUIRE) <
+            bc->newest_claim)
+            unsafe = true;
+    }
+    pthread_mutex_unlock(&reg_lock);
+    if (unsafe)
+        block_cache_flush(h);
+}
+
 int block_cache_init(struct hart *h)
 {
     struct block_cache *bc = calloc(1, sizeof(*bc));
@@ -51,6 +106,7 @@ int block_cache_init(struct hart *h)
     }
     bc->arena = a;
     h->bcache = bc;
+    reg_add(h);
     return 0;
 }
 
@@ -59,6 +115,7 @@ void block_cache_destroy(struct hart *h)
     struct block_cache *bc = h->bcache;
     if (!bc)
         return;
+    reg_del(h);
     munmap(bc->arena, BLOCK_ARENA_SIZE);
     free(bc->pages);
     free(bc->one);
@@ -127,7 +184,7 @@ void block_invalidate_page(struct hart *h, gpa_t pa)
     atomic_store(&m->code_map[(pa - m->base) >> GMEM_PAGE_SHIFT], 0);
     uint64_t old = atomic_fetch_add(&m->code_gen, 1);
     if (old == h->code_gen_seen)
-        h->code_gen_seen = old + 1;
+        __atomic_store_n(&h->code_gen_seen, old + 1, __ATOMIC_RELEASE);
 }
 
 void block_sync_code(struct hart *h, uint64_t gen)
@@ -136,8 +193,26 @@ void block_sync_code(struct hart *h, uint64_t gen)
     struct gmem *m = &h->bus->ram;
     uint64_t base_ppn = m->base >> GMEM_PAGE_SHIFT;
 
-    h->code_gen_seen = gen;
+    /* A store entry filled before its page became code (another hart
+     * decoded from it since) may have written that page after the decode,
+     * unseen: treat such pages as written. This is what lets fence.i rely
+     * on the code_map instead of flushing every block (see op_fence_i). */
+    for (unsigned k = 0; k < TLB_SIZE; k++) {
+        const struct tlb_entry *e = &h->tlb[ACCESS_STORE][k];
+        if (!e->vpn_tag)
+            continue;
+        uintptr_t host = (uintptr_t)(((e->vpn_tag - 1) << 12) + e->addend);
+        gpa_t pa = m->base + (host - (uintptr_t)m->host);
+        if (atomic_load_explicit(&m->code_map[(pa - m->base) >>
+                                              GMEM_PAGE_SHIFT],
+                                 memory_order_relaxed)) {
+            block_invalidate_page(h, pa);
+        }
+    }
     memset(h->tlb[ACCESS_STORE], 0, sizeof(h->tlb[ACCESS_STORE]));
+    /* published only now that no older store entry is left */
+    if (h->code_gen_seen < gen)
+        __atomic_store_n(&h->code_gen_seen, gen, __ATOMIC_RELEASE);
     for (uint32_t k = 0; k < bc->npages; k++) {
         struct block_page *p = bc->pages[k];
         if (p->blocks &&
@@ -163,9 +238,17 @@ static struct block_page *page_claim(struct hart *h, uint64_t ppn)
         tag = (uint32_t)(old % 0xffffffffu + 1); /* never 0 */
         atomic_store(cm, tag);
         if (old == h->code_gen_seen)
-            h->code_gen_seen = old + 1;
+            __atomic_store_n(&h->code_gen_seen, old + 1, __ATOMIC_RELEASE);
         /* stores to this page must take the slow path from now on */
         memset(h->tlb[ACCESS_STORE], 0, sizeof(h->tlb[ACCESS_STORE]));
+        if (bc->newest_claim < old + 1)
+            bc->newest_claim = old + 1;
+    } else {
+        /* tagged by a hart at about code_gen == tag (exact below 2^32) */
+        uint64_t now = atomic_load_explicit(&m->code_gen, memory_order_relaxed);
+        uint64_t at = now < 0xffffffffu ? tag : now;
+        if (bc->newest_claim < at)
+            bc->newest_claim = at;
     }
     struct block_page *p = page_find(bc, ppn);
     if (p) {
@@ -266,6 +349,8 @@ static const struct block *fetch_uncached(struct hart *h, uint64_t pc)
     b->n = 1;
     b->dead = 0;
     b->nochain = 1;
+    b->hits = 0;
+    b->jit_state = JIT_NEVER;
     b->link[0] = b->link[1] = NULL;
     b->pa = b->host = 0;
     return b;
@@ -351,6 +436,8 @@ const struct block *block_fetch_slow(struct hart *h, uint64_t pc)
         b->n = n;
         b->dead = 0;
         b->nochain = 0;
+        b->hits = 0;
+        b->jit_state = JIT_NONE;
         b->link[0] = b->link[1] = NULL;
         memcpy(b->insns, bc->scratch, (n + 1) * sizeof(struct insn));
         struct block_bucket *bk = &bc->hash[hash64(pa)];

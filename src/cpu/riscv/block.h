@@ -30,6 +30,8 @@
 
 struct block_page;
 
+enum jit_state { JIT_NONE = 0, JIT_DONE = 1, JIT_NEVER = 2 };
+
 struct block {
     uint64_t pa;           /* guest-physical address of the first insn */
     uintptr_t host;        /* host address of the first insn */
@@ -45,7 +47,13 @@ struct block {
      * fetch TLB. nochain: a scratch block (uncached or truncated). */
     const struct block *link[2];
     uint32_t nochain;
+    /* JIT tiering (jit.c): hart_run entries so far, and the translation
+     * state; while translated, insns[0].fn is the host code and interp0
+     * the interpreter's handler it replaced. */
+    uint32_t hits;
+    uint32_t jit_state;    /* enum jit_state */
     uint32_t pad;
+    insn_fn interp0;
     struct insn insns[];   /* n + 1 */
 };
 
@@ -62,6 +70,10 @@ struct block_bucket {
 
 struct block_cache {
     uint64_t gen;
+    /* code_gen at (or after) which the newest of our code pages got its
+     * code_map tag: a hart whose code_gen_seen is older may still hold a
+     * store TLB entry to it from before (block_fence_i). */
+    uint64_t newest_claim;
     struct block_jc jc[1u << BLOCK_JC_BITS];
     struct block_bucket hash[1u << BLOCK_HASH_BITS];
     struct block_bucket page_hash[1u << BLOCK_HASH_BITS];
@@ -86,6 +98,12 @@ const struct block *block_fetch_slow(struct hart *h, uint64_t pc);
 /* Act on a changed gmem.code_gen (value `gen`): flush this hart's store
  * TLB and drop blocks of pages whose code_map tag changed. */
 void block_sync_code(struct hart *h, uint64_t gen);
+
+/* fence.i: every write to our code pages is tracked (and acted upon at the
+ * next code_gen sync) unless another hart of the same RAM has not synced
+ * since one of our pages became code and is running (it may still store
+ * through an older TLB entry): only then drop every block. */
+void block_fence_i(struct hart *h);
 
 /* The hot-path lookup: jump cache hit validated against the fetch TLB. */
 static inline const struct block *block_lookup(struct hart *h, uint64_t pc)

@@ -13,6 +13,7 @@
 
 #include "cpu/riscv/block.h"
 #include "cpu/riscv/exec_impl.h"
+#include "cpu/riscv/jit.h"
 
 #define TIMER_COUNTDOWN 256
 
@@ -78,6 +79,7 @@ err_free_cache:
 
 void hart_destroy(struct hart *h)
 {
+    jit_destroy(h);
     block_cache_destroy(h);
     pthread_cond_destroy(&h->wake_cond);
     pthread_mutex_destroy(&h->wake_lock);
@@ -134,6 +136,8 @@ static const struct block *truncate_block(struct hart *h,
 {
     struct block *t = h->bcache->trunc;
     memcpy(t->insns, b->insns, k * sizeof(struct insn));
+    if (k && b->jit_state == JIT_DONE) /* the copy runs interpreted */
+        t->insns[0].fn = b->interp0;
     /* a pair fused across the cut would run the insn after it */
     if (k)
         t->insns[k - 1].fn = exec_insn_fn(&t->insns[k - 1]);
@@ -210,6 +214,10 @@ uint64_t hart_run(struct hart *h, uint64_t max_insns)
                 ((struct block *)h->xb_link_from)->link[h->xb_link_slot] = b;
             h->xb_link_from = NULL;
         }
+        if (h->jit && b->jit_state == JIT_NONE &&
+            ((struct block *)b)->hits++ >= h->jit_threshold &&
+            jit_translate(h, (struct block *)b))
+            continue; /* code arena full: everything was flushed */
         if (UNLIKELY(max_insns && max_insns - retired < b->n))
             b = truncate_block(h, b, (unsigned)(max_insns - retired));
 

@@ -44,9 +44,17 @@ static HANDLER(op_fence)
     return next_insn(h, i);
 }
 
+/* Usually no flush: every write to a page blocks were decoded from is
+ * seen (stores to code pages take the slow path, which kills the page's
+ * blocks; DMA and other harts' writes change the page's code_map tag;
+ * block.c's code_gen sync treats pages a hart could still write through an
+ * older store TLB entry as written). Ending the block brings hart_run to
+ * the code_gen sync, which drops what another hart or a device changed.
+ * block_fence_i flushes everything when another hart may not have synced
+ * yet. */
 static HANDLER(op_fence_i)
 {
-    block_cache_flush(h);
+    block_fence_i(h);
     return end_next(h, i);
 }
 
@@ -97,6 +105,12 @@ static HANDLER(op_wfi)
         (h->priv == PRIV_S && (h->mstatus & MSTATUS_TW)))
         return exec_illegal(h, i);
     end_next(h, i);
+    /* sync before sleeping: block_fence_i on other harts counts a hart in
+     * wfi as one that has no older store TLB entry to write through */
+    uint64_t g = atomic_load_explicit(&h->bus->ram.code_gen,
+                                      memory_order_acquire);
+    if (g != h->code_gen_seen)
+        block_sync_code(h, g);
     hart_wfi(h);
     atomic_store_explicit(&h->irq_recheck, 1, memory_order_relaxed);
     return NULL;

@@ -96,6 +96,7 @@ struct tlb_entry {
 };
 
 struct block_cache; /* block.c */
+struct jit_cache;   /* jit.c */
 struct hart_stats {
     uint64_t tlb_hits, tlb_misses;
     uint64_t block_hits, block_misses;
@@ -183,6 +184,10 @@ struct hart {
     /* Set by the machine when other harts compete for host CPUs: only then
      * do spin-waits (pause, long M-mode stays) yield the host CPU. */
     uint32_t spin_yield;
+    /* JIT engine (jit.c): code arena (NULL = interpreter only) and the
+     * number of hart_run entries of a block before it is translated. */
+    struct jit_cache *jit;
+    uint32_t jit_threshold;
 
     /* -- cpu-priv private (csr.c, trap.c, mmu.c) -- */
     /* TLB entries filled since the last full flush, as (acc << TLB_BITS |
@@ -192,10 +197,15 @@ struct hart {
 #define TLB_LOG_MAX 64
     uint16_t tlb_log[TLB_LOG_MAX];
     uint32_t tlb_log_n;
-    /* Some entry since the last flush came from a superpage: a per-page
-     * sfence.vma must then drop everything (other 4 KiB slices of that
-     * superpage may be cached). */
+    /* Superpages (as va base, size - 1) that entries filled since the
+     * last full flush came from: a per-page sfence.vma inside one must
+     * drop every cached 4 KiB slice of it; one outside all of them drops
+     * its own page only. tlb_has_super > TLB_SUPER_MAX means "too many
+     * recorded: flush everything". */
+#define TLB_SUPER_MAX 8
     uint32_t tlb_has_super;
+    uint64_t tlb_super_base[TLB_SUPER_MAX];
+    uint64_t tlb_super_mask[TLB_SUPER_MAX];
 };
 
 /* ---- lifecycle (exec.c) ---- */

@@ -61,11 +61,34 @@ void tlb_flush_all(struct hart *h)
     h->tlb_has_super = 0;
 }
 
+/* Drop every entry whose page lies in [base, base + mask]. */
+static void tlb_flush_range(struct hart *h, uint64_t base, uint64_t mask)
+{
+    for (unsigned acc = 0; acc < 3; acc++)
+        for (unsigned k = 0; k < TLB_SIZE; k++) {
+            struct tlb_entry *e = &h->tlb[acc][k];
+            if (e->vpn_tag && (((e->vpn_tag - 1) << 12) & ~mask) == base)
+                e->vpn_tag = 0;
+        }
+}
+
 void tlb_flush_page(struct hart *h, gva_t va)
 {
-    if (h->tlb_has_super) {
+    if (h->tlb_has_super > TLB_SUPER_MAX) {
         tlb_flush_all(h);
         return;
+    }
+    /* 4 KiB slices of a cached superpage covering va: the whole superpage
+     * goes (the guest changed the mapping of va, which is all of it). */
+    for (uint32_t k = 0; k < h->tlb_has_super;) {
+        if ((va & ~h->tlb_super_mask[k]) == h->tlb_super_base[k]) {
+            tlb_flush_range(h, h->tlb_super_base[k], h->tlb_super_mask[k]);
+            h->tlb_has_super--;
+            h->tlb_super_base[k] = h->tlb_super_base[h->tlb_has_super];
+            h->tlb_super_mask[k] = h->tlb_super_mask[h->tlb_has_super];
+            continue;
+        }
+        k++;
     }
     unsigned idx = (va >> 12) & (TLB_SIZE - 1);
     for (unsigned acc = 0; acc < 3; acc++)
@@ -80,8 +103,27 @@ static bool is_code_page(const struct gmem *m, gpa_t pa)
                                 memory_order_relaxed);
 }
 
+/* Remember the superpage (level > 0) an entry for va came from. */
+static void tlb_note_super(struct hart *h, gva_t va, int level)
+{
+    uint64_t mask = (1ULL << (12 + 9 * level)) - 1;
+    uint64_t base = va & ~mask;
+    if (h->tlb_has_super > TLB_SUPER_MAX)
+        return;
+    for (uint32_t k = 0; k < h->tlb_has_super; k++)
+        if (h->tlb_super_base[k] == base && h->tlb_super_mask[k] == mask)
+            return;
+    if (h->tlb_has_super == TLB_SUPER_MAX) {
+        h->tlb_has_super++; /* overflow: per-page flushes flush all */
+        return;
+    }
+    h->tlb_super_base[h->tlb_has_super] = base;
+    h->tlb_super_mask[h->tlb_has_super] = mask;
+    h->tlb_has_super++;
+}
+
 static void tlb_fill(struct hart *h, enum access acc, gva_t va, gpa_t pa,
-                     bool super)
+                     int level)
 {
     struct gmem *m = &h->bus->ram;
     uint8_t *host = gmem_ptr(m, pa & ~PAGE_MASK, GMEM_PAGE_SIZE);
@@ -102,8 +144,8 @@ static void tlb_fill(struct hart *h, enum access acc, gva_t va, gpa_t pa,
         h->tlb_log[h->tlb_log_n] = (uint16_t)((acc << TLB_BITS) | idx);
     if (h->tlb_log_n <= TLB_LOG_MAX)
         h->tlb_log_n++;
-    if (super)
-        h->tlb_has_super = 1;
+    if (level > 0)
+        tlb_note_super(h, va, level);
 }
 
 /* ---- page walk ---- */
@@ -203,7 +245,7 @@ int mmu_translate(struct hart *h, gva_t va, enum access acc, gpa_t *pa)
         if (c)
             return c;
     }
-    tlb_fill(h, acc, va, *pa, level > 0);
+    tlb_fill(h, acc, va, *pa, level);
     return 0;
 }
 
@@ -360,9 +402,18 @@ void *mem_atomic_ptr(struct hart *h, gva_t va, unsigned size, bool is_lr,
                      gpa_t *pa_out)
 {
     enum access acc = is_lr ? ACCESS_LOAD : ACCESS_STORE;
+    struct gmem *m = &h->bus->ram;
     if (va & (size - 1)) {
         hart_raise(h, is_lr ? EXC_LOAD_MISALIGNED : EXC_STORE_MISALIGNED, va);
         return NULL;
+    }
+    /* A TLB hit proves the permission (store entries: W and D set, never
+     * a code page) and maps RAM: no walk per atomic. */
+    const struct tlb_entry *e = tlb_lookup(h, acc, va);
+    if (e) {
+        uint8_t *hp = (uint8_t *)(uintptr_t)(va + e->addend);
+        *pa_out = m->base + (gpa_t)(hp - m->host);
+        return hp;
     }
     gpa_t pa;
     int c = mmu_translate(h, va, acc, &pa);
@@ -370,7 +421,6 @@ void *mem_atomic_ptr(struct hart *h, gva_t va, unsigned size, bool is_lr,
         hart_raise(h, c, va);
         return NULL;
     }
-    struct gmem *m = &h->bus->ram;
     void *p = gmem_ptr(m, pa, size);
     if (!p) {
         hart_raise(h, access_fault(acc), va);

@@ -1,0 +1,1024 @@
+/* The CPU engine choice and the block translator RV64 -> x86-64 (see
+ * jit.h for how translated code fits into the block cache).
+ *
+ * Translated code follows the interpreter's handler ABI: it is entered as
+ * a block's first handler with rdi = the hart, rsi = the block's first
+ * insn, and it leaves the way a handler does, so hart_run, chain_core and
+ * chain_indirect run it without knowing. Inside, guest registers stay in
+ * the hart (memory operands off rdi) and only caller-saved host registers
+ * are used (rax, rcx, rdx, rsi): the code never needs a frame, and an exit
+ * is a tail jump into a C handler with the caller's callee-saved registers
+ * untouched.
+ *
+ * Per instruction:
+ *  - native: integer ALU (RV64I, the M multiplies), loads and stores with
+ *    the TLB fast path inline (tag compare, alignment test, host add);
+ *  - through the interpreter: every other non-ending insn, and the slow
+ *    path of a load/store, is a call of its handler on a private copy of
+ *    the insn followed by a "resume" insn whose handler returns non-NULL;
+ *    a NULL return means the insn ended the block (trap, code written,
+ *    illegal FP op...) with pc and xb_done already set, and the translated
+ *    code returns NULL too;
+ *  - the block's ending insn (branch, jump, system) and the fall-through
+ *    terminator: a tail jump into its interpreter handler, which chains
+ *    to the next block exactly as in the interpreter. */
+#include "cpu/riscv/jit.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cpu/riscv/block.h"
+#include "cpu/riscv/exec_impl.h"
+
+int cpu_engine_parse(const char *s)
+{
+    if (!s)
+        return -1;
+    if (!strcmp(s, "interp"))
+        return CPU_ENGINE_INTERP;
+    if (!strcmp(s, "jit"))
+        return CPU_ENGINE_JIT;
+    return -1;
+}
+
+const char *cpu_engine_name(int engine)
+{
+    return engine == CPU_ENGINE_JIT ? "jit" : "interp";
+}
+
+bool jit_available(void)
+{
+#if defined(__x86_64__)
+    return true;
+#else
+    return false;
+#endif
+}
+
+static unsigned long env_ulong(const char *name, unsigned long dflt,
+                               unsigned long max)
+{
+    const char *s = getenv(name);
+    char *end;
+    if (!s || !*s)
+        return dflt;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*end || v > max)
+        return dflt;
+    return v;
+}
+
+int cpu_engine_resolve(int requested, struct jit_options *opt)
+{
+    int e = requested;
+    if (e == CPU_ENGINE_DEFAULT) {
+        e = cpu_engine_parse(getenv("CORRAL_CPU_ENGINE"));
+        if (e < 0) /* the JIT where there is one */
+            e = jit_available() ? CPU_ENGINE_JIT : CPU_ENGINE_INTERP;
+    }
+    opt->threshold =
+        (uint32_t)env_ulong("CORRAL_JIT_THRESHOLD", JIT_THRESHOLD_DEFAULT,
+                            UINT32_MAX - 1);
+    opt->cache_bytes = (size_t)env_ulong("CORRAL_JIT_CACHE_MB",
+                                         JIT_CACHE_DEFAULT >> 20,
+                                         JIT_CACHE_MAX >> 20)
+                       << 20;
+    if (opt->cache_bytes < JIT_CACHE_MIN)
+        opt->cache_bytes = JIT_CACHE_MIN;
+    opt->perf_map = env_ulong("CORRAL_JIT_PERF_MAP", 0, 1) == 1;
+    if (e == CPU_ENGINE_JIT && !jit_available())
+        e = CPU_ENGINE_INTERP;
+    return e;
+}
+
+struct jit_cache {
+    uint8_t *base;
+    size_t size, used;
+    uint64_t gen;   /* block cache generation the contents belong to */
+    bool perf_map;
+    uint64_t blocks; /* translated since the start (statistics) */
+};
+
+void jit_destroy(struct hart *h)
+{
+    struct jit_cache *jc = h->jit;
+    if (!jc)
+        return;
+    munmap(jc->base, jc->size);
+    free(jc);
+    h->jit = NULL;
+}
+
+uint64_t jit_blocks_translated(const struct hart *h)
+{
+    return h->jit ? h->jit->blocks : 0;
+}
+
+int hart_set_engine(struct hart *h, int engine, const struct jit_options *opt)
+{
+    jit_destroy(h);
+    if (engine != CPU_ENGINE_JIT)
+        return 0;
+    if (!jit_available())
+        return -ENOTSUP;
+    struct jit_cache *jc = calloc(1, sizeof(*jc));
+    if (!jc)
+        return -ENOMEM;
+    void *m = mmap(NULL, opt->cache_bytes, PROT_READ | PROT_WRITE | PROT_EXEC,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) {
+        int err = -errno;
+        free(jc);
+        return err;
+    }
+    jc->base = m;
+    jc->size = opt->cache_bytes;
+    jc->gen = h->bcache->gen;
+    jc->perf_map = opt->perf_map;
+    h->jit = jc;
+    h->jit_threshold = opt->threshold;
+    return 0;
+}
+
+/* ---- perf map ---- */
+
+static pthread_mutex_t perf_lock = PTHREAD_MUTEX_INITIALIZER;
+static FILE *perf_file;
+
+__attribute__((unused)) static void perf_note(const void *code, size_t len,
+                                             uint64_t pa)
+{
+    pthread_mutex_lock(&perf_lock);
+    if (!perf_file) {
+        char path[64];
+        snprintf(path, sizeof(path), "/tmp/perf-%ld.map", (long)getpid());
+        perf_file = fopen(path, "a");
+    }
+    if (perf_file) {
+        fprintf(perf_file, "%lx %zx guest_pa_%llx\n", (unsigned long)code,
+                len, (unsigned long long)pa);
+        fflush(perf_file);
+    }
+    pthread_mutex_unlock(&perf_lock);
+}
+
+#if defined(__x86_64__)
+
+/* ---- x86-64 emitter ---- */
+
+enum { RAX = 0, RCX = 1, RDX = 2, RSI = 6, RDI = 7 };
+/* group-1 /ext and the r/m,reg opcodes of the same operations */
+enum { G_ADD = 0, G_OR = 1, G_AND = 4, G_SUB = 5, G_XOR = 6, G_CMP = 7 };
+enum { S_SHL = 4, S_SHR = 5, S_SAR = 7 };
+
+struct emit {
+    uint8_t *p, *end;
+    bool full;
+    /* Guest registers always live in the hart; rax may still hold the
+     * value the previous insn stored to x[rax_reg] (-1: nothing known),
+     * which the next insn's first read of that register into rax reuses
+     * (rax_hint). Set only by stx(RAX, rd) as an insn's last step. */
+    int rax_reg, rax_hint;
+};
+
+static void e8(struct emit *e, unsigned v)
+{
+    if (e->p < e->end)
+        *e->p++ = (uint8_t)v;
+    else
+        e->full = true;
+}
+
+static void e32(struct emit *e, uint32_t v)
+{
+    for (int k = 0; k < 4; k++)
+        e8(e, (v >> (8 * k)) & 0xff);
+}
+
+static void e64(struct emit *e, uint64_t v)
+{
+    e32(e, (uint32_t)v);
+    e32(e, (uint32_t)(v >> 32));
+}
+
+static bool fits8(int64_t v) { return v >= -128 && v <= 127; }
+static bool fits32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
+
+/* modrm for [rdi + disp] with `reg` */
+static void m_rdi(struct emit *e, unsigned reg, int32_t disp)
+{
+    if (fits8(disp)) {
+        e8(e, 0x40 | (reg & 7) << 3 | RDI);
+        e8(e, (uint8_t)disp);
+    } else {
+        e8(e, 0x80 | (reg & 7) << 3 | RDI);
+        e32(e, (uint32_t)disp);
+    }
+}
+
+#define XOFF(r) ((int32_t)(offsetof(struct hart, x) + 8 * (r)))
+
+/* reg = x[r] */
+static void ldx(struct emit *e, unsigned reg, unsigned r)
+{
+    if (reg == RAX) {
+        int hint = e->rax_hint;
+        e->rax_hint = -1;
+        if (r != 0 && hint == (int)r)
+            return; /* rax already holds x[r] */
+    }
+    if (r == 0) {
+        e8(e, 0x31);
+        e8(e, 0xc0 | reg << 3 | reg); /* xor reg32, reg32 */
+        return;
+    }
+    e8(e, 0x48);
+    e8(e, 0x8b);
+    m_rdi(e, reg, XOFF(r));
+}
+
+/* x[r] = reg (x0 stays 0) */
+static void stx(struct emit *e, unsigned reg, unsigned r)
+{
+    if (r == 0)
+        return;
+    e8(e, 0x48);
+    e8(e, 0x89);
+    m_rdi(e, reg, XOFF(r));
+    if (reg == RAX)
+        e->rax_reg = (int)r;
+}
+
+/* op dst, src (register forms; w: 64-bit) */
+static void rr(struct emit *e, unsigned grp, unsigned dst, unsigned src,
+               bool w)
+{
+    if (w)
+        e8(e, 0x48);
+    e8(e, grp << 3 | 1); /* add 01, or 09, and 21, sub 29, xor 31, cmp 39 */
+    e8(e, 0xc0 | src << 3 | dst);
+}
+
+static void ri(struct emit *e, unsigned grp, unsigned dst, int64_t imm, bool w)
+{
+    if (w)
+        e8(e, 0x48);
+    if (fits8(imm)) {
+        e8(e, 0x83);
+        e8(e, 0xc0 | grp << 3 | dst);
+        e8(e, (uint8_t)imm);
+    } else {
+        e8(e, 0x81);
+        e8(e, 0xc0 | grp << 3 | dst);
+        e32(e, (uint32_t)imm);
+    }
+}
+
+static void sh_i(struct emit *e, unsigned ext, unsigned dst, unsigned n,
+                 bool w)
+{
+    if (w)
+        e8(e, 0x48);
+    e8(e, 0xc1);
+    e8(e, 0xc0 | ext << 3 | dst);
+    e8(e, n);
+}
+
+static void sh_cl(struct emit *e, unsigned ext, unsigned dst, bool w)
+{
+    if (w)
+        e8(e, 0x48);
+    e8(e, 0xd3);
+    e8(e, 0xc0 | ext << 3 | dst);
+}
+
+static void movsxd_rax(struct emit *e)
+{
+    e8(e, 0x48);
+    e8(e, 0x63);
+    e8(e, 0xc0);
+}
+
+static void mov_imm64(struct emit *e, unsigned reg, uint64_t v)
+{
+    e8(e, 0x48);
+    e8(e, 0xb8 | reg);
+    e64(e, v);
+}
+
+/* x[rd] = (x[rs1] CMP src) as 0/1: rdx = result; `cc` the setcc code */
+static void set_cc(struct emit *e, unsigned cc)
+{
+    e8(e, 0x0f);
+    e8(e, cc);
+    e8(e, 0xc2); /* setcc dl */
+}
+
+static uint8_t *jcc_rel32(struct emit *e, unsigned cc)
+{
+    e8(e, 0x0f);
+    e8(e, cc);
+    uint8_t *at = e->p;
+    e32(e, 0);
+    return at;
+}
+
+static void patch_rel32(uint8_t *at, const uint8_t *target)
+{
+    int32_t rel = (int32_t)(target - (at + 4));
+    memcpy(at, &rel, 4);
+}
+
+/* ---- translation ---- */
+
+#define JIT_BLOCK_BYTES (24u << 10) /* worst case of one block, with room */
+
+static HANDLER(jit_resume) { return i; }
+
+struct slow {
+    uint8_t *jmp[2];   /* rel32 fields to point at the stub */
+    uint8_t *resume;   /* where the fast path continues */
+    const struct insn *thunk;
+    insn_fn fn;
+};
+
+/* call fn(h, thunk); return NULL from the translated code when it does */
+static void emit_helper(struct emit *e, const struct insn *thunk, insn_fn fn)
+{
+    e8(e, 0x57); /* push rdi: keeps h, and aligns the stack for the call */
+    mov_imm64(e, RSI, (uint64_t)(uintptr_t)thunk);
+    mov_imm64(e, RAX, (uint64_t)(uintptr_t)fn);
+    e8(e, 0xff);
+    e8(e, 0xd0); /* call rax */
+    e8(e, 0x5f); /* pop rdi */
+    e8(e, 0x48);
+    e8(e, 0x85);
+    e8(e, 0xc0); /* test rax, rax */
+    e8(e, 0x75);
+    e8(e, 0x01); /* jnz over the ret */
+    e8(e, 0xc3);
+}
+
+/* tail jump into the interpreter: fn(h, at) */
+static void emit_tail(struct emit *e, const struct insn *at, insn_fn fn)
+{
+    mov_imm64(e, RSI, (uint64_t)(uintptr_t)at);
+    mov_imm64(e, RAX, (uint64_t)(uintptr_t)fn);
+    e8(e, 0xff);
+    e8(e, 0xe0); /* jmp rax */
+}
+
+static int mem_size(unsigned op)
+{
+    switch (op) {
+    case OP_LB: case OP_LBU: case OP_SB: return 1;
+    case OP_LH: case OP_LHU: case OP_SH: return 2;
+    case OP_LW: case OP_LWU: case OP_SW: return 4;
+    case OP_LD: case OP_SD: return 8;
+    }
+    return 0;
+}
+
+/* Inline load/store; the two miss branches are recorded in `s`. */
+static void emit_mem(struct emit *e, const struct insn *in, struct slow *s)
+{
+    bool store = in->op >= OP_SB && in->op <= OP_SD;
+    int size = mem_size(in->op);
+    int32_t tlb = (int32_t)(offsetof(struct hart, tlb) +
+                            (store ? ACCESS_STORE : ACCESS_LOAD) * TLB_SIZE *
+                                sizeof(struct tlb_entry));
+
+    ldx(e, RAX, in->rs1);
+    if (in->imm)
+        ri(e, G_ADD, RAX, in->imm, true);
+    /* rcx = (va >> 12) + 1; rdx = index * 16 */
+    e8(e, 0x48); e8(e, 0x89); e8(e, 0xc1);             /* mov rcx, rax */
+    sh_i(e, S_SHR, RCX, 12, true);
+    e8(e, 0x89); e8(e, 0xca);                          /* mov edx, ecx */
+    e8(e, 0x81); e8(e, 0xe2); e32(e, TLB_SIZE - 1);    /* and edx, mask */
+    sh_i(e, S_SHL, RDX, 4, false);
+    e8(e, 0x48); e8(e, 0xff); e8(e, 0xc1);             /* inc rcx */
+    e8(e, 0x48); e8(e, 0x3b); e8(e, 0x8c); e8(e, 0x17); /* cmp rcx,[rdi+rdx+] */
+    e32(e, (uint32_t)tlb);
+    s->jmp[0] = jcc_rel32(e, 0x85);                    /* jne slow */
+    s->jmp[1] = NULL;
+    if (size > 1) {
+        e8(e, 0xa8); e8(e, size - 1);                  /* test al, size-1 */
+        s->jmp[1] = jcc_rel32(e, 0x85);
+    }
+    e8(e, 0x48); e8(e, 0x03); e8(e, 0x84); e8(e, 0x17); /* add rax,[rdi+rdx+] */
+    e32(e, (uint32_t)(tlb + 8));
+    if (store) {
+        ldx(e, RCX, in->rs2);
+        switch (size) {
+        case 1: e8(e, 0x88); e8(e, 0x08); break;            /* mov [rax], cl */
+        case 2: e8(e, 0x66); e8(e, 0x89); e8(e, 0x08); break;
+        case 4: e8(e, 0x89); e8(e, 0x08); break;
+        default: e8(e, 0x48); e8(e, 0x89); e8(e, 0x08); break;
+        }
+    } else {
+        switch (in->op) {
+        case OP_LB: e8(e, 0x48); e8(e, 0x0f); e8(e, 0xbe); e8(e, 0x00); break;
+        case OP_LBU: e8(e, 0x0f); e8(e, 0xb6); e8(e, 0x00); break;
+        case OP_LH: e8(e, 0x48); e8(e, 0x0f); e8(e, 0xbf); e8(e, 0x00); break;
+        case OP_LHU: e8(e, 0x0f); e8(e, 0xb7); e8(e, 0x00); break;
+        case OP_LW: e8(e, 0x48); e8(e, 0x63); e8(e, 0x00); break;
+        case OP_LWU: e8(e, 0x8b); e8(e, 0x00); break;
+        default: e8(e, 0x48); e8(e, 0x8b); e8(e, 0x00); break;
+        }
+        stx(e, RAX, in->rd);
+    }
+    s->resume = e->p;
+}
+
+/* DIV[U][W] / REM[U][W] with RISC-V's results where x86 would fault:
+ * division by zero (quotient all ones, remainder the dividend) and the
+ * signed overflow MIN / -1 (quotient MIN, remainder 0). */
+static void emit_div(struct emit *e, const struct insn *in)
+{
+    bool w = in->op >= OP_DIVW;
+    bool sgn = in->op == OP_DIV || in->op == OP_REM || in->op == OP_DIVW ||
+               in->op == OP_REMW;
+    bool rem = in->op == OP_REM || in->op == OP_REMU || in->op == OP_REMW ||
+               in->op == OP_REMUW;
+    uint8_t *zero, *neg1 = NULL, *done[3];
+    int nd = 0;
+
+    ldx(e, RCX, in->rs2);
+    ldx(e, RAX, in->rs1);
+    if (!w)
+        e8(e, 0x48);
+    e8(e, 0x85); e8(e, 0xc9);                   /* test rcx/ecx */
+    zero = jcc_rel32(e, 0x84);
+    if (sgn) {
+        if (!w)
+            e8(e, 0x48);
+        e8(e, 0x83); e8(e, 0xf9); e8(e, 0xff);  /* cmp rcx/ecx, -1 */
+        neg1 = jcc_rel32(e, 0x84);
+        if (!w)
+            e8(e, 0x48);
+        e8(e, 0x99);                            /* cqo / cdq */
+        if (!w)
+            e8(e, 0x48);
+        e8(e, 0xf7); e8(e, 0xf9);               /* idiv rcx/ecx */
+    } else {
+        e8(e, 0x31); e8(e, 0xd2);               /* xor edx, edx */
+        if (!w)
+            e8(e, 0x48);
+        e8(e, 0xf7); e8(e, 0xf1);               /* div rcx/ecx */
+    }
+    if (w) {
+        e8(e, 0x48); e8(e, 0x63); e8(e, rem ? 0xc2 : 0xc0); /* movsxd rax */
+    } else if (rem) {
+        e8(e, 0x48); e8(e, 0x89); e8(e, 0xd0);  /* mov rax, rdx */
+    }
+    stx(e, RAX, in->rd);
+    e8(e, 0xe9);
+    done[nd++] = e->p;
+    e32(e, 0);
+    if (sgn) {
+        if (!e->full)
+            patch_rel32(neg1, e->p);
+        if (rem) {
+            e8(e, 0x31); e8(e, 0xc0);           /* xor eax, eax */
+        } else {
+            if (!w)
+                e8(e, 0x48);
+            e8(e, 0xf7); e8(e, 0xd8);           /* neg rax/eax */
+            if (w)
+                movsxd_rax(e);
+        }
+        stx(e, RAX, in->rd);
+        e8(e, 0xe9);
+        done[nd++] = e->p;
+        e32(e, 0);
+    }
+    if (!e->full)
+        patch_rel32(zero, e->p);
+    if (rem) {
+        if (w)
+            movsxd_rax(e);                      /* the dividend */
+    } else {
+        e8(e, 0x48); e8(e, 0xc7); e8(e, 0xc0); e32(e, 0xffffffffu); /* -1 */
+    }
+    stx(e, RAX, in->rd);
+    for (int k = 0; k < nd; k++)
+        if (!e->full)
+            patch_rel32(done[k], e->p);
+}
+
+/* Native code for an ALU insn; false when it has none. */
+static bool emit_alu(struct emit *e, const struct insn *in)
+{
+    unsigned rd = in->rd, rs1 = in->rs1, rs2 = in->rs2;
+    int64_t imm = in->imm;
+
+    switch (in->op) {
+    case OP_NOP:
+        return true;
+    case OP_LUI:
+        if (rd) {
+            e8(e, 0x48);
+            e8(e, 0xc7);
+            m_rdi(e, 0, XOFF(rd));
+            e32(e, (uint32_t)imm);
+        }
+        return true;
+    case OP_AUIPC: {
+        int64_t add = imm + (int64_t)in->off;
+        e8(e, 0x48);
+        e8(e, 0x8b);
+        m_rdi(e, RAX, (int32_t)offsetof(struct hart, xb_pc));
+        if (fits32(add)) {
+            ri(e, G_ADD, RAX, add, true);
+        } else {
+            mov_imm64(e, RCX, (uint64_t)add);
+            rr(e, G_ADD, RAX, RCX, true);
+        }
+        stx(e, RAX, rd);
+        return true;
+    }
+    case OP_ADDI: case OP_XORI: case OP_ORI: case OP_ANDI: {
+        static const uint8_t g[] = {[OP_ADDI - OP_ADDI] = G_ADD,
+                                    [OP_XORI - OP_ADDI] = G_XOR,
+                                    [OP_ORI - OP_ADDI] = G_OR,
+                                    [OP_ANDI - OP_ADDI] = G_AND};
+        ldx(e, RAX, rs1);
+        if (imm || in->op == OP_ANDI)
+            ri(e, g[in->op - OP_ADDI], RAX, imm, true);
+        stx(e, RAX, rd);
+        return true;
+    }
+    case OP_SLTI: case OP_SLTIU:
+        ldx(e, RAX, rs1);
+        e8(e, 0x31); e8(e, 0xd2); /* xor edx, edx */
+        ri(e, G_CMP, RAX, imm, true);
+        set_cc(e, in->op == OP_SLTI ? 0x9c : 0x92); /* setl / setb */
+        stx(e, RDX, rd);
+        return true;
+    case OP_SLLI: case OP_SRLI: case OP_SRAI:
+        ldx(e, RAX, rs1);
+        sh_i(e, in->op == OP_SLLI ? S_SHL : in->op == OP_SRLI ? S_SHR : S_SAR,
+             RAX, (unsigned)imm & 63, true);
+        stx(e, RAX, rd);
+        return true;
+    case OP_ADD: case OP_SUB: case OP_XOR: case OP_OR: case OP_AND:
+    case OP_ADDW: case OP_SUBW: {
+        unsigned g = in->op == OP_ADD || in->op == OP_ADDW ? G_ADD
+                     : in->op == OP_SUB || in->op == OP_SUBW ? G_SUB
+                     : in->op == OP_XOR ? G_XOR
+                     : in->op == OP_OR ? G_OR : G_AND;
+        bool w32 = in->op == OP_ADDW || in->op == OP_SUBW;
+        ldx(e, RAX, rs1);
+        ldx(e, RCX, rs2);
+        rr(e, g, RAX, RCX, !w32);
+        if (w32)
+            movsxd_rax(e);
+        stx(e, RAX, rd);
+        return true;
+    }
+    case OP_SLT: case OP_SLTU:
+        ldx(e, RAX, rs1);
+        ldx(e, RCX, rs2);
+        e8(e, 0x31); e8(e, 0xd2);
+        rr(e, G_CMP, RAX, RCX, true);
+        set_cc(e, in->op == OP_SLT ? 0x9c : 0x92);
+        stx(e, RDX, rd);
+        return true;
+    case OP_SLL: case OP_SRL: case OP_SRA:
+    case OP_SLLW: case OP_SRLW: case OP_SRAW: {
+        bool w32 = in->op >= OP_SLLW;
+        unsigned ext = (in->op == OP_SLL || in->op == OP_SLLW) ? S_SHL
+                       : (in->op == OP_SRL || in->op == OP_SRLW) ? S_SHR
+                                                                 : S_SAR;
+        ldx(e, RAX, rs1);
+        ldx(e, RCX, rs2);
+        sh_cl(e, ext, RAX, !w32); /* x86 masks the count as RISC-V does */
+        if (w32)
+            movsxd_rax(e);
+        stx(e, RAX, rd);
+        return true;
+    }
+    case OP_ADDIW:
+        ldx(e, RAX, rs1);
+        if (imm)
+            ri(e, G_ADD, RAX, imm, false);
+        movsxd_rax(e);
+        stx(e, RAX, rd);
+        return true;
+    case OP_SLLIW: case OP_SRLIW: case OP_SRAIW:
+        ldx(e, RAX, rs1);
+        if (imm & 31)
+            sh_i(e, in->op == OP_SLLIW ? S_SHL : in->op == OP_SRLIW ? S_SHR
+                                                                  : S_SAR,
+                 RAX, (unsigned)imm & 31, false);
+        movsxd_rax(e);
+        stx(e, RAX, rd);
+        return true;
+    case OP_MUL: case OP_MULW:
+        ldx(e, RAX, rs1);
+        ldx(e, RCX, rs2);
+        if (in->op == OP_MUL)
+            e8(e, 0x48);
+        e8(e, 0x0f); e8(e, 0xaf); e8(e, 0xc1); /* imul eax/rax, ecx/rcx */
+        if (in->op == OP_MULW)
+            movsxd_rax(e);
+        stx(e, RAX, rd);
+        return true;
+    case OP_DIV: case OP_DIVU: case OP_REM: case OP_REMU:
+    case OP_DIVW: case OP_DIVUW: case OP_REMW: case OP_REMUW:
+        emit_div(e, in);
+        return true;
+    case OP_MULH: case OP_MULHU:
+        ldx(e, RAX, rs1);
+        ldx(e, RCX, rs2);
+        e8(e, 0x48); e8(e, 0xf7);
+        e8(e, in->op == OP_MULH ? 0xe9 : 0xe1); /* imul rcx / mul rcx */
+        stx(e, RDX, rd);
+        return true;
+    }
+    return false;
+}
+
+/* A conditional branch back to its own block's first insn (a loop that is
+ * one block): when taken and chaining is allowed, continue at the top of
+ * the translated code with exactly chain_core's bookkeeping for a block
+ * linked to itself. Everything else (not taken, chain budget spent,
+ * interrupt recheck) goes to the interpreter's branch handler, which
+ * evaluates the branch again on the unchanged state. */
+static void emit_self_loop(struct emit *e, const struct insn *in,
+                           uint8_t *top, insn_fn handler)
+{
+    static const uint8_t inv[] = {
+        [OP_BEQ - OP_BEQ] = 0x85, [OP_BNE - OP_BEQ] = 0x84,
+        [OP_BLT - OP_BEQ] = 0x8d, [OP_BGE - OP_BEQ] = 0x8c,
+        [OP_BLTU - OP_BEQ] = 0x83, [OP_BGEU - OP_BEQ] = 0x82,
+    };
+    uint8_t *out[3];
+    unsigned done = in->idx + 1u;
+
+    ldx(e, RAX, in->rs1);
+    ldx(e, RCX, in->rs2);
+    rr(e, G_CMP, RAX, RCX, true);
+    out[0] = jcc_rel32(e, inv[in->op - OP_BEQ]);
+    /* cmp dword [rdi + xb_chain], 0 ; jle out */
+    e8(e, 0x83);
+    m_rdi(e, 7, (int32_t)offsetof(struct hart, xb_chain));
+    e8(e, 0);
+    out[1] = jcc_rel32(e, 0x8e);
+    /* mov eax, [rdi + irq_recheck] ; test eax, eax ; jnz out */
+    e8(e, 0x8b);
+    m_rdi(e, RAX, (int32_t)offsetof(struct hart, irq_recheck));
+    e8(e, 0x85); e8(e, 0xc0);
+    out[2] = jcc_rel32(e, 0x85);
+    /* dec dword [rdi + xb_chain] */
+    e8(e, 0xff);
+    m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain));
+    /* add qword [rdi + f], imm32 */
+    const int32_t f[] = {(int32_t)offsetof(struct hart, instret),
+                         (int32_t)offsetof(struct hart, xb_chained),
+                         (int32_t)offsetof(struct hart, xb_mem)};
+    const uint32_t v[] = {done, done, in->nmem};
+    for (int k = 0; k < 3; k++) {
+        if (!v[k])
+            continue;
+        e8(e, 0x48); e8(e, 0x81);
+        m_rdi(e, G_ADD, f[k]);
+        e32(e, v[k]);
+    }
+    e8(e, 0xe9);
+    uint8_t *at = e->p;
+    e32(e, 0);
+    if (!e->full)
+        patch_rel32(at, top);
+    for (int k = 0; k < 3; k++)
+        if (!e->full)
+            patch_rel32(out[k], e->p);
+    emit_tail(e, in, handler);
+}
+
+/* Jumps to the fallback of the exit being emitted (patched at its end). */
+struct fallbacks {
+    uint8_t *at[12];
+    int n;
+};
+
+static void fb_jcc(struct emit *e, struct fallbacks *f, unsigned cc)
+{
+    f->at[f->n++] = jcc_rel32(e, cc);
+}
+
+/* cmp dword [rdi + off], 0; jcc fallback */
+static void fb_cmp0(struct emit *e, struct fallbacks *f, size_t off,
+                    unsigned cc)
+{
+    e8(e, 0x83);
+    m_rdi(e, 7, (int32_t)off);
+    e8(e, 0);
+    fb_jcc(e, f, cc);
+}
+
+/* Enter block rsi at pc rdx, as chain_core does: the block must be live
+ * and its page still mapped by the fetch TLB to the host address it was
+ * decoded from; then the bookkeeping (`done` insns and `nmem` loads/stores
+ * of the finished block retired), the link register of a jump (`link` not
+ * NULL: x[rd] = its pc + len, written only now that nothing can fail), and
+ * a jump into the block's first handler. */
+static void emit_enter(struct emit *e, struct fallbacks *f, unsigned done,
+                       unsigned nmem, const struct insn *link)
+{
+    int32_t tlbf = (int32_t)(offsetof(struct hart, tlb) +
+                             ACCESS_FETCH * TLB_SIZE *
+                                 sizeof(struct tlb_entry));
+    e8(e, 0x83); e8(e, 0x7e);                             /* cmp [rsi+d8],0 */
+    e8(e, (uint8_t)offsetof(struct block, dead)); e8(e, 0);
+    fb_jcc(e, f, 0x85);
+    e8(e, 0x48); e8(e, 0x89); e8(e, 0xd1);                /* mov rcx, rdx */
+    sh_i(e, S_SHR, RCX, 12, true);
+    e8(e, 0x89); e8(e, 0xc8);                             /* mov eax, ecx */
+    e8(e, 0x25); e32(e, TLB_SIZE - 1);                    /* and eax, mask */
+    sh_i(e, S_SHL, RAX, 4, false);
+    e8(e, 0x48); e8(e, 0xff); e8(e, 0xc1);                /* inc rcx */
+    e8(e, 0x48); e8(e, 0x3b); e8(e, 0x8c); e8(e, 0x07);   /* cmp rcx,[rdi+rax+] */
+    e32(e, (uint32_t)tlbf);
+    fb_jcc(e, f, 0x85);
+    e8(e, 0x48); e8(e, 0x8b); e8(e, 0x8c); e8(e, 0x07);   /* mov rcx,[rdi+rax+] */
+    e32(e, (uint32_t)(tlbf + 8));
+    rr(e, G_ADD, RCX, RDX, true);                         /* rcx = host */
+    e8(e, 0x48); e8(e, 0x3b); e8(e, 0x4e);                /* cmp rcx,[rsi+d8] */
+    e8(e, (uint8_t)offsetof(struct block, host));
+    fb_jcc(e, f, 0x85);
+    if (link && link->rd) {
+        e8(e, 0x48); e8(e, 0x8b);
+        m_rdi(e, RAX, (int32_t)offsetof(struct hart, xb_pc));
+        ri(e, G_ADD, RAX, link->off + link->len, true);
+        stx(e, RAX, link->rd);
+    }
+    e8(e, 0xff);
+    m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain)); /* dec */
+    const int32_t fo[] = {(int32_t)offsetof(struct hart, instret),
+                          (int32_t)offsetof(struct hart, xb_chained),
+                          (int32_t)offsetof(struct hart, xb_mem)};
+    const uint32_t v[] = {done, done, nmem};
+    for (int k = 0; k < 3; k++) {
+        if (!v[k])
+            continue;
+        e8(e, 0x48); e8(e, 0x81);
+        m_rdi(e, G_ADD, fo[k]);
+        e32(e, v[k]);
+    }
+    e8(e, 0x48); e8(e, 0x89);
+    m_rdi(e, RDX, (int32_t)offsetof(struct hart, xb_pc));
+    e8(e, 0x48); e8(e, 0x89);
+    m_rdi(e, RSI, (int32_t)offsetof(struct hart, xb_block));
+    ri(e, G_ADD, RSI, (int64_t)offsetof(struct block, insns), true);
+    e8(e, 0xff); e8(e, 0x26);                             /* jmp [rsi] */
+}
+
+/* The fallback: the interpreter's handler `fn` of `at` redoes the exit
+ * from the unchanged state (nothing was written yet) and asks hart_run to
+ * fill a missing link. */
+static void emit_fallback(struct emit *e, struct fallbacks *f,
+                          const struct insn *at, insn_fn fn)
+{
+    for (int k = 0; k < f->n; k++)
+        if (!e->full)
+            patch_rel32(f->at[k], e->p);
+    emit_tail(e, at, fn);
+}
+
+/* A direct exit of block `b` to xb_pc + disp through link[slot]:
+ * chain_core inline, when chaining is allowed (chain budget left, no
+ * interrupt recheck). */
+static void emit_exit(struct emit *e, const struct block *b, unsigned slot,
+                      int64_t disp, unsigned done, unsigned nmem,
+                      const struct insn *at, insn_fn fn,
+                      const struct insn *link)
+{
+    struct fallbacks f = {.n = 0};
+    e8(e, 0x48); e8(e, 0x8b);
+    m_rdi(e, RDX, (int32_t)offsetof(struct hart, xb_pc)); /* rdx = xb_pc */
+    ri(e, G_ADD, RDX, disp, true);                        /* the target */
+    fb_cmp0(e, &f, offsetof(struct hart, xb_chain), 0x8e);     /* jle */
+    fb_cmp0(e, &f, offsetof(struct hart, irq_recheck), 0x85);  /* jne */
+    mov_imm64(e, RAX, (uint64_t)(uintptr_t)&b->link[slot]);
+    e8(e, 0x48); e8(e, 0x8b); e8(e, 0x30);                /* mov rsi,[rax] */
+    e8(e, 0x48); e8(e, 0x85); e8(e, 0xf6);                /* test rsi,rsi */
+    fb_jcc(e, &f, 0x84);
+    emit_enter(e, &f, done, nmem, link);
+    emit_fallback(e, &f, at, fn);
+}
+
+/* jalr: chain_indirect inline, through the jump cache entry of the target
+ * (its pc and generation checked, then the block as for direct exits). */
+static void emit_jalr(struct emit *e, const struct block_cache *bc,
+                      const struct insn *in, insn_fn fn)
+{
+    struct fallbacks f = {.n = 0};
+    ldx(e, RDX, in->rs1);
+    if (in->imm)
+        ri(e, G_ADD, RDX, in->imm, true);
+    ri(e, G_AND, RDX, -2, true);                          /* the target */
+    fb_cmp0(e, &f, offsetof(struct hart, xb_chain), 0x8e);
+    fb_cmp0(e, &f, offsetof(struct hart, irq_recheck), 0x85);
+    e8(e, 0x48); e8(e, 0x89); e8(e, 0xd0);                /* mov rax, rdx */
+    sh_i(e, S_SHR, RAX, 1, true);
+    e8(e, 0x25); e32(e, (1u << BLOCK_JC_BITS) - 1);       /* and eax, mask */
+    e8(e, 0x48); e8(e, 0x8d); e8(e, 0x04); e8(e, 0x40);   /* lea rax,[rax+rax*2] */
+    mov_imm64(e, RCX, (uint64_t)(uintptr_t)&bc->jc[0]);
+    e8(e, 0x48); e8(e, 0x8d); e8(e, 0x0c); e8(e, 0xc1);   /* lea rcx,[rcx+rax*8] */
+    e8(e, 0x48); e8(e, 0x3b); e8(e, 0x11);                /* cmp rdx,[rcx] */
+    fb_jcc(e, &f, 0x85);
+    mov_imm64(e, RAX, (uint64_t)(uintptr_t)&bc->gen);
+    e8(e, 0x48); e8(e, 0x8b); e8(e, 0x00);                /* mov rax,[rax] */
+    e8(e, 0x48); e8(e, 0x3b); e8(e, 0x41);                /* cmp rax,[rcx+d8] */
+    e8(e, (uint8_t)offsetof(struct block_jc, gen));
+    fb_jcc(e, &f, 0x85);
+    e8(e, 0x48); e8(e, 0x8b); e8(e, 0x71);                /* mov rsi,[rcx+d8] */
+    e8(e, (uint8_t)offsetof(struct block_jc, b));
+    emit_enter(e, &f, in->idx + 1u, in->nmem, in);
+    emit_fallback(e, &f, in, fn);
+}
+
+/* The block's end: a branch, jal, or the fall-through terminator get
+ * inline chaining; other ending insns a tail jump to their handler. */
+static void emit_end(struct emit *e, const struct block_cache *bc,
+                     const struct block *b, unsigned k, uint8_t *top)
+{
+    static const uint8_t inv[] = {
+        [OP_BEQ - OP_BEQ] = 0x85, [OP_BNE - OP_BEQ] = 0x84,
+        [OP_BLT - OP_BEQ] = 0x8d, [OP_BGE - OP_BEQ] = 0x8c,
+        [OP_BLTU - OP_BEQ] = 0x83, [OP_BGEU - OP_BEQ] = 0x82,
+    };
+    const struct insn *in = &b->insns[k];
+    if (k == b->n) { /* fall through: exec_block_end */
+        emit_exit(e, b, 1, in->off, k, in->nmem, in, in->fn, NULL);
+        return;
+    }
+    insn_fn fn = exec_insn_fn(in);
+    int64_t taken = in->imm + (int64_t)in->off;
+    if (in->op >= OP_BEQ && in->op <= OP_BGEU) {
+        if (taken == 0) {
+            emit_self_loop(e, in, top, fn);
+            return;
+        }
+        ldx(e, RAX, in->rs1);
+        ldx(e, RCX, in->rs2);
+        rr(e, G_CMP, RAX, RCX, true);
+        uint8_t *nt = jcc_rel32(e, inv[in->op - OP_BEQ]);
+        emit_exit(e, b, 0, taken, k + 1, in->nmem, in, fn, NULL);
+        if (!e->full)
+            patch_rel32(nt, e->p);
+        emit_exit(e, b, 1, in->off + in->len, k + 1, in->nmem, in, fn, NULL);
+        return;
+    }
+    if (in->op == OP_JAL) {
+        emit_exit(e, b, 0, taken, k + 1, in->nmem, in, fn, in);
+        return;
+    }
+    if (in->op == OP_JALR) {
+        emit_jalr(e, bc, in, fn);
+        return;
+    }
+    emit_tail(e, in, fn);
+}
+
+static bool is_native_mem(const struct insn *in)
+{
+    return in->op >= OP_LB && in->op <= OP_SD &&
+           !(in->op <= OP_LWU && in->rd == 0);
+}
+
+bool jit_translate(struct hart *h, struct block *b)
+{
+    struct jit_cache *jc = h->jit;
+    struct block_cache *bc = h->bcache;
+
+    if (jc->gen != bc->gen) { /* the blocks of the old code are gone */
+        jc->gen = bc->gen;
+        jc->used = 0;
+    }
+    if (jc->size - jc->used < JIT_BLOCK_BYTES) {
+        block_cache_flush(h);
+        jc->gen = bc->gen;
+        jc->used = 0;
+        return true;
+    }
+
+    unsigned n = b->n, native = 0, nthunk = 0;
+    for (unsigned k = 0; k < n; k++) {
+        const struct insn *in = &b->insns[k];
+        if (rv_op_ends_block(in->op))
+            break;
+        struct emit probe = {0};
+        if (is_native_mem(in)) {
+            native++;
+            nthunk++; /* its slow path */
+        } else if (emit_alu(&probe, in)) {
+            native++;
+        } else {
+            nthunk++;
+        }
+    }
+    /* Calling a handler from translated code costs more than the
+     * interpreter's dispatch: blocks made mostly of helper calls (FP
+     * arithmetic, atomics) stay interpreted. */
+    unsigned helpers = nthunk;
+    for (unsigned k = 0; k < n && !rv_op_ends_block(b->insns[k].op); k++)
+        helpers -= is_native_mem(&b->insns[k]);
+    if (!native || helpers > native) {
+        b->jit_state = JIT_NEVER;
+        return false;
+    }
+
+    /* thunks first (two insns each, aligned), then the code */
+    uint8_t *start = jc->base + jc->used;
+    struct insn *thunks = (struct insn *)(void *)start;
+    struct slow slows[BLOCK_MAX];
+    unsigned nslow = 0, t = 0;
+    struct emit e = {.p = start + (size_t)nthunk * 2 * sizeof(struct insn),
+                     .end = jc->base + jc->size,
+                     .rax_reg = -1,
+                     .rax_hint = -1};
+    uint8_t *code = e.p;
+
+    unsigned k;
+    for (k = 0; k < n; k++) {
+        const struct insn *in = &b->insns[k];
+        if (rv_op_ends_block(in->op))
+            break;
+        struct insn *th = NULL;
+        if (is_native_mem(in) || !emit_alu(&(struct emit){0}, in)) {
+            th = &thunks[2 * t++];
+            th[0] = *in;
+            th[0].fn = exec_insn_fn(in);
+            memset(&th[1], 0, sizeof(th[1]));
+            th[1].fn = jit_resume;
+            th[1].idx = in->idx;
+            th[1].off = in->off;
+        }
+        e.rax_hint = e.rax_reg;
+        e.rax_reg = -1;
+        if (is_native_mem(in)) {
+            struct slow *s = &slows[nslow++];
+            emit_mem(&e, in, s);
+            s->thunk = th;
+            s->fn = th[0].fn;
+            e.rax_reg = -1; /* the slow path resumes with rax clobbered */
+        } else if (!emit_alu(&e, in)) {
+            emit_helper(&e, th, th[0].fn);
+            e.rax_reg = -1;
+        } else if (in->op >= OP_DIV && in->op <= OP_REMUW) {
+            e.rax_reg = -1; /* several paths join after the store */
+        }
+        e.rax_hint = -1;
+    }
+    e.rax_hint = e.rax_reg;
+    e.rax_reg = -1;
+    /* the block's end: its ending insn or the fall-through terminator */
+    emit_end(&e, bc, b, k, code);
+
+    for (unsigned s = 0; s < nslow; s++) {
+        uint8_t *stub = e.p;
+        if (e.full)
+            break;
+        patch_rel32(slows[s].jmp[0], stub);
+        if (slows[s].jmp[1])
+            patch_rel32(slows[s].jmp[1], stub);
+        emit_helper(&e, slows[s].thunk, slows[s].fn);
+        e8(&e, 0xe9);
+        uint8_t *at = e.p;
+        e32(&e, 0);
+        if (!e.full)
+            patch_rel32(at, slows[s].resume);
+    }
+    if (e.full) { /* cannot happen below JIT_BLOCK_BYTES; be safe anyway */
+        b->jit_state = JIT_NEVER;
+        return false;
+    }
+    size_t used = (size_t)(e.p - start);
+    jc->used += (used + 31) & ~(size_t)31;
+    jc->blocks++;
+    if (jc->perf_map)
+        perf_note(code, (size_t)(e.p - code), b->pa);
+    b->interp0 = b->insns[0].fn;
+    b->insns[0].fn = (insn_fn)(uintptr_t)code;
+    b->jit_state = JIT_DONE;
+    return false;
+}
+
+#else /* not x86-64: the interpreter only */
+
+bool jit_translate(struct hart *h, struct block *b)
+{
+    (void)h;
+    b->jit_state = JIT_NEVER;
+    return false;
+}
+
+#endif

@@ -1,0 +1,525 @@
+/* Differential test of the JIT against the interpreter (the oracle).
+ *
+ * Random RV64 programs (integer ALU incl. M, loads/stores on two data
+ * pages with misaligned and page-crossing accesses, loads from random
+ * addresses that fault, illegal words, forward branches, a loop around
+ * the body so translated code and chaining run, minstret reads inside
+ * blocks, a few FP ops through the helper path, and stores that overwrite
+ * the program's own code; also in S-mode under Sv39) run on two harts with identical RAM and
+ * registers: one interpreting, one translating (threshold 0 and 1). After
+ * every slice of a random instruction budget, registers, pc, instret, the
+ * trap CSRs and all memory must agree. Fixed seeds; CORRAL_JIT_DIFF_CASES
+ * runs more of them by hand. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "rv_encode.h"
+
+#include "cpu/riscv/csr.h"
+#include "cpu/riscv/hart.h"
+#include "cpu/riscv/jit.h"
+
+#define RAM_BASE 0x80000000ULL
+#define RAM_SIZE (256ULL << 10)
+#define TRAP_VEC (RAM_BASE + 0x8000)
+#define DATA (RAM_BASE + 0x10000) /* two pages of data */
+#define BODY_MAX 160
+
+/* registers with a fixed role (never a random destination) */
+#define R_CODE 27 /* RAM_BASE: self-modifying stores */
+#define R_LOOP 28 /* loop counter */
+#define R_D1 29   /* DATA + 0x1000: accesses across the page boundary */
+#define R_D0 30   /* DATA + 0x800 */
+#define R_TRAP 31 /* the trap handler's scratch */
+
+struct side {
+    struct bus bus;
+    struct vclock clk;
+    struct hart *h;
+};
+
+static struct side sides[2]; /* [0] interpreter, [1] JIT */
+
+static uint64_t rng_state;
+static uint64_t rnd(void)
+{
+    uint64_t x = rng_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return rng_state = x;
+}
+static unsigned rndn(unsigned n) { return (unsigned)(rnd() % n); }
+
+static int setup(void **state)
+{
+    (void)state;
+    for (int s = 0; s < 2; s++) {
+        struct side *d = &sides[s];
+        memset(&d->bus, 0, sizeof(d->bus));
+        if (gmem_init(&d->bus.ram, RAM_BASE, RAM_SIZE))
+            return -1;
+        vclock_init(&d->clk);
+        d->h = calloc(1, sizeof(*d->h));
+        if (!d->h || hart_init(d->h, 0, &d->bus, &d->clk))
+            return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (int s = 0; s < 2; s++) {
+        hart_destroy(sides[s].h);
+        free(sides[s].h);
+        gmem_destroy(&sides[s].bus.ram);
+    }
+    return 0;
+}
+
+static unsigned rd_reg(void) { return 1 + rndn(26); } /* x1..x26 */
+static unsigned rs_reg(void) { return rndn(32); }
+
+/* One random instruction at index k of a body of n. */
+static uint32_t gen_insn(unsigned k, unsigned n)
+{
+    static const struct { uint8_t f7, f3, op; } rops[] = {
+        {0, 0, 0x33}, {0x20, 0, 0x33}, {0, 1, 0x33}, {0, 2, 0x33},
+        {0, 3, 0x33}, {0, 4, 0x33}, {0, 5, 0x33}, {0x20, 5, 0x33},
+        {0, 6, 0x33}, {0, 7, 0x33}, {0, 0, 0x3b}, {0x20, 0, 0x3b},
+        {0, 1, 0x3b}, {0, 5, 0x3b}, {0x20, 5, 0x3b}, {1, 0, 0x33},
+        {1, 1, 0x33}, {1, 2, 0x33}, {1, 3, 0x33}, {1, 4, 0x33},
+        {1, 5, 0x33}, {1, 6, 0x33}, {1, 7, 0x33}, {1, 0, 0x3b},
+        {1, 4, 0x3b}, {1, 5, 0x3b}, {1, 6, 0x3b}, {1, 7, 0x3b},
+    };
+    unsigned c = rndn(100);
+    int32_t imm = (int32_t)(rnd() % 4096) - 2048;
+    if (rndn(4) == 0)
+        imm = (int32_t)rndn(5) - 2; /* small values: edge cases */
+
+    if (c < 30) {
+        unsigned r = rndn(ARRAY_SIZE(rops));
+        return r_type(rops[r].f7, rs_reg(), rs_reg(), rops[r].f3, rd_reg(),
+                      rops[r].op);
+    }
+    if (c < 45) {
+        static const uint8_t f3[] = {0, 2, 3, 4, 6, 7};
+        return i_type(imm, rs_reg(), f3[rndn(6)], rd_reg(), 0x13);
+    }
+    if (c < 52) { /* shifts by immediate, 64- and 32-bit */
+        unsigned w = rndn(2), sh = w ? rndn(32) : rndn(64);
+        unsigned kind = rndn(3); /* sll, srl, sra */
+        unsigned f3 = kind == 0 ? 1 : 5;
+        unsigned hi = kind == 2 ? 0x400 : 0;
+        return i_type((int32_t)(hi | sh), rs_reg(), f3, rd_reg(),
+                      w ? 0x1b : 0x13);
+    }
+    if (c < 55)
+        return i_type(imm, rs_reg(), 0, rd_reg(), 0x1b); /* addiw */
+    if (c < 58)
+        return (uint32_t)(rnd() & 0xfffff000u) | rd_reg() << 7 |
+               (rndn(2) ? 0x37 : 0x17); /* lui / auipc */
+    if (c < 75) { /* load from a data page: any size, any alignment */
+        static const uint8_t f3[] = {0, 1, 2, 3, 4, 5, 6};
+        unsigned rd = rndn(8) ? rd_reg() : 0;
+        return i_type(imm, rndn(2) ? R_D0 : R_D1, f3[rndn(7)], rd, 0x03);
+    }
+    if (c < 88) /* store to a data page */
+        return s_type(imm, rs_reg(), rndn(2) ? R_D0 : R_D1, rndn(4), 0x23);
+    if (c < 90) /* load from wherever a random register points: faults */
+        return i_type(imm, rd_reg(), rndn(4), rd_reg(), 0x03);
+    if (c < 91)
+        return 0; /* illegal */
+    if (c < 93) /* minstret inside a block */
+        return i_type(CSR_MINSTRET, 0, 2, rd_reg(), 0x73);
+    if (c < 95) { /* FP through the helper path: fmv.d.x, fadd.d, fmv.x.d */
+        unsigned f = rndn(4);
+        if (f == 0)
+            return r_type(0x79, 0, rs_reg(), 0, rndn(8), 0x53);
+        if (f == 1)
+            return r_type(0x01, rndn(8), rndn(8), 0, rndn(8), 0x53);
+        return r_type(0x71, 0, rndn(8), 0, rd_reg(), 0x53);
+    }
+    if (c < 96) /* overwrite a later insn of the body with 0 (illegal) */
+        return s_type((int32_t)(4 * (k + 1 + rndn(n - k))), 0, R_CODE, 2,
+                      0x23);
+    /* forward branch, staying inside the body (the loop tail included) */
+    unsigned room = n - k; /* insns up to and including the loop's addi */
+    unsigned skip = 1 + rndn(room < 12 ? room : 12);
+    static const uint8_t bf3[] = {0, 1, 4, 5, 6, 7};
+    return b_type((int32_t)(4 * skip), rs_reg(), rs_reg(), bf3[rndn(6)]);
+}
+
+static void put32(struct side *d, gpa_t pa, uint32_t v)
+{
+    assert_int_equal(gmem_write(&d->bus.ram, pa, &v, 4), 0);
+}
+
+/* Same program, data and registers on both sides. */
+/* Sv39 tables at PT: RAM identity-mapped with 4 KiB pages, except the two
+ * data pages, swapped (so an access across them touches host memory that
+ * is not contiguous). */
+#define PT (RAM_BASE + 0x30000)
+static void map_sv39(struct side *d)
+{
+    const uint64_t leaf = 0xcf; /* V R W X A D */
+    uint64_t root2 = ((PT + 0x1000) >> 12) << 10 | 1;
+    uint64_t l1_0 = ((PT + 0x2000) >> 12) << 10 | 1;
+    assert_int_equal(gmem_write(&d->bus.ram, PT + 2 * 8, &root2, 8), 0);
+    assert_int_equal(gmem_write(&d->bus.ram, PT + 0x1000, &l1_0, 8), 0);
+    for (unsigned k = 0; k < RAM_SIZE >> 12; k++) {
+        uint64_t page = k;
+        if (k == (DATA - RAM_BASE) >> 12)
+            page = k + 1;
+        else if (k == ((DATA - RAM_BASE) >> 12) + 1)
+            page = k - 1;
+        uint64_t pte = ((RAM_BASE >> 12) + page) << 10 | leaf;
+        assert_int_equal(gmem_write(&d->bus.ram, PT + 0x2000 + 8 * k, &pte, 8),
+                         0);
+    }
+}
+
+static bool case_paged;
+
+static void build_case(uint64_t seed, uint32_t threshold)
+{
+    static uint32_t prog[BODY_MAX + 3];
+    static uint8_t data[0x2000];
+    uint64_t regs[32];
+
+    rng_state = seed * 0x9e3779b97f4a7c15ULL + 1;
+    unsigned n = 20 + rndn(BODY_MAX - 20);
+    for (unsigned k = 0; k < n; k++)
+        prog[k] = gen_insn(k, n);
+    prog[n] = i_type(-1, R_LOOP, 0, R_LOOP, 0x13);          /* addi */
+    prog[n + 1] = b_type(-(int32_t)(4 * (n + 1)), 0, R_LOOP, 1); /* bne */
+    prog[n + 2] = j_type(0, 0);                             /* spin */
+    for (unsigned k = 0; k < sizeof(data); k++)
+        data[k] = (uint8_t)rnd();
+    for (unsigned r = 0; r < 32; r++) {
+        uint64_t v = rnd();
+        switch (rndn(4)) {
+        case 0: v &= 0xff; break;
+        case 1: v = (uint64_t)(int64_t)(int32_t)v; break;
+        case 2: v = rndn(2) ? (1ULL << 63) : (uint64_t)-1; break;
+        }
+        regs[r] = v;
+    }
+    regs[0] = 0;
+    regs[R_CODE] = RAM_BASE;
+    regs[R_LOOP] = 3 + rndn(3);
+    regs[R_D1] = DATA + 0x1000;
+    regs[R_D0] = DATA + 0x800;
+
+    const uint32_t handler[] = {
+        i_type(CSR_MEPC, 0, 2, R_TRAP, 0x73),     /* csrr t6, mepc */
+        i_type(4, R_TRAP, 0, R_TRAP, 0x13),      /* addi t6, t6, 4 */
+        i_type(CSR_MEPC, R_TRAP, 1, 0, 0x73),     /* csrw mepc, t6 */
+        0x30200073,                               /* mret */
+    };
+    for (int s = 0; s < 2; s++) {
+        struct side *d = &sides[s];
+        memset(d->bus.ram.host, 0, RAM_SIZE);
+        for (unsigned k = 0; k < n + 3; k++)
+            put32(d, RAM_BASE + 4 * k, prog[k]);
+        for (unsigned k = 0; k < 4; k++)
+            put32(d, TRAP_VEC + 4 * k, handler[k]);
+        assert_int_equal(gmem_write(&d->bus.ram, DATA, data, sizeof(data)),
+                         0);
+        gmem_clear_code_map(&d->bus.ram);
+        atomic_fetch_add(&d->bus.ram.code_gen, 1);
+        struct jit_options jo = {.threshold = threshold,
+                                 .cache_bytes = JIT_CACHE_MIN};
+        assert_int_equal(
+            hart_set_engine(d->h, s ? CPU_ENGINE_JIT : CPU_ENGINE_INTERP, &jo),
+            0);
+        hart_reset(d->h, RAM_BASE);
+        d->h->mtvec = TRAP_VEC;
+        d->h->mstatus |= MSTATUS_FS; /* FS dirty: FP ops legal */
+        memcpy(d->h->x, regs, sizeof(regs));
+        if (case_paged) { /* S-mode under Sv39; traps still go to M */
+            map_sv39(d);
+            d->h->priv = PRIV_S;
+            d->h->mstatus |= 1ULL << 11; /* MPP = S for the handler's mret */
+            d->h->satp = (uint64_t)SATP_MODE_SV39 << SATP_MODE_SHIFT |
+                         (PT >> 12);
+        }
+        for (unsigned r = 0; r < 8; r++)
+            d->h->f[r] = regs[r + 1] ^ 0x4000000000000000ULL;
+    }
+}
+
+/* The first difference between the two sides, or NULL. */
+static const char *difference(void)
+{
+    static char msg[160];
+    const struct hart *a = sides[0].h, *b = sides[1].h;
+    for (unsigned r = 0; r < 32; r++)
+        if (a->x[r] != b->x[r]) {
+            snprintf(msg, sizeof(msg), "x%u interp %#llx jit %#llx", r,
+                     (unsigned long long)a->x[r], (unsigned long long)b->x[r]);
+            return msg;
+        }
+    for (unsigned r = 0; r < 32; r++)
+        if (a->f[r] != b->f[r]) {
+            snprintf(msg, sizeof(msg), "f%u differs", r);
+            return msg;
+        }
+#define SAME(field)                                                            \
+    if (a->field != b->field) {                                                \
+        snprintf(msg, sizeof(msg), #field " interp %#llx jit %#llx",           \
+                 (unsigned long long)a->field, (unsigned long long)b->field);  \
+        return msg;                                                            \
+    }
+    SAME(pc) SAME(instret) SAME(mepc) SAME(mcause) SAME(mtval) SAME(mstatus)
+    SAME(fflags) SAME(priv)
+#undef SAME
+    if (memcmp(sides[0].bus.ram.host, sides[1].bus.ram.host, RAM_SIZE))
+        return "memory differs";
+    return NULL;
+}
+
+static void compare(uint64_t seed, unsigned slice)
+{
+    const char *d = difference();
+    if (d)
+        fail_msg("seed %llu slice %u: %s", (unsigned long long)seed, slice, d);
+}
+
+static void run_case(uint64_t seed, uint32_t threshold)
+{
+    build_case(seed, threshold);
+    uint64_t budget = 4000;
+    unsigned slice = 0;
+    while (budget) {
+        uint64_t step = 1 + rnd() % (rndn(4) ? 300 : 7);
+        if (step > budget)
+            step = budget;
+        uint64_t ra = hart_run(sides[0].h, step);
+        uint64_t rb = hart_run(sides[1].h, step);
+        if (ra != rb)
+            fail_msg("seed %llu slice %u: retired %llu vs %llu",
+                     (unsigned long long)seed, slice, (unsigned long long)ra,
+                     (unsigned long long)rb);
+        assert_int_equal(ra, step); /* the budget is exact */
+        compare(seed, slice++);
+        budget -= step;
+    }
+}
+
+static unsigned ncases(void)
+{
+    const char *s = getenv("CORRAL_JIT_DIFF_CASES");
+    long v = s ? strtol(s, NULL, 10) : 0;
+    return v > 0 ? (unsigned)v : 300;
+}
+
+static void test_diff_threshold0(void **state)
+{
+    (void)state;
+    if (!jit_available())
+        skip();
+    uint64_t blocks = 0;
+    for (unsigned k = 0; k < ncases(); k++) {
+        run_case(k + 1, 0);
+        blocks += jit_blocks_translated(sides[1].h);
+    }
+    assert_true(blocks > ncases()); /* translated code did run */
+}
+
+static void test_diff_threshold1(void **state)
+{
+    (void)state;
+    if (!jit_available())
+        skip();
+    uint64_t blocks = 0;
+    for (unsigned k = 0; k < ncases(); k++) {
+        run_case(100000 + k, 1);
+        blocks += jit_blocks_translated(sides[1].h);
+    }
+    assert_true(blocks > ncases());
+}
+
+/* The same programs in S-mode under Sv39, the data pages swapped. */
+static void test_diff_sv39(void **state)
+{
+    (void)state;
+    if (!jit_available())
+        skip();
+    uint64_t blocks = 0;
+    case_paged = true;
+    for (unsigned k = 0; k < ncases(); k++) {
+        run_case(200000 + k, k & 1);
+        blocks += jit_blocks_translated(sides[1].h);
+    }
+    case_paged = false;
+    assert_true(blocks > ncases());
+}
+
+/* The comparison can fail: each kind of divergence is noticed. */
+static void test_compare_detects(void **state)
+{
+    (void)state;
+    build_case(7, 0);
+    hart_run(sides[0].h, 50);
+    hart_run(sides[1].h, 50);
+    assert_null(difference());
+    sides[1].h->x[5] ^= 1;
+    assert_non_null(difference());
+    sides[1].h->x[5] ^= 1;
+    sides[1].h->instret++;
+    assert_non_null(difference());
+    sides[1].h->instret--;
+    sides[1].bus.ram.host[RAM_SIZE - 1] ^= 0x10;
+    assert_non_null(difference());
+    sides[1].bus.ram.host[RAM_SIZE - 1] ^= 0x10;
+    assert_null(difference());
+}
+
+/* A translated block must not run past hart_run's budget, and a JIT hart
+ * with the code arena at its minimum keeps working through flushes. */
+static void test_translates_and_counts(void **state)
+{
+    (void)state;
+    if (!jit_available())
+        skip();
+    struct hart *h = sides[1].h;
+    struct side *d = &sides[1];
+    /* loop: addi a0,a0,1; addi a1,a1,2; addi a5,a5,-1; bne a5,x0,loop */
+    const uint32_t p[] = {i_type(1, 10, 0, 10, 0x13), i_type(2, 11, 0, 11, 0x13),
+                          i_type(-1, 15, 0, 15, 0x13), b_type(-12, 0, 15, 1),
+                          j_type(0, 0)};
+    memset(d->bus.ram.host, 0, RAM_SIZE);
+    for (unsigned k = 0; k < 5; k++)
+        put32(d, RAM_BASE + 4 * k, p[k]);
+    gmem_clear_code_map(&d->bus.ram);
+    atomic_fetch_add(&d->bus.ram.code_gen, 1);
+    struct jit_options jo = {.threshold = 0, .cache_bytes = JIT_CACHE_MIN};
+    assert_int_equal(hart_set_engine(h, CPU_ENGINE_JIT, &jo), 0);
+    hart_reset(h, RAM_BASE);
+    h->x[15] = 1000;
+    assert_int_equal(hart_run(h, 4), 4); /* one pass, translated at once */
+    assert_int_equal(h->x[10], 1);
+    assert_int_equal(h->pc, RAM_BASE);
+    assert_int_equal(hart_run(h, 6), 6); /* stops inside the block */
+    assert_int_equal(h->x[10], 3);
+    assert_int_equal(h->x[11], 6);
+    assert_int_equal(h->pc, RAM_BASE + 8);
+    assert_int_equal(h->instret, 10);
+    assert_int_equal(hart_run(h, 4000), 4000);
+    assert_int_equal(h->x[15], 0);
+    assert_int_equal(h->x[10], 1000);
+    assert_int_equal(h->pc, RAM_BASE + 16);
+    assert_true(jit_blocks_translated(h) >= 1);
+}
+
+static void *kick_later(void *arg)
+{
+    usleep(300 * 1000);
+    hart_kick(arg);
+    return NULL;
+}
+
+/* Without a budget blocks chain, and a one-block loop runs natively
+ * (emit_self_loop): the loop must still count and retire exactly. */
+static void test_chained_self_loop(void **state)
+{
+    (void)state;
+    if (!jit_available())
+        skip();
+    const uint32_t p[] = {i_type(1, 10, 0, 10, 0x13), i_type(2, 11, 0, 11, 0x13),
+                          i_type(-1, 15, 0, 15, 0x13), b_type(-12, 0, 15, 1),
+                          j_type(0, 0)};
+    for (int s = 0; s < 2; s++) {
+        struct side *d = &sides[s];
+        memset(d->bus.ram.host, 0, RAM_SIZE);
+        for (unsigned k = 0; k < 5; k++)
+            put32(d, RAM_BASE + 4 * k, p[k]);
+        gmem_clear_code_map(&d->bus.ram);
+        atomic_fetch_add(&d->bus.ram.code_gen, 1);
+        struct jit_options jo = {.threshold = 2, .cache_bytes = JIT_CACHE_MIN};
+        assert_int_equal(
+            hart_set_engine(d->h, s ? CPU_ENGINE_JIT : CPU_ENGINE_INTERP, &jo),
+            0);
+        hart_reset(d->h, RAM_BASE);
+        d->h->x[15] = 200000;
+    }
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, kick_later, sides[1].h), 0);
+    uint64_t ran = hart_run(sides[1].h, 0);
+    pthread_join(t, NULL);
+    const uint64_t loop = 4 * 200000;
+    assert_true(ran >= loop);
+    assert_int_equal(sides[1].h->instret, ran);
+    /* the interpreter, stopped after the same count, agrees */
+    assert_int_equal(hart_run(sides[0].h, ran), ran);
+    assert_null(difference());
+    assert_int_equal(sides[1].h->x[10], 200000);
+    assert_int_equal(sides[1].h->x[11], 400000);
+    assert_int_equal(sides[1].h->pc, RAM_BASE + 16);
+    assert_true(jit_blocks_translated(sides[1].h) >= 1);
+}
+
+/* More code than the arena holds (JIT_CACHE_MIN): the arena fills, is
+ * flushed with the block cache at a boundary, and translation starts over;
+ * results stay exact and the arena never grows. */
+static void test_arena_full_flush(void **state)
+{
+    (void)state;
+    if (!jit_available())
+        skip();
+    struct side *d = &sides[1];
+    struct hart *h = d->h;
+    const gpa_t at = RAM_BASE + 0x20000;
+    const unsigned pairs = 12000;
+    memset(d->bus.ram.host, 0, RAM_SIZE);
+    for (unsigned k = 0; k < pairs; k++) {
+        put32(d, at + 8 * k, i_type(1, 10, 0, 10, 0x13)); /* addi a0,a0,1 */
+        put32(d, at + 8 * k + 4, j_type(4, 0));           /* j .+4 */
+    }
+    gpa_t tail = at + 8 * pairs;
+    put32(d, tail, i_type(-1, 5, 0, 5, 0x13));            /* addi t0,t0,-1 */
+    put32(d, tail + 4, b_type(8, 0, 5, 0));               /* beqz t0,+8 */
+    put32(d, tail + 8, j_type(-(int32_t)(8 * pairs + 8), 0)); /* j at */
+    put32(d, tail + 12, j_type(0, 0));                     /* spin */
+    gmem_clear_code_map(&d->bus.ram);
+    atomic_fetch_add(&d->bus.ram.code_gen, 1);
+    struct jit_options jo = {.threshold = 0, .cache_bytes = JIT_CACHE_MIN};
+    assert_int_equal(hart_set_engine(h, CPU_ENGINE_JIT, &jo), 0);
+    hart_reset(h, at);
+    h->x[5] = 3;
+    uint64_t total = 3 * (2ULL * pairs + 3) - 1; /* last pass: no j back */
+    uint64_t done = 0;
+    while (done < total)
+        done += hart_run(h, total - done < 5000 ? total - done : 5000);
+    assert_int_equal(h->x[10], 3 * pairs);
+    assert_int_equal(h->x[5], 0);
+    assert_int_equal(h->pc, tail + 12);
+    assert_int_equal(h->instret, total);
+    /* 3 passes over 12000 translatable blocks that do not fit at once:
+     * they were translated again after each flush */
+    assert_true(jit_blocks_translated(h) > 2 * pairs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_translates_and_counts),
+        cmocka_unit_test(test_compare_detects),
+        cmocka_unit_test(test_chained_self_loop),
+        cmocka_unit_test(test_arena_full_flush),
+        cmocka_unit_test(test_diff_threshold0),
+        cmocka_unit_test(test_diff_threshold1),
+        cmocka_unit_test(test_diff_sv39),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
