@@ -49,7 +49,7 @@ grep -q "not a Corral migration stream\|garbage" "$SNAP_WORK/garbage.log" ||
     { "$CORRAL" run --incoming "tcp:127.0.0.1:$port" </dev/null >"$SNAP_WORK/garbage.log" 2>&1 & gpid=$!
       sleep 0.5; head -c 4096 /dev/urandom >"/dev/tcp/127.0.0.1/$port"; wait "$gpid"; }
 grc=$?
-grep -qE "not a Corral migration stream|garbage|closed" "$SNAP_WORK/garbage.log" ||
+grep -qE "not a Corral migration stream|garbage|closed|refused|bad section" "$SNAP_WORK/garbage.log" ||
     snap_fail "garbage on the incoming port: $(cat "$SNAP_WORK/garbage.log")"
 echo "ok: garbage -> $(tail -n 1 "$SNAP_WORK/garbage.log") (status $grc)"
 # A destination killed in the middle: the source goes on.
