@@ -32,10 +32,9 @@ DIRTY_MIB = int(os.environ.get("BENCH_DIRTY_MIB", "128"))
 DIRTY_RATE = os.environ.get("BENCH_DIRTY_RATE", "125")  # MB/s of rewrites
 WARMUP_S = float(os.environ.get("BENCH_WARMUP", "4"))
 STATUS = "/run/pagecheck.status"
-# -cpu for QEMU, e.g. "rv64,sstc=off": with the default CPU the guest (which
-# then uses the Sstc timer, stimecmp) froze after every restore and migration
-# here, probably because QEMU 7.2 does not re-arm that timer after loading
-# state; without Sstc, Linux takes its timer through OpenSBI and the CLINT.
+# -cpu for QEMU, e.g. "rv64,sstc=off" (Linux then takes its timer through
+# OpenSBI and the CLINT instead of Sstc's stimecmp). The guest froze after
+# some restores and migrations with either timer here.
 QEMU_CPU = os.environ.get("BENCH_QEMU_CPU", "")
 KEY_PREFIX = os.environ.get("BENCH_KEY_PREFIX", "")
 
