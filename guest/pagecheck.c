@@ -122,6 +122,7 @@ struct pc_region {
     uint64_t seed;
     uint64_t gen_sum;     /* checksum of gen[], kept up to date */
     uint64_t verified, written, mismatches, gen_errors;
+    uint64_t stale;       /* mismatched pages that held an older generation */
     unsigned reported;
     const char *tag;      /* for messages */
 };
@@ -154,15 +155,39 @@ static void pc_region_init(struct pc_region *r, uint64_t *mem, uint32_t *gen, si
     r->gen_sum = pc_gen_sum(r);
 }
 
+/* What a bad page holds: an older generation of itself (a lost write: the
+ * VMM kept or sent a stale copy) -> that generation; anything else -> -1.
+ * Looks back PC_STALE_MAX generations, comparing the whole page. */
+#define PC_STALE_MAX 64
+static int64_t pc_stale_gen(const struct pc_region *r, size_t p, const uint64_t *w)
+{
+    uint32_t g = r->gen[p];
+    unsigned bad;
+    for (uint32_t back = 1; back <= PC_STALE_MAX && back <= g; back++) {
+        uint64_t key = pc_key(r->seed, p, g - back);
+        if (w[0] == pc_word(key, 0) && pc_check(w, key, &bad) == 0)
+            return (int64_t)(g - back);
+    }
+    return -1;
+}
+
 static void pc_report(struct pc_region *r, size_t p, const uint64_t *w, uint64_t key, unsigned bad, unsigned nbad)
 {
     r->mismatches++;
+    int64_t stale = pc_stale_gen(r, p, w);
+    if (stale >= 0)
+        r->stale++;
     if (r->reported >= PC_REPORT_MAX)
         return;
     r->reported++;
-    fprintf(stderr, "%s: mismatch page=%zu gen=%" PRIu32 " words_differing=%u first_bad_word=%u "
+    char what[64];
+    if (stale >= 0)
+        snprintf(what, sizeof(what), "stale: holds generation %" PRId64, stale);
+    else
+        snprintf(what, sizeof(what), "corrupt: no recent generation");
+    fprintf(stderr, "%s: mismatch page=%zu gen=%" PRIu32 " %s, words_differing=%u first_bad_word=%u "
             "expected=%016" PRIx64 " found=%016" PRIx64 " (word 0: expected=%016" PRIx64 " found=%016" PRIx64 ")\n",
-            r->tag, p, r->gen[p], nbad, bad, pc_word(key, bad), w[bad], pc_word(key, 0), w[0]);
+            r->tag, p, r->gen[p], what, nbad, bad, pc_word(key, bad), w[bad], pc_word(key, 0), w[0]);
 }
 
 /* Verify page p; a bad page is counted, reported and repaired (rewritten

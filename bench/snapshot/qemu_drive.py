@@ -32,6 +32,11 @@ DIRTY_MIB = int(os.environ.get("BENCH_DIRTY_MIB", "128"))
 DIRTY_RATE = os.environ.get("BENCH_DIRTY_RATE", "125")  # MB/s of rewrites
 WARMUP_S = float(os.environ.get("BENCH_WARMUP", "4"))
 STATUS = "/run/pagecheck.status"
+# -cpu for QEMU, e.g. "rv64,sstc=off" (Linux then takes its timer through
+# OpenSBI and the CLINT instead of Sstc's stimecmp). The guest froze after
+# some restores and migrations with either timer here.
+QEMU_CPU = os.environ.get("BENCH_QEMU_CPU", "")
+KEY_PREFIX = os.environ.get("BENCH_KEY_PREFIX", "")
 
 
 def now():
@@ -199,6 +204,8 @@ class Vm:
                "-chardev", "socket,id=ser0,path=%s,server=on,wait=off" % self.ser_path,
                "-serial", "chardev:ser0",
                "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path]
+        if QEMU_CPU:
+            cmd += ["-cpu", QEMU_CPU]
         if disk:
             cmd += ["-drive", "if=none,id=d0,format=qcow2,file=" + disk,
                     "-device", "virtio-blk-device,drive=d0"]
@@ -299,6 +306,10 @@ def check_after(vm, before, prefix, out, settle=3.0, need_rounds=2, timeout=60):
     out[prefix + "clock_backwards"] = s2["clock_backwards"]
     if before:
         out[prefix + "uptime_continued"] = "yes" if int(s2["uptime_ms"]) >= int(before["uptime_ms"]) else "no"
+    if s2["mismatches"] != "0":
+        r = vm.con.run("grep -m 3 mismatch /run/pagecheck.log", 20)
+        lines = [x for x in (r[0] if r else []) if x.startswith("pagecheck") and "mismatch page=" in x]
+        out[prefix + "first_mismatch"] = lines[0] if lines else "n/a"
     out[prefix + "guest_clock_lag_s"] = "n/a" if frozen else guest_clock_lag(vm)
 
 
@@ -318,7 +329,7 @@ def wait_migration(qmp, timeout, on_poll=None):
 
 def emit(out):
     for k, v in out.items():
-        print("%s=%s" % (k, v), flush=True)
+        print("%s%s=%s" % (KEY_PREFIX, k, v), flush=True)
 
 
 # ---------------------------------------------------------------- snapshot

@@ -117,6 +117,7 @@ static void test_rewrite_bumps_generation(void **state)
     memcpy(f->mem + 3 * PC_WORDS, before, PC_PAGE);
     verify_all(&f->r);
     assert_int_equal(f->r.mismatches, 1);
+    assert_int_equal(f->r.stale, 1);
     /* A stale page found by a rewrite is counted too. */
     for (int i = 0; i < 5; i++)
         assert_int_equal(pc_rewrite_page(&f->r, 9), 0);
@@ -125,6 +126,12 @@ static void test_rewrite_bumps_generation(void **state)
     memcpy(f->mem + 9 * PC_WORDS, before, PC_PAGE);
     assert_int_equal(pc_rewrite_page(&f->r, 9), 1);
     assert_int_equal(f->r.mismatches, 2);
+    assert_int_equal(f->r.stale, 2);
+    /* A flipped bit is corruption, not staleness. */
+    ((uint8_t *)f->mem)[20 * PC_PAGE + 9] ^= 1;
+    verify_all(&f->r);
+    assert_int_equal(f->r.mismatches, 3);
+    assert_int_equal(f->r.stale, 2);
 }
 
 static void test_moved_page_detected(void **state)
