@@ -33,12 +33,29 @@ int blk_open_chain(const char *path, const struct blk_open_opts *o, struct blk_c
         snprintf(err, errlen, "%s: format=%s is not supported (raw or qcow2)", path, fmt);
         return -ENOTSUP;
     }
+    /* Loops are found before opening: the open would meet our own locks. */
+    struct stat st = { 0 };
+    if (chain && stat(path, &st) == 0) {
+        for (unsigned i = 0; i < chain->depth; i++)
+            if (chain->dev[i] == st.st_dev && chain->ino[i] == st.st_ino) {
+                snprintf(err, errlen, "%s: backing file loop (the chain comes back to this "
+                         "file)", path);
+                return -ELOOP;
+            }
+        if (chain->depth == ARRAY_SIZE(chain->dev)) {
+            snprintf(err, errlen, "%s: backing chain deeper than %zu files", path,
+                     ARRAY_SIZE(chain->dev));
+            return -ELOOP;
+        }
+    }
     struct blk_file f;
     int r = blk_file_open(&f, path, o->readonly, o->cache, err, errlen);
     if (r)
         return r;
-    struct stat st = { 0 };
-    if (fstat(f.fd, &st) == 0 && chain) {
+    struct stat fst;
+    if (fstat(f.fd, &fst) == 0)
+        st = fst;
+    if (chain) {
         for (unsigned i = 0; i < chain->depth; i++)
             if (chain->dev[i] == st.st_dev && chain->ino[i] == st.st_ino) {
                 snprintf(err, errlen, "%s: backing file loop (the chain comes back to this "
@@ -46,12 +63,6 @@ int blk_open_chain(const char *path, const struct blk_open_opts *o, struct blk_c
                 blk_file_close(&f);
                 return -ELOOP;
             }
-        if (chain->depth == ARRAY_SIZE(chain->dev)) {
-            snprintf(err, errlen, "%s: backing chain deeper than %zu files", path,
-                     ARRAY_SIZE(chain->dev));
-            blk_file_close(&f);
-            return -ELOOP;
-        }
         chain->dev[chain->depth] = st.st_dev;
         chain->ino[chain->depth] = st.st_ino;
         chain->depth++;
