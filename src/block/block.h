@@ -1,5 +1,5 @@
 /* Block backends: what a virtio-blk device reads and writes. An ops table
- * so image formats (raw today, qcow2 later) plug in behind one interface.
+ * so image formats (raw, qcow2) plug in behind one interface.
  * Threads: opened on the main thread; I/O calls from one thread at a time
  * (the I/O thread). Offsets and lengths are bytes. */
 #ifndef CORRAL_BLOCK_BLOCK_H
@@ -22,7 +22,20 @@ struct blk_backend_ops {
     int (*discard)(struct blk_backend *b, uint64_t off, uint64_t len);
     /* The range reads as zeros afterwards (punching a hole if it can). */
     int (*write_zeroes)(struct blk_backend *b, uint64_t off, uint64_t len);
+    /* Finish writing (flush, release what a writer holds) and keep the
+     * image open read-only with a shared lock: it becomes a backing file. */
+    int (*make_readonly)(struct blk_backend *b);
+    /* Back to read-write (undoes make_readonly; commit, failed overlay
+     * switches). -EBUSY when another process now uses the file. */
+    int (*make_writable)(struct blk_backend *b);
     void (*close)(struct blk_backend *b);
+};
+
+/* Host caching of the image file. */
+enum blk_cache {
+    BLK_CACHE_WRITEBACK = 0, /* page cache; guest flush = fdatasync */
+    BLK_CACHE_NONE,          /* O_DIRECT; guest flush = fdatasync */
+    BLK_CACHE_UNSAFE,        /* page cache; guest flush ignored */
 };
 
 struct blk_backend {
@@ -30,18 +43,61 @@ struct blk_backend {
     uint64_t size;          /* bytes */
     uint32_t phys_block;    /* preferred I/O size of the file (bytes) */
     bool readonly;
-    char path[256];
+    enum blk_cache cache;
+    const char *format;     /* "raw" or "qcow2" */
+    char path[4096];
 };
 
-/* Open a raw image (regular file or block device). Fails with one line in
- * `err` for a missing file, a directory, no permission, or an image in
- * use by another writer (flock). */
-int blk_raw_open(const char *path, bool readonly, struct blk_backend **out, char *err,
-                 size_t errlen) WARN_UNUSED;
-/* Open by format name ("raw" or NULL). */
+struct blk_open_opts {
+    const char *format;     /* "raw", "qcow2" or NULL: probe */
+    bool readonly;
+    enum blk_cache cache;
+};
+
+/* Open an image. Only regular files and block devices (a FIFO or socket
+ * fails at once, never blocks). Writers take QEMU-compatible OFD locks
+ * (a second writer, or a writer of a file in use as a backing file, is
+ * refused); readers share. Without a format, a writable image whose
+ * content looks like qcow2 is refused (format= must say so: a guest can
+ * write a qcow2 header into a raw disk). Errors: one line in `err` naming
+ * the file and the problem. Main thread. */
+int blk_open_ex(const char *path, const struct blk_open_opts *o, struct blk_backend **out,
+                char *err, size_t errlen) WARN_UNUSED;
+/* blk_open_ex with cache=writeback. */
 int blk_open(const char *path, const char *format, bool readonly, struct blk_backend **out,
              char *err, size_t errlen) WARN_UNUSED;
+int blk_raw_open(const char *path, bool readonly, struct blk_backend **out, char *err,
+                 size_t errlen) WARN_UNUSED;
 void blk_close(struct blk_backend *b);
+/* "writeback", "none", "unsafe" -> 0 and *out, else -EINVAL. */
+int blk_parse_cache(const char *s, enum blk_cache *out) WARN_UNUSED;
+
+/* Write a fresh qcow2 v3 image (64 KiB clusters) at overlay_path whose
+ * backing file is backing_path (stored as given: a relative name is
+ * resolved against the overlay's directory) in backing_fmt ("raw",
+ * "qcow2", NULL: probed). size 0 = the backing file's size. Atomic: temp
+ * file + fsync + rename; an existing file at overlay_path is refused. */
+int blk_qcow2_create_overlay(const char *overlay_path, const char *backing_path,
+                             const char *backing_fmt, uint64_t size, char *err,
+                             size_t errlen) WARN_UNUSED;
+
+/* Put a new overlay over the running image *b: creates overlay_path over
+ * (*b)->path, makes *b read-only (it becomes the overlay's backing file,
+ * still open) and replaces *b by the overlay opened read-write. On error
+ * *b is unchanged and still usable. The caller must keep I/O off *b for
+ * the duration (device quiesced). */
+int blk_reopen_overlay(struct blk_backend **b, const char *overlay_path, char *err,
+                       size_t errlen) WARN_UNUSED;
+
+/* Copy every cluster allocated in the qcow2 overlay at top_path into its
+ * backing file (opened read-write for the copy), then flush. The overlay
+ * stays valid (its data now equals the base's). Stopped VMs: the files
+ * must not be open. For a running disk use blk_commit_backend. */
+int blk_commit(const char *top_path, char *err, size_t errlen) WARN_UNUSED;
+/* Commit an open qcow2 backend's own clusters into its backing file: the
+ * backing (opened read-only for the VM) is reopened read-write for the
+ * copy and back to read-only after. The caller keeps I/O off b. */
+int blk_commit_backend(struct blk_backend *b, char *err, size_t errlen) WARN_UNUSED;
 
 /* A content fingerprint of the image file at `path` (its size and the
  * hash of every non-zero 64 KiB chunk with its offset): snapshots refuse

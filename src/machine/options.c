@@ -65,11 +65,12 @@ int machine_parse_disk(const char *arg, struct machine_disk *out, char *err)
     }
     memset(out, 0, sizeof(*out));
     if (!*f[0]) {
-        snprintf(err, VIRT_ERR_LEN, "--disk %s: no file given (PATH[,readonly][,serial=S])", arg);
+        snprintf(err, VIRT_ERR_LEN, "--disk %s: no file given (PATH[,format=raw|qcow2]"
+                 "[,readonly][,cache=writeback|none|unsafe][,serial=S])", arg);
         goto fail;
     }
     out->path = f[0];
-    out->format = "raw";
+    out->format = NULL; /* probed (a writable qcow2 must say format=qcow2) */
     out->strings = buf;
     for (int i = 1; i < n; i++) {
         const char *v;
@@ -81,11 +82,18 @@ int machine_parse_disk(const char *arg, struct machine_disk *out, char *err)
                 goto fail;
             }
         } else if ((v = value_of(f[i], "format"))) {
-            if (strcmp(v, "raw") != 0) {
-                snprintf(err, VIRT_ERR_LEN, "--disk %s: format=%s: only raw is supported", arg, v);
+            if (strcmp(v, "raw") && strcmp(v, "qcow2")) {
+                snprintf(err, VIRT_ERR_LEN, "--disk %s: format=%s: raw or qcow2", arg, v);
                 goto fail;
             }
             out->format = v;
+        } else if ((v = value_of(f[i], "cache"))) {
+            if (strcmp(v, "writeback") && strcmp(v, "none") && strcmp(v, "unsafe")) {
+                snprintf(err, VIRT_ERR_LEN, "--disk %s: cache=%s: writeback, none or unsafe",
+                         arg, v);
+                goto fail;
+            }
+            out->cache = v;
         } else if ((v = value_of(f[i], "serial"))) {
             if (strlen(v) > 20) {
                 snprintf(err, VIRT_ERR_LEN, "--disk %s: serial is at most 20 characters", arg);
@@ -94,7 +102,8 @@ int machine_parse_disk(const char *arg, struct machine_disk *out, char *err)
             out->serial = v;
         } else {
             snprintf(err, VIRT_ERR_LEN, "--disk %s: unknown option '%s' "
-                     "(readonly, format=raw, serial=S)", arg, f[i]);
+                     "(readonly, format=raw|qcow2, cache=writeback|none|unsafe, serial=S)",
+                     arg, f[i]);
             goto fail;
         }
     }

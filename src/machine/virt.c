@@ -129,7 +129,13 @@ static int create_virtio(struct machine *m, char *err)
             snprintf(err, VIRT_ERR_LEN, "--disk: no file given");
             return -EINVAL;
         }
-        if ((r = blk_open(dk->path, dk->format, dk->readonly, &be, err, VIRT_ERR_LEN)))
+        struct blk_open_opts bo = { .format = dk->format, .readonly = dk->readonly };
+        if (dk->cache && blk_parse_cache(dk->cache, &bo.cache)) {
+            snprintf(err, VIRT_ERR_LEN, "--disk %s: cache=%s: writeback, none or unsafe",
+                     dk->path, dk->cache);
+            return -EINVAL;
+        }
+        if ((r = blk_open_ex(dk->path, &bo, &be, err, VIRT_ERR_LEN)))
             return r;
         snprintf(m->disk_serial[i], sizeof(m->disk_serial[i]), "%s",
                  dk->serial ? dk->serial : "");

@@ -35,7 +35,8 @@ struct virtio_rng;
 /* --disk PATH[,format=raw|qcow2][,readonly][,serial=S] */
 struct machine_disk {
     const char *path;
-    const char *format;     /* "raw" (default) */
+    const char *format;     /* "raw", "qcow2"; NULL: probed */
+    const char *cache;      /* "writeback" (NULL), "none" (O_DIRECT), "unsafe" */
     const char *serial;     /* virtio-blk get-id; NULL: derived from slot */
     bool readonly;
     char *strings;          /* heap copy the strings above point into

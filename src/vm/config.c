@@ -34,6 +34,7 @@ static void drive_free(struct vm_drive *d)
 {
     free(d->path);
     free(d->format);
+    free(d->cache);
     free(d->serial);
     memset(d, 0, sizeof(*d));
 }
@@ -266,8 +267,8 @@ static int body_id(const json_t *body, const char *key, const char *url_id, char
 int vmcfg_put_drive(struct vm_config *c, const char *url_id, const json_t *body, char *err)
 {
     static const char *const keys[] = { "drive_id", "path_on_host", "is_root_device",
-                                        "is_read_only", "format", NULL };
-    const char *w = "drive", *path, *format;
+                                        "is_read_only", "format", "cache", NULL };
+    const char *w = "drive", *path, *format, *cache;
     bool root = false, ro = false;
     char id[VM_ID_LEN];
     int r;
@@ -276,8 +277,11 @@ int vmcfg_put_drive(struct vm_config *c, const char *url_id, const json_t *body,
         (r = get_str(body, "path_on_host", true, &path, w, err)) ||
         (r = get_bool(body, "is_root_device", true, &root, w, err)) ||
         (r = get_bool(body, "is_read_only", false, &ro, w, err)) ||
-        (r = get_str(body, "format", false, &format, w, err)))
+        (r = get_str(body, "format", false, &format, w, err)) ||
+        (r = get_str(body, "cache", false, &cache, w, err)))
         return r;
+    if (cache && strcmp(cache, "writeback") && strcmp(cache, "none") && strcmp(cache, "unsafe"))
+        return fail(err, "%s: 'cache' is '%s'; it must be writeback, none or unsafe", w, cache);
     if (format && strcmp(format, "raw") && strcmp(format, "qcow2"))
         return fail(err, "%s: 'format' is '%s'; it must be raw or qcow2", w, format);
     unsigned slot = c->ndrives;
@@ -292,7 +296,8 @@ int vmcfg_put_drive(struct vm_config *c, const char *url_id, const json_t *body,
         return fail(err, "%s: at most %d drives", w, VM_MAX_DRIVES);
     struct vm_drive d = { .root = root, .readonly = ro };
     snprintf(d.id, sizeof(d.id), "%s", id);
-    if (vmcfg_set_str(&d.path, path) || vmcfg_set_str(&d.format, format)) {
+    if (vmcfg_set_str(&d.path, path) || vmcfg_set_str(&d.format, format) ||
+        vmcfg_set_str(&d.cache, cache)) {
         drive_free(&d);
         return fail(err, "out of memory");
     }
@@ -400,7 +405,7 @@ int vmcfg_add_disk(struct vm_config *c, const struct machine_disk *md, char *err
     struct vm_drive d = { .readonly = md->readonly };
     snprintf(d.id, sizeof(d.id), "disk%u", c->ndrives);
     if (vmcfg_set_str(&d.path, md->path) || vmcfg_set_str(&d.format, md->format) ||
-        vmcfg_set_str(&d.serial, md->serial)) {
+        vmcfg_set_str(&d.serial, md->serial) || vmcfg_set_str(&d.cache, md->cache)) {
         drive_free(&d);
         return fail(err, "out of memory");
     }
@@ -506,6 +511,8 @@ json_t *vmcfg_to_json(const struct vm_config *c)
                               d->readonly);
         if (o && d->format)
             set_str(o, "format", d->format);
+        if (o && d->cache)
+            set_str(o, "cache", d->cache);
         json_array_append_new(drives, o);
     }
     for (unsigned i = 0; i < c->nnets; i++) {
@@ -590,7 +597,7 @@ int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err)
             if (d->root != (pass == 0))
                 continue;
             mc->disks[n++] = (struct machine_disk){
-                .path = d->path, .format = d->format, .serial = d->serial,
+                .path = d->path, .format = d->format, .cache = d->cache, .serial = d->serial,
                 .readonly = d->readonly,
             };
         }

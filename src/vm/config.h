@@ -21,7 +21,8 @@
 struct vm_drive {
     char id[VM_ID_LEN];
     char *path;
-    char *format;        /* NULL: raw */
+    char *format;        /* NULL: probed */
+    char *cache;         /* NULL: writeback */
     char *serial;        /* --disk serial=S (not in the API); NULL: default */
     bool root, readonly;
 };
