@@ -329,3 +329,8 @@ struct blk_backend *virtio_blk_backend(struct virtio_blk *b)
 {
     return b->be;
 }
+
+struct blk_backend **virtio_blk_backend_slot(struct virtio_blk *b)
+{
+    return &b->be;
+}

@@ -23,6 +23,9 @@ void virtio_blk_destroy(struct virtio_blk *b);
 struct virtio_dev *virtio_blk_dev(struct virtio_blk *b);
 /* The image behind the disk (snapshots record and fingerprint it). */
 struct blk_backend *virtio_blk_backend(struct virtio_blk *b);
+/* The device's image as a pointer the block layer may replace (a new
+ * overlay put over the running image). Device quiesced. */
+struct blk_backend **virtio_blk_backend_slot(struct virtio_blk *b);
 
 void virtio_blk_save(struct virtio_blk *b, struct virtio_blk_state *out);
 int virtio_blk_load(struct virtio_blk *b, const struct virtio_blk_state *in) WARN_UNUSED;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "block/block.h"
@@ -42,27 +43,62 @@ void vm_snap_chain_free(struct vm_snap_chain *c)
     memset(c, 0, sizeof(*c));
 }
 
+/* "IMAGE-YYYYmmdd-HHMMSS-NNN.qcow2" beside IMAGE (minus a .qcow2 end). */
+static int overlay_name(const char *image, const char *tag, char *out, size_t cap)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    localtime_r(&ts.tv_sec, &tm);
+    size_t n = strlen(image);
+    if (n > 6 && !strcmp(image + n - 6, ".qcow2"))
+        n -= 6;
+    int w = snprintf(out, cap, "%.*s-%s-%04d%02d%02d-%02d%02d%02d-%03ld.qcow2", (int)n, image, tag,
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, ts.tv_nsec / 1000000);
+    return w < 0 || (size_t)w >= cap ? -ENAMETOOLONG : 0;
+}
+
 /* ---- "disks": u32 n, per disk {str path, str format, u64 size,
- * u8 has_fingerprint, u64 fingerprint} ---- */
-static int save_disks(struct machine *m, struct state_out *o, char *err)
+ * u8 has_fingerprint, u64 fingerprint} ----
+ * A writable qcow2 disk is frozen here: a new overlay goes over the
+ * running image, which becomes read-only and is what the snapshot records
+ * (QEMU's external snapshot). A raw disk cannot be frozen: its content
+ * fingerprint lets a restore refuse it once it changed. */
+static int save_disks(struct vm *vm, struct machine *m, struct state_out *o, char *err)
 {
     state_begin(o, "disks", DISKS_VERSION, 0);
     state_put_u32(o, m->cfg.ndisks);
     for (unsigned i = 0; i < m->cfg.ndisks; i++) {
-        const struct machine_disk *d = &m->cfg.disks[i];
-        struct blk_backend *be = virtio_blk_backend(m->blk[i]);
+        struct blk_backend **slot = virtio_blk_backend_slot(m->blk[i]);
+        struct blk_backend *be = *slot;
         /* What the guest wrote is on the image before the state says so. */
         if (!be->readonly && be->ops->flush(be))
-            return fail(err, -EIO, "disk %s: flush failed", d->path);
-        bool raw = !d->format || !strcmp(d->format, "raw");
+            return fail(err, -EIO, "disk %s: flush failed", be->path);
+        bool raw = !be->format || !strcmp(be->format, "raw");
+        char frozen[sizeof(be->path)];
+        snprintf(frozen, sizeof(frozen), "%s", be->path);
         uint64_t size = be->size, fp = 0;
         if (raw) {
             char e[VM_ERR_LEN];
-            if (blk_fingerprint(d->path, &size, &fp, e, sizeof(e)))
+            if (blk_fingerprint(frozen, &size, &fp, e, sizeof(e)))
                 return fail(err, -EIO, "%s", e);
+        } else if (!be->readonly) {
+            char ov[SNAP_PATH_MAX], e[VM_ERR_LEN];
+            if (overlay_name(frozen, "run", ov, sizeof(ov)) ||
+                blk_reopen_overlay(slot, ov, e, sizeof(e)))
+                return fail(err, -EIO, "disk %s: cannot put an overlay over it: %s", frozen,
+                            e);
+            /* The running VM's disk is the overlay from now on (its
+             * configuration too: the next snapshot or migration). */
+            for (unsigned k = 0; k < vm->cfg.ndrives; k++)
+                if (vm->cfg.drives[k].path && !strcmp(vm->cfg.drives[k].path, m->cfg.disks[i].path) &&
+                    !vmcfg_set_str(&vm->cfg.drives[k].path, ov))
+                    m->cfg.disks[i].path = vm->cfg.drives[k].path;
+            log_info("disk %s frozen for the snapshot; the VM now writes %s", frozen, ov);
         }
-        state_put_str(o, d->path);
-        state_put_str(o, d->format);
+        state_put_str(o, frozen);
+        state_put_str(o, be->format ? be->format : "raw");
         state_put_u64(o, size);
         state_put_u8(o, raw);
         state_put_u64(o, fp);
@@ -71,7 +107,11 @@ static int save_disks(struct machine *m, struct state_out *o, char *err)
     return 0;
 }
 
-static int check_disks(struct state_in *in, bool ignore_changes, char *err)
+/* Check the recorded disks; a writable qcow2 one gets a fresh overlay over
+ * its frozen image (so the snapshot can be restored again and again), and
+ * the configuration `sc` is pointed at it. sc NULL: parse only. */
+static int check_disks(struct state_in *in, bool ignore_changes, struct machine_saved_config *sc,
+                       char *err)
 {
     struct state_section s;
     if (state_in_expect(in, "disks", DISKS_VERSION, &s))
@@ -88,6 +128,23 @@ static int check_disks(struct state_in *in, bool ignore_changes, char *err)
         uint64_t fp = state_get_u64(&s.body);
         if (state_in_status(&s.body))
             return -EINVAL;
+        if (sc && i < sc->cfg.ndisks && !has_fp && !strcmp(format, "qcow2") &&
+            !sc->cfg.disks[i].readonly) {
+            char ov[SNAP_PATH_MAX], e[VM_ERR_LEN];
+            if (sc->nstrs >= MACHINE_SAVED_STRS)
+                return fail(err, -EINVAL, "too many disks");
+            if (overlay_name(path, "restore", ov, sizeof(ov)) ||
+                blk_qcow2_create_overlay(ov, path, "qcow2", 0, e, sizeof(e)))
+                return fail(err, -EINVAL, "snapshot disk %s: cannot create an overlay: %s",
+                            path, e);
+            char *keep = strdup(ov);
+            if (!keep)
+                return fail(err, -ENOMEM, "out of memory");
+            sc->strs[sc->nstrs++] = keep;
+            sc->cfg.disks[i].path = keep;
+            sc->cfg.disks[i].format = "qcow2";
+            continue;
+        }
         if (!has_fp || ignore_changes || !err)
             continue;
         uint64_t now_size, now_fp;
@@ -288,7 +345,7 @@ int vm_snapshot_create(struct vm *vm, const char *state_path, const char *mem_pa
 
     state_out_header(&o);
     machine_config_save(m, VM_VERSION, &o);
-    if ((r = save_disks(m, &o, err)))
+    if ((r = save_disks(vm, m, &o, err)))
         goto out_unharvest;
     save_memory(&chain, ram->size, &o);
     machine_save_state(m, &o);
@@ -487,7 +544,7 @@ int vm_snapshot_load(struct vm *vm, const struct vm_snapshot_load_opts *opts, ch
                  (unsigned long long)(opts->expect_mem >> 20));
         goto out;
     }
-    if (check_disks(&in, opts->ignore_disk_changes, err) ||
+    if (check_disks(&in, opts->ignore_disk_changes, &sc, err) ||
         load_memory(&in, mc->mem_size, &chain))
         goto out;
     struct vm_snap_layer *top = &chain.layer[chain.n - 1];
@@ -679,7 +736,7 @@ int vm_snapshot_parse(const uint8_t *buf, size_t len, char *err)
     int r = -EINVAL;
     memset(&sc, 0, sizeof(sc));
     if (state_in_open(&in, buf, len, "state", err, VM_ERR_LEN) || machine_config_load(&in, &sc) ||
-        check_disks(&in, true, NULL) || load_memory(&in, sc.cfg.mem_size, &chain))
+        check_disks(&in, true, NULL, NULL) || load_memory(&in, sc.cfg.mem_size, &chain))
         goto out;
     r = 0;
 out:
