@@ -14,6 +14,7 @@
 #include "machine/virt.h"
 #include "state/state.h"
 #include "vm/vm.h"
+#include "fuzz_reseal.h"
 
 static struct machine *machine_once(void)
 {
@@ -27,33 +28,6 @@ static struct machine *machine_once(void)
     return m;
 }
 
-/* Re-seal every top-level section's checksum, so mutations inside a
- * payload reach the field decoders instead of stopping at the checksum. */
-static void reseal(uint8_t *p, size_t len)
-{
-    size_t off = 16;
-    while (off < len) {
-        size_t start = off;
-        if (len - off < 1)
-            return;
-        size_t idlen = p[off];
-        if (idlen == 0 || idlen > 31 || len - off < 1 + idlen + 16)
-            return;
-        off += 1 + idlen + 8;
-        uint64_t plen = 0;
-        for (int i = 0; i < 8; i++)
-            plen |= (uint64_t)p[off + i] << (8 * i);
-        off += 8;
-        if (plen > len - off || len - off - plen < 8)
-            return;
-        off += plen;
-        uint64_t sum = XXH64(p + start, off - start, 0);
-        for (int i = 0; i < 8; i++)
-            p[off + i] = (uint8_t)(sum >> (8 * i));
-        off += 8;
-    }
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[VIRT_ERR_LEN];
@@ -65,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!copy)
         return 0;
     memcpy(copy, data, size);
-    reseal(copy, size);
+    fuzz_reseal(copy, size, 16);
     (void)vm_snapshot_parse(copy, size, err);
     struct state_in in;
     if (state_in_open(&in, copy, size, "fuzz", err, sizeof(err)) == 0) {
