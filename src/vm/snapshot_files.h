@@ -32,8 +32,8 @@ int snap_write_at(int fd, const void *buf, size_t len, uint64_t off) WARN_UNUSED
  * set in `pages` (diff; zero pages too, as data). */
 int snap_write_full(const struct gmem *m, int fd) WARN_UNUSED;
 int snap_write_diff(const uint8_t *ram, uint64_t size, const uint64_t *pages, int fd) WARN_UNUSED;
-/* Sampled content fingerprint of a memory file of `size` bytes (the first
- * 4 KiB of every MiB, and the size): cheap enough to check on every load,
+/* Sampled content fingerprint of a memory file of `size` bytes (one
+ * 4 KiB of every 8 MiB, and the size): cheap enough to check on every load,
  * and enough to tell a memory file from another one. */
 int snap_fingerprint(int fd, uint64_t size, uint64_t *fp) WARN_UNUSED;
 /* The same fingerprint computed from RAM for the file just written from
