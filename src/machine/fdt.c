@@ -14,6 +14,9 @@
 #include "devices/plic.h"
 #include "devices/sifive_test.h"
 #include "devices/uart16550.h"
+#include "machine/memmap.h"
+
+#define MM(r) virt_memmap[VIRT_##r]
 
 /* Keep in step with the CPU (cpu/riscv) and with fdt_isa_ext below. */
 const char fdt_isa_string[] =
@@ -23,8 +26,6 @@ static const char *const fdt_isa_ext[] = {
     "zihintpause", "zihpm", "zba", "zbb", "zbs", "sstc",
 };
 
-#define VIRTIO_MMIO_BASE 0x10001000ULL
-#define VIRTIO_MMIO_SIZE 0x1000ULL
 #define PLIC_NDEV 95
 
 enum { PH_PLIC = 1, PH_TEST = 2, PH_CPU_INTC = 16 /* + hart */ };
@@ -81,7 +82,10 @@ int fdt_build(const struct fdt_config *cfg, void **blob, size_t *size)
     CHECK(fdt_begin_node(fdt, "chosen"));
     if (cfg->bootargs)
         CHECK(fdt_property_string(fdt, "bootargs", cfg->bootargs));
-    CHECK(fdt_property_string(fdt, "stdout-path", "/soc/serial@10000000"));
+    char stdout_path[64];
+    snprintf(stdout_path, sizeof(stdout_path), "/soc/%s@%llx", MM(UART0).name,
+             (unsigned long long)MM(UART0).base);
+    CHECK(fdt_property_string(fdt, "stdout-path", stdout_path));
     if (cfg->initrd_end > cfg->initrd_start) {
         CHECK(fdt_property_u64(fdt, "linux,initrd-start", cfg->initrd_start));
         CHECK(fdt_property_u64(fdt, "linux,initrd-end", cfg->initrd_end));
@@ -139,24 +143,24 @@ int fdt_build(const struct fdt_config *cfg, void **blob, size_t *size)
 
     {
         static const char *const test_compat[] = { "sifive,test1", "sifive,test0", "syscon" };
-        CHECK(begin_node_at(fdt, "test", SIFIVE_TEST_BASE));
+        CHECK(begin_node_at(fdt, "test", MM(TEST).base));
         CHECK(prop_stringlist(fdt, "compatible", test_compat, 3));
-        CHECK(prop_reg(fdt, SIFIVE_TEST_BASE, SIFIVE_TEST_SIZE));
+        CHECK(prop_reg(fdt, MM(TEST).base, MM(TEST).size));
         CHECK(fdt_property_u32(fdt, "phandle", PH_TEST));
         CHECK(fdt_end_node(fdt));
     }
-    CHECK(begin_node_at(fdt, "rtc", GOLDFISH_RTC_BASE));
+    CHECK(begin_node_at(fdt, "rtc", MM(RTC).base));
     CHECK(fdt_property_string(fdt, "compatible", "google,goldfish-rtc"));
-    CHECK(prop_reg(fdt, GOLDFISH_RTC_BASE, GOLDFISH_RTC_SIZE));
-    CHECK(fdt_property_u32(fdt, "interrupts", GOLDFISH_RTC_IRQ));
+    CHECK(prop_reg(fdt, MM(RTC).base, MM(RTC).size));
+    CHECK(fdt_property_u32(fdt, "interrupts", MM(RTC).irq));
     CHECK(fdt_property_u32(fdt, "interrupt-parent", PH_PLIC));
     CHECK(fdt_end_node(fdt));
 
-    CHECK(begin_node_at(fdt, "serial", UART_BASE));
+    CHECK(begin_node_at(fdt, "serial", MM(UART0).base));
     CHECK(fdt_property_string(fdt, "compatible", "ns16550a"));
-    CHECK(prop_reg(fdt, UART_BASE, UART_SIZE));
+    CHECK(prop_reg(fdt, MM(UART0).base, MM(UART0).size));
     CHECK(fdt_property_u32(fdt, "clock-frequency", 0x384000));
-    CHECK(fdt_property_u32(fdt, "interrupts", UART_IRQ));
+    CHECK(fdt_property_u32(fdt, "interrupts", MM(UART0).irq));
     CHECK(fdt_property_u32(fdt, "interrupt-parent", PH_PLIC));
     CHECK(fdt_end_node(fdt));
 
@@ -164,11 +168,11 @@ int fdt_build(const struct fdt_config *cfg, void **blob, size_t *size)
      * so slot 0 becomes virtio0 and the first disk /dev/vda. (QEMU writes
      * them highest first, but its node insertion reverses the order.) */
     for (int n = 0; n < (int)cfg->nvirtio; n++) {
-        uint64_t base = VIRTIO_MMIO_BASE + (uint64_t)n * VIRTIO_MMIO_SIZE;
+        uint64_t base = virt_virtio_base((unsigned)n);
         CHECK(begin_node_at(fdt, "virtio_mmio", base));
         CHECK(fdt_property_string(fdt, "compatible", "virtio,mmio"));
-        CHECK(prop_reg(fdt, base, VIRTIO_MMIO_SIZE));
-        CHECK(fdt_property_u32(fdt, "interrupts", 1 + (uint32_t)n));
+        CHECK(prop_reg(fdt, base, MM(VIRTIO).size));
+        CHECK(fdt_property_u32(fdt, "interrupts", virt_virtio_irq((unsigned)n)));
         CHECK(fdt_property_u32(fdt, "interrupt-parent", PH_PLIC));
         CHECK(fdt_end_node(fdt));
     }
@@ -176,9 +180,9 @@ int fdt_build(const struct fdt_config *cfg, void **blob, size_t *size)
     {
         static const char *const clint_compat[] = { "sifive,clint0", "riscv,clint0" };
         fdt32_t ie[8 * 4];
-        CHECK(begin_node_at(fdt, "clint", CLINT_BASE));
+        CHECK(begin_node_at(fdt, "clint", MM(CLINT).base));
         CHECK(prop_stringlist(fdt, "compatible", clint_compat, 2));
-        CHECK(prop_reg(fdt, CLINT_BASE, CLINT_SIZE));
+        CHECK(prop_reg(fdt, MM(CLINT).base, MM(CLINT).size));
         for (unsigned i = 0; i < cfg->nharts; i++) {
             ie[i * 4 + 0] = cpu_to_fdt32(PH_CPU_INTC + i);
             ie[i * 4 + 1] = cpu_to_fdt32(3); /* machine software */
@@ -191,9 +195,9 @@ int fdt_build(const struct fdt_config *cfg, void **blob, size_t *size)
     {
         static const char *const plic_compat[] = { "sifive,plic-1.0.0", "riscv,plic0" };
         fdt32_t ie[8 * 4];
-        CHECK(begin_node_at(fdt, "plic", PLIC_BASE));
+        CHECK(begin_node_at(fdt, "plic", MM(PLIC).base));
         CHECK(prop_stringlist(fdt, "compatible", plic_compat, 2));
-        CHECK(prop_reg(fdt, PLIC_BASE, PLIC_SIZE));
+        CHECK(prop_reg(fdt, MM(PLIC).base, MM(PLIC).size));
         CHECK(fdt_property_u32(fdt, "#address-cells", 0));
         CHECK(fdt_property_u32(fdt, "#interrupt-cells", 1));
         CHECK(fdt_property(fdt, "interrupt-controller", NULL, 0));

@@ -28,6 +28,7 @@
 #include "net/net.h"
 #include "machine/fdt.h"
 #include "machine/loader.h"
+#include "machine/memmap.h"
 
 #define MiB (1024ULL * 1024)
 #define FDT_SLACK (64 * 1024) /* room for OpenSBI's in-place fixups */
@@ -68,7 +69,7 @@ static void console_rx_ready(void *opaque)
 static int add_virtio_slot(struct machine *m, struct virtio_dev *d, char *err)
 {
     unsigned slot = m->nvirtio;
-    int r = virtio_mmio_attach(d, &m->bus, VIRTIO_MMIO_BASE + slot * VIRTIO_MMIO_SIZE);
+    int r = virtio_mmio_attach(d, &m->bus, virt_virtio_base(slot));
     if (r) {
         snprintf(err, VIRT_ERR_LEN, "cannot map virtio slot %u: %s", slot, strerror(-r));
         return r;
@@ -79,7 +80,7 @@ static int add_virtio_slot(struct machine *m, struct virtio_dev *d, char *err)
 
 static struct irq_line next_slot_irq(struct machine *m)
 {
-    return plic_irq_line(m->plic, VIRTIO_MMIO_IRQ(m->nvirtio));
+    return plic_irq_line(m->plic, virt_virtio_irq(m->nvirtio));
 }
 
 static void destroy_virtio(struct machine *m)
@@ -220,7 +221,7 @@ int machine_create(struct machine **out, const struct machine_config *cfg, char 
     vclock_init(&m->clock);
     pthread_mutex_init(&m->pause_lock, NULL);
     pthread_cond_init(&m->pause_cond, NULL);
-    r = gmem_init(&m->bus.ram, VIRT_RAM_BASE, cfg->mem_size);
+    r = gmem_init(&m->bus.ram, virt_memmap[VIRT_DRAM].base, cfg->mem_size);
     if (r) {
         snprintf(err, VIRT_ERR_LEN, "cannot allocate %llu MiB of guest RAM: %s",
                  (unsigned long long)(cfg->mem_size / MiB), strerror(-r));
@@ -255,19 +256,19 @@ int machine_create(struct machine **out, const struct machine_config *cfg, char 
     struct uart_backend be = {
         .write = console_sink, .rx_ready = console_rx_ready, .opaque = m,
     };
-    m->uart = m->plic ? uart_create(&be, plic_irq_line(m->plic, UART_IRQ)) : NULL;
-    m->rtc = m->plic ? goldfish_rtc_create(plic_irq_line(m->plic, GOLDFISH_RTC_IRQ)) : NULL;
+    m->uart = m->plic ? uart_create(&be, plic_irq_line(m->plic, virt_memmap[VIRT_UART0].irq)) : NULL;
+    m->rtc = m->plic ? goldfish_rtc_create(plic_irq_line(m->plic, virt_memmap[VIRT_RTC].irq)) : NULL;
     m->finisher = sifive_test_create(finisher_event, m);
     if (!m->clint || !m->plic || !m->uart || !m->rtc || !m->finisher) {
         snprintf(err, VIRT_ERR_LEN, "cannot create the platform devices");
         r = -ENOMEM;
         goto err_devices;
     }
-    if ((r = clint_attach(m->clint, &m->bus, CLINT_BASE)) ||
-        (r = plic_attach(m->plic, &m->bus, PLIC_BASE)) ||
-        (r = uart_attach(m->uart, &m->bus, UART_BASE)) ||
-        (r = goldfish_rtc_attach(m->rtc, &m->bus, GOLDFISH_RTC_BASE)) ||
-        (r = sifive_test_attach(m->finisher, &m->bus, SIFIVE_TEST_BASE))) {
+    if ((r = clint_attach(m->clint, &m->bus, virt_memmap[VIRT_CLINT].base)) ||
+        (r = plic_attach(m->plic, &m->bus, virt_memmap[VIRT_PLIC].base)) ||
+        (r = uart_attach(m->uart, &m->bus, virt_memmap[VIRT_UART0].base)) ||
+        (r = goldfish_rtc_attach(m->rtc, &m->bus, virt_memmap[VIRT_RTC].base)) ||
+        (r = sifive_test_attach(m->finisher, &m->bus, virt_memmap[VIRT_TEST].base))) {
         snprintf(err, VIRT_ERR_LEN, "cannot map the platform devices: %s", strerror(-r));
         goto err_devices;
     }

@@ -10,9 +10,10 @@
 
 #include "core/types.h"
 #include "core/vclock.h"
+#include "machine/memmap.h"
 #include "mem/bus.h"
 
-#define VIRT_RAM_BASE 0x80000000ULL
+#define VIRT_RAM_BASE (virt_memmap[VIRT_DRAM].base) /* machine/memmap.h */
 #define VIRT_MAX_HARTS 8
 #define VIRT_ERR_LEN 512
 

@@ -124,7 +124,7 @@ int machine_config_load(struct state_in *in, struct machine_saved_config *sc)
         return -EINVAL;
     if (ram_base != VIRT_RAM_BASE)
         return state_in_fail(b, "RAM at 0x%llx; this board has it at 0x%llx",
-                             (unsigned long long)ram_base, VIRT_RAM_BASE);
+                             (unsigned long long)ram_base, (unsigned long long)VIRT_RAM_BASE);
     if (c->ncpus < 1 || c->ncpus > VIRT_MAX_HARTS)
         return state_in_fail(b, "%u harts; this board has 1..%d", c->ncpus, VIRT_MAX_HARTS);
     c->ndisks = state_get_u32(b);
