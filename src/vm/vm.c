@@ -28,12 +28,70 @@ static void kick(struct vm *vm)
     }
 }
 
+#define CON_RING_BYTES (1u << 20)
+#define CON_FLUSH_STALL_MS 1000
+
+/* Hart thread: never writes to the host, only into the ring. */
 static void console_sink(void *opaque, const uint8_t *buf, size_t len)
 {
     struct vm *vm = opaque;
     atomic_fetch_add_explicit(&vm->con_tx_bytes, len, memory_order_relaxed);
-    if (vm->con.write)
-        vm->con.write(vm->con.opaque, buf, len);
+    if (vm->con_thread_started)
+        ring_put(&vm->con_out, buf, len);
+}
+
+/* The console writer: the one thread that may block on the reader. */
+static void *console_thread(void *opaque)
+{
+    struct vm *vm = opaque;
+    uint8_t chunk[4096];
+    for (;;) {
+        size_t n = ring_get(&vm->con_out, chunk, sizeof(chunk), -1);
+        if (!n)
+            return NULL; /* closed and empty */
+        vm->con.write(vm->con.opaque, chunk, n);
+        ring_done(&vm->con_out, n);
+    }
+}
+
+static int console_start(struct vm *vm)
+{
+    if (!vm->con.write)
+        return 0;
+    int r = ring_init(&vm->con_out, CON_RING_BYTES);
+    if (r)
+        return r;
+    r = -pthread_create(&vm->con_thread, NULL, console_thread, vm);
+    if (r) {
+        ring_destroy(&vm->con_out);
+        return r;
+    }
+    pthread_setname_np(vm->con_thread, "console");
+    vm->con_thread_started = true;
+    return 0;
+}
+
+/* Returns false when the writer is stuck in a write that never returns:
+ * it then keeps the ring (and the vm) for the rest of the process. */
+static bool console_stop(struct vm *vm)
+{
+    if (!vm->con_thread_started)
+        return true;
+    bool drained = ring_flush(&vm->con_out, CON_FLUSH_STALL_MS) == 0;
+    ring_close(&vm->con_out);
+    if (!drained) {
+        pthread_detach(vm->con_thread);
+        return false;
+    }
+    pthread_join(vm->con_thread, NULL);
+    ring_destroy(&vm->con_out);
+    vm->con_thread_started = false;
+    return true;
+}
+
+uint64_t vm_console_dropped(struct vm *vm)
+{
+    return vm->con_thread_started ? ring_dropped(&vm->con_out) : 0;
 }
 
 int vm_create(struct vm **out, const char *id, const struct vm_console_ops *con)
@@ -54,6 +112,14 @@ int vm_create(struct vm **out, const char *id, const struct vm_console_ops *con)
         vm->con = *con;
     else
         vm->con.in_fd = -1;
+    int r = console_start(vm);
+    if (r) {
+        close(vm->wake_fd);
+        pthread_mutex_destroy(&vm->lock);
+        vmcfg_free(&vm->cfg);
+        free(vm);
+        return r;
+    }
     vm->state = VM_NOT_STARTED;
     *out = vm;
     return 0;
@@ -64,8 +130,12 @@ void vm_destroy(struct vm *vm)
     if (!vm)
         return;
     machine_destroy(vm->m);
+    vm->m = NULL;
     vmcfg_free(&vm->cfg);
     close(vm->wake_fd);
+    vm->wake_fd = -1;
+    if (!console_stop(vm))
+        return; /* the writer still uses vm->con and the ring */
     pthread_mutex_destroy(&vm->lock);
     free(vm);
 }

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 
+#include "core/ring.h"
 #include "machine/virt.h"
 #include "vm/config.h"
 #include "vm/state.h"
@@ -56,10 +57,18 @@ struct vm {
     bool timed_out;
 
     _Atomic uint64_t con_tx_bytes, con_rx_bytes;
+    /* Guest console output: hart threads put it in con_out, the
+     * con_thread writes it with con.write (which may block on a slow
+     * reader: only that thread waits, and full means dropped). */
+    struct ring con_out;
+    pthread_t con_thread;
+    bool con_thread_started;
 };
 
 /* `id` names the VM in GET / (NULL: "anonymous-instance"). */
 int vm_create(struct vm **out, const char *id, const struct vm_console_ops *con) WARN_UNUSED;
+/* Flushes console output still queued (giving up after 1 s without
+ * progress: a reader that never reads does not hold the exit). */
 void vm_destroy(struct vm *vm);
 
 /* Actions, any thread. 0; -EINVAL (bad input or an action that does not
@@ -81,6 +90,8 @@ json_t *vm_info_json(struct vm *vm);
 json_t *vm_config_json(struct vm *vm);
 json_t *vm_machine_config_json(struct vm *vm);
 json_t *vm_metrics_json(struct vm *vm);
+/* Console output bytes dropped because the reader was too slow. */
+uint64_t vm_console_dropped(struct vm *vm);
 
 /* The main loop (main thread): console, guest stop and reboot, Shutdown
  * progress, signals (*sig set by the CLI's handler). Returns the process
