@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -329,6 +330,41 @@ json_t *vm_machine_config_json(struct vm *vm)
     return j;
 }
 
+/* Write via a fresh temporary next to `path` (mkstemp: O_EXCL, so a
+ * symlink planted under a predictable name is never followed), fsync,
+ * rename over `path`. */
+static int write_file_atomic(const char *path, const void *data, size_t len)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
+        return -ENAMETOOLONG;
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = 0;
+    const uint8_t *p = data;
+    size_t done = 0;
+    while (!r && done < len) {
+        ssize_t n = write(fd, p + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            r = n < 0 ? -errno : -EIO;
+        else
+            done += (size_t)n;
+    }
+    /* mkstemp makes it 0600; a device tree is not secret. */
+    if (!r && (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
+        r = -errno;
+    if (close(fd) < 0 && !r)
+        r = -errno;
+    if (!r && rename(tmp, path) < 0)
+        r = -errno;
+    if (r)
+        unlink(tmp);
+    return r;
+}
+
 int vm_dump_dtb(struct vm *vm, const char *path, char *err)
 {
     struct machine_config mc;
@@ -342,25 +378,8 @@ int vm_dump_dtb(struct vm *vm, const char *path, char *err)
     }
     const void *fdt = gmem_ptr(&m->bus.ram, m->fdt_addr, 64);
     r = -EFAULT;
-    if (fdt) {
-        char tmp[PATH_MAX];
-        size_t len = fdt_totalsize(fdt);
-        FILE *f = NULL;
-        r = -ENAMETOOLONG;
-        if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) < (int)sizeof(tmp)) {
-            f = fopen(tmp, "wb");
-            r = f ? 0 : -errno;
-        }
-        if (f) {
-            if (fwrite(fdt, 1, len, f) != len || fflush(f) || fsync(fileno(f)))
-                r = -(errno ? errno : EIO);
-            fclose(f);
-            if (!r && rename(tmp, path) < 0)
-                r = -errno;
-            if (r)
-                unlink(tmp);
-        }
-    }
+    if (fdt)
+        r = write_file_atomic(path, fdt, fdt_totalsize(fdt));
     machine_destroy(m);
     if (r)
         snprintf(err, VM_ERR_LEN, "--dump-dtb %s: %s", path, strerror(-r));
