@@ -66,7 +66,7 @@ int loader_read_file_max(const char *path, size_t max, uint8_t **buf, size_t *le
         return fd;
     if ((uint64_t)size > max) {
         snprintf(err, LOADER_ERR_LEN, "%s: %llu bytes is larger than guest RAM (%zu MiB); "
-                 "give more memory", path, (unsigned long long)size, max >> 20);
+                 "give more --memory", path, (unsigned long long)size, max >> 20);
         close(fd);
         return -ENOSPC;
     }
@@ -103,7 +103,7 @@ int loader_load_blob(struct gmem *m, gpa_t addr, const char *path, const char *w
     if (!dst) {
         snprintf(err, LOADER_ERR_LEN,
                  "%s: %s of %llu bytes does not fit in guest RAM at 0x%llx "
-                 "(RAM is 0x%llx..0x%llx; give more memory)",
+                 "(RAM is 0x%llx..0x%llx; give more --memory)",
                  path, what, (unsigned long long)size, (unsigned long long)addr,
                  (unsigned long long)m->base, (unsigned long long)(m->base + m->size));
         close(fd);
