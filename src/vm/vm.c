@@ -17,9 +17,12 @@
 
 #include "core/log.h"
 #include "core/vclock.h"
+#include "virtio/virtio_mmio.h"
 
 #define NS_PER_MS 1000000LL
-#define SHUTDOWN_STEP_MS 200 /* between the SysRq keys */
+#define SHUTDOWN_STEP_MS 200    /* at least this between the SysRq keys */
+#define SHUTDOWN_SETTLE_MS 700  /* and this long with no virtio request done */
+#define SHUTDOWN_KEY_MAX_MS 4000 /* but no longer than this per key */
 
 static void kick(struct vm *vm)
 {
@@ -388,7 +391,21 @@ int vm_dump_dtb(struct vm *vm, const char *path, char *err)
 
 /* ---- the main loop ---- */
 
-/* Shutdown progress: one SysRq key per step, then the hard deadline.
+/* Requests completed by every virtio device so far (relaxed reads). */
+static uint64_t virtio_requests(struct machine *m)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < m->nvirtio; i++)
+        for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+            n += atomic_load_explicit(&m->virtio[i]->vq[q].stats.requests,
+                                      memory_order_relaxed);
+    return n;
+}
+
+/* Shutdown progress: SysRq s (sync), u (remount read-only), o (power
+ * off). SysRq s and u only queue work in the guest, so the next key waits
+ * until the disks have been quiet for SHUTDOWN_SETTLE_MS: sending 'o'
+ * while the sync still writes loses the data a guest poweroff keeps.
  * Lock held. Returns ms until it needs to run again (or INT_MAX). */
 static int shutdown_tick_locked(struct vm *vm)
 {
@@ -403,17 +420,39 @@ static int shutdown_tick_locked(struct vm *vm)
         machine_request_stop(vm->m, MACHINE_QUIT, 0);
         return 0;
     }
-    if (vm->shutdown_step <= (int)sizeof(keys) && now >= vm->shutdown_next_ns) {
+    int64_t due = vm->shutdown_next_ns;
+    bool watching = false;
+    if (vm->shutdown_step > 1 && vm->shutdown_step <= (int)sizeof(keys) && vm->m->nvirtio) {
+        uint64_t io = virtio_requests(vm->m);
+        if (io != vm->shutdown_io_seen) {
+            vm->shutdown_io_seen = io;
+            vm->shutdown_io_since_ns = now;
+        }
+        int64_t quiet = vm->shutdown_io_since_ns + SHUTDOWN_SETTLE_MS * NS_PER_MS;
+        int64_t cap = vm->shutdown_key_ns + SHUTDOWN_KEY_MAX_MS * NS_PER_MS;
+        int64_t ready = quiet < cap ? quiet : cap;
+        if (ready > due)
+            due = ready;
+        watching = true;
+    }
+    if (vm->shutdown_step <= (int)sizeof(keys) && now >= due) {
         int r = vm_guest_sysrq(vm->m, keys[vm->shutdown_step - 1]);
         if (r == 0) {
             vm->shutdown_step++;
+            vm->shutdown_key_ns = now;
+            vm->shutdown_io_seen = virtio_requests(vm->m);
+            vm->shutdown_io_since_ns = now;
             vm->shutdown_next_ns = now + SHUTDOWN_STEP_MS * NS_PER_MS;
+            due = vm->shutdown_next_ns;
         } else {
             vm->shutdown_next_ns = now + 10 * NS_PER_MS; /* FIFO busy: retry */
+            due = vm->shutdown_next_ns;
         }
     }
-    int64_t next = vm->shutdown_step <= (int)sizeof(keys) ? vm->shutdown_next_ns
-                                                          : vm->shutdown_deadline_ns;
+    int64_t next = vm->shutdown_step <= (int)sizeof(keys) ? due : vm->shutdown_deadline_ns;
+    /* While waiting for the disks to go quiet, look again every 50 ms. */
+    if (watching && next > now + 50 * NS_PER_MS)
+        next = now + 50 * NS_PER_MS;
     int64_t ms = (next - now + NS_PER_MS - 1) / NS_PER_MS;
     return ms < 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
 }

@@ -51,6 +51,11 @@ struct vm {
     int exit_status;
     int shutdown_step;            /* 0: none; 1..3: sysrq s, u, o sent next */
     int64_t shutdown_next_ns, shutdown_deadline_ns;
+    /* After SysRq s and u: the key that follows waits until the virtio
+     * devices have completed no request for a while (the emergency sync
+     * and remount are asynchronous in the guest). */
+    uint64_t shutdown_io_seen;
+    int64_t shutdown_io_since_ns, shutdown_key_ns;
     int64_t started_ns;
     unsigned resets;
     int64_t timeout_ns;           /* --timeout: 0 = none */
