@@ -2,12 +2,17 @@
 # Runs every test suite and ends with "N passed, N failed[, N skipped]".
 # Suites: unit (cmocka binaries), isa (bare-metal programs on Corral),
 # guest (scripts in tests/guest: exit 0 pass, 77 skip with a reason on the
-# last line of output, anything else fail). CORRAL_SUITES limits the run,
-# e.g. CORRAL_SUITES="unit isa".
+# last line of output, anything else fail), fuzz (each libFuzzer binary in
+# $FUZZ_BUILD/fuzz for FUZZ_SECONDS from tests/fuzz/corpus/NAME). Helpers
+# live in tests/guest/lib/ and are never counted. CORRAL_SUITES limits the
+# run, e.g. CORRAL_SUITES="unit isa"; CORRAL_GUEST_ONLY="a virtio_*" runs
+# only the guest tests whose names match one of the patterns.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-SUITES=${CORRAL_SUITES:-unit isa guest}
+SUITES=${CORRAL_SUITES:-unit isa guest fuzz}
+FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
+FUZZ_SECONDS=${FUZZ_SECONDS:-5}
 LOGDIR=$BUILD/test-logs
 mkdir -p "$LOGDIR"
 passed=0 failed=0 skipped=0
@@ -63,6 +68,14 @@ run_guest() {
     local t name log rc
     for t in tests/guest/*.sh; do
         [ -f "$t" ] || continue
+        if [ -n "${CORRAL_GUEST_ONLY:-}" ]; then
+            local p hit=
+            for p in $CORRAL_GUEST_ONLY; do
+                # shellcheck disable=SC2053
+                [[ $(basename "$t" .sh) == $p ]] && hit=1
+            done
+            [ -n "$hit" ] || continue
+        fi
         name=guest/$(basename "$t" .sh)
         log=$LOGDIR/$(basename "$t" .sh).guest.log
         if BUILD=$BUILD timeout 900 bash "$t" >"$log" 2>&1; then rc=0; else rc=$?; fi
@@ -74,11 +87,36 @@ run_guest() {
     done
 }
 
+run_fuzz() {
+    echo "== fuzz targets (${FUZZ_SECONDS} s each)"
+    local bin name log corpus work
+    local found=
+    for bin in "$FUZZ_BUILD"/fuzz/fuzz_*; do
+        [ -x "$bin" ] || continue
+        found=1
+        name=$(basename "$bin")
+        log=$LOGDIR/$name.fuzz.log
+        corpus=tests/fuzz/corpus/$name
+        # New inputs go to a scratch directory: the committed seeds stay as they are.
+        work=$(mktemp -d)
+        if timeout $((FUZZ_SECONDS + 120)) "$bin" -max_total_time="$FUZZ_SECONDS" \
+            -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$LOGDIR/$name-" \
+            "$work" $( [ -d "$corpus" ] && echo "$corpus" ) >"$log" 2>&1; then
+            pass "fuzz/$name ($(grep -a -o 'Done [0-9]* runs' "$log" | tail -n 1))"
+        else
+            fail "fuzz/$name" "exit $?: see $log"
+        fi
+        rm -rf "$work"
+    done
+    [ -n "$found" ] || skip "fuzz" "no fuzz targets built in $FUZZ_BUILD/fuzz (make fuzz-build)"
+}
+
 for s in $SUITES; do
     case $s in
         unit) run_unit ;;
         isa) run_isa ;;
         guest) run_guest ;;
+        fuzz) run_fuzz ;;
         *) echo "unknown suite $s" >&2; exit 2 ;;
     esac
 done

@@ -3,7 +3,7 @@
 # over 8 KiB get 431, both as {"fault_message": ...} JSON (not the HTTP
 # library's HTML); a peer with another uid is refused with 403 even if the
 # socket's mode lets it connect (SO_PEERCRED); the server still answers.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib/lib.sh"
 command -v curl >/dev/null || { echo "FAIL: curl is not installed"; exit 1; }
 work=$(mktemp -d)
 pid=

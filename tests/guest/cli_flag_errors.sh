@@ -2,7 +2,7 @@
 # Issue 14, defect 8 (CLI part): --memory 0 is refused (it used to mean the
 # 512 MiB default), -z and --rng=1 get messages that say what is wrong, and
 # --console file:PATH does not truncate the file when validation fails.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib/lib.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }

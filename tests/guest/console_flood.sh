@@ -5,7 +5,7 @@
 # GET /metrics and PATCH /vm answer at once, console_dropped_bytes grows,
 # and SIGTERM ends the process. Bounds are wide (2 s; the figures are
 # printed): the issue's target is 100 ms on an idle machine.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib/lib.sh"
 command -v curl >/dev/null || { echo "FAIL: curl is not installed"; exit 1; }
 command -v jq >/dev/null || { echo "FAIL: jq is not installed"; exit 1; }
 work=$(mktemp -d)

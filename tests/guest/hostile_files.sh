@@ -6,7 +6,7 @@
 #     name PATH.tmp.PID: the victim file is untouched.
 #  7. A 4 GiB sparse initrd with --memory 128M fails with "does not fit"
 #     within seconds and without reading the file into host memory.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib/lib.sh"
 command -v curl >/dev/null || { echo "FAIL: curl is not installed"; exit 1; }
 dir=$(guest_dir) || { echo "FAIL: no guest images"; exit 1; }
 work=$(mktemp -d)

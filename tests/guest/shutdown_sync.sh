@@ -4,7 +4,7 @@
 # writes 150 files of 256 KiB to its ext4 root with no sync, then idles;
 # the host asks for Shutdown; every file must be on the image afterwards
 # with its full size, and e2fsck -fn must be clean.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib/lib.sh"
 for t in mkfs.ext4 debugfs e2fsck cpio curl; do
     command -v "$t" >/dev/null || { echo "FAIL: $t is not installed"; exit 1; }
 done
