@@ -92,7 +92,7 @@ fuzz: fuzz-build
 
 # ThreadSanitizer build; guest-RAM accessors are racy by the guest's own
 # design and suppressed (tests/tsan.supp). TSAN_GUEST_TESTS run under it.
-TSAN_GUEST_TESTS ?= console_flood api_limits cli_test_mode
+TSAN_GUEST_TESTS ?= console_flood api_limits cli_test_mode hostile_files
 tsan: deps
 	@$(MAKE) --no-print-directory CC=clang BUILD=build-tsan OPT=-O1 \
 		EXTRA_CFLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
