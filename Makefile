@@ -26,7 +26,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 DEPS_STAMP := $(BUILD)/.deps-checked
 
-.PHONY: all deps test unit isa guest-tests asan run bench guest clean clang fuzz
+.PHONY: all deps test unit isa guest-tests asan run bench guest clean clang fuzz fuzz-build tsan
 
 all: $(BUILD)/corral
 
@@ -56,33 +56,50 @@ include tests/isa/rules.mk
 
 # Everything: unit tests, ISA programs, the QEMU pipeline check and the
 # guest tests. Ends with "N passed, N failed[, N skipped]".
-test: deps $(BUILD)/corral unit isa fuzz
-	@BUILD=$(BUILD) tests/run-all.sh
+test: deps $(BUILD)/corral unit isa fuzz-build
+	@BUILD=$(BUILD) FUZZ_BUILD=build-fuzz tests/run-all.sh
 
-# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Unit tests, the ISA programs and the guest tests that drive device code
+# (hostile guests, virtio) under AddressSanitizer + UBSan.
+ASAN_GUEST_TESTS ?= hostile_mmio hostile_files virtio_* console_flood
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
 		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-		EXTRA_LDLIBS="-fsanitize=address,undefined" build-asan/corral unit
-	@BUILD=build-asan CORRAL_SUITES=unit tests/run-all.sh
+		EXTRA_LDLIBS="-fsanitize=address,undefined" build-asan/corral unit isa
+	@BUILD=build-asan CORRAL_SUITES="unit isa guest" CORRAL_GUEST_ONLY="$(ASAN_GUEST_TESTS)" \
+		tests/run-all.sh
 
-# libFuzzer targets: every tests/fuzz/fuzz_*.c against a clang build of
-# the library with ASan + UBSan. `make test` runs each briefly over its
-# seed corpus (tests/run-all.sh, suite "fuzz"); long runs by hand:
-#   build-fuzz/fuzz/fuzz_state -max_total_time=3600 CORPUS_DIR
+# libFuzzer targets: every tests/fuzz/fuzz_*.c, linked against a clang +
+# ASan + UBSan build of the library (build-fuzz/libcorral.a). `make fuzz`
+# runs each for FUZZ_SECONDS from tests/fuzz/corpus/NAME/ (make test runs
+# them as the "fuzz" suite).
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/fuzz/%)
-FUZZ_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
-fuzz: deps
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_SECONDS ?= 5
+fuzz-build: deps
 	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz OPT=-O1 \
-		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_FLAGS)" build-fuzz/libcorral.a
-	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN) -DCORRAL_FUZZ" \
+		EXTRA_LDLIBS="$(FUZZ_SAN)" build-fuzz/libcorral.a $(FUZZ_BINS)
 
-build-fuzz/fuzz/%: tests/fuzz/%.c build-fuzz/libcorral.a
+build-fuzz/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) build-fuzz/libcorral.a
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -g -O1 -Isrc -D_GNU_SOURCE \
-		$(PKG_CFLAGS) -fsanitize=fuzzer $(FUZZ_FLAGS) -o $@ $< build-fuzz/libcorral.a \
-		$(PKG_LIBS) -lfdt -lpthread -lm
+	clang $(CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -Itests/fuzz -o $@ $< \
+		build-fuzz/libcorral.a $(LDLIBS)
+
+fuzz: fuzz-build
+	@FUZZ_BUILD=build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) CORRAL_SUITES=fuzz tests/run-all.sh
+
+# ThreadSanitizer build; guest-RAM accessors are racy by the guest's own
+# design and suppressed (tests/tsan.supp). TSAN_GUEST_TESTS run under it.
+TSAN_GUEST_TESTS ?= console_flood api_limits cli_test_mode hostile_files
+tsan: deps
+	@$(MAKE) --no-print-directory CC=clang BUILD=build-tsan OPT=-O1 \
+		EXTRA_CFLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
+		EXTRA_LDLIBS="-fsanitize=thread" build-tsan/corral
+	@TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=1 exitcode=66" \
+		BUILD=build-tsan CORRAL_SUITES=guest CORRAL_GUEST_ONLY="$(TSAN_GUEST_TESTS)" \
+		tests/run-all.sh
 
 clang: deps
 	@$(MAKE) --no-print-directory CC=clang BUILD=build-clang build-clang/corral unit
@@ -98,6 +115,6 @@ bench: deps $(BUILD)/corral isa
 	@BUILD=$(BUILD) bench/run-all.sh
 
 clean:
-	rm -rf build build-asan build-clang build-fuzz
+	rm -rf build build-asan build-clang build-fuzz build-tsan
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -6,8 +6,8 @@
 # medians and pagecheck's verdict over all. (Only pre-copy without a
 # bandwidth cap exists so far: the other modes print n/a.)
 . "$(dirname "$0")/../lib.sh"
-source "$BENCH_TOP/tests/guest/lib.sh"
-source "$BENCH_TOP/tests/guest/pagecheck_lib.bash"
+source "$BENCH_TOP/tests/guest/lib/lib.sh"
+source "$BENCH_TOP/tests/guest/lib/pagecheck_lib.bash"
 DIR=$("$BENCH_TOP/scripts/guest.sh" --print-dir) || { echo "error=no guest images"; exit 1; }
 W=$BENCH_OUT/migrate-corral
 rm -rf "$W"

@@ -9,8 +9,8 @@
 # cache: PSS vs RSS). Prints key=value lines (run.sh shows them beside
 # QEMU's). Environment: BENCH_DIRTY_MIB, BENCH_DIRTY_RATE, BENCH_VMS, BUILD.
 . "$(dirname "$0")/../lib.sh"
-source "$BENCH_TOP/tests/guest/lib.sh"
-source "$BENCH_TOP/tests/guest/pagecheck_lib.bash"
+source "$BENCH_TOP/tests/guest/lib/lib.sh"
+source "$BENCH_TOP/tests/guest/lib/pagecheck_lib.bash"
 DIR=$("$BENCH_TOP/scripts/guest.sh" --print-dir) || { echo "error=no guest images"; exit 1; }
 W=$BENCH_OUT/snapshot-corral
 rm -rf "$W"

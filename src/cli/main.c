@@ -263,6 +263,9 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         case O_MEMORY:
             if (parse_size(optarg, &o->mem_size))
                 return cli_usage_error("--memory %s: not a size (e.g. 512M, 2G)", optarg);
+            /* 0 would otherwise mean "not given" (the 512 MiB default). */
+            if (!o->mem_size)
+                return cli_usage_error("--memory %s: must be at least 1M", optarg);
             break;
         case O_MMU:
             if (!strcmp(optarg, "sv39")) o->mmu_type = "riscv,sv39";
@@ -273,10 +276,23 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         case 'v': log_verbose++; break;
         case 'h': print_help(); exit(0);
         case '?':
-        default:
+        default: {
+            /* getopt leaves optind past the bad word (or past a short
+             * option's word, when it was the last in a cluster). */
+            const char *word = argv[optind - 1];
+            char name[64];
+            if (optopt > 0 && optopt < 256) {
+                snprintf(name, sizeof(name), "-%c", optopt);
+                return cli_usage_error("unknown option '%s'", name);
+            }
+            if (optopt && !strncmp(word, "--", 2) && strchr(word, '=')) {
+                snprintf(name, sizeof(name), "%.*s", (int)(strchr(word, '=') - word), word);
+                return cli_usage_error("option %s does not take a value", name);
+            }
             if (optopt)
-                return cli_usage_error("option --%s needs a value", argv[optind - 1] + 2);
-            return cli_usage_error("unknown option '%s'", argv[optind - 1]);
+                return cli_usage_error("option %s needs a value", word);
+            return cli_usage_error("unknown option '%s'", word);
+        }
         }
     }
     if (optind < argc)
@@ -423,6 +439,27 @@ static int cmd_run(struct run_opts *o, bool up)
             goto out;
         }
     }
+    if (start_now) {
+        if (check_readable(c->kernel, "kernel") || check_readable(c->firmware, "firmware") ||
+            check_readable(c->initrd, "initrd") || check_readable(c->test_elf, "test program"))
+            goto out;
+        if (!c->test_elf && !c->firmware) {
+            fprintf(stderr, "corral: error: no firmware given (--firmware fw_dynamic.bin)\n");
+            status = 2;
+            goto out;
+        }
+    }
+    if (o->dump_dtb) {
+        if (vm_dump_dtb(vm, o->dump_dtb, err)) {
+            fprintf(stderr, "corral: error: %s\n", err);
+            goto out;
+        }
+        status = 0;
+        goto out;
+    }
+
+    /* Only once every input was checked: a file console is truncated
+     * here, and a command that fails must not have emptied it. */
     if (o->console && strcmp(o->console, "stdio") != 0) {
         if (!strncmp(o->console, "file:", 5) && o->console[5]) {
             int r = console_open_file(o->console + 5);
@@ -449,25 +486,6 @@ static int cmd_run(struct run_opts *o, bool up)
             goto out;
         }
     }
-    if (start_now) {
-        if (check_readable(c->kernel, "kernel") || check_readable(c->firmware, "firmware") ||
-            check_readable(c->initrd, "initrd") || check_readable(c->test_elf, "test program"))
-            goto out;
-        if (!c->test_elf && !c->firmware) {
-            fprintf(stderr, "corral: error: no firmware given (--firmware fw_dynamic.bin)\n");
-            status = 2;
-            goto out;
-        }
-    }
-    if (o->dump_dtb) {
-        if (vm_dump_dtb(vm, o->dump_dtb, err)) {
-            fprintf(stderr, "corral: error: %s\n", err);
-            goto out;
-        }
-        status = 0;
-        goto out;
-    }
-
     struct sigaction sa = { .sa_handler = on_signal };
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);

@@ -3,6 +3,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +12,13 @@
 
 #define RISCV_IMAGE_MAGIC2 0x05435352U /* "RSC\x05" at offset 56 */
 
-int loader_read_file(const char *path, uint8_t **buf, size_t *len, char *err)
+/* Open a file to load: never blocks (a FIFO or device node named as an
+ * image must fail at once, not hang the caller), regular files only, and
+ * its size known before a byte is read. */
+static int open_image(const char *path, off_t *size, char *err)
 {
     struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         int e = errno;
         snprintf(err, LOADER_ERR_LEN, "%s: %s", path, strerror(e));
@@ -30,28 +34,86 @@ int loader_read_file(const char *path, uint8_t **buf, size_t *len, char *err)
         close(fd);
         return -EINVAL;
     }
-    uint8_t *p = malloc((size_t)st.st_size);
+    *size = st.st_size;
+    return fd;
+}
+
+/* Exactly len bytes from the start of fd (a file that shrinks under us
+ * is an error, not a short image). */
+static int read_all(int fd, uint8_t *dst, size_t len, const char *path, char *err)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(fd, dst + done, len - done, (off_t)done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = n < 0 ? errno : EIO;
+            snprintf(err, LOADER_ERR_LEN, "%s: read failed: %s", path,
+                     n < 0 ? strerror(e) : "the file shrank while being read");
+            return -e;
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+int loader_read_file_max(const char *path, size_t max, uint8_t **buf, size_t *len, char *err)
+{
+    off_t size;
+    int fd = open_image(path, &size, err);
+    if (fd < 0)
+        return fd;
+    if ((uint64_t)size > max) {
+        snprintf(err, LOADER_ERR_LEN, "%s: %llu bytes is larger than guest RAM (%zu MiB); "
+                 "give more --memory", path, (unsigned long long)size, max >> 20);
+        close(fd);
+        return -ENOSPC;
+    }
+    uint8_t *p = malloc((size_t)size);
     if (!p) {
         snprintf(err, LOADER_ERR_LEN, "%s: out of memory", path);
         close(fd);
         return -ENOMEM;
     }
-    size_t done = 0;
-    while (done < (size_t)st.st_size) {
-        ssize_t n = read(fd, p + done, (size_t)st.st_size - done);
-        if (n <= 0) {
-            int e = n < 0 ? errno : EIO;
-            snprintf(err, LOADER_ERR_LEN, "%s: read failed: %s", path, strerror(e));
-            free(p);
-            close(fd);
-            return -e;
-        }
-        done += (size_t)n;
-    }
+    int r = read_all(fd, p, (size_t)size, path, err);
     close(fd);
+    if (r) {
+        free(p);
+        return r;
+    }
     *buf = p;
-    *len = done;
+    *len = (size_t)size;
     return 0;
+}
+
+int loader_read_file(const char *path, uint8_t **buf, size_t *len, char *err)
+{
+    return loader_read_file_max(path, SIZE_MAX, buf, len, err);
+}
+
+int loader_load_blob(struct gmem *m, gpa_t addr, const char *path, const char *what,
+                     size_t *len, char *err)
+{
+    off_t size;
+    int fd = open_image(path, &size, err);
+    if (fd < 0)
+        return fd;
+    void *dst = (uint64_t)size <= SIZE_MAX ? gmem_ptr(m, addr, (size_t)size) : NULL;
+    if (!dst) {
+        snprintf(err, LOADER_ERR_LEN,
+                 "%s: %s of %llu bytes does not fit in guest RAM at 0x%llx "
+                 "(RAM is 0x%llx..0x%llx; give more --memory)",
+                 path, what, (unsigned long long)size, (unsigned long long)addr,
+                 (unsigned long long)m->base, (unsigned long long)(m->base + m->size));
+        close(fd);
+        return -ENOSPC;
+    }
+    int r = read_all(fd, dst, (size_t)size, path, err);
+    close(fd);
+    if (!r)
+        *len = (size_t)size;
+    return r;
 }
 
 int loader_parse_riscv_image(const uint8_t *buf, size_t len, const char *path,
@@ -114,7 +176,8 @@ int loader_load_elf(struct gmem *m, const char *path, uint64_t *entry,
 {
     uint8_t *buf;
     size_t len;
-    int r = loader_read_file(path, &buf, &len, err);
+    /* No segment can be larger than RAM, so neither can a sane file. */
+    int r = loader_read_file_max(path, m->size, &buf, &len, err);
     if (r)
         return r;
     r = -EINVAL;

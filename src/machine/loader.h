@@ -9,9 +9,18 @@
 
 #define LOADER_ERR_LEN 512
 
-/* Whole file into a malloc'd buffer. */
+/* Every loader opens without blocking (a FIFO fails at once) and takes
+ * regular files only, checking the size with fstat before reading. */
+
+/* Whole file into a malloc'd buffer; -ENOSPC if larger than `max`. */
+int loader_read_file_max(const char *path, size_t max, uint8_t **buf, size_t *len,
+                         char *err) WARN_UNUSED;
 int loader_read_file(const char *path, uint8_t **buf, size_t *len,
                      char *err) WARN_UNUSED;
+/* The whole file straight into guest RAM at `addr` (no host copy);
+ * -ENOSPC before reading anything if it does not fit. *len: its size. */
+int loader_load_blob(struct gmem *m, gpa_t addr, const char *path, const char *what,
+                     size_t *len, char *err) WARN_UNUSED;
 
 /* RISC-V Image header (Documentation/arch/riscv/boot-image-header.rst). */
 struct riscv_image_info {

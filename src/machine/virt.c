@@ -418,16 +418,12 @@ int machine_load(struct machine *m, char *err)
         snprintf(err, VIRT_ERR_LEN, "no firmware given (--firmware fw_dynamic.bin)");
         return -EINVAL;
     }
-    if ((r = loader_read_file(m->cfg.firmware, &buf, &len, err)))
-        return r;
-    r = loader_place(ram, ram->base, buf, len, m->cfg.firmware, "firmware", err);
-    free(buf);
-    if (r)
+    if ((r = loader_load_blob(ram, ram->base, m->cfg.firmware, "firmware", &len, err)))
         return r;
 
     /* Kernel at its text_offset; reserve image_size (bss included). */
     struct riscv_image_info info;
-    if ((r = loader_read_file(m->cfg.kernel, &buf, &len, err)))
+    if ((r = loader_read_file_max(m->cfg.kernel, ram->size, &buf, &len, err)))
         return r;
     r = loader_parse_riscv_image(buf, len, m->cfg.kernel, &info, err);
     if (r) {
@@ -452,14 +448,10 @@ int machine_load(struct machine *m, char *err)
 
     gpa_t initrd = 0, initrd_end = 0;
     if (m->cfg.initrd) {
-        if ((r = loader_read_file(m->cfg.initrd, &buf, &len, err)))
-            return r;
         initrd = (kend + 2 * MiB - 1) & ~(2 * MiB - 1);
-        initrd_end = initrd + len;
-        r = loader_place(ram, initrd, buf, len, m->cfg.initrd, "initramfs", err);
-        free(buf);
-        if (r)
+        if ((r = loader_load_blob(ram, initrd, m->cfg.initrd, "initramfs", &len, err)))
             return r;
+        initrd_end = initrd + len;
     }
     if ((r = place_fdt(m, initrd, initrd_end, err)))
         return r;

@@ -82,7 +82,8 @@ void virtio_mmio_queue_error_locked(struct virtio_dev *d, unsigned q, const char
     if (d->broken)
         return;
     d->broken = true;
-    log_error("%s: queue %u: %s; device needs reset", d->name, q, why);
+    if (log_ratelimit_ok(&d->log_rl, d->name))
+        log_error("%s: queue %u: %s; device needs reset", d->name, q, why);
     d->status |= VIRTIO_STATUS_NEEDS_RESET;
     if (d->status & VIRTIO_STATUS_DRIVER_OK)
         set_isr(d, VIRTIO_INT_CONFIG, 0);

@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 
 #include "core/iothread.h"
+#include "core/log.h"
 #include "core/types.h"
 #include "devices/irq.h"
 #include "mem/bus.h"
@@ -85,6 +86,7 @@ struct virtio_dev {
     uint32_t config_gen;
     _Atomic uint32_t isr;
     bool broken;               /* NEEDS_RESET: queues are not processed */
+    struct log_ratelimit log_rl; /* guest-triggered lines (a reset re-arms `broken`) */
     struct virtq vq[VIRTIO_MAX_QUEUES];
     uint32_t queue_num_max;
 

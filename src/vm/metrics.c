@@ -67,11 +67,13 @@ json_t *vm_metrics_json(struct vm *vm)
 
     uint64_t tx = atomic_load_explicit(&vm->con_tx_bytes, memory_order_relaxed);
     uint64_t rx = atomic_load_explicit(&vm->con_rx_bytes, memory_order_relaxed);
+    uint64_t dropped = vm_console_dropped(vm);
     json_object_set_new(devices, "uart0",
-                        json_pack("{s:I, s:I}", "tx_bytes", (json_int_t)tx, "rx_bytes", (json_int_t)rx));
+                        json_pack("{s:I, s:I, s:I}", "tx_bytes", (json_int_t)tx, "rx_bytes",
+                                  (json_int_t)rx, "dropped_bytes", (json_int_t)dropped));
     return json_pack(
         "{s:s, s:I, s:I, s:{s:I, s:o}, s:{s:I, s:I}, s:{s:I, s:I}, s:I,"
-        " s:o, s:I}",
+        " s:o, s:I, s:I}",
         "state", vm_state_name(state),
         "uptime_ms", (json_int_t)uptime_ms,
         "resets", (json_int_t)resets,
@@ -80,5 +82,6 @@ json_t *vm_metrics_json(struct vm *vm)
         "block_cache", "hits", (json_int_t)blk_h, "misses", (json_int_t)blk_m,
         "mmio_exits", (json_int_t)mmio,
         "devices", devices,
-        "host_rss_bytes", (json_int_t)host_rss_bytes());
+        "host_rss_bytes", (json_int_t)host_rss_bytes(),
+        "console_dropped_bytes", (json_int_t)dropped);
 }

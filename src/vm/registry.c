@@ -135,13 +135,19 @@ int vm_registry_add(const char *name, const char *socket, char *path_out, size_t
                             (json_int_t)proc_start_time(getpid()), "socket",
                             socket ? socket : "");
     char tmp[PATH_MAX + 32];
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path_out, (int)getpid());
-    /* Written aside and renamed: a reader never sees half an entry. */
-    r = doc ? json_dump_file(doc, tmp, JSON_COMPACT) : -1;
+    snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path_out);
+    /* Written aside (a fresh O_EXCL name: no planted symlink is followed)
+     * and renamed: a reader never sees half an entry. */
+    errno = 0;
+    int fd = doc ? mkostemp(tmp, O_CLOEXEC) : -1;
+    r = fd >= 0 ? json_dumpfd(doc, fd, JSON_COMPACT) : -1;
     json_decref(doc);
+    if (fd >= 0 && (close(fd) < 0 || r))
+        r = -1;
     if (r || rename(tmp, path_out) < 0) {
         int e = errno ? errno : EIO;
-        unlink(tmp);
+        if (fd >= 0)
+            unlink(tmp);
         snprintf(err, VM_ERR_LEN, "cannot write %s: %s", path_out, strerror(e));
         return -e;
     }

@@ -410,14 +410,6 @@ out:
 
 /* ---- load ---- */
 
-static void console_sink_restored(void *opaque, const uint8_t *buf, size_t len)
-{
-    struct vm *vm = opaque;
-    atomic_fetch_add_explicit(&vm->con_tx_bytes, len, memory_order_relaxed);
-    if (vm->con.write)
-        vm->con.write(vm->con.opaque, buf, len);
-}
-
 /* The VM's configuration as the API shows it, from the saved one. */
 static int config_from_saved(struct vm_config *c, const struct machine_saved_config *sc,
                              char *err)
@@ -450,7 +442,7 @@ int vm_restore_build_locked(struct vm *vm, const struct machine_saved_config *sc
     struct machine_config build;
     if ((r = vmcfg_to_machine(&vm->cfg, &build, err)))
         return r;
-    build.console_write = console_sink_restored;
+    build.console_write = vm_console_sink;
     build.console_opaque = vm;
     if ((r = machine_create(out, &build, err)))
         return r == -ENOMEM ? r : -EINVAL;

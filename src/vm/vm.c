@@ -12,13 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/vclock.h"
+#include "virtio/virtio_mmio.h"
 
 #define NS_PER_MS 1000000LL
-#define SHUTDOWN_STEP_MS 200 /* between the SysRq keys */
+#define SHUTDOWN_STEP_MS 200    /* at least this between the SysRq keys */
+#define SHUTDOWN_SETTLE_MS 700  /* and this long with no virtio request done */
+#define SHUTDOWN_KEY_MAX_MS 4000 /* but no longer than this per key */
 
 static void kick(struct vm *vm)
 {
@@ -28,12 +32,70 @@ static void kick(struct vm *vm)
     }
 }
 
-static void console_sink(void *opaque, const uint8_t *buf, size_t len)
+#define CON_RING_BYTES (1u << 20)
+#define CON_FLUSH_STALL_MS 1000
+
+/* Hart thread: never writes to the host, only into the ring. */
+void vm_console_sink(void *opaque, const uint8_t *buf, size_t len)
 {
     struct vm *vm = opaque;
     atomic_fetch_add_explicit(&vm->con_tx_bytes, len, memory_order_relaxed);
-    if (vm->con.write)
-        vm->con.write(vm->con.opaque, buf, len);
+    if (vm->con_thread_started)
+        ring_put(&vm->con_out, buf, len);
+}
+
+/* The console writer: the one thread that may block on the reader. */
+static void *console_thread(void *opaque)
+{
+    struct vm *vm = opaque;
+    uint8_t chunk[4096];
+    for (;;) {
+        size_t n = ring_get(&vm->con_out, chunk, sizeof(chunk), -1);
+        if (!n)
+            return NULL; /* closed and empty */
+        vm->con.write(vm->con.opaque, chunk, n);
+        ring_done(&vm->con_out, n);
+    }
+}
+
+static int console_start(struct vm *vm)
+{
+    if (!vm->con.write)
+        return 0;
+    int r = ring_init(&vm->con_out, CON_RING_BYTES);
+    if (r)
+        return r;
+    r = -pthread_create(&vm->con_thread, NULL, console_thread, vm);
+    if (r) {
+        ring_destroy(&vm->con_out);
+        return r;
+    }
+    pthread_setname_np(vm->con_thread, "console");
+    vm->con_thread_started = true;
+    return 0;
+}
+
+/* Returns false when the writer is stuck in a write that never returns:
+ * it then keeps the ring (and the vm) for the rest of the process. */
+static bool console_stop(struct vm *vm)
+{
+    if (!vm->con_thread_started)
+        return true;
+    bool drained = ring_flush(&vm->con_out, CON_FLUSH_STALL_MS) == 0;
+    ring_close(&vm->con_out);
+    if (!drained) {
+        pthread_detach(vm->con_thread);
+        return false;
+    }
+    pthread_join(vm->con_thread, NULL);
+    ring_destroy(&vm->con_out);
+    vm->con_thread_started = false;
+    return true;
+}
+
+uint64_t vm_console_dropped(struct vm *vm)
+{
+    return vm->con_thread_started ? ring_dropped(&vm->con_out) : 0;
 }
 
 int vm_create(struct vm **out, const char *id, const struct vm_console_ops *con)
@@ -56,6 +118,14 @@ int vm_create(struct vm **out, const char *id, const struct vm_console_ops *con)
         vm->con = *con;
     else
         vm->con.in_fd = -1;
+    int r = console_start(vm);
+    if (r) {
+        close(vm->wake_fd);
+        pthread_mutex_destroy(&vm->lock);
+        vmcfg_free(&vm->cfg);
+        free(vm);
+        return r;
+    }
     vm->state = VM_NOT_STARTED;
     *out = vm;
     return 0;
@@ -71,8 +141,12 @@ void vm_destroy(struct vm *vm)
     }
     machine_destroy(vm->m);
     vm_snap_chain_free(&vm->snap_chain);
+    vm->m = NULL;
     vmcfg_free(&vm->cfg);
     close(vm->wake_fd);
+    vm->wake_fd = -1;
+    if (!console_stop(vm))
+        return; /* the writer still uses vm->con and the ring */
     pthread_mutex_destroy(&vm->lock);
     free(vm);
 }
@@ -135,7 +209,7 @@ int vm_start(struct vm *vm, char *err)
     if ((r = check_locked(vm, VM_EV_START, &next, err)) ||
         (r = vmcfg_to_machine(&vm->cfg, &mc, err)))
         goto out;
-    mc.console_write = console_sink;
+    mc.console_write = vm_console_sink;
     mc.console_opaque = vm;
     struct machine *m;
     /* A missing image or disk is the caller's to fix (400), memory is not. */
@@ -274,6 +348,41 @@ json_t *vm_machine_config_json(struct vm *vm)
     return j;
 }
 
+/* Write via a fresh temporary next to `path` (mkstemp: O_EXCL, so a
+ * symlink planted under a predictable name is never followed), fsync,
+ * rename over `path`. */
+static int write_file_atomic(const char *path, const void *data, size_t len)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
+        return -ENAMETOOLONG;
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = 0;
+    const uint8_t *p = data;
+    size_t done = 0;
+    while (!r && done < len) {
+        ssize_t n = write(fd, p + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            r = n < 0 ? -errno : -EIO;
+        else
+            done += (size_t)n;
+    }
+    /* mkstemp makes it 0600; a device tree is not secret. */
+    if (!r && (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
+        r = -errno;
+    if (close(fd) < 0 && !r)
+        r = -errno;
+    if (!r && rename(tmp, path) < 0)
+        r = -errno;
+    if (r)
+        unlink(tmp);
+    return r;
+}
+
 int vm_dump_dtb(struct vm *vm, const char *path, char *err)
 {
     struct machine_config mc;
@@ -287,25 +396,8 @@ int vm_dump_dtb(struct vm *vm, const char *path, char *err)
     }
     const void *fdt = gmem_ptr(&m->bus.ram, m->fdt_addr, 64);
     r = -EFAULT;
-    if (fdt) {
-        char tmp[PATH_MAX];
-        size_t len = fdt_totalsize(fdt);
-        FILE *f = NULL;
-        r = -ENAMETOOLONG;
-        if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) < (int)sizeof(tmp)) {
-            f = fopen(tmp, "wb");
-            r = f ? 0 : -errno;
-        }
-        if (f) {
-            if (fwrite(fdt, 1, len, f) != len || fflush(f) || fsync(fileno(f)))
-                r = -(errno ? errno : EIO);
-            fclose(f);
-            if (!r && rename(tmp, path) < 0)
-                r = -errno;
-            if (r)
-                unlink(tmp);
-        }
-    }
+    if (fdt)
+        r = write_file_atomic(path, fdt, fdt_totalsize(fdt));
     machine_destroy(m);
     if (r)
         snprintf(err, VM_ERR_LEN, "--dump-dtb %s: %s", path, strerror(-r));
@@ -314,7 +406,21 @@ int vm_dump_dtb(struct vm *vm, const char *path, char *err)
 
 /* ---- the main loop ---- */
 
-/* Shutdown progress: one SysRq key per step, then the hard deadline.
+/* Requests completed by every virtio device so far (relaxed reads). */
+static uint64_t virtio_requests(struct machine *m)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < m->nvirtio; i++)
+        for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+            n += atomic_load_explicit(&m->virtio[i]->vq[q].stats.requests,
+                                      memory_order_relaxed);
+    return n;
+}
+
+/* Shutdown progress: SysRq s (sync), u (remount read-only), o (power
+ * off). SysRq s and u only queue work in the guest, so the next key waits
+ * until the disks have been quiet for SHUTDOWN_SETTLE_MS: sending 'o'
+ * while the sync still writes loses the data a guest poweroff keeps.
  * Lock held. Returns ms until it needs to run again (or INT_MAX). */
 static int shutdown_tick_locked(struct vm *vm)
 {
@@ -329,17 +435,39 @@ static int shutdown_tick_locked(struct vm *vm)
         machine_request_stop(vm->m, MACHINE_QUIT, 0);
         return 0;
     }
-    if (vm->shutdown_step <= (int)sizeof(keys) && now >= vm->shutdown_next_ns) {
+    int64_t due = vm->shutdown_next_ns;
+    bool watching = false;
+    if (vm->shutdown_step > 1 && vm->shutdown_step <= (int)sizeof(keys) && vm->m->nvirtio) {
+        uint64_t io = virtio_requests(vm->m);
+        if (io != vm->shutdown_io_seen) {
+            vm->shutdown_io_seen = io;
+            vm->shutdown_io_since_ns = now;
+        }
+        int64_t quiet = vm->shutdown_io_since_ns + SHUTDOWN_SETTLE_MS * NS_PER_MS;
+        int64_t cap = vm->shutdown_key_ns + SHUTDOWN_KEY_MAX_MS * NS_PER_MS;
+        int64_t ready = quiet < cap ? quiet : cap;
+        if (ready > due)
+            due = ready;
+        watching = true;
+    }
+    if (vm->shutdown_step <= (int)sizeof(keys) && now >= due) {
         int r = vm_guest_sysrq(vm->m, keys[vm->shutdown_step - 1]);
         if (r == 0) {
             vm->shutdown_step++;
+            vm->shutdown_key_ns = now;
+            vm->shutdown_io_seen = virtio_requests(vm->m);
+            vm->shutdown_io_since_ns = now;
             vm->shutdown_next_ns = now + SHUTDOWN_STEP_MS * NS_PER_MS;
+            due = vm->shutdown_next_ns;
         } else {
             vm->shutdown_next_ns = now + 10 * NS_PER_MS; /* FIFO busy: retry */
+            due = vm->shutdown_next_ns;
         }
     }
-    int64_t next = vm->shutdown_step <= (int)sizeof(keys) ? vm->shutdown_next_ns
-                                                          : vm->shutdown_deadline_ns;
+    int64_t next = vm->shutdown_step <= (int)sizeof(keys) ? due : vm->shutdown_deadline_ns;
+    /* While waiting for the disks to go quiet, look again every 50 ms. */
+    if (watching && next > now + 50 * NS_PER_MS)
+        next = now + 50 * NS_PER_MS;
     int64_t ms = (next - now + NS_PER_MS - 1) / NS_PER_MS;
     return ms < 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
 }

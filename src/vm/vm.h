@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 
+#include "core/ring.h"
 #include "machine/virt.h"
 #include "vm/config.h"
 #include "vm/snapshot.h"
@@ -51,6 +52,11 @@ struct vm {
     int exit_status;
     int shutdown_step;            /* 0: none; 1..3: sysrq s, u, o sent next */
     int64_t shutdown_next_ns, shutdown_deadline_ns;
+    /* After SysRq s and u: the key that follows waits until the virtio
+     * devices have completed no request for a while (the emergency sync
+     * and remount are asynchronous in the guest). */
+    uint64_t shutdown_io_seen;
+    int64_t shutdown_io_since_ns, shutdown_key_ns;
     int64_t started_ns;
     unsigned resets;
     int64_t timeout_ns;           /* --timeout: 0 = none */
@@ -81,10 +87,18 @@ struct vm {
         uint64_t bytes, pages_normal, pages_zero, rounds, remaining_pages;
         double bandwidth_mibps, dirty_pages_rate;
     } mig;
+    /* Guest console output: hart threads put it in con_out, the
+     * con_thread writes it with con.write (which may block on a slow
+     * reader: only that thread waits, and full means dropped). */
+    struct ring con_out;
+    pthread_t con_thread;
+    bool con_thread_started;
 };
 
 /* `id` names the VM in GET / (NULL: "anonymous-instance"). */
 int vm_create(struct vm **out, const char *id, const struct vm_console_ops *con) WARN_UNUSED;
+/* Flushes console output still queued (giving up after 1 s without
+ * progress: a reader that never reads does not hold the exit). */
 void vm_destroy(struct vm *vm);
 
 /* Actions, any thread. 0; -EINVAL (bad input or an action that does not
@@ -106,6 +120,8 @@ json_t *vm_info_json(struct vm *vm);
 json_t *vm_config_json(struct vm *vm);
 json_t *vm_machine_config_json(struct vm *vm);
 json_t *vm_metrics_json(struct vm *vm);
+/* Console output bytes dropped because the reader was too slow. */
+uint64_t vm_console_dropped(struct vm *vm);
 
 /* The main loop (main thread): console, guest stop and reboot, Shutdown
  * progress, signals (*sig set by the CLI's handler). Returns the process
@@ -134,6 +150,10 @@ int vm_migrate_cancel(struct vm *vm, char *err) WARN_UNUSED;
 json_t *vm_migrate_json(struct vm *vm);
 int vm_migrate_incoming(struct vm *vm, const char *uri, volatile sig_atomic_t *stop,
                         char *err) WARN_UNUSED;
+
+/* The UART's sink for every machine of this VM: into the console ring
+ * (never blocks a hart). */
+void vm_console_sink(void *opaque, const uint8_t *buf, size_t len);
 
 /* Shared by snapshot load and incoming migration (lock held, fresh VM):
  * build the board a saved configuration describes (vm->cfg becomes it);

@@ -3,7 +3,7 @@
 # killed VM is replaced; a live VM's socket and a missing directory give a
 # one-line error before boot), Reset from Paused reboots the guest, and
 # `corral ctl shutdown` ends it with status 0.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib/lib.sh"
 command -v curl >/dev/null || { echo "FAIL: curl is not installed"; exit 1; }
 dir=$(guest_dir) || { echo "FAIL: no guest images"; exit 1; }
 

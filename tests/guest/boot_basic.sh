@@ -1,7 +1,7 @@
 # Issue 4: Debian's kernel boots through OpenSBI on Corral to the initramfs;
 # corral.cmd='uname -m' prints riscv64 and "corral: exit 0"; a guest
 # `poweroff` (through busybox and init, not -f) ends corral with status 0.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/lib.sh"
 out=$(boot_guest corral 'uname -m' 1)
 rc=$?
 echo "$out" | tail -n 5

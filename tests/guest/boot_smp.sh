@@ -1,7 +1,7 @@
 # Issue 4: SMP. /proc/cpuinfo lists N harts for --cpus 1, 2 and 4 with the
 # ISA we advertise; on 4 harts, four CPU-heavy busybox pipelines run at once
 # and print the same SHA-256 digests as QEMU for the same input.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/lib.sh"
 isa=$(grep -F -A1 'fdt_isa_string[] =' "$TOP/src/machine/fdt.c" | grep -o '"rv64[^"]*"' | tr -d '"')
 [ -n "$isa" ] || { echo "FAIL: cannot read the advertised ISA from src/machine/fdt.c"; exit 1; }
 

@@ -1,6 +1,6 @@
 # Issue 4 bad input: each mistake gets one line naming the problem and a
 # non-zero exit, before any guest runs.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/lib.sh"
 dir=$(guest_dir) || exit 1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

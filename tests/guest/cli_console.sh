@@ -1,7 +1,7 @@
 # Issue 4: the device tree round-trips through dtc without warnings; a guest
 # spinning in M-mode with interrupts off does not hang the VMM (signals and
 # Ctrl-A x still stop it); the terminal is restored on every exit path.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/lib.sh"
 dir=$(guest_dir) || exit 1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

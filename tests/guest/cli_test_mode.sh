@@ -1,7 +1,7 @@
 # Issue 3 bad input for `corral run --test`: an ELF for another machine, a
 # segment outside RAM and a truncated file get one line and a non-zero exit;
 # a runaway program is stopped by --timeout with a clear message.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/lib.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 CC=riscv64-unknown-elf-gcc

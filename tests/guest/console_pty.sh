@@ -1,7 +1,7 @@
 # --console pty and --console file:PATH. With pty, corral names the
 # pseudo-terminal on stderr; a client opens it, waits for the shell, types
 # a command and powers off. With file:, the guest's output lands in the file.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/lib.sh"
 dir=$(guest_dir) || exit 1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"; kill $pid 2>/dev/null' EXIT

@@ -4,7 +4,7 @@
 # survive, the program must finish (exit 0), the devices may refuse what
 # they are given (NEEDS_RESET, one log line each) but never flood the log,
 # and the readonly disk image must be untouched.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/lib.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 riscv64-unknown-elf-gcc -march=rv64g -mabi=lp64d -nostdlib -nostartfiles -static \

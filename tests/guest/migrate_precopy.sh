@@ -7,7 +7,7 @@
 # Bad input: a paused VM, a second migration while one runs, no one at the
 # URI, garbage sent to the incoming port, and a destination killed in the
 # middle -> clear errors, and the source VM keeps running, intact.
-source "$(dirname "$0")/snapshot_lib.bash"
+source "$(dirname "$0")/lib/snapshot_lib.bash"
 rounds=${MIGRATE_ROUNDS:-6}
 free_port() {
     local p

@@ -4,8 +4,8 @@
 # mismatched page, the guest clock never went backwards, the counters grow
 # between the two reads and the status file is fresh (its nanosleeps
 # return). Then damage check: --print of a missing status file fails.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/pagecheck_lib.bash"
+. "$(dirname "$0")/lib/lib.sh"
+. "$(dirname "$0")/lib/pagecheck_lib.bash"
 dir=$(guest_dir) || exit 1
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

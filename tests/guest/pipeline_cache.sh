@@ -3,7 +3,7 @@
 # fetched again; a run killed midway (download or build) leaves nothing
 # that looks complete and the next run yields a good cache; an unreachable
 # mirror gives one line naming the package index and CORRAL_DEBIAN_MIRROR.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/lib.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 G=$TOP/scripts/guest.sh

@@ -6,7 +6,7 @@
 # synced must read back with its checksum. The same overlay is reused, so
 # each run also opens an image the previous run left mid-write.
 # QCOW2_KILL_RUNS (default 5; bench/io/qcow2_kill.sh runs 20).
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib/lib.sh"
 for t in mkfs.ext4 debugfs e2fsck cpio sha256sum qemu-img; do
     command -v "$t" >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
 done

@@ -7,7 +7,7 @@
 # (qemu-img convert) passes e2fsck and holds the file with the checksum
 # the guest printed. Finally the raw-probe rule: the overlay without
 # format= is refused.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib/lib.sh"
 for t in mkfs.ext4 debugfs e2fsck cpio sha256sum qemu-img; do
     command -v "$t" >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
 done

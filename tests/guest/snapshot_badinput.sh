@@ -7,7 +7,7 @@
 # from another snapshot, another state format version, a raw disk changed
 # since the snapshot (refused; accepted with --ignore-disk-changes), and
 # PUT /snapshot/load after configuration.
-source "$(dirname "$0")/snapshot_lib.bash"
+source "$(dirname "$0")/lib/snapshot_lib.bash"
 command -v curl >/dev/null || snap_fail "curl is not installed"
 api() { # METHOD PATH [BODY] -> "BODY STATUS"
     curl -s --max-time 20 --unix-socket "$SNAP_SOCK" -X "$1" -w ' %{http_code}' \

@@ -5,7 +5,7 @@
 # the chain is merged into one Full snapshot, which restores too, and a
 # Diff memory file is much smaller than a Full one. Then 4 harts: two
 # round trips. Checks as in snapshot_roundtrip (checksum, counter, uptime).
-source "$(dirname "$0")/snapshot_lib.bash"
+source "$(dirname "$0")/lib/snapshot_lib.bash"
 
 size_on_disk() { echo $(( $(stat -c %b "$1") * 512 )); }
 

@@ -7,7 +7,7 @@
 # guest fetches from the host again, with no new DHCP exchange.
 # (A TCP connection through slirp cannot outlive the killed process: its
 # host side is a socket of that process. docs/snapshots.md says so.)
-source "$(dirname "$0")/snapshot_lib.bash"
+source "$(dirname "$0")/lib/snapshot_lib.bash"
 free_port() {
     local p
     for _ in $(seq 50); do

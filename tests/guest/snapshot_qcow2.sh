@@ -8,7 +8,7 @@
 # the guest drops its caches, and no second file; qemu-img check finds no
 # corruption in the frozen image or the overlays (leaks from kill -9 are
 # allowed, as in QEMU).
-source "$(dirname "$0")/snapshot_lib.bash"
+source "$(dirname "$0")/lib/snapshot_lib.bash"
 command -v qemu-img >/dev/null || snap_fail "qemu-img is not installed"
 command -v mkfs.ext4 >/dev/null || snap_fail "mkfs.ext4 is not installed"
 img=$SNAP_WORK/disk.qcow2

@@ -4,7 +4,7 @@
 # the guest's 16 MiB tmpfs file keeps its checksum, its 100 ms counter has
 # moved on (timers fire), its uptime never goes backwards, and a command
 # typed on the console answers. The last guest powers off with status 0.
-source "$(dirname "$0")/snapshot_lib.bash"
+source "$(dirname "$0")/lib/snapshot_lib.bash"
 rounds=${SNAP_ROUNDS:-10}
 snap_boot 1
 snap_check 0

@@ -2,7 +2,7 @@
 # Host-side bad device flags fail before the guest starts, with one line
 # and a non-zero exit: missing disk, a directory as a disk, an unknown
 # --net mode, a TAP that cannot be opened, a hostfwd port already taken.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib/lib.sh"
 command -v busybox >/dev/null || { echo "FAIL: busybox (host) is not installed"; exit 1; }
 dir=$(guest_dir) || { echo "FAIL: no guest build"; exit 1; }
 work=$(mktemp -d)

@@ -5,7 +5,7 @@
 # a readonly second disk (vdb), syncs and powers off. The host then reads
 # the file back with debugfs, e2fsck -fn must be clean, and the readonly
 # image's hash is unchanged.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib/lib.sh"
 for t in mkfs.ext4 debugfs e2fsck cpio sha256sum; do
     command -v "$t" >/dev/null || { echo "FAIL: $t is not installed"; exit 1; }
 done

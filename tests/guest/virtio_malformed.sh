@@ -2,7 +2,7 @@
 # Runs tests/guest/progs/virtio_malformed.S against a real virtio-blk device:
 # five malformed chains, each must give NEEDS_RESET and exactly one log
 # line, and a reset must bring the device back (the program checks that).
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib/lib.sh"
 tmp=$(mktemp -d)
 elf=$tmp/virtio_malformed.elf
 riscv64-unknown-elf-gcc -march=rv64gc_zicsr_zifencei -mabi=lp64d -nostdlib -nostartfiles -static \

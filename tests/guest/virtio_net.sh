@@ -3,7 +3,7 @@
 # lease, a file fetched from an HTTP server on the host's loopback through
 # the gateway 10.0.2.2 (hash checked), DNS through 10.0.2.3, and hostfwd:
 # the host connects to a port forwarded to a server in the guest.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib/lib.sh"
 command -v busybox >/dev/null || { echo "FAIL: busybox (host) is not installed (scripts/deps.sh)"; exit 1; }
 dir=$(guest_dir) || { echo "FAIL: no guest build"; exit 1; }
 work=$(mktemp -d)

@@ -3,7 +3,7 @@
 # console. CORRAL_VMM=qemu|corral picks the VMM (default corral); the QEMU
 # pipeline check uses the same functions with qemu.
 set -u
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
 CORRAL=$BUILD/corral
