@@ -548,6 +548,28 @@ static void test_crash_and_dirty(void **st)
     }
 }
 
+/* Filling a 512-byte-cluster image outgrows the refcount table qemu-img
+ * made (it covers 8 MiB of file): the table is grown, twice. */
+static void test_refcount_growth(void **st)
+{
+    SKIP_NO_QEMU();
+    const uint64_t size = 24 * 1024 * 1024;
+    assert_int_equal(sh("qemu-img create -q -f qcow2 -o cluster_size=512 '%s' 24M",
+                        P("g.qcow2")), 0);
+    uint8_t *m = malloc(size);
+    rng_state = 5;
+    for (uint64_t i = 0; i < size; i += 8)
+        *(uint64_t *)(m + i) = rnd();
+    struct blk_backend *b = open_ok(P("g.qcow2"), "qcow2", false);
+    for (uint64_t o = 0; o < size; o += 1 << 20) {
+        struct iovec v = { m + o, 1 << 20 };
+        assert_int_equal(b->ops->pwritev(b, &v, 1, o), 0);
+    }
+    blk_close(b);
+    expect_written(P("g.qcow2"), m, size);
+    free(m);
+}
+
 /* cache=none: O_DIRECT with bounce buffers for unaligned metadata and
  * guest buffers (the random I/O uses odd vector splits). */
 static void test_cache_none(void **st)
@@ -615,6 +637,7 @@ int main(void)
         cmocka_unit_test(test_probe_lock_fifo),
         cmocka_unit_test(test_crash_and_dirty),
         cmocka_unit_test(test_cache_none),
+        cmocka_unit_test(test_refcount_growth),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
