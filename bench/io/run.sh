@@ -10,6 +10,10 @@
 # guest -> host through the slirp gateway to a busybox nc receiver on the
 # host. One boot per VMM. Prints the medians, in MB/s (10^6 bytes) and
 # IOPS, and the Corral/QEMU ratios.
+# BENCH_IO_FORMAT=raw (default) | qcow2 (fresh empty image: every write
+# allocates) | qcow2-alloc (preallocation=full) and BENCH_IO_CACHE=
+# writeback (default) | none (O_DIRECT on the host) pick the disk, for both
+# VMMs alike; bench/io/formats.sh runs the combinations.
 . "$(dirname "$0")/../lib.sh"
 LC_ALL=C
 export LC_ALL
@@ -21,6 +25,11 @@ RAND_SECS=${BENCH_IO_RAND_SECS:-4}
 NET_MB=${BENCH_IO_NET_MB:-32}
 NET_REPS=${BENCH_IO_NET_REPS:-4}
 TIMEOUT=${BENCH_IO_TIMEOUT:-300}
+FORMAT=${BENCH_IO_FORMAT:-raw}
+CACHE=${BENCH_IO_CACHE:-writeback}
+case $FORMAT in raw|qcow2|qcow2-alloc) ;; *) echo "io: BENCH_IO_FORMAT=$FORMAT: raw, qcow2 or qcow2-alloc"; exit 1 ;; esac
+case $CACHE in writeback|none) ;; *) echo "io: BENCH_IO_CACHE=$CACHE: writeback or none"; exit 1 ;; esac
+FMT=${FORMAT%-alloc}
 CMDLINE="console=ttyS0 quiet corral.cmd=sh%20/bench-io.sh"
 
 DIR=$("$BENCH_TOP/scripts/guest.sh" --print-dir) || { echo "io: no guest images (scripts/guest.sh)"; exit 1; }
@@ -69,7 +78,7 @@ free_port() { # a port nothing listens on
     return 1
 }
 
-echo "== io: $(basename "$DIR"), ${IMG_MB} MiB sparse raw image, $REPS rounds of" \
+echo "== io: $(basename "$DIR"), ${IMG_MB} MiB $FORMAT image (cache=$CACHE), $REPS rounds of" \
     "${SEQ_MB} MiB sequential, ${RAND_SECS} s per random-read test, $NET_REPS x ${NET_MB} MiB network"
 
 # rate LOG TAG SCALE: SCALE * $2 / $3 of each "TAG A NS" line, one a line.
@@ -85,7 +94,12 @@ declare -A M
 for vmm in corral qemu; do
     log=$BENCH_OUT/io-$vmm.log
     # The same fresh sparse image for both VMMs.
-    rm -f "$IMG" && truncate -s "${IMG_MB}M" "$IMG" || exit 1
+    rm -f "$IMG"
+    case $FORMAT in
+        raw) truncate -s "${IMG_MB}M" "$IMG" ;;
+        qcow2) qemu-img create -q -f qcow2 "$IMG" "${IMG_MB}M" ;;
+        qcow2-alloc) qemu-img create -q -f qcow2 -o preallocation=full "$IMG" "${IMG_MB}M" ;;
+    esac || exit 1
     # One receiver per transfer: busybox nc -l serves a single connection.
     ports=
     for ((r = 1; r <= NET_REPS; r++)); do
@@ -99,12 +113,12 @@ for vmm in corral qemu; do
     if [ $vmm = corral ]; then
         timed_run "$log" timeout "$TIMEOUT" "$CORRAL" run --firmware "$DIR/fw_dynamic.bin" \
             --kernel "$DIR/Image" --initrd "$INITRD" --cpus 1 --memory 512M \
-            --disk "$IMG" --net user --cmdline "$CMDLINE"
+            --disk "$IMG,format=$FMT,cache=$CACHE" --net user --cmdline "$CMDLINE"
     else
         timed_run "$log" timeout "$TIMEOUT" qemu-system-riscv64 -M virt -m 512M -smp 1 \
             -nographic -no-reboot -bios "$DIR/fw_dynamic.bin" -kernel "$DIR/Image" \
             -initrd "$INITRD" -append "$CMDLINE" \
-            -drive if=none,file="$IMG",format=raw,id=d0 -device virtio-blk-device,drive=d0 \
+            -drive if=none,file="$IMG",format=$FMT,cache=$CACHE,id=d0 -device virtio-blk-device,drive=d0 \
             -netdev user,id=n0 -device virtio-net-device,netdev=n0
     fi
     if ! grep -q 'io-done' "$log" || grep -q 'io-error' "$log"; then

@@ -83,7 +83,7 @@ struct qcow2 {
     struct qcow2_rbslot rbc[4];
     uint64_t tick;
     /* Allocation: reserved run (refcounts already 1 and synced). */
-    uint64_t reserved[256];     /* cluster indices */
+    uint64_t reserved[1024];    /* cluster indices */
     unsigned res_next, res_end;
     uint64_t free_hint;         /* cluster index to scan from */
     uint64_t *pend_free;        /* host offsets freed in L2, refcount not yet dropped */

@@ -19,7 +19,7 @@
 #include "core/log.h"
 
 #define L2_CACHE_BYTES (4u << 20)
-#define RESERVE_BYTES (16u << 20)
+#define RESERVE_BYTES (64u << 20)
 
 int qcow2_meta_init(struct qcow2 *q)
 {
@@ -207,14 +207,96 @@ static void note_end(struct qcow2 *q, uint64_t cluster)
         q->end = (cluster + 1) * q->cs;
 }
 
+/* A bigger refcount table (covering group ri) at the end of the file,
+ * with the refcount blocks its own clusters need placed just before it:
+ * everything written and synced, then the header switched (one 12-byte
+ * write, synced), then the old table's clusters freed. */
+static int grow_table(struct qcow2 *q, uint64_t ri, uint64_t avoid)
+{
+    const uint64_t E = q->rb_entries;
+    uint64_t want = q->rt_entries * 2 > ri + 1 ? q->rt_entries * 2 : ri + 1;
+    uint64_t ntc = (want * 8 + q->cs - 1) / q->cs;
+    if (ntc * q->cs > (8u << 20))
+        return -ENOSPC;
+    uint64_t nent = ntc * q->cs / 8;
+    uint64_t S = q->end / q->cs > avoid + 1 ? q->end / q->cs : avoid + 1, nrb = 0;
+    uint64_t groups[64];
+    for (;;) {
+        uint64_t n = 0, rend = S + nrb + ntc;
+        for (uint64_t g = S / E; g <= (rend - 1) / E && n < 64; g++)
+            if (g >= q->rt_entries || !q->rt[g])
+                groups[n++] = g;
+        if (ri >= q->rt_entries && (ri < S / E || ri > (rend - 1) / E) && n < 64)
+            groups[n++] = ri;
+        if (n >= 64)
+            return -ENOSPC;
+        if (n == nrb)
+            break;
+        nrb = n;
+    }
+    uint64_t *nrt = calloc(nent, 8);
+    uint8_t *blk = aligned_alloc(4096, q->cs < 4096 ? 4096 : q->cs);
+    int r = 0;
+    if (!nrt || !blk) {
+        r = -ENOMEM;
+        goto out;
+    }
+    memcpy(nrt, q->rt, q->rt_entries * 8);
+    uint64_t rend = S + nrb + ntc;
+    for (uint64_t i = 0; i < nrb; i++) {
+        uint64_t g = groups[i];
+        nrt[g] = (S + i) * q->cs;
+        memset(blk, 0, q->cs);
+        for (uint64_t c = S; c < rend; c++)
+            if (c / E == g) {
+                uint64_t at;
+                unsigned len;
+                rb_write(q, blk, c % E, 1, &at, &len);
+            }
+        if ((r = blk_file_pwrite(&q->f, blk, q->cs, (S + i) * q->cs)))
+            goto out;
+    }
+    /* Region clusters in groups that already have a block. */
+    for (uint64_t c = S; c < rend; c++)
+        if (c / E < q->rt_entries && q->rt[c / E] && (r = qcow2_refcount_set(q, c, 1)))
+            goto out;
+    for (uint64_t i = 0; i < nent; i++)
+        nrt[i] = __builtin_bswap64(nrt[i]);
+    r = blk_file_pwrite(&q->f, nrt, ntc * q->cs, (S + nrb) * q->cs);
+    for (uint64_t i = 0; i < nent; i++)
+        nrt[i] = __builtin_bswap64(nrt[i]);
+    if (r || (r = blk_file_sync(&q->f)))
+        goto out;
+    uint8_t h[12];
+    q2_put64(h, (S + nrb) * q->cs);
+    q2_put32(h + 8, (uint32_t)ntc);
+    if ((r = blk_file_pwrite(&q->f, h, 12, 48)) || (r = blk_file_sync(&q->f)))
+        goto out;
+    uint64_t old_off = q->rt_offset, old_c = q->rt_clusters;
+    free(q->rt);
+    q->rt = nrt;
+    nrt = NULL;
+    q->rt_entries = nent;
+    q->rt_offset = (S + nrb) * q->cs;
+    q->rt_clusters = (uint32_t)ntc;
+    note_end(q, rend - 1);
+    for (uint64_t c = old_off / q->cs; c < old_off / q->cs + old_c && !r; c++) {
+        r = qcow2_refcount_set(q, c, 0);
+        if (c < q->free_hint)
+            q->free_hint = c;
+    }
+out:
+    free(nrt);
+    free(blk);
+    return r;
+}
+
 /* A refcount block for group ri, placed inside its own group (all of
  * whose clusters are free, having no refcount block) but not at `avoid`. */
 static int new_refblock(struct qcow2 *q, uint64_t ri, uint64_t avoid)
 {
-    if (ri >= q->rt_entries) {
-        log_warn("%s: qcow2 refcount table full (growing it is not supported)", q->b.path);
-        return -ENOSPC;
-    }
+    if (ri >= q->rt_entries)
+        return grow_table(q, ri, avoid);
     uint64_t c = ri * q->rb_entries;
     if (c == avoid)
         c++;

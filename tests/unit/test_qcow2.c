@@ -548,6 +548,67 @@ static void test_crash_and_dirty(void **st)
     }
 }
 
+/* Filling a 512-byte-cluster image outgrows the refcount table qemu-img
+ * made (it covers 8 MiB of file): the table is grown, twice. */
+static void test_refcount_growth(void **st)
+{
+    SKIP_NO_QEMU();
+    const uint64_t size = 24 * 1024 * 1024;
+    assert_int_equal(sh("qemu-img create -q -f qcow2 -o cluster_size=512 '%s' 24M",
+                        P("g.qcow2")), 0);
+    uint8_t *m = malloc(size);
+    rng_state = 5;
+    for (uint64_t i = 0; i < size; i += 8)
+        *(uint64_t *)(m + i) = rnd();
+    struct blk_backend *b = open_ok(P("g.qcow2"), "qcow2", false);
+    for (uint64_t o = 0; o < size; o += 1 << 20) {
+        struct iovec v = { m + o, 1 << 20 };
+        assert_int_equal(b->ops->pwritev(b, &v, 1, o), 0);
+    }
+    blk_close(b);
+    expect_written(P("g.qcow2"), m, size);
+    free(m);
+}
+
+/* cache=none: O_DIRECT with bounce buffers for unaligned metadata and
+ * guest buffers (the random I/O uses odd vector splits). */
+static void test_cache_none(void **st)
+{
+    SKIP_NO_QEMU();
+    const uint64_t size = 8 * 1024 * 1024;
+    for (int fmt = 0; fmt < 2; fmt++) {
+        uint8_t *m = calloc(1, size);
+        if (fmt)
+            assert_int_equal(sh("qemu-img create -q -f qcow2 -o cluster_size=4096 '%s' 8M",
+                                P("d.img")), 0);
+        else
+            assert_int_equal(sh("truncate -s 8M '%s'", P("d.img")), 0);
+        struct blk_open_opts o = { .format = fmt ? "qcow2" : "raw", .cache = BLK_CACHE_NONE };
+        struct blk_backend *b;
+        char err[512];
+        int r = blk_open_ex(P("d.img"), &o, &b, err, sizeof(err));
+        if (r && strstr(err, "O_DIRECT")) {
+            print_message("%s: skipped\n", err);
+            free(m);
+            return;
+        }
+        assert_int_equal(r, 0);
+        random_io(b, m, size, 150, 70 + fmt);
+        expect_content(b, m, size);
+        blk_close(b);
+        if (fmt) {
+            expect_written(P("d.img"), m, size);
+        } else {
+            uint64_t n;
+            uint8_t *got = read_file(P("d.img"), &n);
+            assert_memory_equal(got, m, size);
+            free(got);
+        }
+        free(m);
+        unlink(P("d.img"));
+    }
+}
+
 static int setup(void **st)
 {
     snprintf(dir, sizeof(dir), "/tmp/corral-qcow2-XXXXXX");
@@ -575,6 +636,8 @@ int main(void)
         cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_probe_lock_fifo),
         cmocka_unit_test(test_crash_and_dirty),
+        cmocka_unit_test(test_cache_none),
+        cmocka_unit_test(test_refcount_growth),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
