@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 int gmem_init(struct gmem *m, gpa_t base, uint64_t size)
 {
@@ -75,4 +76,26 @@ void gmem_dma_written(struct gmem *m, gpa_t gpa, uint64_t len)
      * pages whose tag changed. */
     if (hit)
         atomic_fetch_add(&m->code_gen, 1);
+}
+
+int gmem_discard(struct gmem *m, gpa_t gpa, uint64_t len)
+{
+    if (!len)
+        return 0;
+    if (!gmem_contains(m, gpa, len))
+        return -EINVAL;
+    /* Only whole host pages can be dropped (hosts with 16/64 KiB pages
+     * keep a partly released one). */
+    static long host_page;
+    if (!host_page)
+        host_page = sysconf(_SC_PAGESIZE);
+    uint64_t hp = host_page > 0 ? (uint64_t)host_page : GMEM_PAGE_SIZE;
+    uint64_t off = gpa - m->base;
+    uint64_t start = (off + hp - 1) & ~(hp - 1), end = (off + len) & ~(hp - 1);
+    int r = 0;
+    if (end > start && madvise(m->host + start, end - start, MADV_DONTNEED))
+        r = -errno;
+    /* Zeroed pages are new contents behind the CPU's back. */
+    gmem_dma_written(m, gpa, len);
+    return r;
 }

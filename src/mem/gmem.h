@@ -52,5 +52,10 @@ int gmem_write(struct gmem *m, gpa_t pa, const void *buf, size_t len) WARN_UNUSE
 /* A device wrote guest RAM behind the CPU's back (DMA): decoded blocks of
  * those pages must go, as for a store from a hart. Any thread. */
 void gmem_dma_written(struct gmem *m, gpa_t gpa, uint64_t len);
+/* Give [gpa, gpa+len) back to the host (madvise MADV_DONTNEED on the whole
+ * host pages inside it): the pages read zero when next touched, host
+ * pointers stay valid, decoded code of those pages is dropped. -EINVAL
+ * when the range is not in RAM. Any thread. */
+int gmem_discard(struct gmem *m, gpa_t gpa, uint64_t len) WARN_UNUSED;
 
 #endif
