@@ -69,6 +69,8 @@ static void print_help(void)
            "  --disk PATH[,readonly][,serial=S]   virtio-blk disk (repeatable)\n"
            "  --net user[,hostfwd=tcp::H-:G][,mac=M] | tap=NAME   virtio-net (repeatable)\n"
            "  --rng              virtio-rng entropy device\n"
+           "  --balloon SIZE[,deflate-on-oom][,reporting][,stats=SECONDS]\n"
+           "                     virtio-balloon with an initial target (0 to start empty)\n"
            "  --config-file FILE VM configuration as JSON (the API's bodies); flags win\n"
            "                     (--disk/--net replace the file's drives/interfaces)\n"
            "  --api-sock PATH    serve the management API on this unix socket\n"
@@ -150,13 +152,14 @@ struct run_opts {
     struct machine_net nets[MACHINE_MAX_NICS];
     unsigned nnets;
     bool rng;
+    const char *balloon; /* --balloon SIZE[,deflate-on-oom][,reporting][,stats=N] */
     double timeout;      /* --timeout SECONDS; 0 = none */
 };
 
 static int parse_run_flags(int argc, char **argv, struct run_opts *o)
 {
     enum { O_KERNEL = 256, O_INITRD, O_FIRMWARE, O_CMDLINE, O_CPUS, O_MEMORY,
-           O_CONSOLE, O_TEST, O_DUMP_DTB, O_MMU, O_CONFIG, O_API_SOCK, O_NAME, O_DISK, O_NET, O_RNG, O_TIMEOUT };
+           O_CONSOLE, O_TEST, O_DUMP_DTB, O_MMU, O_CONFIG, O_API_SOCK, O_NAME, O_DISK, O_NET, O_RNG, O_TIMEOUT, O_BALLOON };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "initrd", required_argument, NULL, O_INITRD },
@@ -175,6 +178,7 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         { "disk", required_argument, NULL, O_DISK },
         { "net", required_argument, NULL, O_NET },
         { "rng", no_argument, NULL, O_RNG },
+        { "balloon", required_argument, NULL, O_BALLOON },
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -216,6 +220,7 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
             break;
         }
         case O_RNG: o->rng = true; break;
+        case O_BALLOON: o->balloon = optarg; break;
         case O_TIMEOUT:
             o->timeout = strtod(optarg, &end);
             if (*optarg == '\0' || *end || !(o->timeout > 0) || o->timeout > 1e7)
@@ -250,6 +255,52 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
     if (optind < argc)
         return cli_usage_error("unexpected argument '%s'", argv[optind]);
     return 0;
+}
+
+/* --balloon SIZE[,deflate-on-oom][,reporting][,stats=SECONDS] as a PUT
+ * /balloon body, so the flag and the API check the same things. */
+static int apply_balloon_flag(struct vm_config *c, const char *arg, char *err)
+{
+    char *copy = strdup(arg), *save = NULL;
+    json_t *body = json_object();
+    int r = -EINVAL;
+    if (!copy || !body) {
+        snprintf(err, VM_ERR_LEN, "out of memory");
+        goto out;
+    }
+    json_object_set_new(body, "deflate_on_oom", json_false());
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        uint64_t bytes;
+        char *end;
+        if (tok == copy) {
+            if (parse_size(tok, &bytes) || (bytes & ((1ULL << 20) - 1))) {
+                snprintf(err, VM_ERR_LEN, "--balloon %s: '%s' is not a whole number of MiB "
+                         "(e.g. 128M)", arg, tok);
+                goto out;
+            }
+            json_object_set_new(body, "amount_mib", json_integer((json_int_t)(bytes >> 20)));
+        } else if (!strcmp(tok, "deflate-on-oom")) {
+            json_object_set_new(body, "deflate_on_oom", json_true());
+        } else if (!strcmp(tok, "reporting")) {
+            json_object_set_new(body, "free_page_reporting", json_true());
+        } else if (!strncmp(tok, "stats=", 6)) {
+            long n = strtol(tok + 6, &end, 10);
+            if (!tok[6] || *end || n < 0 || n > 3600) {
+                snprintf(err, VM_ERR_LEN, "--balloon %s: stats= takes 0..3600 seconds", arg);
+                goto out;
+            }
+            json_object_set_new(body, "stats_polling_interval_s", json_integer(n));
+        } else {
+            snprintf(err, VM_ERR_LEN, "--balloon %s: unknown option '%s' (deflate-on-oom, "
+                     "reporting, stats=N)", arg, tok);
+            goto out;
+        }
+    }
+    r = vmcfg_put_balloon(c, body, err);
+out:
+    json_decref(body);
+    free(copy);
+    return r;
 }
 
 static int check_readable(const char *path, const char *what)
@@ -303,6 +354,8 @@ static int apply_flags(struct vm_config *c, const struct run_opts *o)
         }
         c->mem_mib = o->mem_size >> 20;
     }
+    if (o->balloon && apply_balloon_flag(c, o->balloon, err))
+        goto bad;
     return 0;
 bad:
     fprintf(stderr, "corral: error: %s\n", err);

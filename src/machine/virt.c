@@ -21,6 +21,7 @@
 #include "devices/plic.h"
 #include "devices/sifive_test.h"
 #include "devices/uart16550.h"
+#include "devices/virtio_balloon.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_net.h"
 #include "devices/virtio_rng.h"
@@ -95,9 +96,34 @@ static void destroy_virtio(struct machine *m)
     }
     virtio_rng_destroy(m->rng);
     m->rng = NULL;
+    virtio_balloon_destroy(m->balloon);
+    m->balloon = NULL;
     m->nvirtio = 0;
     iothread_destroy(m->io);
     m->io = NULL;
+}
+
+static int create_balloon(struct machine *m, char *err)
+{
+    const struct machine_config *c = &m->cfg;
+    struct virtio_balloon_opts o = {
+        .deflate_on_oom = c->balloon_deflate_on_oom,
+        .free_page_reporting = c->balloon_reporting,
+        .stats_interval_s = c->balloon_stats_s,
+        .target_pages = (uint32_t)(c->balloon_mib << (20 - VIRTIO_BALLOON_PFN_SHIFT)),
+    };
+    if (c->balloon_mib > c->mem_size / MiB) {
+        snprintf(err, VIRT_ERR_LEN, "balloon: target %llu MiB is larger than the guest's "
+                 "%llu MiB", (unsigned long long)c->balloon_mib,
+                 (unsigned long long)(c->mem_size / MiB));
+        return -EINVAL;
+    }
+    m->balloon = virtio_balloon_create(&m->bus.ram, m->io, next_slot_irq(m), &o);
+    if (!m->balloon) {
+        snprintf(err, VIRT_ERR_LEN, "balloon: cannot create the device");
+        return -ENOMEM;
+    }
+    return add_virtio_slot(m, virtio_balloon_dev(m->balloon), err);
 }
 
 /* Disks, NICs and the rng into slots 0.. in that order. Host-side
@@ -112,7 +138,7 @@ static int create_virtio(struct machine *m, char *err)
                  MACHINE_MAX_DISKS, MACHINE_MAX_NICS);
         return -EINVAL;
     }
-    if (c->ndisks + c->nnets + (c->rng ? 1 : 0) > VIRTIO_MMIO_SLOTS) {
+    if (c->ndisks + c->nnets + (c->rng ? 1 : 0) + (c->balloon ? 1 : 0) > VIRTIO_MMIO_SLOTS) {
         snprintf(err, VIRT_ERR_LEN, "too many virtio devices: %u disks + %u NICs%s > %d slots",
                  c->ndisks, c->nnets, c->rng ? " + rng" : "", VIRTIO_MMIO_SLOTS);
         return -EINVAL;
@@ -174,6 +200,8 @@ static int create_virtio(struct machine *m, char *err)
         if ((r = add_virtio_slot(m, virtio_rng_dev(m->rng), err)))
             return r;
     }
+    if (c->balloon && (r = create_balloon(m, err)))
+        return r;
     return 0;
 }
 
@@ -588,5 +616,6 @@ void machine_poll_tohost(struct machine *m)
 int machine_poll_devices(struct machine *m)
 {
     goldfish_rtc_poll(m->rtc);
-    return 100;
+    int t = m->balloon ? virtio_balloon_poll(m->balloon) : 100;
+    return t < 100 ? t : 100;
 }

@@ -381,6 +381,72 @@ oom:
     return fail(err, "out of memory");
 }
 
+#define MAX_STATS_INTERVAL_S 3600
+
+int vmcfg_put_balloon(struct vm_config *c, const json_t *body, char *err)
+{
+    static const char *const keys[] = { "amount_mib", "deflate_on_oom",
+                                        "stats_polling_interval_s", "free_page_reporting",
+                                        NULL };
+    const char *w = "balloon";
+    long long amount, interval = 0;
+    bool oom = false, report = false;
+    int r;
+    if ((r = check_object(body, w, err)) || (r = check_keys(body, keys, w, err)) ||
+        (r = get_uint(body, "amount_mib", 0, MAX_MEM_MIB, &amount, w, err)) ||
+        (r = get_bool(body, "deflate_on_oom", true, &oom, w, err)) ||
+        (r = get_bool(body, "free_page_reporting", false, &report, w, err)))
+        return r;
+    if (json_object_get(body, "stats_polling_interval_s") &&
+        (r = get_uint(body, "stats_polling_interval_s", 0, MAX_STATS_INTERVAL_S, &interval,
+                      w, err)))
+        return r;
+    if ((uint64_t)amount > c->mem_mib)
+        return fail(err, "%s: 'amount_mib' is %lld but the guest has only %llu MiB", w,
+                    amount, (unsigned long long)c->mem_mib);
+    c->balloon = (struct vm_balloon){
+        .present = true, .amount_mib = (uint64_t)amount, .deflate_on_oom = oom,
+        .free_page_reporting = report, .stats_polling_interval_s = (unsigned)interval,
+    };
+    return 0;
+}
+
+int vmcfg_parse_balloon_patch(const json_t *body, uint64_t *amount_mib, char *err)
+{
+    static const char *const keys[] = { "amount_mib", NULL };
+    long long amount;
+    int r;
+    if ((r = check_object(body, "balloon", err)) ||
+        (r = check_keys(body, keys, "balloon", err)) ||
+        (r = get_uint(body, "amount_mib", 0, MAX_MEM_MIB, &amount, "balloon", err)))
+        return r;
+    *amount_mib = (uint64_t)amount;
+    return 0;
+}
+
+int vmcfg_parse_balloon_stats_patch(const json_t *body, unsigned *interval_s, char *err)
+{
+    static const char *const keys[] = { "stats_polling_interval_s", NULL };
+    const char *w = "balloon/statistics";
+    long long n;
+    int r;
+    if ((r = check_object(body, w, err)) || (r = check_keys(body, keys, w, err)) ||
+        (r = get_uint(body, "stats_polling_interval_s", 0, MAX_STATS_INTERVAL_S, &n, w,
+                      err)))
+        return r;
+    *interval_s = (unsigned)n;
+    return 0;
+}
+
+json_t *vmcfg_balloon_json(const struct vm_config *c)
+{
+    const struct vm_balloon *b = &c->balloon;
+    return json_pack("{s:I, s:b, s:I, s:b}", "amount_mib", (json_int_t)b->amount_mib,
+                     "deflate_on_oom", b->deflate_on_oom, "stats_polling_interval_s",
+                     (json_int_t)b->stats_polling_interval_s, "free_page_reporting",
+                     b->free_page_reporting);
+}
+
 void vmcfg_clear_devices(struct vm_config *c, bool drives, bool nets)
 {
     for (unsigned i = 0; drives && i < c->ndrives; i++)
@@ -432,7 +498,7 @@ oom:
 int vmcfg_apply_document(struct vm_config *c, const json_t *doc, char *err)
 {
     static const char *const keys[] = { "boot-source", "machine-config", "drives",
-                                        "network-interfaces", NULL };
+                                        "network-interfaces", "balloon", NULL };
     int r;
     if (!json_is_object(doc))
         return fail(err, "the configuration must be a JSON object");
@@ -443,6 +509,8 @@ int vmcfg_apply_document(struct vm_config *c, const json_t *doc, char *err)
         return r;
     if ((v = json_object_get(doc, "machine-config")) &&
         (r = vmcfg_put_machine_config(c, v, err)))
+        return r;
+    if ((v = json_object_get(doc, "balloon")) && (r = vmcfg_put_balloon(c, v, err)))
         return r;
     static const char *const lists[] = { "drives", "network-interfaces" };
     for (int k = 0; k < 2; k++) {
@@ -533,6 +601,8 @@ json_t *vmcfg_to_json(const struct vm_config *c)
     json_object_set_new(doc, "machine-config", vmcfg_machine_config_json(c));
     json_object_set_new(doc, "drives", drives);
     json_object_set_new(doc, "network-interfaces", nets);
+    if (c->balloon.present)
+        json_object_set_new(doc, "balloon", vmcfg_balloon_json(c));
     return doc;
 err:
     json_decref(doc);
@@ -551,6 +621,11 @@ int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err)
     mc->mem_size = c->mem_mib << 20;
     mc->mmu_type = c->mmu_type;
     mc->rng = c->rng;
+    mc->balloon = c->balloon.present;
+    mc->balloon_mib = c->balloon.amount_mib;
+    mc->balloon_deflate_on_oom = c->balloon.deflate_on_oom;
+    mc->balloon_reporting = c->balloon.free_page_reporting;
+    mc->balloon_stats_s = c->balloon.stats_polling_interval_s;
     /* A test program gets the same devices, but no boot images. */
     if (c->test_elf)
         mc->test_elf = c->test_elf;

@@ -82,6 +82,15 @@ json_t *vm_config_json(struct vm *vm);
 json_t *vm_machine_config_json(struct vm *vm);
 json_t *vm_metrics_json(struct vm *vm);
 
+/* The balloon (vm.c). put: before start (400 after). patch/patch_stats:
+ * a started VM with the device. The JSON views return NULL with a message
+ * in err when there is nothing to show (no balloon, statistics off). */
+int vm_balloon_put(struct vm *vm, const json_t *body, char *err) WARN_UNUSED;
+int vm_balloon_patch(struct vm *vm, const json_t *body, char *err) WARN_UNUSED;
+int vm_balloon_patch_stats(struct vm *vm, const json_t *body, char *err) WARN_UNUSED;
+json_t *vm_balloon_json(struct vm *vm, char *err);
+json_t *vm_balloon_stats_json(struct vm *vm, char *err);
+
 /* The main loop (main thread): console, guest stop and reboot, Shutdown
  * progress, signals (*sig set by the CLI's handler). Returns the process
  * exit status: 0 for a guest poweroff or Shutdown, the test's code for a
