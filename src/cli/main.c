@@ -69,6 +69,7 @@ static void print_help(void)
            "  --disk PATH[,readonly][,serial=S]   virtio-blk disk (repeatable)\n"
            "  --net user[,hostfwd=tcp::H-:G][,mac=M] | tap=NAME   virtio-net (repeatable)\n"
            "  --rng              virtio-rng entropy device\n"
+           "  --mem-merge on|off share identical guest pages with KSM (the host runs it)\n"
            "  --balloon SIZE[,deflate-on-oom][,reporting][,stats=SECONDS]\n"
            "                     virtio-balloon with an initial target (0 to start empty)\n"
            "  --config-file FILE VM configuration as JSON (the API's bodies); flags win\n"
@@ -152,6 +153,7 @@ struct run_opts {
     struct machine_net nets[MACHINE_MAX_NICS];
     unsigned nnets;
     bool rng;
+    int mem_merge;       /* --mem-merge: -1 unset, 0 off, 1 on */
     const char *balloon; /* --balloon SIZE[,deflate-on-oom][,reporting][,stats=N] */
     double timeout;      /* --timeout SECONDS; 0 = none */
 };
@@ -159,7 +161,7 @@ struct run_opts {
 static int parse_run_flags(int argc, char **argv, struct run_opts *o)
 {
     enum { O_KERNEL = 256, O_INITRD, O_FIRMWARE, O_CMDLINE, O_CPUS, O_MEMORY,
-           O_CONSOLE, O_TEST, O_DUMP_DTB, O_MMU, O_CONFIG, O_API_SOCK, O_NAME, O_DISK, O_NET, O_RNG, O_TIMEOUT, O_BALLOON };
+           O_CONSOLE, O_TEST, O_DUMP_DTB, O_MMU, O_CONFIG, O_API_SOCK, O_NAME, O_DISK, O_NET, O_RNG, O_TIMEOUT, O_BALLOON, O_MEM_MERGE };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "initrd", required_argument, NULL, O_INITRD },
@@ -179,6 +181,7 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         { "net", required_argument, NULL, O_NET },
         { "rng", no_argument, NULL, O_RNG },
         { "balloon", required_argument, NULL, O_BALLOON },
+        { "mem-merge", required_argument, NULL, O_MEM_MERGE },
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -221,6 +224,14 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         }
         case O_RNG: o->rng = true; break;
         case O_BALLOON: o->balloon = optarg; break;
+        case O_MEM_MERGE:
+            if (!strcmp(optarg, "on"))
+                o->mem_merge = 1;
+            else if (!strcmp(optarg, "off"))
+                o->mem_merge = 0;
+            else
+                return cli_usage_error("--mem-merge %s: must be on or off", optarg);
+            break;
         case O_TIMEOUT:
             o->timeout = strtod(optarg, &end);
             if (*optarg == '\0' || *end || !(o->timeout > 0) || o->timeout > 1e7)
@@ -354,6 +365,8 @@ static int apply_flags(struct vm_config *c, const struct run_opts *o)
         }
         c->mem_mib = o->mem_size >> 20;
     }
+    if (o->mem_merge >= 0)
+        c->mem_merge = o->mem_merge == 1;
     if (o->balloon && apply_balloon_flag(c, o->balloon, err))
         goto bad;
     return 0;
@@ -509,7 +522,7 @@ out:
 
 int main(int argc, char **argv)
 {
-    struct run_opts o = { 0 };
+    struct run_opts o = { .mem_merge = -1 };
     atexit(console_restore);
     if (argc < 2) {
         print_help();

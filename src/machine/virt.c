@@ -246,6 +246,16 @@ int machine_create(struct machine **out, const struct machine_config *cfg, char 
                  (unsigned long long)(cfg->mem_size / MiB), strerror(-r));
         goto err_free;
     }
+    /* THP only when no balloon: khugepaged would fill the holes the
+     * balloon punches back in (max_ptes_none), undoing the release. */
+    if ((r = gmem_advise(&m->bus.ram, cfg->mem_merge, !cfg->balloon))) {
+        if (cfg->mem_merge) {
+            snprintf(err, VIRT_ERR_LEN, "--mem-merge on: madvise(MADV_MERGEABLE): %s "
+                     "(host kernel without KSM?)", strerror(-r));
+            goto err_ram;
+        }
+        log_info("guest RAM: no transparent huge pages (%s)", strerror(-r));
+    }
     for (unsigned i = 0; i < m->nharts; i++) {
         m->harts[i] = calloc(1, sizeof(struct hart));
         if (!m->harts[i] || hart_init(m->harts[i], i, &m->bus, &m->clock)) {
@@ -302,6 +312,7 @@ err_harts:
             free(m->harts[i]);
         }
     }
+err_ram:
     gmem_destroy(&m->bus.ram);
 err_free:
     if (m->wake_fd >= 0)

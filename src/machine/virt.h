@@ -73,6 +73,7 @@ struct machine_config {
     bool balloon, balloon_deflate_on_oom, balloon_reporting;
     uint64_t balloon_mib;
     unsigned balloon_stats_s;
+    bool mem_merge;         /* --mem-merge on: KSM on guest RAM */
     /* Console output (the UART's transmitter). */
     void (*console_write)(void *opaque, const uint8_t *buf, size_t len);
     void *console_opaque;

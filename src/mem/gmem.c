@@ -99,3 +99,11 @@ int gmem_discard(struct gmem *m, gpa_t gpa, uint64_t len)
     gmem_dma_written(m, gpa, len);
     return r;
 }
+
+int gmem_advise(struct gmem *m, bool merge, bool hugepage)
+{
+    int advice = merge ? MADV_MERGEABLE : hugepage ? MADV_HUGEPAGE : -1;
+    if (advice < 0 || !m->host)
+        return 0;
+    return madvise(m->host, m->size, advice) ? -errno : 0;
+}

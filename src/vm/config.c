@@ -225,20 +225,23 @@ int vmcfg_put_boot_source(struct vm_config *c, const json_t *body, char *err)
 
 int vmcfg_put_machine_config(struct vm_config *c, const json_t *body, char *err)
 {
-    static const char *const keys[] = { "vcpu_count", "mem_size_mib", "smt", NULL };
+    static const char *const keys[] = { "vcpu_count", "mem_size_mib", "smt", "mem_merge",
+                                        NULL };
     const char *w = "machine-config";
     long long cpus, mem;
-    bool smt = false;
+    bool smt = false, merge = false;
     int r;
     if ((r = check_object(body, w, err)) || (r = check_keys(body, keys, w, err)) ||
         (r = get_uint(body, "vcpu_count", 1, MAX_VCPUS, &cpus, w, err)) ||
         (r = get_uint(body, "mem_size_mib", MIN_MEM_MIB, MAX_MEM_MIB, &mem, w, err)) ||
-        (r = get_bool(body, "smt", false, &smt, w, err)))
+        (r = get_bool(body, "smt", false, &smt, w, err)) ||
+        (r = get_bool(body, "mem_merge", false, &merge, w, err)))
         return r;
     if (smt)
         return fail(err, "%s: 'smt' is not supported on RISC-V harts", w);
     c->ncpus = (unsigned)cpus;
     c->mem_mib = (uint64_t)mem;
+    c->mem_merge = merge;
     return 0;
 }
 
@@ -553,8 +556,9 @@ static void set_str(json_t *o, const char *key, const char *s)
 
 json_t *vmcfg_machine_config_json(const struct vm_config *c)
 {
-    return json_pack("{s:I, s:I, s:b}", "vcpu_count", (json_int_t)c->ncpus, "mem_size_mib",
-                     (json_int_t)c->mem_mib, "smt", 0);
+    return json_pack("{s:I, s:I, s:b, s:b}", "vcpu_count", (json_int_t)c->ncpus,
+                     "mem_size_mib", (json_int_t)c->mem_mib, "smt", 0, "mem_merge",
+                     c->mem_merge);
 }
 
 json_t *vmcfg_to_json(const struct vm_config *c)
@@ -621,6 +625,7 @@ int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err)
     mc->mem_size = c->mem_mib << 20;
     mc->mmu_type = c->mmu_type;
     mc->rng = c->rng;
+    mc->mem_merge = c->mem_merge;
     mc->balloon = c->balloon.present;
     mc->balloon_mib = c->balloon.amount_mib;
     mc->balloon_deflate_on_oom = c->balloon.deflate_on_oom;

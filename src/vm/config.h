@@ -50,6 +50,7 @@ struct vm_config {
     char *mmu_type;      /* "riscv,sv57" etc.; NULL: the board's default */
     unsigned ncpus;
     uint64_t mem_mib;
+    bool mem_merge;      /* machine-config mem_merge / --mem-merge */
     bool rng;
     struct vm_balloon balloon;
     struct vm_drive drives[VM_MAX_DRIVES];
