@@ -69,6 +69,9 @@ static void print_help(void)
            "  --disk PATH[,readonly][,serial=S]   virtio-blk disk (repeatable)\n"
            "  --net user[,hostfwd=tcp::H-:G][,mac=M] | tap=NAME   virtio-net (repeatable)\n"
            "  --rng              virtio-rng entropy device\n"
+           "  --cpu-quota PCT    CPU bandwidth cap (100 = one core), via cgroups\n"
+           "  --cpu-weight N     CPU weight 1..10000 (100 = default share)\n"
+           "  --memory-limit SIZE  cap on the VMM's memory (cgroup)\n"
            "  --mem-merge on|off share identical guest pages with KSM (the host runs it)\n"
            "  --balloon SIZE[,deflate-on-oom][,reporting][,stats=SECONDS]\n"
            "                     virtio-balloon with an initial target (0 to start empty)\n"
@@ -154,6 +157,8 @@ struct run_opts {
     unsigned nnets;
     bool rng;
     int mem_merge;       /* --mem-merge: -1 unset, 0 off, 1 on */
+    unsigned cpu_quota, cpu_weight;
+    uint64_t memory_limit;
     const char *balloon; /* --balloon SIZE[,deflate-on-oom][,reporting][,stats=N] */
     double timeout;      /* --timeout SECONDS; 0 = none */
 };
@@ -161,7 +166,7 @@ struct run_opts {
 static int parse_run_flags(int argc, char **argv, struct run_opts *o)
 {
     enum { O_KERNEL = 256, O_INITRD, O_FIRMWARE, O_CMDLINE, O_CPUS, O_MEMORY,
-           O_CONSOLE, O_TEST, O_DUMP_DTB, O_MMU, O_CONFIG, O_API_SOCK, O_NAME, O_DISK, O_NET, O_RNG, O_TIMEOUT, O_BALLOON, O_MEM_MERGE };
+           O_CONSOLE, O_TEST, O_DUMP_DTB, O_MMU, O_CONFIG, O_API_SOCK, O_NAME, O_DISK, O_NET, O_RNG, O_TIMEOUT, O_BALLOON, O_MEM_MERGE, O_CPU_QUOTA, O_CPU_WEIGHT, O_MEM_LIMIT };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "initrd", required_argument, NULL, O_INITRD },
@@ -182,6 +187,9 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         { "rng", no_argument, NULL, O_RNG },
         { "balloon", required_argument, NULL, O_BALLOON },
         { "mem-merge", required_argument, NULL, O_MEM_MERGE },
+        { "cpu-quota", required_argument, NULL, O_CPU_QUOTA },
+        { "cpu-weight", required_argument, NULL, O_CPU_WEIGHT },
+        { "memory-limit", required_argument, NULL, O_MEM_LIMIT },
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -224,6 +232,26 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         }
         case O_RNG: o->rng = true; break;
         case O_BALLOON: o->balloon = optarg; break;
+        case O_CPU_QUOTA:
+        case O_CPU_WEIGHT: {
+            long n = strtol(optarg, &end, 10);
+            long hi = c == O_CPU_QUOTA ? 100 * VIRT_MAX_HARTS : 10000;
+            if (*optarg == '\0' || *end || n < 1 || n > hi)
+                return cli_usage_error(c == O_CPU_QUOTA
+                                           ? "--cpu-quota %s: must be a number from 1 to 800"
+                                           : "--cpu-weight %s: must be a number from 1 to 10000",
+                                       optarg);
+            if (c == O_CPU_QUOTA)
+                o->cpu_quota = (unsigned)n;
+            else
+                o->cpu_weight = (unsigned)n;
+            break;
+        }
+        case O_MEM_LIMIT:
+            if (parse_size(optarg, &o->memory_limit) || o->memory_limit < (16ULL << 20))
+                return cli_usage_error("--memory-limit %s: not a size of at least 16M",
+                                       optarg);
+            break;
         case O_MEM_MERGE:
             if (!strcmp(optarg, "on"))
                 o->mem_merge = 1;
@@ -367,6 +395,12 @@ static int apply_flags(struct vm_config *c, const struct run_opts *o)
     }
     if (o->mem_merge >= 0)
         c->mem_merge = o->mem_merge == 1;
+    if (o->cpu_quota)
+        c->cpu_quota_pct = o->cpu_quota;
+    if (o->cpu_weight)
+        c->cpu_weight = o->cpu_weight;
+    if (o->memory_limit)
+        c->memory_limit_mib = (o->memory_limit + (1 << 20) - 1) >> 20;
     if (o->balloon && apply_balloon_flag(c, o->balloon, err))
         goto bad;
     return 0;

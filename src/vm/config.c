@@ -226,9 +226,10 @@ int vmcfg_put_boot_source(struct vm_config *c, const json_t *body, char *err)
 int vmcfg_put_machine_config(struct vm_config *c, const json_t *body, char *err)
 {
     static const char *const keys[] = { "vcpu_count", "mem_size_mib", "smt", "mem_merge",
+                                        "cpu_quota_pct", "cpu_weight", "memory_limit_mib",
                                         NULL };
     const char *w = "machine-config";
-    long long cpus, mem;
+    long long cpus, mem, quota = 0, weight = 0, limit = 0;
     bool smt = false, merge = false;
     int r;
     if ((r = check_object(body, w, err)) || (r = check_keys(body, keys, w, err)) ||
@@ -237,11 +238,23 @@ int vmcfg_put_machine_config(struct vm_config *c, const json_t *body, char *err)
         (r = get_bool(body, "smt", false, &smt, w, err)) ||
         (r = get_bool(body, "mem_merge", false, &merge, w, err)))
         return r;
+    /* Corral's quotas: absent means none. */
+    if ((json_object_get(body, "cpu_quota_pct") &&
+         (r = get_uint(body, "cpu_quota_pct", 1, 100 * MAX_VCPUS, &quota, w, err))) ||
+        (json_object_get(body, "cpu_weight") &&
+         (r = get_uint(body, "cpu_weight", 1, 10000, &weight, w, err))) ||
+        (json_object_get(body, "memory_limit_mib") &&
+         (r = get_uint(body, "memory_limit_mib", MIN_MEM_MIB, 16 * MAX_MEM_MIB, &limit, w,
+                       err))))
+        return r;
     if (smt)
         return fail(err, "%s: 'smt' is not supported on RISC-V harts", w);
     c->ncpus = (unsigned)cpus;
     c->mem_mib = (uint64_t)mem;
     c->mem_merge = merge;
+    c->cpu_quota_pct = (unsigned)quota;
+    c->cpu_weight = (unsigned)weight;
+    c->memory_limit_mib = (uint64_t)limit;
     return 0;
 }
 
@@ -556,9 +569,17 @@ static void set_str(json_t *o, const char *key, const char *s)
 
 json_t *vmcfg_machine_config_json(const struct vm_config *c)
 {
-    return json_pack("{s:I, s:I, s:b, s:b}", "vcpu_count", (json_int_t)c->ncpus,
-                     "mem_size_mib", (json_int_t)c->mem_mib, "smt", 0, "mem_merge",
-                     c->mem_merge);
+    json_t *j = json_pack("{s:I, s:I, s:b, s:b}", "vcpu_count", (json_int_t)c->ncpus,
+                          "mem_size_mib", (json_int_t)c->mem_mib, "smt", 0, "mem_merge",
+                          c->mem_merge);
+    if (j && c->cpu_quota_pct)
+        json_object_set_new(j, "cpu_quota_pct", json_integer(c->cpu_quota_pct));
+    if (j && c->cpu_weight)
+        json_object_set_new(j, "cpu_weight", json_integer(c->cpu_weight));
+    if (j && c->memory_limit_mib)
+        json_object_set_new(j, "memory_limit_mib",
+                            json_integer((json_int_t)c->memory_limit_mib));
+    return j;
 }
 
 json_t *vmcfg_to_json(const struct vm_config *c)

@@ -51,6 +51,9 @@ struct vm_config {
     unsigned ncpus;
     uint64_t mem_mib;
     bool mem_merge;      /* machine-config mem_merge / --mem-merge */
+    /* Quotas (vm/cgroup.h); 0 = none. */
+    unsigned cpu_quota_pct, cpu_weight;
+    uint64_t memory_limit_mib;
     bool rng;
     struct vm_balloon balloon;
     struct vm_drive drives[VM_MAX_DRIVES];

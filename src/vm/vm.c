@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/vclock.h"
 #include "devices/virtio_balloon.h"
+#include "vm/cgroup.h"
 
 #define NS_PER_MS 1000000LL
 #define SHUTDOWN_STEP_MS 200 /* between the SysRq keys */
@@ -65,6 +66,7 @@ void vm_destroy(struct vm *vm)
     if (!vm)
         return;
     machine_destroy(vm->m);
+    vm_cgroup_leave(vm->cgroup);
     vmcfg_free(&vm->cfg);
     close(vm->wake_fd);
     pthread_mutex_destroy(&vm->lock);
@@ -126,6 +128,13 @@ int vm_start(struct vm *vm, char *err)
         goto out;
     mc.console_write = console_sink;
     mc.console_opaque = vm;
+    struct vm_cgroup_limits lim = {
+        .cpu_quota_pct = vm->cfg.cpu_quota_pct, .cpu_weight = vm->cfg.cpu_weight,
+        .memory_limit = vm->cfg.memory_limit_mib << 20,
+    };
+    /* Quotas before the guest RAM and the hart threads exist. */
+    if (!vm->cgroup && (r = vm_cgroup_enter(&lim, &vm->cgroup, err, VM_ERR_LEN)))
+        goto out;
     struct machine *m;
     /* A missing image or disk is the caller's to fix (400), memory is not. */
     if ((r = machine_create(&m, &mc, err))) {

@@ -56,6 +56,7 @@ struct vm {
     bool timed_out;
 
     _Atomic uint64_t con_tx_bytes, con_rx_bytes;
+    struct vm_cgroup *cgroup;     /* quotas, entered at start (vm/cgroup.h) */
 };
 
 /* `id` names the VM in GET / (NULL: "anonymous-instance"). */
