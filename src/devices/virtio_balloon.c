@@ -26,6 +26,7 @@
 #define STAT_ENTRY 10         /* le16 tag + le64 val, packed */
 
 enum bq { BQ_INFLATE, BQ_DEFLATE, BQ_STATS, BQ_REPORT, BQ_NONE };
+#define balloon_ops_nqueues 4
 
 struct virtio_balloon {
     struct virtio_dev vdev; /* first */
@@ -203,13 +204,24 @@ static void balloon_reset(struct virtio_dev *d)
     memset(d->config + 4, 0, 4); /* actual: the driver starts from nothing */
 }
 
+/* Linux queues its first statistics buffer (and may notify) before it
+ * sets DRIVER_OK, when notifications are not processed yet: look at every
+ * queue once the driver is ready. */
+static void balloon_driver_ok(struct virtio_dev *d)
+{
+    for (unsigned qi = 0; qi < balloon_ops_nqueues; qi++)
+        if (virtio_mmio_queue_live_locked(d, qi))
+            balloon_queue_notify(d, qi);
+}
+
 static const struct virtio_dev_ops balloon_ops = {
     .name = "virtio-balloon",
     .device_id = BALLOON_DEVICE_ID,
-    .nqueues = 4,
+    .nqueues = balloon_ops_nqueues,
     .queue_notify = balloon_queue_notify,
     .reset = balloon_reset,
     .config_write = balloon_config_write,
+    .driver_ok = balloon_driver_ok,
 };
 
 struct virtio_balloon *virtio_balloon_create(struct gmem *mem, struct iothread *io,

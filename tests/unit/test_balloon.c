@@ -253,6 +253,38 @@ static void test_stats_queue(void **state)
     assert_int_equal(used_idx(2), 1);
 }
 
+/* Linux queues its first stats buffer before DRIVER_OK. */
+static void test_stats_before_driver_ok(void **state)
+{
+    create(false, false);
+    driver_init(1u << VIRTIO_BALLOON_F_STATS_VQ);
+    wr(0x070, 0);
+    wr(0x070, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    wr(0x024, 0);
+    wr(0x020, 1u << VIRTIO_BALLOON_F_STATS_VQ);
+    wr(0x024, 1);
+    wr(0x020, 1);
+    wr(0x070, 0x3 | VIRTIO_STATUS_FEATURES_OK);
+    for (unsigned q = 0; q < 4; q++)
+        setup_queue(q);
+    put_stat(gp(BUF), 5, 4242);
+    set_desc(2, 0, BUF, 10, 0);
+    offer(2);
+    struct timespec ts = { 0, 20000000 };
+    nanosleep(&ts, NULL); /* the I/O thread sees the notify, not live yet */
+    wr(0x070, 0xf);
+    struct virtio_balloon_stats st;
+    for (int i = 0; i < 4000; i++) {
+        virtio_balloon_get_stats(bal, &st);
+        if (st.updates)
+            break;
+        struct timespec t2 = { 0, 500000 };
+        nanosleep(&t2, NULL);
+    }
+    assert_int_equal(st.updates, 1);
+    assert_int_equal(st.val[5], 4242);
+}
+
 static void test_reporting(void **state)
 {
     create(false, true);
@@ -306,6 +338,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_features_and_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inflate_releases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_before_driver_ok, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reporting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_discard_bounds, setup, teardown),
