@@ -302,6 +302,49 @@ static void get_metrics(struct vm *vm, const char *id, const json_t *body,
     reply_json(out, vm_metrics_json(vm));
 }
 
+static void put_balloon(struct vm *vm, const char *id, const json_t *body,
+                        struct api_reply *out)
+{
+    char err[API_ERR_LEN];
+    reply_result(out, vm_balloon_put(vm, body, err), err);
+}
+
+static void patch_balloon(struct vm *vm, const char *id, const json_t *body,
+                          struct api_reply *out)
+{
+    char err[API_ERR_LEN];
+    reply_result(out, vm_balloon_patch(vm, body, err), err);
+}
+
+static void patch_balloon_stats(struct vm *vm, const char *id, const json_t *body,
+                                struct api_reply *out)
+{
+    char err[API_ERR_LEN];
+    reply_result(out, vm_balloon_patch_stats(vm, body, err), err);
+}
+
+static void get_balloon(struct vm *vm, const char *id, const json_t *body,
+                        struct api_reply *out)
+{
+    char err[API_ERR_LEN] = "out of memory";
+    json_t *j = vm_balloon_json(vm, err);
+    if (j)
+        reply_json(out, j);
+    else
+        api_reply_fault(out, 400, "%s", err);
+}
+
+static void get_balloon_stats(struct vm *vm, const char *id, const json_t *body,
+                              struct api_reply *out)
+{
+    char err[API_ERR_LEN] = "out of memory";
+    json_t *j = vm_balloon_stats_json(vm, err);
+    if (j)
+        reply_json(out, j);
+    else
+        api_reply_fault(out, 400, "%s", err);
+}
+
 const struct api_route api_routes[] = {
     { "GET", "/", false, get_root },
     { "PUT", "/boot-source", true, put_boot_source },
@@ -318,6 +361,11 @@ const struct api_route api_routes[] = {
     { "PUT", "/migrate", true, put_migrate },
     { "GET", "/migrate", false, get_migrate },
     { "PUT", "/migrate/cancel", false, put_migrate_cancel },
+    { "PUT", "/balloon", true, put_balloon },
+    { "PATCH", "/balloon", true, patch_balloon },
+    { "GET", "/balloon", false, get_balloon },
+    { "PATCH", "/balloon/statistics", true, patch_balloon_stats },
+    { "GET", "/balloon/statistics", false, get_balloon_stats },
 };
 const size_t api_nroutes = ARRAY_SIZE(api_routes);
 

@@ -24,7 +24,32 @@ static const struct ctl_cmd cmds[] = {
     { "start", "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}", "started" },
     { "metrics", "GET", "/metrics", NULL, NULL },
     { "config", "GET", "/vm/config", NULL, NULL },
+    { "balloon", "PATCH", "/balloon", NULL, "balloon target set" }, /* + SIZE */
+    { "balloon-stats", "GET", "/balloon/statistics", NULL, NULL },
 };
+
+/* "384M", "384MiB", "1G" or plain MiB ("384") to MiB; -1 when not a size. */
+static long long parse_mib(const char *s)
+{
+    char *end;
+    if (!*s || *s == '-')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || v > (1ULL << 40))
+        return -1;
+    unsigned long long mul = 1;
+    if (*end == 'G' || *end == 'g') {
+        mul = 1024;
+        end++;
+    } else if (*end == 'M' || *end == 'm') {
+        end++;
+    }
+    if (*end == 'i')
+        end++;
+    if (*end == 'B' || *end == 'b')
+        end++;
+    return *end ? -1 : (long long)(v * mul);
+}
 
 /* Nested objects as dotted keys, arrays as [i]: "instructions.per_hart[0]: 12". */
 static void print_flat(const char *prefix, json_t *j)
@@ -81,10 +106,13 @@ int cli_ctl(int argc, char **argv)
         return cli_usage_error("ctl: no command (status, pause, resume, shutdown, reset, "
                                "metrics)%s", "");
     const char *name = argv[optind++];
+    const char *size_arg = NULL;
     /* --json may also follow the command. */
     for (; optind < argc; optind++) {
         if (!strcmp(argv[optind], "--json"))
             as_json = true;
+        else if (!strcmp(name, "balloon") && !size_arg)
+            size_arg = argv[optind];
         else
             return cli_usage_error("ctl: unexpected argument '%s'", argv[optind]);
     }
@@ -95,9 +123,19 @@ int cli_ctl(int argc, char **argv)
     if (!cmd)
         return cli_usage_error("ctl: unknown command '%s'", name);
 
+    char body[64];
+    const char *req_body = cmd->body;
+    if (!strcmp(cmd->name, "balloon")) {
+        long long mib = size_arg ? parse_mib(size_arg) : -1;
+        if (mib < 0)
+            return cli_usage_error("ctl balloon: give the target as a size (e.g. 128M, "
+                                   "1G)%s", "");
+        snprintf(body, sizeof(body), "{\"amount_mib\":%lld}", mib);
+        req_body = body;
+    }
     unsigned status;
     char *resp, err[API_ERR_LEN];
-    if (api_client_request(sock, cmd->method, cmd->path, cmd->body, &status, &resp, err)) {
+    if (api_client_request(sock, cmd->method, cmd->path, req_body, &status, &resp, err)) {
         fprintf(stderr, "corral: error: %s\n", err);
         return 1;
     }

@@ -76,6 +76,12 @@ static void print_help(void)
            "  --net user[,hostfwd=tcp::H-:G][,mac=M] | tap=NAME   virtio-net (repeatable)\n"
            "  --rng              virtio-rng entropy device\n"
            "  --cpu-engine E     jit (default on x86-64 hosts) or interp; also CORRAL_CPU_ENGINE\n"
+           "  --cpu-quota PCT    CPU bandwidth cap (100 = one core), via cgroups\n"
+           "  --cpu-weight N     CPU weight 1..10000 (100 = default share)\n"
+           "  --memory-limit SIZE  cap on the VMM's memory (cgroup)\n"
+           "  --mem-merge on|off share identical guest pages with KSM (the host runs it)\n"
+           "  --balloon SIZE[,deflate-on-oom][,reporting][,stats=SECONDS]\n"
+           "                     virtio-balloon with an initial target (0 to start empty)\n"
            "  --config-file FILE VM configuration as JSON (the API's bodies); flags win\n"
            "                     (--disk/--net replace the file's drives/interfaces)\n"
            "  --api-sock PATH    serve the management API on this unix socket\n"
@@ -162,6 +168,10 @@ struct run_opts {
     unsigned nnets;
     bool rng;
     int cpu_engine;
+    int mem_merge;       /* --mem-merge: -1 unset, 0 off, 1 on */
+    unsigned cpu_quota, cpu_weight;
+    uint64_t memory_limit;
+    const char *balloon; /* --balloon SIZE[,deflate-on-oom][,reporting][,stats=N] */
     double timeout;      /* --timeout SECONDS; 0 = none */
     const char *restore; /* --restore DIR: a snapshot directory */
     const char *incoming; /* --incoming URI: a live migration arrives here */
@@ -174,7 +184,8 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
     enum { O_KERNEL = 256, O_INITRD, O_FIRMWARE, O_CMDLINE, O_CPUS, O_MEMORY,
            O_CONSOLE, O_TEST, O_DUMP_DTB, O_MMU, O_CONFIG, O_API_SOCK, O_NAME, O_DISK, O_NET, O_RNG, O_TIMEOUT,
            O_RESTORE, O_PAUSED, O_IGNORE_DISKS, O_INCOMING,
-           O_CPU_ENGINE };
+           O_CPU_ENGINE, O_BALLOON, O_MEM_MERGE, O_CPU_QUOTA, O_CPU_WEIGHT,
+           O_MEM_LIMIT };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "initrd", required_argument, NULL, O_INITRD },
@@ -194,6 +205,11 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         { "net", required_argument, NULL, O_NET },
         { "rng", no_argument, NULL, O_RNG },
         { "cpu-engine", required_argument, NULL, O_CPU_ENGINE },
+        { "balloon", required_argument, NULL, O_BALLOON },
+        { "mem-merge", required_argument, NULL, O_MEM_MERGE },
+        { "cpu-quota", required_argument, NULL, O_CPU_QUOTA },
+        { "cpu-weight", required_argument, NULL, O_CPU_WEIGHT },
+        { "memory-limit", required_argument, NULL, O_MEM_LIMIT },
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "restore", required_argument, NULL, O_RESTORE },
         { "incoming", required_argument, NULL, O_INCOMING },
@@ -248,6 +264,35 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
             if (o->cpu_engine < 0)
                 return cli_usage_error("--cpu-engine %s: must be interp or jit", optarg);
             break;
+        case O_BALLOON: o->balloon = optarg; break;
+        case O_CPU_QUOTA:
+        case O_CPU_WEIGHT: {
+            long n = strtol(optarg, &end, 10);
+            long hi = c == O_CPU_QUOTA ? 100 * VIRT_MAX_HARTS : 10000;
+            if (*optarg == '\0' || *end || n < 1 || n > hi)
+                return cli_usage_error(c == O_CPU_QUOTA
+                                           ? "--cpu-quota %s: must be a number from 1 to 800"
+                                           : "--cpu-weight %s: must be a number from 1 to 10000",
+                                       optarg);
+            if (c == O_CPU_QUOTA)
+                o->cpu_quota = (unsigned)n;
+            else
+                o->cpu_weight = (unsigned)n;
+            break;
+        }
+        case O_MEM_LIMIT:
+            if (parse_size(optarg, &o->memory_limit) || o->memory_limit < (16ULL << 20))
+                return cli_usage_error("--memory-limit %s: not a size of at least 16M",
+                                       optarg);
+            break;
+        case O_MEM_MERGE:
+            if (!strcmp(optarg, "on"))
+                o->mem_merge = 1;
+            else if (!strcmp(optarg, "off"))
+                o->mem_merge = 0;
+            else
+                return cli_usage_error("--mem-merge %s: must be on or off", optarg);
+            break;
         case O_TIMEOUT:
             o->timeout = strtod(optarg, &end);
             if (*optarg == '\0' || *end || !(o->timeout > 0) || o->timeout > 1e7)
@@ -298,6 +343,52 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
     if (optind < argc)
         return cli_usage_error("unexpected argument '%s'", argv[optind]);
     return 0;
+}
+
+/* --balloon SIZE[,deflate-on-oom][,reporting][,stats=SECONDS] as a PUT
+ * /balloon body, so the flag and the API check the same things. */
+static int apply_balloon_flag(struct vm_config *c, const char *arg, char *err)
+{
+    char *copy = strdup(arg), *save = NULL;
+    json_t *body = json_object();
+    int r = -EINVAL;
+    if (!copy || !body) {
+        snprintf(err, VM_ERR_LEN, "out of memory");
+        goto out;
+    }
+    json_object_set_new(body, "deflate_on_oom", json_false());
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        uint64_t bytes;
+        char *end;
+        if (tok == copy) {
+            if (parse_size(tok, &bytes) || (bytes & ((1ULL << 20) - 1))) {
+                snprintf(err, VM_ERR_LEN, "--balloon %s: '%s' is not a whole number of MiB "
+                         "(e.g. 128M)", arg, tok);
+                goto out;
+            }
+            json_object_set_new(body, "amount_mib", json_integer((json_int_t)(bytes >> 20)));
+        } else if (!strcmp(tok, "deflate-on-oom")) {
+            json_object_set_new(body, "deflate_on_oom", json_true());
+        } else if (!strcmp(tok, "reporting")) {
+            json_object_set_new(body, "free_page_reporting", json_true());
+        } else if (!strncmp(tok, "stats=", 6)) {
+            long n = strtol(tok + 6, &end, 10);
+            if (!tok[6] || *end || n < 0 || n > 3600) {
+                snprintf(err, VM_ERR_LEN, "--balloon %s: stats= takes 0..3600 seconds", arg);
+                goto out;
+            }
+            json_object_set_new(body, "stats_polling_interval_s", json_integer(n));
+        } else {
+            snprintf(err, VM_ERR_LEN, "--balloon %s: unknown option '%s' (deflate-on-oom, "
+                     "reporting, stats=N)", arg, tok);
+            goto out;
+        }
+    }
+    r = vmcfg_put_balloon(c, body, err);
+out:
+    json_decref(body);
+    free(copy);
+    return r;
 }
 
 static int check_readable(const char *path, const char *what)
@@ -353,6 +444,16 @@ static int apply_flags(struct vm_config *c, const struct run_opts *o)
         }
         c->mem_mib = o->mem_size >> 20;
     }
+    if (o->mem_merge >= 0)
+        c->mem_merge = o->mem_merge == 1;
+    if (o->cpu_quota)
+        c->cpu_quota_pct = o->cpu_quota;
+    if (o->cpu_weight)
+        c->cpu_weight = o->cpu_weight;
+    if (o->memory_limit)
+        c->memory_limit_mib = (o->memory_limit + (1 << 20) - 1) >> 20;
+    if (o->balloon && apply_balloon_flag(c, o->balloon, err))
+        goto bad;
     return 0;
 bad:
     fprintf(stderr, "corral: error: %s\n", err);
@@ -540,7 +641,7 @@ out:
 
 int main(int argc, char **argv)
 {
-    struct run_opts o = { 0 };
+    struct run_opts o = { .mem_merge = -1 };
     atexit(console_restore);
     if (argc < 2) {
         print_help();

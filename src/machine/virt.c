@@ -22,6 +22,7 @@
 #include "devices/plic.h"
 #include "devices/sifive_test.h"
 #include "devices/uart16550.h"
+#include "devices/virtio_balloon.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_net.h"
 #include "devices/virtio_rng.h"
@@ -97,9 +98,34 @@ static void destroy_virtio(struct machine *m)
     }
     virtio_rng_destroy(m->rng);
     m->rng = NULL;
+    virtio_balloon_destroy(m->balloon);
+    m->balloon = NULL;
     m->nvirtio = 0;
     iothread_destroy(m->io);
     m->io = NULL;
+}
+
+static int create_balloon(struct machine *m, char *err)
+{
+    const struct machine_config *c = &m->cfg;
+    struct virtio_balloon_opts o = {
+        .deflate_on_oom = c->balloon_deflate_on_oom,
+        .free_page_reporting = c->balloon_reporting,
+        .stats_interval_s = c->balloon_stats_s,
+        .target_pages = (uint32_t)(c->balloon_mib << (20 - VIRTIO_BALLOON_PFN_SHIFT)),
+    };
+    if (c->balloon_mib > c->mem_size / MiB) {
+        snprintf(err, VIRT_ERR_LEN, "balloon: target %llu MiB is larger than the guest's "
+                 "%llu MiB", (unsigned long long)c->balloon_mib,
+                 (unsigned long long)(c->mem_size / MiB));
+        return -EINVAL;
+    }
+    m->balloon = virtio_balloon_create(&m->bus.ram, m->io, next_slot_irq(m), &o);
+    if (!m->balloon) {
+        snprintf(err, VIRT_ERR_LEN, "balloon: cannot create the device");
+        return -ENOMEM;
+    }
+    return add_virtio_slot(m, virtio_balloon_dev(m->balloon), err);
 }
 
 /* Disks, NICs and the rng into slots 0.. in that order. Host-side
@@ -114,7 +140,7 @@ static int create_virtio(struct machine *m, char *err)
                  MACHINE_MAX_DISKS, MACHINE_MAX_NICS);
         return -EINVAL;
     }
-    if (c->ndisks + c->nnets + (c->rng ? 1 : 0) > VIRTIO_MMIO_SLOTS) {
+    if (c->ndisks + c->nnets + (c->rng ? 1 : 0) + (c->balloon ? 1 : 0) > VIRTIO_MMIO_SLOTS) {
         snprintf(err, VIRT_ERR_LEN, "too many virtio devices: %u disks + %u NICs%s > %d slots",
                  c->ndisks, c->nnets, c->rng ? " + rng" : "", VIRTIO_MMIO_SLOTS);
         return -EINVAL;
@@ -183,6 +209,8 @@ static int create_virtio(struct machine *m, char *err)
         if ((r = add_virtio_slot(m, virtio_rng_dev(m->rng), err)))
             return r;
     }
+    if (c->balloon && (r = create_balloon(m, err)))
+        return r;
     return 0;
 }
 
@@ -226,6 +254,16 @@ int machine_create(struct machine **out, const struct machine_config *cfg, char 
         snprintf(err, VIRT_ERR_LEN, "cannot allocate %llu MiB of guest RAM: %s",
                  (unsigned long long)(cfg->mem_size / MiB), strerror(-r));
         goto err_free;
+    }
+    /* THP only when no balloon: khugepaged would fill the holes the
+     * balloon punches back in (max_ptes_none), undoing the release. */
+    if ((r = gmem_advise(&m->bus.ram, cfg->mem_merge, !cfg->balloon))) {
+        if (cfg->mem_merge) {
+            snprintf(err, VIRT_ERR_LEN, "--mem-merge on: madvise(MADV_MERGEABLE): %s "
+                     "(host kernel without KSM?)", strerror(-r));
+            goto err_ram;
+        }
+        log_info("guest RAM: no transparent huge pages (%s)", strerror(-r));
     }
     for (unsigned i = 0; i < m->nharts; i++) {
         m->harts[i] = calloc(1, sizeof(struct hart));
@@ -301,6 +339,7 @@ err_harts:
             free(m->harts[i]);
         }
     }
+err_ram:
     gmem_destroy(&m->bus.ram);
 err_free:
     if (m->wake_fd >= 0)
@@ -652,7 +691,8 @@ int machine_poll_devices(struct machine *m)
     if (machine_is_paused(m))
         return 100; /* held: the machine is quiet (machine_quiesce) */
     goldfish_rtc_poll(m->rtc);
-    return 100;
+    int t = m->balloon ? virtio_balloon_poll(m->balloon) : 100;
+    return t < 100 ? t : 100;
 }
 
 uint64_t machine_disk_size(const struct machine *m, unsigned i)

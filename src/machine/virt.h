@@ -28,6 +28,7 @@ struct virtio_dev;
 struct virtio_blk;
 struct virtio_net;
 struct virtio_rng;
+struct virtio_balloon;
 
 #define MACHINE_MAX_DISKS 6
 #define MACHINE_MAX_NICS 4
@@ -71,6 +72,11 @@ struct machine_config {
     unsigned nnets;
     bool rng;               /* --rng: virtio-rng */
     int cpu_engine;         /* enum cpu_engine (cpu/riscv/jit.h); 0 = default */
+    /* virtio-balloon (the last slot); target in MiB. */
+    bool balloon, balloon_deflate_on_oom, balloon_reporting;
+    uint64_t balloon_mib;
+    unsigned balloon_stats_s;
+    bool mem_merge;         /* --mem-merge on: KSM on guest RAM */
     /* Console output (the UART's transmitter). */
     void (*console_write)(void *opaque, const uint8_t *buf, size_t len);
     void *console_opaque;
@@ -126,6 +132,7 @@ struct machine {
     struct virtio_blk *blk[MACHINE_MAX_DISKS];
     struct virtio_net *net[MACHINE_MAX_NICS];
     struct virtio_rng *rng;
+    struct virtio_balloon *balloon;
     struct virtio_dev *virtio[8];
     unsigned nvirtio;
     char disk_serial[MACHINE_MAX_DISKS][24];

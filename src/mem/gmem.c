@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 int gmem_init(struct gmem *m, gpa_t base, uint64_t size)
 {
@@ -134,4 +135,34 @@ int gmem_map_file(struct gmem *m, int fd)
         return -errno;
     m->file_backed = true;
     return 0;
+}
+
+int gmem_discard(struct gmem *m, gpa_t gpa, uint64_t len)
+{
+    if (!len)
+        return 0;
+    if (!gmem_contains(m, gpa, len))
+        return -EINVAL;
+    /* Only whole host pages can be dropped (hosts with 16/64 KiB pages
+     * keep a partly released one). */
+    static long host_page;
+    if (!host_page)
+        host_page = sysconf(_SC_PAGESIZE);
+    uint64_t hp = host_page > 0 ? (uint64_t)host_page : GMEM_PAGE_SIZE;
+    uint64_t off = gpa - m->base;
+    uint64_t start = (off + hp - 1) & ~(hp - 1), end = (off + len) & ~(hp - 1);
+    int r = 0;
+    if (end > start && madvise(m->host + start, end - start, MADV_DONTNEED))
+        r = -errno;
+    /* Zeroed pages are new contents behind the CPU's back. */
+    gmem_dma_written(m, gpa, len);
+    return r;
+}
+
+int gmem_advise(struct gmem *m, bool merge, bool hugepage)
+{
+    int advice = merge ? MADV_MERGEABLE : hugepage ? MADV_HUGEPAGE : -1;
+    if (advice < 0 || !m->host)
+        return 0;
+    return madvise(m->host, m->size, advice) ? -errno : 0;
 }

@@ -113,5 +113,15 @@ static inline size_t gmem_dirty_words(const struct gmem *m)
 {
     return (size_t)((gmem_npages(m) + 63) / 64);
 }
+/* Give [gpa, gpa+len) back to the host (madvise MADV_DONTNEED on the whole
+ * host pages inside it): the pages read zero when next touched, host
+ * pointers stay valid, decoded code of those pages is dropped. -EINVAL
+ * when the range is not in RAM. Any thread. */
+int gmem_discard(struct gmem *m, gpa_t gpa, uint64_t len) WARN_UNUSED;
+/* Advice on the whole of RAM (machine creation): merge = KSM may share
+ * identical pages (MADV_MERGEABLE); else hugepage = ask for THP. The
+ * kernel keeps host virtual addresses when it merges or splits, so host
+ * pointers cached by the TLB stay valid. 0 or -errno. */
+int gmem_advise(struct gmem *m, bool merge, bool hugepage) WARN_UNUSED;
 
 #endif

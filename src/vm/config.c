@@ -226,20 +226,36 @@ int vmcfg_put_boot_source(struct vm_config *c, const json_t *body, char *err)
 
 int vmcfg_put_machine_config(struct vm_config *c, const json_t *body, char *err)
 {
-    static const char *const keys[] = { "vcpu_count", "mem_size_mib", "smt", NULL };
+    static const char *const keys[] = { "vcpu_count", "mem_size_mib", "smt", "mem_merge",
+                                        "cpu_quota_pct", "cpu_weight", "memory_limit_mib",
+                                        NULL };
     const char *w = "machine-config";
-    long long cpus, mem;
-    bool smt = false;
+    long long cpus, mem, quota = 0, weight = 0, limit = 0;
+    bool smt = false, merge = false;
     int r;
     if ((r = check_object(body, w, err)) || (r = check_keys(body, keys, w, err)) ||
         (r = get_uint(body, "vcpu_count", 1, MAX_VCPUS, &cpus, w, err)) ||
         (r = get_uint(body, "mem_size_mib", MIN_MEM_MIB, MAX_MEM_MIB, &mem, w, err)) ||
-        (r = get_bool(body, "smt", false, &smt, w, err)))
+        (r = get_bool(body, "smt", false, &smt, w, err)) ||
+        (r = get_bool(body, "mem_merge", false, &merge, w, err)))
+        return r;
+    /* Corral's quotas: absent means none. */
+    if ((json_object_get(body, "cpu_quota_pct") &&
+         (r = get_uint(body, "cpu_quota_pct", 1, 100 * MAX_VCPUS, &quota, w, err))) ||
+        (json_object_get(body, "cpu_weight") &&
+         (r = get_uint(body, "cpu_weight", 1, 10000, &weight, w, err))) ||
+        (json_object_get(body, "memory_limit_mib") &&
+         (r = get_uint(body, "memory_limit_mib", MIN_MEM_MIB, 16 * MAX_MEM_MIB, &limit, w,
+                       err))))
         return r;
     if (smt)
         return fail(err, "%s: 'smt' is not supported on RISC-V harts", w);
     c->ncpus = (unsigned)cpus;
     c->mem_mib = (uint64_t)mem;
+    c->mem_merge = merge;
+    c->cpu_quota_pct = (unsigned)quota;
+    c->cpu_weight = (unsigned)weight;
+    c->memory_limit_mib = (uint64_t)limit;
     return 0;
 }
 
@@ -386,6 +402,72 @@ oom:
     return fail(err, "out of memory");
 }
 
+#define MAX_STATS_INTERVAL_S 3600
+
+int vmcfg_put_balloon(struct vm_config *c, const json_t *body, char *err)
+{
+    static const char *const keys[] = { "amount_mib", "deflate_on_oom",
+                                        "stats_polling_interval_s", "free_page_reporting",
+                                        NULL };
+    const char *w = "balloon";
+    long long amount, interval = 0;
+    bool oom = false, report = false;
+    int r;
+    if ((r = check_object(body, w, err)) || (r = check_keys(body, keys, w, err)) ||
+        (r = get_uint(body, "amount_mib", 0, MAX_MEM_MIB, &amount, w, err)) ||
+        (r = get_bool(body, "deflate_on_oom", true, &oom, w, err)) ||
+        (r = get_bool(body, "free_page_reporting", false, &report, w, err)))
+        return r;
+    if (json_object_get(body, "stats_polling_interval_s") &&
+        (r = get_uint(body, "stats_polling_interval_s", 0, MAX_STATS_INTERVAL_S, &interval,
+                      w, err)))
+        return r;
+    if ((uint64_t)amount > c->mem_mib)
+        return fail(err, "%s: 'amount_mib' is %lld but the guest has only %llu MiB", w,
+                    amount, (unsigned long long)c->mem_mib);
+    c->balloon = (struct vm_balloon){
+        .present = true, .amount_mib = (uint64_t)amount, .deflate_on_oom = oom,
+        .free_page_reporting = report, .stats_polling_interval_s = (unsigned)interval,
+    };
+    return 0;
+}
+
+int vmcfg_parse_balloon_patch(const json_t *body, uint64_t *amount_mib, char *err)
+{
+    static const char *const keys[] = { "amount_mib", NULL };
+    long long amount;
+    int r;
+    if ((r = check_object(body, "balloon", err)) ||
+        (r = check_keys(body, keys, "balloon", err)) ||
+        (r = get_uint(body, "amount_mib", 0, MAX_MEM_MIB, &amount, "balloon", err)))
+        return r;
+    *amount_mib = (uint64_t)amount;
+    return 0;
+}
+
+int vmcfg_parse_balloon_stats_patch(const json_t *body, unsigned *interval_s, char *err)
+{
+    static const char *const keys[] = { "stats_polling_interval_s", NULL };
+    const char *w = "balloon/statistics";
+    long long n;
+    int r;
+    if ((r = check_object(body, w, err)) || (r = check_keys(body, keys, w, err)) ||
+        (r = get_uint(body, "stats_polling_interval_s", 0, MAX_STATS_INTERVAL_S, &n, w,
+                      err)))
+        return r;
+    *interval_s = (unsigned)n;
+    return 0;
+}
+
+json_t *vmcfg_balloon_json(const struct vm_config *c)
+{
+    const struct vm_balloon *b = &c->balloon;
+    return json_pack("{s:I, s:b, s:I, s:b}", "amount_mib", (json_int_t)b->amount_mib,
+                     "deflate_on_oom", b->deflate_on_oom, "stats_polling_interval_s",
+                     (json_int_t)b->stats_polling_interval_s, "free_page_reporting",
+                     b->free_page_reporting);
+}
+
 void vmcfg_clear_devices(struct vm_config *c, bool drives, bool nets)
 {
     for (unsigned i = 0; drives && i < c->ndrives; i++)
@@ -437,7 +519,7 @@ oom:
 int vmcfg_apply_document(struct vm_config *c, const json_t *doc, char *err)
 {
     static const char *const keys[] = { "boot-source", "machine-config", "drives",
-                                        "network-interfaces", NULL };
+                                        "network-interfaces", "balloon", NULL };
     int r;
     if (!json_is_object(doc))
         return fail(err, "the configuration must be a JSON object");
@@ -448,6 +530,8 @@ int vmcfg_apply_document(struct vm_config *c, const json_t *doc, char *err)
         return r;
     if ((v = json_object_get(doc, "machine-config")) &&
         (r = vmcfg_put_machine_config(c, v, err)))
+        return r;
+    if ((v = json_object_get(doc, "balloon")) && (r = vmcfg_put_balloon(c, v, err)))
         return r;
     static const char *const lists[] = { "drives", "network-interfaces" };
     for (int k = 0; k < 2; k++) {
@@ -490,8 +574,17 @@ static void set_str(json_t *o, const char *key, const char *s)
 
 json_t *vmcfg_machine_config_json(const struct vm_config *c)
 {
-    return json_pack("{s:I, s:I, s:b}", "vcpu_count", (json_int_t)c->ncpus, "mem_size_mib",
-                     (json_int_t)c->mem_mib, "smt", 0);
+    json_t *j = json_pack("{s:I, s:I, s:b, s:b}", "vcpu_count", (json_int_t)c->ncpus,
+                          "mem_size_mib", (json_int_t)c->mem_mib, "smt", 0, "mem_merge",
+                          c->mem_merge);
+    if (j && c->cpu_quota_pct)
+        json_object_set_new(j, "cpu_quota_pct", json_integer(c->cpu_quota_pct));
+    if (j && c->cpu_weight)
+        json_object_set_new(j, "cpu_weight", json_integer(c->cpu_weight));
+    if (j && c->memory_limit_mib)
+        json_object_set_new(j, "memory_limit_mib",
+                            json_integer((json_int_t)c->memory_limit_mib));
+    return j;
 }
 
 json_t *vmcfg_to_json(const struct vm_config *c)
@@ -540,6 +633,8 @@ json_t *vmcfg_to_json(const struct vm_config *c)
     json_object_set_new(doc, "machine-config", vmcfg_machine_config_json(c));
     json_object_set_new(doc, "drives", drives);
     json_object_set_new(doc, "network-interfaces", nets);
+    if (c->balloon.present)
+        json_object_set_new(doc, "balloon", vmcfg_balloon_json(c));
     return doc;
 err:
     json_decref(doc);
@@ -559,6 +654,12 @@ int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err)
     mc->mmu_type = c->mmu_type;
     mc->rng = c->rng;
     mc->cpu_engine = c->cpu_engine;
+    mc->mem_merge = c->mem_merge;
+    mc->balloon = c->balloon.present;
+    mc->balloon_mib = c->balloon.amount_mib;
+    mc->balloon_deflate_on_oom = c->balloon.deflate_on_oom;
+    mc->balloon_reporting = c->balloon.free_page_reporting;
+    mc->balloon_stats_s = c->balloon.stats_polling_interval_s;
     /* A test program gets the same devices, but no boot images. */
     if (c->test_elf)
         mc->test_elf = c->test_elf;

@@ -37,14 +37,27 @@ struct vm_net {
     bool mac_set;
 };
 
+/* PUT /balloon (Firecracker's fields + free_page_reporting). */
+struct vm_balloon {
+    bool present;
+    uint64_t amount_mib;
+    bool deflate_on_oom, free_page_reporting;
+    unsigned stats_polling_interval_s;
+};
+
 struct vm_config {
     char *kernel, *initrd, *firmware, *cmdline;
     char *test_elf;      /* --test: bare-metal program, no firmware */
     char *mmu_type;      /* "riscv,sv57" etc.; NULL: the board's default */
     unsigned ncpus;
     uint64_t mem_mib;
+    bool mem_merge;      /* machine-config mem_merge / --mem-merge */
+    /* Quotas (vm/cgroup.h); 0 = none. */
+    unsigned cpu_quota_pct, cpu_weight;
+    uint64_t memory_limit_mib;
     bool rng;
     int cpu_engine;      /* enum cpu_engine; 0 = default */
+    struct vm_balloon balloon;
     struct vm_drive drives[VM_MAX_DRIVES];
     unsigned ndrives;
     struct vm_net nets[VM_MAX_NETS];
@@ -65,6 +78,12 @@ int vmcfg_put_drive(struct vm_config *c, const char *id, const json_t *body,
                     char *err) WARN_UNUSED;
 int vmcfg_put_net(struct vm_config *c, const char *id, const json_t *body,
                   char *err) WARN_UNUSED;
+int vmcfg_put_balloon(struct vm_config *c, const json_t *body, char *err) WARN_UNUSED;
+/* PATCH /balloon and /balloon/statistics bodies: the one field each. */
+int vmcfg_parse_balloon_patch(const json_t *body, uint64_t *amount_mib, char *err) WARN_UNUSED;
+int vmcfg_parse_balloon_stats_patch(const json_t *body, unsigned *interval_s,
+                                    char *err) WARN_UNUSED;
+json_t *vmcfg_balloon_json(const struct vm_config *c);
 /* Devices from the --disk/--net flags (parsed by machine/options.c):
  * clear the lists, then add with generated ids (disk0.., net0..). */
 void vmcfg_clear_devices(struct vm_config *c, bool drives, bool nets);

@@ -2,6 +2,7 @@
  * Hart counters are written by their hart thread without locks; they are
  * read here with relaxed atomic loads (monotonic, possibly a block old). */
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/vclock.h"
@@ -23,6 +24,29 @@ static uint64_t host_rss_bytes(void)
     int n = fscanf(f, "%lu %lu", &size, &resident);
     fclose(f);
     return n == 2 ? (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+/* KSM's view of this process (Linux 6.1+: /proc/self/ksm_stat); NULL
+ * when the kernel has no such file. */
+static json_t *ksm_json(void)
+{
+    FILE *f = fopen("/proc/self/ksm_stat", "r");
+    if (!f)
+        return NULL;
+    char key[64];
+    long long v;
+    long long merging = 0, zero = 0, profit = 0;
+    while (fscanf(f, "%63s %lld", key, &v) == 2) {
+        if (!strcmp(key, "ksm_merging_pages"))
+            merging = v;
+        else if (!strcmp(key, "ksm_zero_pages"))
+            zero = v;
+        else if (!strcmp(key, "ksm_process_profit"))
+            profit = v;
+    }
+    fclose(f);
+    return json_pack("{s:I, s:I, s:I}", "merging_pages", (json_int_t)merging, "zero_pages",
+                     (json_int_t)zero, "process_profit_bytes", (json_int_t)profit);
 }
 
 json_t *vm_metrics_json(struct vm *vm)
@@ -71,7 +95,7 @@ json_t *vm_metrics_json(struct vm *vm)
     json_object_set_new(devices, "uart0",
                         json_pack("{s:I, s:I, s:I}", "tx_bytes", (json_int_t)tx, "rx_bytes",
                                   (json_int_t)rx, "dropped_bytes", (json_int_t)dropped));
-    return json_pack(
+    json_t *j = json_pack(
         "{s:s, s:I, s:I, s:{s:I, s:o}, s:{s:I, s:I}, s:{s:I, s:I}, s:I,"
         " s:o, s:I, s:I}",
         "state", vm_state_name(state),
@@ -84,4 +108,10 @@ json_t *vm_metrics_json(struct vm *vm)
         "devices", devices,
         "host_rss_bytes", (json_int_t)host_rss_bytes(),
         "console_dropped_bytes", (json_int_t)dropped);
+    json_t *ksm = ksm_json();
+    if (j && ksm)
+        json_object_set_new(j, "ksm", ksm);
+    else
+        json_decref(ksm);
+    return j;
 }

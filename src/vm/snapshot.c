@@ -278,6 +278,11 @@ int vm_snapshot_create(struct vm *vm, const char *state_path, const char *mem_pa
                  vm_state_name(vm->state));
         goto out;
     }
+    if (m->cfg.balloon) {
+        r = fail(err, -EINVAL, "snapshot create refused: snapshots of a VM with a "
+                 "virtio-balloon are not supported yet");
+        goto out;
+    }
     if (!state_path || !*state_path || !mem_path || !*mem_path) {
         r = fail(err, -EINVAL, "snapshot create: snapshot_path and mem_file_path are required");
         goto out;

@@ -18,6 +18,8 @@
 #include "core/log.h"
 #include "core/vclock.h"
 #include "virtio/virtio_mmio.h"
+#include "devices/virtio_balloon.h"
+#include "vm/cgroup.h"
 
 #define NS_PER_MS 1000000LL
 #define SHUTDOWN_STEP_MS 200    /* at least this between the SysRq keys */
@@ -142,6 +144,7 @@ void vm_destroy(struct vm *vm)
     machine_destroy(vm->m);
     vm_snap_chain_free(&vm->snap_chain);
     vm->m = NULL;
+    vm_cgroup_leave(vm->cgroup);
     vmcfg_free(&vm->cfg);
     close(vm->wake_fd);
     vm->wake_fd = -1;
@@ -211,6 +214,13 @@ int vm_start(struct vm *vm, char *err)
         goto out;
     mc.console_write = vm_console_sink;
     mc.console_opaque = vm;
+    struct vm_cgroup_limits lim = {
+        .cpu_quota_pct = vm->cfg.cpu_quota_pct, .cpu_weight = vm->cfg.cpu_weight,
+        .memory_limit = vm->cfg.memory_limit_mib << 20,
+    };
+    /* Quotas before the guest RAM and the hart threads exist. */
+    if (!vm->cgroup && (r = vm_cgroup_enter(&lim, &vm->cgroup, err, VM_ERR_LEN)))
+        goto out;
     struct machine *m;
     /* A missing image or disk is the caller's to fix (400), memory is not. */
     if ((r = machine_create(&m, &mc, err))) {
@@ -626,4 +636,122 @@ int vm_run(struct vm *vm, volatile sig_atomic_t *sig)
             }
         }
     }
+}
+
+/* ---- balloon ---- */
+
+int vm_balloon_put(struct vm *vm, const json_t *body, char *err)
+{
+    pthread_mutex_lock(&vm->lock);
+    int r = check_locked(vm, VM_EV_CONFIGURE, NULL, err);
+    if (r)
+        snprintf(err, VM_ERR_LEN, "PUT /balloon is for before the VM starts; use PATCH "
+                 "/balloon to change the target");
+    else
+        r = vmcfg_put_balloon(&vm->cfg, body, err);
+    pthread_mutex_unlock(&vm->lock);
+    return r;
+}
+
+/* The running balloon, or NULL with a message (lock held). */
+static struct virtio_balloon *balloon_locked(struct vm *vm, char *err)
+{
+    if (!vm->cfg.balloon.present) {
+        snprintf(err, VM_ERR_LEN, "this VM has no balloon device (PUT /balloon before "
+                 "starting it)");
+        return NULL;
+    }
+    if (!vm->m || !vm->m->balloon) {
+        snprintf(err, VM_ERR_LEN, "the VM is not running");
+        return NULL;
+    }
+    return vm->m->balloon;
+}
+
+int vm_balloon_patch(struct vm *vm, const json_t *body, char *err)
+{
+    uint64_t mib;
+    int r = vmcfg_parse_balloon_patch(body, &mib, err);
+    if (r)
+        return r;
+    pthread_mutex_lock(&vm->lock);
+    struct virtio_balloon *b = balloon_locked(vm, err);
+    if (!b) {
+        r = -EINVAL;
+    } else if (mib > vm->cfg.mem_mib) {
+        snprintf(err, VM_ERR_LEN, "balloon: 'amount_mib' is %llu but the guest has only "
+                 "%llu MiB", (unsigned long long)mib, (unsigned long long)vm->cfg.mem_mib);
+        r = -EINVAL;
+    } else if ((r = virtio_balloon_set_target(b, (uint32_t)(mib << 8)))) {
+        snprintf(err, VM_ERR_LEN, "balloon: target out of range");
+    } else {
+        vm->cfg.balloon.amount_mib = mib;
+    }
+    pthread_mutex_unlock(&vm->lock);
+    return r;
+}
+
+int vm_balloon_patch_stats(struct vm *vm, const json_t *body, char *err)
+{
+    unsigned s;
+    int r = vmcfg_parse_balloon_stats_patch(body, &s, err);
+    if (r)
+        return r;
+    pthread_mutex_lock(&vm->lock);
+    if (!vm->cfg.balloon.present) {
+        snprintf(err, VM_ERR_LEN, "this VM has no balloon device");
+        r = -EINVAL;
+    } else {
+        vm->cfg.balloon.stats_polling_interval_s = s;
+        if (vm->m && vm->m->balloon)
+            virtio_balloon_set_stats_interval(vm->m->balloon, s);
+    }
+    pthread_mutex_unlock(&vm->lock);
+    return r;
+}
+
+json_t *vm_balloon_json(struct vm *vm, char *err)
+{
+    json_t *j = NULL;
+    pthread_mutex_lock(&vm->lock);
+    if (!vm->cfg.balloon.present) {
+        snprintf(err, VM_ERR_LEN, "this VM has no balloon device");
+    } else if ((j = vmcfg_balloon_json(&vm->cfg)) && vm->m && vm->m->balloon) {
+        /* Corral: what the guest has actually given back so far. */
+        struct virtio_balloon_stats st;
+        virtio_balloon_get_stats(vm->m->balloon, &st);
+        json_object_set_new(j, "actual_mib", json_integer(st.actual_pages >> 8));
+        json_object_set_new(j, "actual_pages", json_integer(st.actual_pages));
+    }
+    pthread_mutex_unlock(&vm->lock);
+    return j;
+}
+
+json_t *vm_balloon_stats_json(struct vm *vm, char *err)
+{
+    struct virtio_balloon_stats st;
+    pthread_mutex_lock(&vm->lock);
+    struct virtio_balloon *b = balloon_locked(vm, err);
+    if (b)
+        virtio_balloon_get_stats(b, &st);
+    pthread_mutex_unlock(&vm->lock);
+    if (!b)
+        return NULL;
+    json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                          "target_pages", (json_int_t)st.target_pages,
+                          "actual_pages", (json_int_t)st.actual_pages,
+                          "target_mib", (json_int_t)(st.target_pages >> 8),
+                          "actual_mib", (json_int_t)(st.actual_pages >> 8),
+                          "inflated_pages", (json_int_t)st.inflated_pages,
+                          "deflated_pages", (json_int_t)st.deflated_pages,
+                          "reported_bytes", (json_int_t)st.reported_bytes);
+    if (!j) {
+        snprintf(err, VM_ERR_LEN, "out of memory");
+        return NULL;
+    }
+    for (unsigned t = 0; t < VIRTIO_BALLOON_S_NR; t++)
+        if (st.valid[t])
+            json_object_set_new(j, virtio_balloon_stat_name(t),
+                                json_integer((json_int_t)st.val[t]));
+    return j;
 }

@@ -93,6 +93,7 @@ struct vm {
     struct ring con_out;
     pthread_t con_thread;
     bool con_thread_started;
+    struct vm_cgroup *cgroup;     /* quotas, entered at start (vm/cgroup.h) */
 };
 
 /* `id` names the VM in GET / (NULL: "anonymous-instance"). */
@@ -122,6 +123,15 @@ json_t *vm_machine_config_json(struct vm *vm);
 json_t *vm_metrics_json(struct vm *vm);
 /* Console output bytes dropped because the reader was too slow. */
 uint64_t vm_console_dropped(struct vm *vm);
+
+/* The balloon (vm.c). put: before start (400 after). patch/patch_stats:
+ * a started VM with the device. The JSON views return NULL with a message
+ * in err when there is nothing to show (no balloon, statistics off). */
+int vm_balloon_put(struct vm *vm, const json_t *body, char *err) WARN_UNUSED;
+int vm_balloon_patch(struct vm *vm, const json_t *body, char *err) WARN_UNUSED;
+int vm_balloon_patch_stats(struct vm *vm, const json_t *body, char *err) WARN_UNUSED;
+json_t *vm_balloon_json(struct vm *vm, char *err);
+json_t *vm_balloon_stats_json(struct vm *vm, char *err);
 
 /* The main loop (main thread): console, guest stop and reboot, Shutdown
  * progress, signals (*sig set by the CLI's handler). Returns the process
