@@ -681,7 +681,7 @@ int vm_snapshot_merge(const char *state_path, const char *out_state, const char 
     mfd = snap_tmp_create(out_mem, mtmp);
     uint64_t fp = 0;
     if (mfd < 0 || (r = snap_write_full(&view, mfd)) ||
-        (r = snap_fingerprint(mfd, size, &fp))) {
+        (r = snap_fingerprint_ram(ram, size, NULL, &fp))) {
         r = fail(err, -EINVAL, "%s: cannot write: %s", out_mem,
                  strerror(mfd < 0 ? -mfd : -r));
         goto out;
