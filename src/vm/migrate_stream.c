@@ -35,7 +35,8 @@ static int split_tcp(const char *rest, char *host, size_t hcap, char *port, size
     for (const char *c = port; *c; c++)
         if (*c < '0' || *c > '9')
             return -EINVAL;
-    return 0;
+    long n = strtol(port, NULL, 10);
+    return n >= 1 && n <= 65535 ? 0 : -EINVAL;
 }
 
 static void tune(int fd)
@@ -80,7 +81,7 @@ int mig_connect(const char *uri, int *fd, char *err)
         return fail(err, -EINVAL, "%s: unknown transport (tcp:HOST:PORT, unix:PATH, fd:N)", uri);
     char host[256], port[16];
     if (split_tcp(uri + 4, host, sizeof(host), port, sizeof(port)))
-        return fail(err, -EINVAL, "%s: expected tcp:HOST:PORT", uri);
+        return fail(err, -EINVAL, "%s: expected tcp:HOST:PORT (port 1..65535)", uri);
     struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
     int g = getaddrinfo(host[0] ? host : "localhost", port, &hints, &res);
     if (g)
@@ -127,7 +128,7 @@ int mig_accept(const char *uri, int *fd, volatile sig_atomic_t *stop, char *err)
     } else if (!strncmp(uri, "tcp:", 4)) {
         char host[256], port[16];
         if (split_tcp(uri + 4, host, sizeof(host), port, sizeof(port)))
-            return fail(err, -EINVAL, "--incoming %s: expected tcp:HOST:PORT", uri);
+            return fail(err, -EINVAL, "--incoming %s: expected tcp:HOST:PORT (port 1..65535)", uri);
         struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res;
         int g = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
         if (g)

@@ -22,6 +22,12 @@ api() {
         ${3:+-H 'Content-Type: application/json' -d "$3"} "http://localhost$2"
 }
 
+# A port out of range is refused at once (it used to wrap and listen).
+out=$(timeout 10 "$CORRAL" run --incoming tcp:127.0.0.1:99999 </dev/null 2>&1) &&
+    snap_fail "--incoming with port 99999 succeeded"
+grep -q "port 1..65535" <<<"$out" || snap_fail "--incoming port 99999: $out"
+echo "ok: bad port -> $out"
+
 snap_boot 1
 snap_check 0
 
