@@ -58,3 +58,26 @@ timed_run() {
     fi
     rm -f "$rssf"
 }
+
+# side_by_side NAME DIR: run DIR/qemu.sh and DIR/corral.sh (key=value
+# lines each, into $BENCH_OUT/NAME-{qemu,corral}.txt) and print every key
+# with both values, then the Corral-only keys. Returns QEMU's status.
+side_by_side() {
+    local name=$1 dir=$2 q c qrc crc k v cv
+    q=$BENCH_OUT/$name-qemu.txt c=$BENCH_OUT/$name-corral.txt
+    "$dir/qemu.sh" >"$q" 2>"${q%.txt}.err"
+    qrc=$?
+    "$dir/corral.sh" >"$c" 2>"${c%.txt}.err"
+    crc=$?
+    printf '  %-44s %-24s %s\n' key qemu corral
+    while IFS='=' read -r k v; do
+        [ -n "$k" ] || continue
+        cv=$(awk -F= -v k="$k" '$1 == k { sub(/^[^=]*=/, ""); print; exit }' "$c")
+        printf '  %-44s %-24s %s\n' "$k" "$v" "${cv:-n/a}"
+    done < <(grep -E '^[a-z0-9_]+=' "$q")
+    grep -E '^[a-z0-9_]+=' "$c" | grep -v -F -f <(grep -E -o '^[a-z0-9_]+=' "$q") |
+        sed 's/^/  corral only: /'
+    [ $crc = 0 ] || echo "$name: corral side FAILED (rc $crc), see ${c%.txt}.err"
+    [ $qrc = 0 ] || { echo "$name: qemu side FAILED (rc $qrc), see ${q%.txt}.err"; tail -n 5 "${q%.txt}.err"; }
+    return $qrc
+}

@@ -586,16 +586,32 @@ void machine_quiesce(struct machine *m)
     machine_pause(m);
 }
 
-void machine_pause(struct machine *m)
+/* Wait until every hart is parked at an instruction boundary (pause_req
+ * already set) or a stop is under way. */
+static void wait_parked(struct machine *m)
 {
-    if (!m->threads_running || atomic_exchange(&m->pause_req, 1))
-        return;
     for (unsigned i = 0; i < m->nharts; i++)
         hart_kick(m->harts[i]);
     pthread_mutex_lock(&m->pause_lock);
     while (m->nparked < m->nharts && atomic_load(&m->stop) == MACHINE_RUNNING)
         pthread_cond_wait(&m->pause_cond, &m->pause_lock);
     pthread_mutex_unlock(&m->pause_lock);
+}
+
+/* Let parked harts go on. */
+static void release_parked(struct machine *m)
+{
+    pthread_mutex_lock(&m->pause_lock);
+    atomic_store(&m->pause_req, 0);
+    pthread_cond_broadcast(&m->pause_cond);
+    pthread_mutex_unlock(&m->pause_lock);
+}
+
+void machine_pause(struct machine *m)
+{
+    if (!m->threads_running || atomic_exchange(&m->pause_req, 1))
+        return;
+    wait_parked(m);
     /* Backends stop touching guest RAM and device state too. */
     iothread_stop(m->io);
     vclock_pause(&m->clock);
@@ -606,22 +622,13 @@ uint64_t machine_dirty_sync(struct machine *m, uint64_t *bits)
     bool park = m->threads_running && !machine_is_paused(m);
     if (park) {
         atomic_store(&m->pause_req, 1);
-        for (unsigned i = 0; i < m->nharts; i++)
-            hart_kick(m->harts[i]);
-        pthread_mutex_lock(&m->pause_lock);
-        while (m->nparked < m->nharts && atomic_load(&m->stop) == MACHINE_RUNNING)
-            pthread_cond_wait(&m->pause_cond, &m->pause_lock);
-        pthread_mutex_unlock(&m->pause_lock);
+        wait_parked(m);
     }
     /* Parked harts re-check code_gen (bumped by the harvest) before their
      * next instruction, so none stores through an entry filled before it. */
     uint64_t n = gmem_dirty_harvest(&m->bus.ram, bits);
-    if (park) {
-        pthread_mutex_lock(&m->pause_lock);
-        atomic_store(&m->pause_req, 0);
-        pthread_cond_broadcast(&m->pause_cond);
-        pthread_mutex_unlock(&m->pause_lock);
-    }
+    if (park)
+        release_parked(m);
     return n;
 }
 
@@ -632,10 +639,7 @@ void machine_resume(struct machine *m)
     vclock_resume(&m->clock);
     if (iothread_start(m->io))
         log_error("cannot restart the I/O thread");
-    pthread_mutex_lock(&m->pause_lock);
-    atomic_store(&m->pause_req, 0);
-    pthread_cond_broadcast(&m->pause_cond);
-    pthread_mutex_unlock(&m->pause_lock);
+    release_parked(m);
 }
 
 bool machine_is_paused(struct machine *m)

@@ -9,14 +9,6 @@
 # middle -> clear errors, and the source VM keeps running, intact.
 source "$(dirname "$0")/lib/snapshot_lib.bash"
 rounds=${MIGRATE_ROUNDS:-6}
-free_port() {
-    local p
-    for _ in $(seq 50); do
-        p=$((20000 + RANDOM % 30000))
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-    done
-    return 1
-}
 api() {
     curl -s --max-time 20 --unix-socket "$SNAP_SOCK" -X "$1" -w ' %{http_code}' \
         ${3:+-H 'Content-Type: application/json' -d "$3"} "http://localhost$2"

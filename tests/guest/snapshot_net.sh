@@ -8,14 +8,6 @@
 # (A TCP connection through slirp cannot outlive the killed process: its
 # host side is a socket of that process. docs/snapshots.md says so.)
 source "$(dirname "$0")/lib/snapshot_lib.bash"
-free_port() {
-    local p
-    for _ in $(seq 50); do
-        p=$((20000 + RANDOM % 30000))
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-    done
-    return 1
-}
 http_port=$(free_port) && fwd_port=$(free_port) || snap_fail "no free port"
 mkdir -p "$SNAP_WORK/www"
 head -c 65536 /dev/urandom >"$SNAP_WORK/www/blob"

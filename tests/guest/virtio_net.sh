@@ -11,14 +11,6 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-free_port() { # a port nothing listens on
-    local p
-    for _ in $(seq 50); do
-        p=$((20000 + RANDOM % 30000))
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-    done
-    return 1
-}
 http_port=$(free_port) && fwd_port=$(free_port) || { echo "FAIL: no free port"; exit 1; }
 
 mkdir -p "$work/www"
