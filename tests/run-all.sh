@@ -106,6 +106,8 @@ run_fuzz() {
             pass "fuzz/$name ($(grep -a -o 'Done [0-9]* runs' "$log" | tail -n 1))"
         else
             fail "fuzz/$name" "exit $?: see $log"
+            # CI keeps only what is printed: show what the fuzzer found.
+            grep -a -m 4 -E 'ERROR|runtime error|SUMMARY|Test unit written' "$log" | sed 's/^/        /'
         fi
         rm -rf "$work"
     done

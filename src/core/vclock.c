@@ -50,6 +50,8 @@ void vclock_resume(struct vclock *c)
 
 void vclock_set(struct vclock *c, uint64_t ticks)
 {
+    if (ticks > VCLOCK_MAX_TICKS)
+        ticks = VCLOCK_MAX_TICKS;
     int64_t now = vclock_host_now_ns();
     atomic_store(&c->offset_ns, now - (int64_t)(ticks * 100));
     if (atomic_load(&c->paused_at_ns))

@@ -9,6 +9,10 @@
 #include <stdatomic.h>
 
 #define VCLOCK_HZ 10000000ULL
+/* The largest counter value a restore may set (about 228 years): far
+ * enough below INT64_MAX nanoseconds that the clock arithmetic cannot
+ * overflow for centuries after it. */
+#define VCLOCK_MAX_TICKS (1ULL << 56)
 
 struct vclock {
     _Atomic int64_t offset_ns; /* guest ns = host monotonic ns - offset_ns */
@@ -24,7 +28,8 @@ int64_t vclock_host_ns_at(const struct vclock *c, uint64_t ticks);
 int64_t vclock_host_now_ns(void);
 void vclock_pause(struct vclock *c);
 void vclock_resume(struct vclock *c);
-/* Set the counter so that it reads `ticks` now (snapshot restore). */
+/* Set the counter so that it reads `ticks` now (snapshot restore);
+ * values above VCLOCK_MAX_TICKS are clamped to it. */
 void vclock_set(struct vclock *c, uint64_t ticks);
 
 #endif

@@ -206,6 +206,9 @@ int machine_load_state(struct machine *m, struct state_in *in)
     uint64_t ticks = state_get_u64(&s.body);
     if (state_in_finish(&s.body))
         return -EINVAL;
+    if (ticks > VCLOCK_MAX_TICKS)
+        return state_in_fail(&s.body, "time %llu ticks is out of range",
+                             (unsigned long long)ticks);
     /* The guest's clock continues from where it was saved: no jump
      * forward (a storm of expired timers) and never backwards. */
     vclock_pause(&m->clock);
