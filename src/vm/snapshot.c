@@ -334,6 +334,7 @@ int vm_snapshot_create(struct vm *vm, const char *state_path, const char *mem_pa
         r = fail(err, -EIO, "snapshot create: writing %s: %s", mem_path, strerror(-r));
         goto out_unharvest;
     }
+    snap_seal(mfd, fp);
 
     /* The chain this snapshot's memory is: the previous one plus this
      * diff, or this file alone. */
@@ -686,6 +687,7 @@ int vm_snapshot_merge(const char *state_path, const char *out_state, const char 
                  strerror(mfd < 0 ? -mfd : -r));
         goto out;
     }
+    snap_seal(mfd, fp);
     struct vm_snap_chain full = { .n = 1 };
     full.layer[0] = (struct vm_snap_layer){ .path = mabs, .fingerprint = fp };
     state_out_header(&o);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -17,6 +18,8 @@
  * the file is not in the page cache (it was written with O_DIRECT). */
 #define FP_STRIDE (8 * MiB)
 #define FP_SAMPLE 4096
+#define SEAL_XATTR "user.corral.seal"
+#define SEAL_LEN 32
 
 int snap_tmp_create(const char *path, char *tmp)
 {
@@ -264,6 +267,41 @@ int snap_fingerprint(int fd, uint64_t size, uint64_t *fp)
     return r;
 }
 
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The seal: "CSL1", fingerprint, size, mtime in ns, as little-endian. */
+static void seal_bytes(const struct stat *st, uint64_t fp, uint8_t out[SEAL_LEN])
+{
+    memset(out, 0, SEAL_LEN);
+    memcpy(out, "CSL1", 4);
+    put_le64(out + 8, fp);
+    put_le64(out + 16, (uint64_t)st->st_size);
+    put_le64(out + 24, (uint64_t)st->st_mtim.tv_sec * 1000000000ULL +
+                           (uint64_t)st->st_mtim.tv_nsec);
+}
+
+void snap_seal(int fd, uint64_t fp)
+{
+    struct stat st;
+    uint8_t seal[SEAL_LEN];
+    if (fstat(fd, &st))
+        return;
+    seal_bytes(&st, fp, seal);
+    (void)fsetxattr(fd, SEAL_XATTR, seal, sizeof(seal), 0);
+}
+
+static bool seal_intact(int fd, const struct stat *st, uint64_t fp)
+{
+    uint8_t want[SEAL_LEN], got[SEAL_LEN];
+    seal_bytes(st, fp, want);
+    return fgetxattr(fd, SEAL_XATTR, got, sizeof(got)) == SEAL_LEN &&
+           !memcmp(want, got, SEAL_LEN);
+}
+
 int snap_open_layer(const struct vm_snap_layer *l, uint64_t size, char *err, size_t errlen)
 {
     int fd = open(l->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -283,6 +321,8 @@ int snap_open_layer(const struct vm_snap_layer *l, uint64_t size, char *err, siz
                  l->path, (unsigned long long)st.st_size, (unsigned long long)size);
         goto bad;
     }
+    if (seal_intact(fd, &st, l->fingerprint))
+        return fd;
     if (snap_fingerprint(fd, size, &fp) || fp != l->fingerprint) {
         snprintf(err, errlen, "memory file %s does not belong to this snapshot "
                  "(content fingerprint differs)", l->path);

@@ -41,8 +41,16 @@ int snap_fingerprint(int fd, uint64_t size, uint64_t *fp) WARN_UNUSED;
 int snap_fingerprint_ram(const uint8_t *ram, uint64_t size, const uint64_t *pages,
                          uint64_t *fp) WARN_UNUSED;
 
+/* Record on the memory file just written (an extended attribute) its
+ * fingerprint, size and modification time, so a load can trust an
+ * unmodified file without reading it: a cold restore then costs no data
+ * reads. Best effort: a file system without user xattrs, or a copy that
+ * drops them, falls back to the sampled content check. */
+void snap_seal(int fd, uint64_t fp);
+
 /* Open a layer's file for reading and check it is a regular file of
- * `size` bytes with its recorded fingerprint. err names the file. */
+ * `size` bytes with its recorded fingerprint (its seal when intact, else
+ * its sampled content). err names the file. */
 int snap_open_layer(const struct vm_snap_layer *l, uint64_t size, char *err,
                     size_t errlen) WARN_UNUSED;
 /* Copy the pages a diff layer holds from fd into RAM (marking them

@@ -4,7 +4,7 @@
 # Running, a Diff with no earlier snapshot, a missing directory; restore
 # with another RAM size or hart count than recorded, a truncated state
 # file, a flipped byte in every section, a memory file of the wrong size or
-# from another snapshot, another state format version, a raw disk changed
+# from another snapshot (a write breaks its seal), another state format version, a raw disk changed
 # since the snapshot (refused; accepted with --ignore-disk-changes), and
 # PUT /snapshot/load after configuration.
 source "$(dirname "$0")/lib/snapshot_lib.bash"
@@ -91,6 +91,13 @@ dd if=/dev/urandom of="$SNAP_WORK/v/memory" bs=4096 count=1 conv=notrunc 2>/dev/
 expect_restore_error "memory file from elsewhere" "does not belong to this snapshot" "$SNAP_WORK/v"
 mv "$good" "$SNAP_WORK/good"
 good=$SNAP_WORK/good
+
+# The memory file is sealed (fingerprint, size, mtime in an xattr), so a
+# load trusts it without reading; without the seal (a copy that drops
+# xattrs) the content check decides, as for the restore below.
+getfattr --only-values -n user.corral.seal "$good/memory" 2>/dev/null | grep -q '^CSL1' ||
+    snap_fail "the memory file carries no seal"
+setfattr -x user.corral.seal "$good/memory" || snap_fail "cannot remove the seal"
 
 # The raw disk changes after the snapshot: refused, unless told.
 printf 'changed' | dd of="$disk" bs=1 seek=1000000 conv=notrunc 2>/dev/null
