@@ -90,11 +90,15 @@ static int save_disks(struct vm *vm, struct machine *m, struct state_out *o, cha
                 return fail(err, -EIO, "disk %s: cannot put an overlay over it: %s", frozen,
                             e);
             /* The running VM's disk is the overlay from now on (its
-             * configuration too: the next snapshot or migration). */
+             * configuration too: the next snapshot or migration). The
+             * files are written without the VM lock; its configuration
+             * changes under it. */
+            pthread_mutex_lock(&vm->lock);
             for (unsigned k = 0; k < vm->cfg.ndrives; k++)
                 if (vm->cfg.drives[k].path && !strcmp(vm->cfg.drives[k].path, m->cfg.disks[i].path) &&
                     !vmcfg_set_str(&vm->cfg.drives[k].path, ov))
                     m->cfg.disks[i].path = vm->cfg.drives[k].path;
+            pthread_mutex_unlock(&vm->lock);
             log_info("disk %s frozen for the snapshot; the VM now writes %s", frozen, ov);
         }
         state_put_str(o, frozen);
@@ -256,6 +260,17 @@ static void relocate(struct vm_snap_layer *l, const char *state_path)
 
 /* ---- create ---- */
 
+/* Tests hold a create in its unlocked phase to see the API answer and
+ * refuse state changes meanwhile: CORRAL_TEST_SNAPSHOT_STALL_MS (at most
+ * 10 s); unset in normal use. */
+static void test_stall(void)
+{
+    const char *v = getenv("CORRAL_TEST_SNAPSHOT_STALL_MS");
+    long ms = v ? strtol(v, NULL, 10) : 0;
+    if (ms > 0 && ms <= 10000)
+        usleep((useconds_t)ms * 1000);
+}
+
 static void unharvest(struct gmem *ram, const uint64_t *bits)
 {
     for (size_t i = 0; i < gmem_dirty_words(ram); i++)
@@ -311,6 +326,10 @@ int vm_snapshot_create(struct vm *vm, const char *state_path, const char *mem_pa
                      "on; choose another mem_file_path", mem_path);
             goto out;
         }
+    if (vm->snapshotting) {
+        r = fail(err, -EINVAL, "snapshot create refused: another snapshot is being written");
+        goto out;
+    }
     machine_quiesce(m);
     struct gmem *ram = &m->bus.ram;
     bits = calloc(gmem_dirty_words(ram), sizeof(uint64_t));
@@ -319,6 +338,12 @@ int vm_snapshot_create(struct vm *vm, const char *state_path, const char *mem_pa
         goto out;
     }
     gmem_dirty_harvest(ram, bits);
+    /* The files are written without the VM lock (GET / and the metrics
+     * answer meanwhile): `snapshotting` refuses every state change, and
+     * the quiesced machine and the chain stay as they are until the end. */
+    vm->snapshotting = true;
+    pthread_mutex_unlock(&vm->lock);
+    test_stall();
 
     mfd = snap_tmp_create(mem_path, mtmp);
     if (mfd < 0) {
@@ -379,6 +404,7 @@ int vm_snapshot_create(struct vm *vm, const char *state_path, const char *mem_pa
     }
 
     /* Done: this snapshot is what the next Diff builds on. */
+    pthread_mutex_lock(&vm->lock);
     char *p = strdup(mabs);
     uint64_t *own = diff ? bits : NULL;
     if (!diff) {
@@ -394,11 +420,13 @@ int vm_snapshot_create(struct vm *vm, const char *state_path, const char *mem_pa
              "fsync+rename %.1f ms", state_path, diff ? "Diff" : "Full", mem_path,
              (t_written - t_start) / 1e6, (t_state - t_written) / 1e6, (t_end - t_state) / 1e6);
     r = 0;
-    goto out;
+    goto out_done;
 
 out_unharvest:
-    if (bits && m)
-        unharvest(&m->bus.ram, bits);
+    unharvest(&m->bus.ram, bits);
+    pthread_mutex_lock(&vm->lock);
+out_done:
+    vm->snapshotting = false;
 out:
     if (mfd >= 0)
         close(mfd);

@@ -170,6 +170,10 @@ static int check_locked(struct vm *vm, enum vm_event ev, enum vm_state *to, char
                  "first)", vm_event_name(ev));
         return -EINVAL;
     }
+    if (vm->snapshotting && ev != VM_EV_STOPPED) {
+        snprintf(err, VM_ERR_LEN, "%s refused: a snapshot is being written", vm_event_name(ev));
+        return -EINVAL;
+    }
     /* A stop already under way (guest poweroff, reboot, quit): the board
      * is between states; only the main loop may act now. */
     if (vm->m && atomic_load(&vm->m->stop) != MACHINE_RUNNING && ev != VM_EV_STOPPED) {

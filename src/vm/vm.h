@@ -68,6 +68,9 @@ struct vm {
      * created or loaded (a Diff snapshot goes on top of them). */
     struct vm_snap_chain snap_chain;
     bool restored;                /* started from a snapshot */
+    /* Under lock: a snapshot's files are being written (without the
+     * lock); state changes are refused meanwhile. */
+    bool snapshotting;
 
     /* Outgoing live migration (vm/migrate.c). `migrating` is under the VM
      * lock (pause, resume, reset and snapshots are refused meanwhile); the

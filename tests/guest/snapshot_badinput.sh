@@ -35,7 +35,7 @@ expect_restore_error() {
 
 disk=$SNAP_WORK/disk.raw
 truncate -s 16M "$disk"
-snap_boot 1 --disk "$disk"
+CORRAL_TEST_SNAPSHOT_STALL_MS=3000 snap_boot 1 --disk "$disk"
 expect_400 "create while Running" PUT /snapshot/create \
     "{\"snapshot_path\":\"$SNAP_WORK/x.state\",\"mem_file_path\":\"$SNAP_WORK/x.mem\"}"
 ls "$SNAP_WORK"/x.* 2>/dev/null && snap_fail "a refused create left files"
@@ -47,6 +47,28 @@ expect_400 "missing directory" PUT /snapshot/create \
 expect_400 "bad snapshot_type" PUT /snapshot/create \
     "{\"snapshot_path\":\"$SNAP_WORK/x.state\",\"mem_file_path\":\"$SNAP_WORK/x.mem\",\"snapshot_type\":\"Half\"}"
 expect_400 "load into a started VM" PUT /snapshot/load "{\"snapshot_path\":\"$SNAP_WORK/x.state\"}"
+# A create writes its files without the VM lock: the API answers
+# meanwhile and refuses state changes until it is done (the create is
+# held 3 s in its unlocked phase by the test hook).
+api PUT /snapshot/create "{\"snapshot_path\":\"$SNAP_WORK/slow.state\",\"mem_file_path\":\"$SNAP_WORK/slow.mem\"}" \
+    >"$SNAP_WORK/slow.out" &
+slow=$!
+sleep 1
+t0=$(date +%s%N)
+r=$(api GET /)
+t1=$(date +%s%N)
+kill -0 "$slow" 2>/dev/null || snap_fail "the held create ended before the check"
+[ "${r##* }" = 200 ] || snap_fail "GET / during a create: '$r'"
+[ $(( (t1 - t0) / 1000000 )) -lt 1500 ] || snap_fail "GET / took $(( (t1 - t0) / 1000000 )) ms during a create"
+expect_400 "resume during a create" PATCH /vm '{"state":"Resumed"}'
+grep -q "a snapshot is being written" <<<"$(api PATCH /vm '{"state":"Resumed"}')" ||
+    snap_fail "resume during a create: not refused for the create"
+expect_400 "a second create during a create" PUT /snapshot/create \
+    "{\"snapshot_path\":\"$SNAP_WORK/x.state\",\"mem_file_path\":\"$SNAP_WORK/x.mem\"}"
+wait "$slow"
+[ "$(awk '{print $NF}' "$SNAP_WORK/slow.out")" = 204 ] || snap_fail "the held create: $(cat "$SNAP_WORK/slow.out")"
+[ -s "$SNAP_WORK/slow.state" ] || snap_fail "the held create wrote no state"
+rm -f "$SNAP_WORK"/slow.*
 api PATCH /vm '{"state":"Resumed"}' >/dev/null
 # The source VM is untouched: it still answers and counts.
 snap_check 1
