@@ -9,11 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/clint.h"
-#include "devices/goldfish_rtc.h"
-#include "devices/plic.h"
-#include "devices/sifive_test.h"
-#include "devices/uart16550.h"
 #include "machine/memmap.h"
 
 #define MM(r) virt_memmap[VIRT_##r]
@@ -28,7 +23,9 @@ static const char *const fdt_isa_ext[] = {
 
 #define PLIC_NDEV 95
 
-enum { PH_PLIC = 1, PH_TEST = 2, PH_CPU_INTC = 16 /* + hart */ };
+#define PH_PLIC FDT_PH_PLIC
+#define PH_TEST FDT_PH_TEST
+#define PH_CPU_INTC FDT_PH_CPU_INTC
 
 #define CHECK(x) do { int _r = (x); if (_r < 0) { err = _r; goto fail; } } while (0)
 
@@ -59,6 +56,90 @@ static int begin_node_at(void *fdt, const char *name, uint64_t addr)
     return fdt_begin_node(fdt, n);
 }
 
+/* ---- the /soc nodes, one writer per device kind ---- */
+
+#define TRY(x) do { int _r = (x); if (_r < 0) return _r; } while (0)
+
+int fdt_node_test(void *fdt, const struct fdt_node_ctx *c)
+{
+    static const char *const compat[] = { "sifive,test1", "sifive,test0", "syscon" };
+    TRY(begin_node_at(fdt, "test", c->base));
+    TRY(prop_stringlist(fdt, "compatible", compat, 3));
+    TRY(prop_reg(fdt, c->base, c->size));
+    TRY(fdt_property_u32(fdt, "phandle", PH_TEST));
+    return fdt_end_node(fdt);
+}
+
+/* A device with one register window and one PLIC source. */
+static int simple_node(void *fdt, const struct fdt_node_ctx *c, const char *name,
+                       const char *compat, uint32_t clock_hz)
+{
+    TRY(begin_node_at(fdt, name, c->base));
+    TRY(fdt_property_string(fdt, "compatible", compat));
+    TRY(prop_reg(fdt, c->base, c->size));
+    if (clock_hz)
+        TRY(fdt_property_u32(fdt, "clock-frequency", clock_hz));
+    TRY(fdt_property_u32(fdt, "interrupts", c->irq));
+    TRY(fdt_property_u32(fdt, "interrupt-parent", PH_PLIC));
+    return fdt_end_node(fdt);
+}
+
+int fdt_node_rtc(void *fdt, const struct fdt_node_ctx *c)
+{
+    return simple_node(fdt, c, "rtc", "google,goldfish-rtc", 0);
+}
+
+int fdt_node_uart(void *fdt, const struct fdt_node_ctx *c)
+{
+    return simple_node(fdt, c, "serial", "ns16550a", 0x384000);
+}
+
+int fdt_node_virtio(void *fdt, const struct fdt_node_ctx *c)
+{
+    return simple_node(fdt, c, "virtio_mmio", "virtio,mmio", 0);
+}
+
+/* interrupts-extended: two of each hart's local interrupts. */
+static int prop_hart_irqs(void *fdt, unsigned nharts, uint32_t a, uint32_t b)
+{
+    fdt32_t ie[8 * 4];
+    if (nharts > 8)
+        return -FDT_ERR_BADVALUE;
+    for (unsigned i = 0; i < nharts; i++) {
+        ie[i * 4 + 0] = cpu_to_fdt32(PH_CPU_INTC + i);
+        ie[i * 4 + 1] = cpu_to_fdt32(a);
+        ie[i * 4 + 2] = cpu_to_fdt32(PH_CPU_INTC + i);
+        ie[i * 4 + 3] = cpu_to_fdt32(b);
+    }
+    return fdt_property(fdt, "interrupts-extended", ie, (int)(nharts * 16));
+}
+
+int fdt_node_clint(void *fdt, const struct fdt_node_ctx *c)
+{
+    static const char *const compat[] = { "sifive,clint0", "riscv,clint0" };
+    TRY(begin_node_at(fdt, "clint", c->base));
+    TRY(prop_stringlist(fdt, "compatible", compat, 2));
+    TRY(prop_reg(fdt, c->base, c->size));
+    TRY(prop_hart_irqs(fdt, c->nharts, 3, 7)); /* machine software, timer */
+    return fdt_end_node(fdt);
+}
+
+int fdt_node_plic(void *fdt, const struct fdt_node_ctx *c)
+{
+    static const char *const compat[] = { "sifive,plic-1.0.0", "riscv,plic0" };
+    TRY(begin_node_at(fdt, "plic", c->base));
+    TRY(prop_stringlist(fdt, "compatible", compat, 2));
+    TRY(prop_reg(fdt, c->base, c->size));
+    TRY(fdt_property_u32(fdt, "#address-cells", 0));
+    TRY(fdt_property_u32(fdt, "#interrupt-cells", 1));
+    TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
+    TRY(fdt_property_u32(fdt, "riscv,ndev", PLIC_NDEV));
+    /* Contexts 2i and 2i+1: M and S external. */
+    TRY(prop_hart_irqs(fdt, c->nharts, 11, 9));
+    TRY(fdt_property_u32(fdt, "phandle", PH_PLIC));
+    return fdt_end_node(fdt);
+}
+
 int fdt_build(const struct fdt_config *cfg, void **blob, size_t *size)
 {
     size_t cap = 64 * 1024;
@@ -66,7 +147,7 @@ int fdt_build(const struct fdt_config *cfg, void **blob, size_t *size)
     int err = 0;
     if (!fdt)
         return -ENOMEM;
-    if (cfg->nharts == 0 || cfg->nharts > 8 || cfg->nvirtio > FDT_MAX_VIRTIO) {
+    if (cfg->nharts == 0 || cfg->nharts > 8 || cfg->nsoc > FDT_MAX_SOC_NODES) {
         free(fdt);
         return -EINVAL;
     }
@@ -141,77 +222,8 @@ int fdt_build(const struct fdt_config *cfg, void **blob, size_t *size)
     CHECK(fdt_property_string(fdt, "compatible", "simple-bus"));
     CHECK(fdt_property(fdt, "ranges", NULL, 0));
 
-    {
-        static const char *const test_compat[] = { "sifive,test1", "sifive,test0", "syscon" };
-        CHECK(begin_node_at(fdt, "test", MM(TEST).base));
-        CHECK(prop_stringlist(fdt, "compatible", test_compat, 3));
-        CHECK(prop_reg(fdt, MM(TEST).base, MM(TEST).size));
-        CHECK(fdt_property_u32(fdt, "phandle", PH_TEST));
-        CHECK(fdt_end_node(fdt));
-    }
-    CHECK(begin_node_at(fdt, "rtc", MM(RTC).base));
-    CHECK(fdt_property_string(fdt, "compatible", "google,goldfish-rtc"));
-    CHECK(prop_reg(fdt, MM(RTC).base, MM(RTC).size));
-    CHECK(fdt_property_u32(fdt, "interrupts", MM(RTC).irq));
-    CHECK(fdt_property_u32(fdt, "interrupt-parent", PH_PLIC));
-    CHECK(fdt_end_node(fdt));
-
-    CHECK(begin_node_at(fdt, "serial", MM(UART0).base));
-    CHECK(fdt_property_string(fdt, "compatible", "ns16550a"));
-    CHECK(prop_reg(fdt, MM(UART0).base, MM(UART0).size));
-    CHECK(fdt_property_u32(fdt, "clock-frequency", 0x384000));
-    CHECK(fdt_property_u32(fdt, "interrupts", MM(UART0).irq));
-    CHECK(fdt_property_u32(fdt, "interrupt-parent", PH_PLIC));
-    CHECK(fdt_end_node(fdt));
-
-    /* Virtio slots in ascending order: Linux probes nodes in blob order,
-     * so slot 0 becomes virtio0 and the first disk /dev/vda. (QEMU writes
-     * them highest first, but its node insertion reverses the order.) */
-    for (int n = 0; n < (int)cfg->nvirtio; n++) {
-        uint64_t base = virt_virtio_base((unsigned)n);
-        CHECK(begin_node_at(fdt, "virtio_mmio", base));
-        CHECK(fdt_property_string(fdt, "compatible", "virtio,mmio"));
-        CHECK(prop_reg(fdt, base, MM(VIRTIO).size));
-        CHECK(fdt_property_u32(fdt, "interrupts", virt_virtio_irq((unsigned)n)));
-        CHECK(fdt_property_u32(fdt, "interrupt-parent", PH_PLIC));
-        CHECK(fdt_end_node(fdt));
-    }
-
-    {
-        static const char *const clint_compat[] = { "sifive,clint0", "riscv,clint0" };
-        fdt32_t ie[8 * 4];
-        CHECK(begin_node_at(fdt, "clint", MM(CLINT).base));
-        CHECK(prop_stringlist(fdt, "compatible", clint_compat, 2));
-        CHECK(prop_reg(fdt, MM(CLINT).base, MM(CLINT).size));
-        for (unsigned i = 0; i < cfg->nharts; i++) {
-            ie[i * 4 + 0] = cpu_to_fdt32(PH_CPU_INTC + i);
-            ie[i * 4 + 1] = cpu_to_fdt32(3); /* machine software */
-            ie[i * 4 + 2] = cpu_to_fdt32(PH_CPU_INTC + i);
-            ie[i * 4 + 3] = cpu_to_fdt32(7); /* machine timer */
-        }
-        CHECK(fdt_property(fdt, "interrupts-extended", ie, (int)(cfg->nharts * 16)));
-        CHECK(fdt_end_node(fdt));
-    }
-    {
-        static const char *const plic_compat[] = { "sifive,plic-1.0.0", "riscv,plic0" };
-        fdt32_t ie[8 * 4];
-        CHECK(begin_node_at(fdt, "plic", MM(PLIC).base));
-        CHECK(prop_stringlist(fdt, "compatible", plic_compat, 2));
-        CHECK(prop_reg(fdt, MM(PLIC).base, MM(PLIC).size));
-        CHECK(fdt_property_u32(fdt, "#address-cells", 0));
-        CHECK(fdt_property_u32(fdt, "#interrupt-cells", 1));
-        CHECK(fdt_property(fdt, "interrupt-controller", NULL, 0));
-        CHECK(fdt_property_u32(fdt, "riscv,ndev", PLIC_NDEV));
-        for (unsigned i = 0; i < cfg->nharts; i++) {
-            ie[i * 4 + 0] = cpu_to_fdt32(PH_CPU_INTC + i);
-            ie[i * 4 + 1] = cpu_to_fdt32(11); /* M external: context 2i */
-            ie[i * 4 + 2] = cpu_to_fdt32(PH_CPU_INTC + i);
-            ie[i * 4 + 3] = cpu_to_fdt32(9);  /* S external: context 2i+1 */
-        }
-        CHECK(fdt_property(fdt, "interrupts-extended", ie, (int)(cfg->nharts * 16)));
-        CHECK(fdt_property_u32(fdt, "phandle", PH_PLIC));
-        CHECK(fdt_end_node(fdt));
-    }
+    for (unsigned i = 0; i < cfg->nsoc; i++)
+        CHECK(cfg->soc[i].write(fdt, &cfg->soc[i].ctx));
     CHECK(fdt_end_node(fdt)); /* soc */
     /* Outside /soc: they have no registers of their own (simple-bus
      * children must), they act through the test device's regmap. */

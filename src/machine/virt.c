@@ -383,9 +383,19 @@ static int place_fdt(struct machine *m, gpa_t initrd_start, gpa_t initrd_end, ch
         .bootargs = m->cfg.cmdline ? m->cfg.cmdline : "",
         .initrd_start = initrd_start,
         .initrd_end = initrd_end,
-        .nvirtio = m->nvirtio,
         .mmu_type = m->cfg.mmu_type,
     };
+    struct fdt_soc_node soc[FDT_MAX_SOC_NODES];
+    for (unsigned i = 0; i < m->ndevices && fc.nsoc < FDT_MAX_SOC_NODES; i++) {
+        const struct machine_device *d = &m->devices[i];
+        if (d->ops->fdt_node)
+            soc[fc.nsoc++] = (struct fdt_soc_node){
+                .write = d->ops->fdt_node,
+                .ctx = { .base = d->base, .size = d->size, .irq = d->irq,
+                         .nharts = m->nharts },
+            };
+    }
+    fc.soc = soc;
     void *blob;
     size_t size;
     if (fdt_build(&fc, &blob, &size)) {

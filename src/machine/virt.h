@@ -10,6 +10,7 @@
 
 #include "core/types.h"
 #include "core/vclock.h"
+#include "machine/fdt.h"
 #include "machine/memmap.h"
 #include "mem/bus.h"
 
@@ -91,22 +92,37 @@ enum machine_stop {
 };
 
 /* The device table: every device of the board, in a fixed order (the
- * platform devices, then the virtio slots), each with the ops the machine
- * uses to reset, save and load it without knowing its kind. The table's
- * order is the saved order; `name` is the section id. */
+ * device tree's /soc order: finisher, RTC, UART, the virtio slots, CLINT,
+ * PLIC), each with its place on the board and the ops the machine uses to
+ * reset, describe, save, load and measure it without knowing its kind.
+ * The table's order is the saved order; `name` is the section id. */
 struct state_out;
 struct state_in;
+/* Counters a device reports (GET /metrics): name/value pairs. */
+#define MACHINE_MAX_METRICS 8
+struct machine_metrics {
+    const char *label;            /* the device's name in the report */
+    unsigned n;
+    struct { const char *name; uint64_t value; } m[MACHINE_MAX_METRICS];
+};
+void machine_metric(struct machine_metrics *out, const char *name, uint64_t value);
 struct machine_device_ops {
     const char *kind;             /* "uart", "virtio-blk"... */
     uint32_t state_version;
     void (*reset)(void *dev);     /* optional */
+    fdt_node_fn fdt_node;         /* its node under /soc */
     void (*save)(void *dev, struct state_out *o);
     int (*load)(void *dev, struct state_in *in, uint32_t version);
+    /* Optional; any thread, relaxed reads of the device's counters. */
+    void (*metrics)(const void *dev, struct machine_metrics *out);
 };
 struct machine_device {
     char name[24];
     const struct machine_device_ops *ops;
     void *dev;
+    gpa_t base;                   /* from the memory map (memmap.h) */
+    uint64_t size;
+    uint32_t irq;
 };
 #define MACHINE_MAX_DEVICES 16
 

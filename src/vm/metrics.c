@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include "core/vclock.h"
-#include "virtio/virtio_mmio.h"
 #include "cpu/riscv/hart.h"
 #include "vm/vm.h"
 
@@ -69,20 +68,17 @@ json_t *vm_metrics_json(struct vm *vm)
             blk_m += rd(&h->stats.block_misses);
         }
         mmio = atomic_load_explicit(&m->bus.mmio_exits, memory_order_relaxed);
-        /* Per virtio device: requests completed and bytes moved, summed
-         * over its queues. */
-        for (unsigned i = 0; i < m->nvirtio; i++) {
-            const struct virtio_dev *d = m->virtio[i];
-            uint64_t req = 0, rdb = 0, wrb = 0;
-            for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
-                req += atomic_load_explicit(&d->vq[q].stats.requests, memory_order_relaxed);
-                rdb += atomic_load_explicit(&d->vq[q].stats.bytes_read, memory_order_relaxed);
-                wrb += atomic_load_explicit(&d->vq[q].stats.bytes_written, memory_order_relaxed);
-            }
-            json_object_set_new(devices, d->name,
-                                json_pack("{s:I, s:I, s:I}", "requests", (json_int_t)req,
-                                          "bytes_read", (json_int_t)rdb,
-                                          "bytes_written", (json_int_t)wrb));
+        /* Each device that counts (its metrics op), under its own name. */
+        for (unsigned i = 0; i < m->ndevices; i++) {
+            const struct machine_device *d = &m->devices[i];
+            if (!d->ops->metrics)
+                continue;
+            struct machine_metrics mm = { .label = d->name };
+            d->ops->metrics(d->dev, &mm);
+            json_t *o = json_object();
+            for (unsigned k = 0; k < mm.n; k++)
+                json_object_set_new(o, mm.m[k].name, json_integer((json_int_t)mm.m[k].value));
+            json_object_set_new(devices, mm.label, o);
         }
         uptime_ms = (uint64_t)(vclock_host_now_ns() - vm->started_ns) / 1000000;
     }

@@ -34,7 +34,9 @@ snap_boot() {
         --cmdline "console=ttyS0 quiet" --api-sock "$SNAP_SOCK" "$@"
     wait_for 'built-in commands' 240 || snap_fail "the guest did not boot"
     send $'dd if=/dev/urandom of=/tmp/blob bs=1M count=16 2>/dev/null; md5sum /tmp/blob >/tmp/blob.md5\n'
-    send $'(i=0; while :; do i=$((i+1)); echo $i >/tmp/cnt; usleep 100000; done) &\n'
+    # Written to a new file and renamed: a reader never sees the empty file
+    # between a truncate and the write (a loaded host preempts the guest there).
+    send $'(i=0; while :; do i=$((i+1)); echo $i >/tmp/cnt.new; mv /tmp/cnt.new /tmp/cnt; usleep 100000; done) &\n'
     # Up = the counter has written its first value (round 0 reads it).
     send $'while [ ! -s /tmp/cnt ]; do usleep 100000; done; printf "W%s\\n" ORKLOAD-UP\n'
     wait_for 'WORKLOAD-UP' 120 || snap_fail "the workload did not start"
