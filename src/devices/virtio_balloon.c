@@ -20,6 +20,7 @@
 
 #include "core/log.h"
 #include "core/vclock.h"
+#include "state/state.h"
 
 #define BALLOON_DEVICE_ID 5
 #define BALLOON_CONFIG_LEN 16 /* num_pages, actual, free_page_hint_cmd_id, poison_val */
@@ -214,6 +215,82 @@ static void balloon_driver_ok(struct virtio_dev *d)
             balloon_queue_notify(d, qi);
 }
 
+/* ---- saved state (virtio_mmio_save_state calls these after the
+ * transport): u32 num_pages, u32 actual, u32 stats_interval_s,
+ * u8 stats_held, u16 stats_head, u64 updates, inflated_pages,
+ * deflated_pages, reported_bytes, bad_pfns, u32 ntags, per tag
+ * {u8 valid, u64 value}. */
+#define MAX_STATS_INTERVAL_S 3600
+
+static void balloon_save_state(struct virtio_dev *d, struct state_out *o)
+{
+    struct virtio_balloon *b = (struct virtio_balloon *)d;
+    state_put_u32(o, cfg32(d, 0));
+    state_put_u32(o, cfg32(d, 4));
+    state_put_u32(o, b->stats_interval_s);
+    state_put_u8(o, b->stats_held);
+    state_put_u16(o, b->stats_head);
+    state_put_u64(o, b->st.updates);
+    state_put_u64(o, b->st.inflated_pages);
+    state_put_u64(o, b->st.deflated_pages);
+    state_put_u64(o, b->st.reported_bytes);
+    state_put_u64(o, b->bad_pfns);
+    state_put_u32(o, VIRTIO_BALLOON_S_NR);
+    for (unsigned t = 0; t < VIRTIO_BALLOON_S_NR; t++) {
+        state_put_u8(o, b->st.valid[t]);
+        state_put_u64(o, b->st.val[t]);
+    }
+}
+
+static int balloon_load_state(struct virtio_dev *d, struct state_in *in, uint32_t version)
+{
+    struct virtio_balloon *b = (struct virtio_balloon *)d;
+    uint32_t target = state_get_u32(in), actual = state_get_u32(in);
+    uint32_t interval = state_get_u32(in);
+    bool held = state_get_u8(in) != 0;
+    uint16_t head = state_get_u16(in);
+    struct virtio_balloon_stats st = { .updates = state_get_u64(in) };
+    st.inflated_pages = state_get_u64(in);
+    st.deflated_pages = state_get_u64(in);
+    st.reported_bytes = state_get_u64(in);
+    uint64_t bad = state_get_u64(in);
+    uint32_t ntags = state_get_u32(in);
+    if (state_in_status(in))
+        return -EINVAL;
+    if (ntags > 64)
+        return state_in_fail(in, "%u statistics tags", ntags);
+    for (uint32_t t = 0; t < ntags; t++) {
+        bool valid = state_get_u8(in) != 0;
+        uint64_t v = state_get_u64(in);
+        if (t < VIRTIO_BALLOON_S_NR) { /* tags this Corral does not know: dropped */
+            st.valid[t] = valid;
+            st.val[t] = v;
+        }
+    }
+    if (state_in_status(in))
+        return -EINVAL;
+    uint64_t ram_pages = d->mem->size >> VIRTIO_BALLOON_PFN_SHIFT;
+    if (target > ram_pages || actual > ram_pages)
+        return state_in_fail(in, "balloon of %u/%u pages in %llu pages of RAM", target, actual,
+                             (unsigned long long)ram_pages);
+    if (interval > MAX_STATS_INTERVAL_S)
+        return state_in_fail(in, "statistics interval %u s", interval);
+    /* A held statistics buffer is a chain the driver made available on
+     * the statistics queue: its head must be a descriptor of that queue. */
+    if (held && (!has(d, VIRTIO_BALLOON_F_STATS_VQ) || !virtio_mmio_queue_live_locked(d, 2) ||
+                 head >= d->vq[2].num))
+        return state_in_fail(in, "held statistics buffer %u outside the queue", head);
+    memcpy(d->config, &target, 4);
+    memcpy(d->config + 4, &actual, 4);
+    b->stats_interval_s = interval;
+    b->stats_held = held;
+    b->stats_head = head;
+    b->stats_next_ns = 0; /* ask for fresh statistics soon */
+    b->st = st;
+    b->bad_pfns = bad;
+    return 0;
+}
+
 static const struct virtio_dev_ops balloon_ops = {
     .name = "virtio-balloon",
     .device_id = BALLOON_DEVICE_ID,
@@ -222,6 +299,8 @@ static const struct virtio_dev_ops balloon_ops = {
     .reset = balloon_reset,
     .config_write = balloon_config_write,
     .driver_ok = balloon_driver_ok,
+    .save_state = balloon_save_state,
+    .load_state = balloon_load_state,
 };
 
 struct virtio_balloon *virtio_balloon_create(struct gmem *mem, struct iothread *io,
@@ -326,21 +405,4 @@ int virtio_balloon_poll(struct virtio_balloon *b)
     }
     pthread_mutex_unlock(&d->lock);
     return next_ms;
-}
-
-void virtio_balloon_save(struct virtio_balloon *b, struct virtio_balloon_state *out)
-{
-    virtio_mmio_save(&b->vdev, &out->mmio);
-    out->target_pages = cfg32(&b->vdev, 0);
-    out->actual_pages = cfg32(&b->vdev, 4);
-}
-
-int virtio_balloon_load(struct virtio_balloon *b, const struct virtio_balloon_state *in)
-{
-    int r = virtio_mmio_load(&b->vdev, &in->mmio);
-    if (r)
-        return r;
-    memcpy(b->vdev.config, &in->target_pages, 4);
-    memcpy(b->vdev.config + 4, &in->actual_pages, 4);
-    return 0;
 }

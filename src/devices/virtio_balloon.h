@@ -44,11 +44,6 @@ struct virtio_balloon_stats {
     uint64_t inflated_pages, deflated_pages, reported_bytes; /* counters */
 };
 
-struct virtio_balloon_state {
-    struct virtio_mmio_state mmio;
-    uint32_t target_pages, actual_pages;
-};
-
 struct virtio_balloon *virtio_balloon_create(struct gmem *mem, struct iothread *io,
                                              struct irq_line irq,
                                              const struct virtio_balloon_opts *o);
@@ -67,8 +62,5 @@ int virtio_balloon_poll(struct virtio_balloon *b);
 /* Name of statistics tag `tag` in Firecracker's JSON, NULL if unknown. */
 const char *virtio_balloon_stat_name(unsigned tag);
 
-void virtio_balloon_save(struct virtio_balloon *b, struct virtio_balloon_state *out);
-int virtio_balloon_load(struct virtio_balloon *b,
-                        const struct virtio_balloon_state *in) WARN_UNUSED;
 
 #endif

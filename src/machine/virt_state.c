@@ -13,6 +13,7 @@
 #include "block/block.h"
 #include "cpu/riscv/hart.h"
 #include "cpu/riscv/hart_state.h"
+#include "devices/virtio_balloon.h"
 #include "state/state.h"
 #include "virtio/virtio_mmio.h"
 
@@ -25,7 +26,7 @@
  * u32 ndisks, per disk {u32 slot, str path, str format, u8 readonly,
  * str serial, u64 size_bytes}, u32 nnets, per NIC {u32 slot, u32 kind,
  * str tap_name, u32 nhostfwd, str hostfwd[], mac[6]}, u8 rng,
- * u32 ndevices, per device {str name, str kind}. */
+ * u32 ndevices, per device {str name, str kind}, then subsections. */
 void machine_config_save(const struct machine *m, const char *vmm_version,
                          struct state_out *o)
 {
@@ -70,7 +71,38 @@ void machine_config_save(const struct machine *m, const char *vmm_version,
         state_put_str(o, m->devices[i].name);
         state_put_str(o, m->devices[i].ops->kind);
     }
+    /* Subsection "balloon" (mandatory: an older reader cannot build this
+     * board): u8 deflate_on_oom, u8 free_page_reporting, u64 target_mib
+     * (the current one), u32 stats_interval_s. */
+    if (c->balloon && m->balloon) {
+        struct virtio_balloon_stats st;
+        virtio_balloon_get_stats(m->balloon, &st);
+        state_begin(o, "balloon", 1, 0);
+        state_put_u8(o, c->balloon_deflate_on_oom);
+        state_put_u8(o, c->balloon_reporting);
+        state_put_u64(o, (uint64_t)st.target_pages >> (20 - VIRTIO_BALLOON_PFN_SHIFT));
+        state_put_u32(o, virtio_balloon_stats_interval(m->balloon));
+        state_end(o);
+    }
     state_end(o);
+}
+
+static int balloon_config_load(struct state_section *sub, struct machine_config *c)
+{
+    struct state_in *b = &sub->body;
+    if (sub->version != 1)
+        return state_in_fail(b, "version %u; this Corral reads 1", sub->version);
+    c->balloon = true;
+    c->balloon_deflate_on_oom = state_get_u8(b) != 0;
+    c->balloon_reporting = state_get_u8(b) != 0;
+    c->balloon_mib = state_get_u64(b);
+    c->balloon_stats_s = state_get_u32(b);
+    if (state_in_status(b))
+        return -EINVAL;
+    if (c->balloon_mib > c->mem_size >> 20)
+        return state_in_fail(b, "target %llu MiB is more than the RAM",
+                             (unsigned long long)c->balloon_mib);
+    return state_in_finish(b);
 }
 
 /* A decoded string kept alive in the saved config's arena. */
@@ -174,7 +206,17 @@ int machine_config_load(struct state_in *in, struct machine_saved_config *sc)
         return -EINVAL;
     if (c->kernel && !c->kernel[0])
         return state_in_fail(b, "empty kernel path");
-    return state_in_finish(b);
+    struct state_section sub;
+    int got;
+    while ((got = state_in_next(b, &sub)) > 0) {
+        if (!strcmp(sub.id, "balloon")) {
+            if (balloon_config_load(&sub, c))
+                return -EINVAL;
+        } else if (!(sub.flags & STATE_F_OPTIONAL)) {
+            return state_in_fail(&sub.body, "unknown mandatory subsection");
+        }
+    }
+    return got < 0 ? got : state_in_status(b);
 }
 
 /* ---- clock, harts, devices ---- */

@@ -264,11 +264,6 @@ int vm_migrate_start(struct vm *vm, const char *uri, uint32_t downtime_limit_ms,
                  vm_state_name(vm->state));
         goto out;
     }
-    if (vm->m->cfg.balloon) {
-        snprintf(err, VM_ERR_LEN, "migrate refused: migrating a VM with a virtio-balloon is "
-                 "not supported yet");
-        goto out;
-    }
     if (!uri || !*uri || strlen(uri) >= 256) {
         snprintf(err, VM_ERR_LEN, "migrate: a destination uri is required (tcp:HOST:PORT, "
                  "unix:PATH)");

@@ -293,11 +293,6 @@ int vm_snapshot_create(struct vm *vm, const char *state_path, const char *mem_pa
                  vm_state_name(vm->state));
         goto out;
     }
-    if (m->cfg.balloon) {
-        r = fail(err, -EINVAL, "snapshot create refused: snapshots of a VM with a "
-                 "virtio-balloon are not supported yet");
-        goto out;
-    }
     if (!state_path || !*state_path || !mem_path || !*mem_path) {
         r = fail(err, -EINVAL, "snapshot create: snapshot_path and mem_file_path are required");
         goto out;
@@ -454,6 +449,13 @@ static int config_from_saved(struct vm_config *c, const struct machine_saved_con
     c->ncpus = mc->ncpus;
     c->mem_mib = mc->mem_size >> 20;
     c->rng = mc->rng;
+    if (mc->balloon)
+        c->balloon = (struct vm_balloon){
+            .present = true, .amount_mib = mc->balloon_mib,
+            .deflate_on_oom = mc->balloon_deflate_on_oom,
+            .free_page_reporting = mc->balloon_reporting,
+            .stats_polling_interval_s = mc->balloon_stats_s,
+        };
     if (vmcfg_set_str(&c->kernel, mc->kernel) || vmcfg_set_str(&c->initrd, mc->initrd) ||
         vmcfg_set_str(&c->firmware, mc->firmware) || vmcfg_set_str(&c->cmdline, mc->cmdline) ||
         vmcfg_set_str(&c->test_elf, mc->test_elf) || vmcfg_set_str(&c->mmu_type, mc->mmu_type))

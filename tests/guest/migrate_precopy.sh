@@ -66,24 +66,7 @@ grep -q '"status":"failed"' <<<"$r" || snap_fail "GET /migrate after the failure
 
 # Back and forth.
 for ((k = 1; k <= rounds; k++)); do
-    port=$(free_port)
-    old_pid=$CORRAL_PID old_dir=$SESSION_DIR old_pipe=$SESSION_PIPE_PID
-    new_sock=$SNAP_WORK/mig$k.sock
-    # The destination gets its own console session; the source's is kept
-    # to collect its status.
-    exec 9>&7
-    start_corral "$SNAP_WORK/console-mig$k.log" run --incoming "tcp:127.0.0.1:$port" \
-        --api-sock "$new_sock"
-    sleep 0.3
-    out=$("$CORRAL" migrate --sock "$SNAP_SOCK" "tcp:127.0.0.1:$port" 2>&1) ||
-        snap_fail "migration $k: $out"
-    echo "migration $k: $out"
-    for ((i = 0; i < 100; i++)); do [ -f "$old_dir/rc" ] && break; sleep 0.1; done
-    [ "$(cat "$old_dir/rc" 2>/dev/null)" = 0 ] ||
-        snap_fail "migration $k: the source did not exit 0 ($(cat "$old_dir/rc" 2>/dev/null))"
-    exec 9>&-
-    rm -rf "$old_dir"
-    SNAP_SOCK=$new_sock
+    snap_migrate "$k"
     snap_check "$((k + 2))"
 done
 snap_poweroff
