@@ -253,28 +253,13 @@ static void put_snapshot_load(struct vm *vm, const char *id, const json_t *body,
 static void put_migrate(struct vm *vm, const char *id, const json_t *body,
                         struct api_reply *out)
 {
-    static const char *const keys[] = { "uri", "mode", "downtime_limit_ms", NULL };
     char err[API_ERR_LEN];
-    const char *uri, *mode;
-    if (!only_keys(body, keys, out) || !opt_string(body, "uri", &uri, out) ||
-        !opt_string(body, "mode", &mode, out))
-        return;
-    json_t *dl = json_object_get(body, "downtime_limit_ms");
-    if (dl && (!json_is_integer(dl) || json_integer_value(dl) < 1 ||
-               json_integer_value(dl) > 60000)) {
-        api_reply_fault(out, 400, "'downtime_limit_ms' must be an integer from 1 to 60000");
+    struct vm_mig_params p;
+    if (vm_mig_params_from_json(&p, body, err)) {
+        api_reply_fault(out, 400, "%s", err);
         return;
     }
-    if (mode && strcmp(mode, "precopy")) {
-        api_reply_fault(out, 400, "mode '%.32s' is not supported yet (precopy)", mode);
-        return;
-    }
-    if (!uri) {
-        api_reply_fault(out, 400, "'uri' is required (tcp:HOST:PORT, unix:PATH)");
-        return;
-    }
-    reply_result(out, vm_migrate_start(vm, uri, dl ? (uint32_t)json_integer_value(dl) : 0, err),
-                 err);
+    reply_result(out, vm_migrate_start(vm, &p, err), err);
 }
 
 static void get_migrate(struct vm *vm, const char *id, const json_t *body,

@@ -1,4 +1,4 @@
-/* corral migrate --sock PATH [--downtime-ms N] URI: start a live migration
+/* corral migrate --sock PATH [options] URI: start a live migration
  * of the VM behind PATH to a `corral run --incoming URI` process, show its
  * progress, and print the final statistics. Exit 0 when it completed (the
  * source process then ends by itself), 1 when it failed (the VM goes on). */
@@ -30,38 +30,79 @@ static double num(json_t *o, const char *k)
     return json_is_number(v) ? json_number_value(v) : 0;
 }
 
+/* --flag N in lo..hi; -1 when it is not a number in range. */
+static long num_arg(const char *v, long lo, long hi)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    return *v && !*end && n >= lo && n <= hi ? n : -1;
+}
+
 int cli_migrate(int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "sock", required_argument, NULL, 's' },
         { "downtime-ms", required_argument, NULL, 'd' },
+        { "max-bandwidth", required_argument, NULL, 'b' },
+        { "zstd", required_argument, NULL, 'z' },
+        { "delta-cache", required_argument, NULL, 'c' },
+        { "no-dedup", no_argument, NULL, 'D' },
+        { "no-zero-pages", no_argument, NULL, 'Z' },
         { 0 },
     };
+    static const struct { int opt; const char *name, *key; long lo, hi; } nums[] = {
+        { 'd', "--downtime-ms", "downtime_limit_ms", 1, 60000 },
+        { 'b', "--max-bandwidth", "max_bandwidth_mibps", 0, 1000000 },
+        { 'z', "--zstd", "zstd_level", 0, 19 },
+        { 'c', "--delta-cache", "delta_cache_mib", 0, 4096 },
+    };
     const char *sock = NULL;
-    long downtime = 0;
+    json_t *body = json_object(), *comp = json_object();
     int c;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
-        char *end;
+        bool known = false;
+        for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+            if (c != nums[i].opt)
+                continue;
+            long n = num_arg(optarg, nums[i].lo, nums[i].hi);
+            if (n < 0) {
+                char what[96];
+                snprintf(what, sizeof(what), "%s %s: expected %ld..%ld", nums[i].name, optarg,
+                         nums[i].lo, nums[i].hi);
+                json_decref(body);
+                json_decref(comp);
+                return cli_usage_error("migrate: %s", what);
+            }
+            json_object_set_new(c == 'z' ? comp : body, nums[i].key, json_integer(n));
+            known = true;
+        }
+        if (known)
+            continue;
         switch (c) {
         case 's': sock = optarg; break;
-        case 'd':
-            downtime = strtol(optarg, &end, 10);
-            if (!*optarg || *end || downtime < 1 || downtime > 60000)
-                return cli_usage_error("migrate: --downtime-ms %s: 1..60000", optarg);
-            break;
+        case 'D': json_object_set_new(body, "dedup", json_false()); break;
+        case 'Z': json_object_set_new(comp, "zero_pages", json_false()); break;
         default:
+            json_decref(body);
+            json_decref(comp);
             return cli_usage_error("migrate: unknown option or missing value near '%s'",
                                    argv[optind - 1]);
         }
     }
-    if (!sock || optind != argc - 1)
-        return cli_usage_error("migrate: usage: corral migrate --sock PATH URI%s", "");
+    if (!sock || optind != argc - 1) {
+        json_decref(body);
+        json_decref(comp);
+        return cli_usage_error("migrate: usage: corral migrate --sock PATH [--downtime-ms N] "
+                               "[--max-bandwidth MIBPS] [--zstd LEVEL] [--delta-cache MIB] "
+                               "[--no-dedup] [--no-zero-pages] URI%s", "");
+    }
     const char *uri = argv[optind];
-    json_t *body = json_pack("{s:s}", "uri", uri);
-    if (downtime)
-        json_object_set_new(body, "downtime_limit_ms", json_integer(downtime));
+    json_object_set_new(body, "uri", json_string(uri));
+    if (json_object_size(comp))
+        json_object_set(body, "compression", comp);
+    json_decref(comp);
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     unsigned status;
@@ -112,10 +153,12 @@ int cli_migrate(int argc, char **argv)
     json_t *ram = json_object_get(last, "ram");
     if (ok) {
         printf("migration to %s completed: total %.1f ms, downtime %.1f ms, %.1f MiB sent "
-               "(%.0f pages, %.0f zero), %.0f rounds\n",
+               "(%.0f pages, %.0f zero, %.0f compressed, %.0f dedup, %.0f delta; ratio %.2f), "
+               "%.0f rounds\n",
                uri, num(last, "total_time_ms"), num(last, "downtime_ms"),
                num(ram, "transferred_bytes") / 1048576.0, num(ram, "normal_pages"),
-               num(ram, "zero_pages"), num(ram, "iterations"));
+               num(ram, "zero_pages"), num(ram, "compressed_pages"), num(ram, "dedup_pages"),
+               num(ram, "delta_pages"), num(ram, "compression_ratio"), num(ram, "iterations"));
         json_decref(last);
         return 0;
     }

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/vclock.h"
 #include "state/state.h"
+#include "vm/migrate_pages.h"
 #include "vm/migrate_stream.h"
 
 #define PAGES_PER_FRAME 256
@@ -34,20 +35,33 @@ static double ms_since(int64_t t)
     return (vclock_host_now_ns() - t) / 1e6;
 }
 
-static bool page_zero(const uint8_t *p)
+/* At most max_bandwidth_mibps on the wire: sleep (this thread only) until
+ * the bytes sent since `since_ns` are within the cap. */
+static void throttle(uint32_t mibps, int64_t since_ns, uint64_t bytes)
 {
-    const uint64_t *w = (const uint64_t *)p;
-    for (unsigned i = 0; i < GMEM_PAGE_SIZE / 8; i++)
-        if (w[i])
-            return false;
-    return true;
+    if (!mibps)
+        return;
+    int64_t due = since_ns + (int64_t)((double)bytes / ((double)mibps * 1048576.0) * 1e9);
+    int64_t now = vclock_host_now_ns();
+    if (due > now)
+        usleep((useconds_t)((due - now) / 1000));
 }
 
-/* Send the pages set in bits[] (all pages when bits is NULL); counts into
- * the statistics. Returns 0 or -errno (err set). */
-static int send_pages(struct vm *vm, int fd, struct gmem *ram, const uint64_t *bits,
+struct mig_args {
+    struct vm *vm;
+    char uri[256];
+    uint32_t downtime_ms, max_bandwidth_mibps;
+    struct mig_page_opts pages;
+    struct mig_encoder *enc;
+    int64_t cap_start_ns; /* the bandwidth cap counts from here */
+};
+
+/* Send the pages set in bits[] (all pages when bits is NULL), each in its
+ * smallest encoding; counts into the statistics. 0 or -errno (err set). */
+static int send_pages(struct mig_args *a, int fd, struct gmem *ram, const uint64_t *bits,
                       uint64_t *sent, char *err)
 {
+    struct vm *vm = a->vm;
     struct state_out o;
     uint64_t npages = gmem_npages(ram), p = 0, count = 0;
     int r = 0;
@@ -60,20 +74,11 @@ static int send_pages(struct vm *vm, int fd, struct gmem *ram, const uint64_t *b
         size_t count_at = o.len;
         state_put_u32(&o, 0);
         uint32_t n = 0;
-        uint64_t normal = 0, zero = 0;
+        struct mig_page_counts c = { 0 };
         for (; p < npages && n < PAGES_PER_FRAME; p++) {
             if (bits && !((bits[p >> 6] >> (p & 63)) & 1))
                 continue;
-            const uint8_t *src = ram->host + (p << GMEM_PAGE_SHIFT);
-            state_put_u64(&o, p);
-            if (page_zero(src)) {
-                state_put_u8(&o, 0);
-                zero++;
-            } else {
-                state_put_u8(&o, 1);
-                state_put_bytes(&o, src, GMEM_PAGE_SIZE);
-                normal++;
-            }
+            mig_encode_page(a->enc, ram, p, &o, &c);
             n++;
         }
         if (!n)
@@ -85,9 +90,16 @@ static int send_pages(struct vm *vm, int fd, struct gmem *ram, const uint64_t *b
         count += n;
         pthread_mutex_lock(&vm->mig_lock);
         vm->mig.bytes += o.len;
-        vm->mig.pages_normal += normal;
-        vm->mig.pages_zero += zero;
+        uint64_t total = vm->mig.bytes;
+        vm->mig.pages_normal += c.normal;
+        vm->mig.pages_zero += c.zero;
+        vm->mig.pages_compressed += c.compressed;
+        vm->mig.pages_dedup += c.dedup;
+        vm->mig.pages_delta += c.delta;
+        vm->mig.page_bytes += c.raw_bytes;
+        vm->mig.page_wire_bytes += c.wire_bytes;
         pthread_mutex_unlock(&vm->mig_lock);
+        throttle(a->max_bandwidth_mibps, a->cap_start_ns, total);
         if (atomic_load(&vm->mig_cancel) && !r)
             r = -ECANCELED, snprintf(err, MIG_ERR_LEN, "cancelled");
     }
@@ -129,11 +141,6 @@ static int expect(int fd, const char *want, uint8_t **buf, size_t *cap,
     return 0;
 }
 
-struct mig_args {
-    struct vm *vm;
-    char uri[256];
-    uint32_t downtime_ms;
-};
 
 static void *source_thread(void *arg)
 {
@@ -155,12 +162,17 @@ static void *source_thread(void *arg)
         snprintf(err, sizeof(err), "out of memory");
         goto fail;
     }
+    if (!(a->enc = mig_encoder_new(&a->pages, ram))) {
+        snprintf(err, sizeof(err), "out of memory (page encoder)");
+        goto fail;
+    }
     if ((r = mig_connect(a->uri, &fd, err)))
         goto fail;
+    a->cap_start_ns = vclock_host_now_ns();
     state_begin(&o, "hello", 1, 0);
     state_put_u64(&o, MIG_MAGIC);
     state_put_u32(&o, MIG_VERSION);
-    state_put_u64(&o, 0);
+    state_put_u64(&o, mig_encoder_features(a->enc));
     state_end(&o);
     machine_config_save(m, VM_VERSION, &o);
     if ((r = mig_send(fd, &o, err)) || (r = expect(fd, "hello-ack", &buf, &cap, &s, err)) ||
@@ -177,7 +189,7 @@ static void *source_thread(void *arg)
     uint64_t sent;
     int64_t tr = vclock_host_now_ns();
     uint64_t bytes0 = 0;
-    if ((r = send_pages(vm, fd, ram, NULL, &sent, err)) || (r = send_round_end(fd, 0, sent, err)))
+    if ((r = send_pages(a, fd, ram, NULL, &sent, err)) || (r = send_round_end(fd, 0, sent, err)))
         goto fail;
     for (uint32_t round = 1;; round++) {
         double secs = (vclock_host_now_ns() - tr) / 1e9;
@@ -187,7 +199,12 @@ static void *source_thread(void *arg)
         double bw = secs > 0 ? (bytes - bytes0) / secs : 0; /* bytes/s */
         memset(bits, 0, gmem_dirty_words(ram) * sizeof(uint64_t));
         uint64_t dirty = machine_dirty_sync(m, bits);
-        double expected_ms = bw > 0 ? dirty * (GMEM_PAGE_SIZE + 9.0) / bw * 1e3 : 1e9;
+        pthread_mutex_lock(&vm->mig_lock);
+        double per_page = vm->mig.page_bytes
+                              ? (double)vm->mig.page_wire_bytes / vm->mig.page_bytes * GMEM_PAGE_SIZE
+                              : GMEM_PAGE_SIZE + 9.0;
+        pthread_mutex_unlock(&vm->mig_lock);
+        double expected_ms = bw > 0 ? dirty * per_page / bw * 1e3 : 1e9;
         pthread_mutex_lock(&vm->mig_lock);
         vm->mig.rounds = round;
         vm->mig.remaining_pages = dirty;
@@ -200,16 +217,18 @@ static void *source_thread(void *arg)
             machine_quiesce(m);
             paused = true;
             (void)gmem_dirty_harvest(ram, bits);
+            mig_encoder_round(a->enc, bits);
             break;
         }
+        mig_encoder_round(a->enc, bits);
         tr = vclock_host_now_ns();
         bytes0 = bytes;
-        if ((r = send_pages(vm, fd, ram, bits, &sent, err)) ||
+        if ((r = send_pages(a, fd, ram, bits, &sent, err)) ||
             (r = send_round_end(fd, round, sent, err)))
             goto fail;
     }
     int64_t tdown = vclock_host_now_ns();
-    if ((r = send_pages(vm, fd, ram, bits, &sent, err)) ||
+    if ((r = send_pages(a, fd, ram, bits, &sent, err)) ||
         (r = send_round_end(fd, UINT32_MAX, sent, err)))
         goto fail;
     state_out_free(&o);
@@ -247,13 +266,20 @@ out:
     pthread_mutex_lock(&vm->lock);
     vm->migrating = false;
     pthread_mutex_unlock(&vm->lock);
+    mig_encoder_free(a->enc);
     free(a);
     return NULL;
 }
 
-int vm_migrate_start(struct vm *vm, const char *uri, uint32_t downtime_limit_ms, char *err)
+void vm_mig_params_default(struct vm_mig_params *p)
+{
+    *p = (struct vm_mig_params){ .zero_pages = true, .dedup = true };
+}
+
+int vm_migrate_start(struct vm *vm, const struct vm_mig_params *p, char *err)
 {
     int r = -EINVAL;
+    const char *uri = p->uri;
     pthread_mutex_lock(&vm->lock);
     if (vm->migrating) {
         snprintf(err, VM_ERR_LEN, "migrate refused: a migration is already in progress");
@@ -281,12 +307,21 @@ int vm_migrate_start(struct vm *vm, const char *uri, uint32_t downtime_limit_ms,
     }
     a->vm = vm;
     snprintf(a->uri, sizeof(a->uri), "%s", uri);
-    a->downtime_ms = downtime_limit_ms ? downtime_limit_ms : DEFAULT_DOWNTIME_MS;
+    a->downtime_ms = p->downtime_limit_ms ? p->downtime_limit_ms : DEFAULT_DOWNTIME_MS;
+    a->max_bandwidth_mibps = p->max_bandwidth_mibps;
+    a->pages = (struct mig_page_opts){
+        .zero_pages = p->zero_pages, .zstd_level = p->zstd_level, .dedup = p->dedup,
+        .delta_cache_mib = p->delta_cache_mib,
+    };
     pthread_mutex_lock(&vm->mig_lock);
     memset(&vm->mig, 0, sizeof(vm->mig));
     snprintf(vm->mig.status, sizeof(vm->mig.status), "setup");
     snprintf(vm->mig.uri, sizeof(vm->mig.uri), "%s", uri);
     vm->mig.downtime_limit_ms = a->downtime_ms;
+    vm->mig.max_bandwidth_mibps = p->max_bandwidth_mibps;
+    vm->mig.zstd_level = p->zstd_level;
+    vm->mig.dedup = p->dedup;
+    vm->mig.delta_cache_mib = p->delta_cache_mib;
     vm->mig.start_ns = vclock_host_now_ns();
     pthread_mutex_unlock(&vm->mig_lock);
     atomic_store(&vm->mig_cancel, 0);
@@ -323,43 +358,46 @@ json_t *vm_migrate_json(struct vm *vm)
     pthread_mutex_lock(&vm->mig_lock);
     const struct vm_mig_stats *s = &vm->mig;
     double elapsed = s->start_ns ? ms_since(s->start_ns) : 0;
+    double ratio = s->page_wire_bytes ? (double)s->page_bytes / s->page_wire_bytes : 1.0;
     json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:{s:I, s:I, s:I, s:I, s:I, s:f, s:f}}",
+        "{s:s, s:s, s:s, s:I, s:I, s:f, s:f, s:f, s:f, s:f,"
+        " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f},"
+        " s:{s:I, s:b, s:I}}",
         "status", s->status, "error", s->error, "uri", s->uri,
         "downtime_limit_ms", (json_int_t)s->downtime_limit_ms,
+        "max_bandwidth_mibps", (json_int_t)s->max_bandwidth_mibps,
         "setup_time_ms", s->setup_ms,
         "total_time_ms", s->total_ms ? s->total_ms : elapsed,
         "expected_downtime_ms", s->expected_downtime_ms, "downtime_ms", s->downtime_ms,
-        "bandwidth_mibps", s->bandwidth_mibps, "ram",
-        "transferred_bytes", (json_int_t)s->bytes, "remaining_pages",
-        (json_int_t)s->remaining_pages, "normal_pages", (json_int_t)s->pages_normal,
-        "zero_pages", (json_int_t)s->pages_zero, "iterations", (json_int_t)s->rounds,
-        "dirty_pages_rate", s->dirty_pages_rate, "compression_ratio", 1.0);
+        "bandwidth_mibps", s->bandwidth_mibps,
+        "ram",
+        "transferred_bytes", (json_int_t)s->bytes,
+        "remaining_pages", (json_int_t)s->remaining_pages,
+        "normal_pages", (json_int_t)s->pages_normal,
+        "zero_pages", (json_int_t)s->pages_zero,
+        "compressed_pages", (json_int_t)s->pages_compressed,
+        "dedup_pages", (json_int_t)s->pages_dedup,
+        "delta_pages", (json_int_t)s->pages_delta,
+        "iterations", (json_int_t)s->rounds,
+        "dirty_pages_rate", s->dirty_pages_rate,
+        "compression_ratio", ratio,
+        "settings",
+        "zstd_level", (json_int_t)s->zstd_level, "dedup", s->dedup,
+        "delta_cache_mib", (json_int_t)s->delta_cache_mib);
     pthread_mutex_unlock(&vm->mig_lock);
     return j;
 }
 
 /* ---- destination ---- */
 
-static int load_pages(struct gmem *ram, struct state_in *in, char *err)
+static int load_pages(struct gmem *ram, uint64_t features, struct state_in *in)
 {
     uint32_t n = state_get_u32(in);
     if (n > PAGES_PER_FRAME * 4)
         return state_in_fail(in, "%u pages in one frame", n);
-    for (uint32_t i = 0; i < n; i++) {
-        uint64_t p = state_get_u64(in);
-        uint8_t kind = state_get_u8(in);
-        if (state_in_status(in))
+    for (uint32_t i = 0; i < n; i++)
+        if (mig_decode_page(ram, features, in))
             return -EINVAL;
-        if (p >= gmem_npages(ram) || kind > 1)
-            return state_in_fail(in, "page %llu kind %u out of range", (unsigned long long)p,
-                                 kind);
-        uint8_t *dst = ram->host + (p << GMEM_PAGE_SHIFT);
-        if (kind)
-            state_get_bytes(in, dst, GMEM_PAGE_SIZE);
-        else
-            memset(dst, 0, GMEM_PAGE_SIZE);
-    }
     return state_in_finish(in);
 }
 
@@ -384,16 +422,17 @@ int vm_migrate_incoming(struct vm *vm, const char *uri, volatile sig_atomic_t *s
     }
     uint32_t version = state_get_u32(&s.body);
     uint64_t features = state_get_u64(&s.body);
-    if (version != MIG_VERSION || features) {
+    if (version != MIG_VERSION || (features & ~MIG_F_KNOWN)) {
         snprintf(why, sizeof(why), "protocol version %u (features 0x%llx); this Corral speaks "
-                 "version %u with none", version, (unsigned long long)features, MIG_VERSION);
+                 "version %u with features 0x%llx", version, (unsigned long long)features,
+                 MIG_VERSION, (unsigned long long)MIG_F_KNOWN);
         goto refuse;
     }
     struct state_out o;
     state_out_init(&o);
     state_begin(&o, "hello-ack", 1, 0);
     state_put_u32(&o, MIG_VERSION);
-    state_put_u64(&o, 0);
+    state_put_u64(&o, features);
     state_end(&o);
     r = mig_send(fd, &o, err);
     state_out_free(&o);
@@ -424,8 +463,10 @@ int vm_migrate_incoming(struct vm *vm, const char *uri, volatile sig_atomic_t *s
         if ((r = mig_recv(fd, &buf, &cap, &s, err)))
             goto out;
         if (!strcmp(s.id, "pages")) {
-            if (load_pages(ram, &s.body, why))
+            if (load_pages(ram, features, &s.body)) {
+                snprintf(why, sizeof(why), "%.400s", err);
                 goto refuse;
+            }
         } else if (!strcmp(s.id, "round-end")) {
             continue;
         } else if (!strcmp(s.id, "devices")) {

@@ -84,10 +84,15 @@ struct vm {
         char status[16];          /* none setup active completed failed cancelled */
         char error[VM_ERR_LEN];
         char uri[256];
-        uint32_t downtime_limit_ms;
+        uint32_t downtime_limit_ms, max_bandwidth_mibps;
+        int zstd_level;
+        bool dedup;
+        uint32_t delta_cache_mib;
         int64_t start_ns;
         double setup_ms, total_ms, downtime_ms, expected_downtime_ms;
-        uint64_t bytes, pages_normal, pages_zero, rounds, remaining_pages;
+        uint64_t bytes, rounds, remaining_pages;
+        uint64_t pages_normal, pages_zero, pages_compressed, pages_dedup, pages_delta;
+        uint64_t page_bytes, page_wire_bytes; /* RAM covered, bytes it took */
         double bandwidth_mibps, dirty_pages_rate;
     } mig;
     /* Guest console output: hart threads put it in con_out, the
@@ -157,8 +162,21 @@ int vm_snapshot_load(struct vm *vm, const struct vm_snapshot_load_opts *opts,
  * migration runs on its own thread; on success the source stops (vm_run
  * returns 0). Incoming: a fresh VM, before vm_run, on the main thread:
  * accepts one source on `uri`, builds the machine and runs it. */
-int vm_migrate_start(struct vm *vm, const char *uri, uint32_t downtime_limit_ms,
-                     char *err) WARN_UNUSED;
+struct vm_mig_params {
+    const char *uri;
+    uint32_t downtime_limit_ms;   /* 0: the default (50 ms) */
+    uint32_t max_bandwidth_mibps; /* 0: unlimited */
+    bool zero_pages;              /* zero pages as a flag */
+    int zstd_level;               /* 0: no compression */
+    bool dedup;
+    uint32_t delta_cache_mib;     /* 0: no page delta */
+};
+/* The defaults: zero pages and dedup on, no zstd, no delta, no cap. */
+void vm_mig_params_default(struct vm_mig_params *p);
+/* PUT /migrate's body into p (whose uri then points into body). 0, or
+ * -1 with the reason in err (VM_ERR_LEN). */
+int vm_mig_params_from_json(struct vm_mig_params *p, const json_t *body, char *err) WARN_UNUSED;
+int vm_migrate_start(struct vm *vm, const struct vm_mig_params *p, char *err) WARN_UNUSED;
 int vm_migrate_cancel(struct vm *vm, char *err) WARN_UNUSED;
 json_t *vm_migrate_json(struct vm *vm);
 int vm_migrate_incoming(struct vm *vm, const char *uri, volatile sig_atomic_t *stop,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Live migration (pre-copy) between two Corral processes on loopback: a
 # guest running pagecheck (32 MiB rewritten at 16 MB/s) and a 100 ms
-# counter moves A -> B -> A ... (MIGRATE_ROUNDS times, default 6); after
+# counter moves A -> B -> A ... (MIGRATE_ROUNDS times, default 6), with
+# the defaults, zstd, page delta, all with a bandwidth cap, and none; after
 # each move its pages verify (zero mismatches), its counter and uptime moved
 # on, its console answers on the new process, and the old process exited 0.
 # Bad input: a paused VM, a second migration while one runs, no one at the
@@ -64,9 +65,19 @@ snap_check 2
 r=$(api GET /migrate)
 grep -q '"status":"failed"' <<<"$r" || snap_fail "GET /migrate after the failure: $r"
 
-# Back and forth.
+# Back and forth, each way of sending less in turn (zero pages and dedup
+# are on by default), each counted in the statistics.
+modes=("" "--zstd 3" "--delta-cache 64" "--zstd 1 --delta-cache 32 --max-bandwidth 400"
+       "--no-dedup --no-zero-pages")
+counted=("dedup" "compressed" "delta" "delta" "")
 for ((k = 1; k <= rounds; k++)); do
-    snap_migrate "$k"
+    i=$(( (k - 1) % ${#modes[@]} ))
+    # shellcheck disable=SC2086
+    snap_migrate "$k" ${modes[$i]}
+    if [ -n "${counted[$i]}" ]; then
+        n=$(grep -o "[0-9]* ${counted[$i]}" <<<"$SNAP_MIG_OUT" | awk '{print $1}')
+        [ "${n:-0}" -gt 0 ] || snap_fail "migration $k (${modes[$i]}): no ${counted[$i]} pages: $SNAP_MIG_OUT"
+    fi
     snap_check "$((k + 2))"
 done
 snap_poweroff

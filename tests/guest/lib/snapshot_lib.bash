@@ -93,10 +93,12 @@ snap_poweroff() {
     CORRAL_PID=
 }
 
-# snap_migrate K: live-migrate the VM to a new process on loopback; the
-# old one must exit 0. SNAP_SOCK is the new process's afterwards.
+# snap_migrate K [corral migrate options...]: live-migrate the VM to a new
+# process on loopback; the old one must exit 0. SNAP_SOCK is the new
+# process's afterwards; SNAP_MIG_OUT the client's final line.
 snap_migrate() {
     local k=$1 port old_dir new_sock out i
+    shift
     port=$(free_port)
     old_dir=$SESSION_DIR
     new_sock=$SNAP_WORK/mig$k.sock
@@ -106,9 +108,10 @@ snap_migrate() {
     start_corral "$SNAP_WORK/console-mig$k.log" run --incoming "tcp:127.0.0.1:$port" \
         --api-sock "$new_sock"
     sleep 0.3
-    out=$("$CORRAL" migrate --sock "$SNAP_SOCK" "tcp:127.0.0.1:$port" 2>&1) ||
+    out=$("$CORRAL" migrate --sock "$SNAP_SOCK" "$@" "tcp:127.0.0.1:$port" 2>&1) ||
         snap_fail "migration $k: $out"
-    echo "migration $k: $out"
+    echo "migration $k ($*): $out"
+    SNAP_MIG_OUT=$out
     for ((i = 0; i < 100; i++)); do [ -f "$old_dir/rc" ] && break; sleep 0.1; done
     [ "$(cat "$old_dir/rc" 2>/dev/null)" = 0 ] ||
         snap_fail "migration $k: the source did not exit 0 ($(cat "$old_dir/rc" 2>/dev/null))"
