@@ -48,6 +48,7 @@ int cli_migrate(int argc, char **argv)
         { "delta-cache", required_argument, NULL, 'c' },
         { "no-dedup", no_argument, NULL, 'D' },
         { "no-zero-pages", no_argument, NULL, 'Z' },
+        { "mode", required_argument, NULL, 'm' },
         { 0 },
     };
     static const struct { int opt; const char *name, *key; long lo, hi; } nums[] = {
@@ -83,6 +84,7 @@ int cli_migrate(int argc, char **argv)
         switch (c) {
         case 's': sock = optarg; break;
         case 'D': json_object_set_new(body, "dedup", json_false()); break;
+        case 'm': json_object_set_new(body, "mode", json_string(optarg)); break;
         case 'Z': json_object_set_new(comp, "zero_pages", json_false()); break;
         default:
             json_decref(body);
@@ -96,7 +98,7 @@ int cli_migrate(int argc, char **argv)
         json_decref(comp);
         return cli_usage_error("migrate: usage: corral migrate --sock PATH [--downtime-ms N] "
                                "[--max-bandwidth MIBPS] [--zstd LEVEL] [--delta-cache MIB] "
-                               "[--no-dedup] [--no-zero-pages] URI%s", "");
+                               "[--no-dedup] [--no-zero-pages] [--mode precopy|postcopy|auto] URI%s", "");
     }
     const char *uri = argv[optind];
     json_object_set_new(body, "uri", json_string(uri));
@@ -139,7 +141,7 @@ int cli_migrate(int argc, char **argv)
                     st ? st : "?", num(ram, "transferred_bytes") / 1048576.0,
                     num(ram, "iterations"), num(ram, "remaining_pages"),
                     num(j, "bandwidth_mibps"));
-        if (st && strcmp(st, "setup") && strcmp(st, "active"))
+        if (st && strcmp(st, "setup") && strcmp(st, "active") && strcmp(st, "postcopy-active"))
             break;
     }
     if (tty)
@@ -159,6 +161,10 @@ int cli_migrate(int argc, char **argv)
                num(ram, "transferred_bytes") / 1048576.0, num(ram, "normal_pages"),
                num(ram, "zero_pages"), num(ram, "compressed_pages"), num(ram, "dedup_pages"),
                num(ram, "delta_pages"), num(ram, "compression_ratio"), num(ram, "iterations"));
+        const char *mode = json_string_value(json_object_get(last, "mode"));
+        if (mode && strcmp(mode, "precopy"))
+            printf("mode %s: %.0f pages the destination faulted on were served on demand\n", mode,
+                   num(last, "postcopy_requests"));
         json_decref(last);
         return 0;
     }

@@ -9,17 +9,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/vclock.h"
 #include "state/state.h"
 #include "vm/migrate_pages.h"
+#include "vm/migrate_postcopy.h"
 #include "vm/migrate_stream.h"
 
 #define PAGES_PER_FRAME 256
 #define MAX_ROUNDS 30
 #define DEFAULT_DOWNTIME_MS 50
+/* auto mode: rounds of pre-copy before it switches to post-copy. */
+#define AUTO_ROUNDS 3
 
 static void set_status(struct vm *vm, const char *status, const char *error)
 {
@@ -50,10 +54,12 @@ static void throttle(uint32_t mibps, int64_t since_ns, uint64_t bytes)
 struct mig_args {
     struct vm *vm;
     char uri[256];
+    enum vm_mig_mode mode;
     uint32_t downtime_ms, max_bandwidth_mibps;
     struct mig_page_opts pages;
     struct mig_encoder *enc;
     int64_t cap_start_ns; /* the bandwidth cap counts from here */
+    int64_t down_ns;      /* the guest stopped here */
 };
 
 /* Send the pages set in bits[] (all pages when bits is NULL), each in its
@@ -142,6 +148,116 @@ static int expect(int fd, const char *want, uint8_t **buf, size_t *cap,
 }
 
 
+/* Post-copy pages: "pc-pages" {u32 n, n x {u64 page, u8 kind 0|1, [4096]}}
+ * (the destination places them whole with UFFDIO_COPY). */
+static int send_pc_pages(struct mig_args *a, int fd, struct gmem *ram, uint64_t *stale,
+                         const uint64_t *pages, unsigned n, char *err)
+{
+    struct state_out o;
+    state_out_init(&o);
+    state_begin(&o, "pc-pages", 1, 0);
+    state_put_u32(&o, n);
+    uint64_t zero = 0, normal = 0;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t p = pages[i];
+        const uint8_t *src = ram->host + (p << GMEM_PAGE_SHIFT);
+        bool z = true;
+        for (unsigned k = 0; k < GMEM_PAGE_SIZE / 8 && z; k++)
+            z = !((const uint64_t *)src)[k];
+        state_put_u64(&o, p);
+        state_put_u8(&o, !z);
+        if (!z)
+            state_put_bytes(&o, src, GMEM_PAGE_SIZE);
+        zero += z;
+        normal += !z;
+        stale[p >> 6] &= ~(1ULL << (p & 63));
+    }
+    state_end(&o);
+    int r = mig_send(fd, &o, err);
+    pthread_mutex_lock(&a->vm->mig_lock);
+    a->vm->mig.bytes += o.len;
+    a->vm->mig.pages_zero += zero;
+    a->vm->mig.pages_normal += normal;
+    a->vm->mig.page_bytes += (uint64_t)n * GMEM_PAGE_SIZE;
+    a->vm->mig.page_wire_bytes += o.len;
+    uint64_t total = a->vm->mig.bytes;
+    pthread_mutex_unlock(&a->vm->mig_lock);
+    state_out_free(&o);
+    throttle(a->max_bandwidth_mibps, a->cap_start_ns, total);
+    return r;
+}
+
+/* The source's half of post-copy, the guest paused here and running
+ * there: answer the destination's page requests first, push the other
+ * missing pages in between, then "pc-end" and wait for "pc-complete".
+ * *running: the destination said "done" (it runs the guest). A refusal
+ * before that is -ECONNREFUSED (the destination never ran: safe to
+ * resume here). */
+static int serve_postcopy(struct mig_args *a, int fd, struct gmem *ram, uint64_t *stale,
+                          uint8_t **buf, size_t *cap, bool *running, char *err)
+{
+    uint64_t npages = gmem_npages(ram), next = 0, batch[32];
+    struct state_section s;
+    int r;
+    for (bool ended = false;;) {
+        struct pollfd pf = { .fd = fd, .events = POLLIN };
+        /* After pc-end nothing is left to push: wait for the verdict. */
+        while (poll(&pf, 1, ended ? MIG_TIMEOUT_MS : 0) > 0) {
+            if ((r = mig_recv(fd, buf, cap, &s, err)))
+                return r;
+            if (!strcmp(s.id, "pc-req")) {
+                uint64_t p = state_get_u64(&s.body);
+                if (state_in_status(&s.body) || p >= npages)
+                    return snprintf(err, MIG_ERR_LEN, "bad page request"), -EPROTO;
+                pthread_mutex_lock(&a->vm->mig_lock);
+                a->vm->mig.postcopy_requests++;
+                pthread_mutex_unlock(&a->vm->mig_lock);
+                if (((stale[p >> 6] >> (p & 63)) & 1) &&
+                    (r = send_pc_pages(a, fd, ram, stale, &p, 1, err)))
+                    return r;
+            } else if (!strcmp(s.id, "done")) {
+                /* The downtime: paused here until it runs there. */
+                *running = true;
+                pthread_mutex_lock(&a->vm->mig_lock);
+                a->vm->mig.downtime_ms = ms_since(a->down_ns);
+                pthread_mutex_unlock(&a->vm->mig_lock);
+                set_status(a->vm, "postcopy-active", NULL);
+            } else if (!strcmp(s.id, "pc-complete")) {
+                return 0;
+            } else if (!strcmp(s.id, "refuse")) {
+                char why[400];
+                state_get_str(&s.body, why, sizeof(why), NULL);
+                snprintf(err, MIG_ERR_LEN, "the destination refused: %s", why);
+                return *running ? -EPROTO : -ECONNREFUSED;
+            } else {
+                snprintf(err, MIG_ERR_LEN, "protocol error: '%s' in post-copy", s.id);
+                return -EPROTO;
+            }
+            pf.revents = 0;
+        }
+        if (ended) {
+            snprintf(err, MIG_ERR_LEN, "the destination did not confirm the end of post-copy");
+            return -ETIMEDOUT;
+        }
+        unsigned n = 0;
+        for (; next < npages && n < 32; next++)
+            if ((stale[next >> 6] >> (next & 63)) & 1)
+                batch[n++] = next;
+        if (n) {
+            if ((r = send_pc_pages(a, fd, ram, stale, batch, n, err)))
+                return r;
+            pthread_mutex_lock(&a->vm->mig_lock);
+            a->vm->mig.remaining_pages = a->vm->mig.remaining_pages > n
+                                             ? a->vm->mig.remaining_pages - n : 0;
+            pthread_mutex_unlock(&a->vm->mig_lock);
+            continue;
+        }
+        if ((r = mig_send_simple(fd, "pc-end", NULL, err)))
+            return r;
+        ended = true;
+    }
+}
+
 static void *source_thread(void *arg)
 {
     struct mig_args *a = arg;
@@ -154,7 +270,7 @@ static void *source_thread(void *arg)
     size_t cap = 0;
     struct state_section s;
     struct state_out o;
-    bool paused = false;
+    bool paused = false, split = false;
     uint64_t *bits = calloc(gmem_dirty_words(ram), sizeof(uint64_t));
     int64_t t0 = vclock_host_now_ns();
     state_out_init(&o);
@@ -189,9 +305,11 @@ static void *source_thread(void *arg)
     uint64_t sent;
     int64_t tr = vclock_host_now_ns();
     uint64_t bytes0 = 0;
-    if ((r = send_pages(a, fd, ram, NULL, &sent, err)) || (r = send_round_end(fd, 0, sent, err)))
+    bool postcopy = a->mode == VM_MIG_POSTCOPY;
+    if (!postcopy &&
+        ((r = send_pages(a, fd, ram, NULL, &sent, err)) || (r = send_round_end(fd, 0, sent, err))))
         goto fail;
-    for (uint32_t round = 1;; round++) {
+    for (uint32_t round = 1; !postcopy; round++) {
         double secs = (vclock_host_now_ns() - tr) / 1e9;
         pthread_mutex_lock(&vm->mig_lock);
         uint64_t bytes = vm->mig.bytes;
@@ -212,6 +330,13 @@ static void *source_thread(void *arg)
         vm->mig.dirty_pages_rate = secs > 0 ? dirty / secs : 0;
         vm->mig.expected_downtime_ms = expected_ms;
         pthread_mutex_unlock(&vm->mig_lock);
+        /* auto: pre-copy while it converges; post-copy when it does not
+         * within AUTO_ROUNDS rounds. */
+        if (a->mode == VM_MIG_AUTO && expected_ms > a->downtime_ms && round >= AUTO_ROUNDS) {
+            mig_encoder_round(a->enc, bits);
+            postcopy = true;
+            break;
+        }
         if (expected_ms <= a->downtime_ms || round >= MAX_ROUNDS) {
             /* Stop the guest; what it wrote since the harvest joins. */
             machine_quiesce(m);
@@ -228,6 +353,44 @@ static void *source_thread(void *arg)
             goto fail;
     }
     int64_t tdown = vclock_host_now_ns();
+    if (postcopy) {
+        /* The guest stops here and starts there at once; the pages the
+         * destination lacks follow on demand. From the postcopy frame on,
+         * the guest's memory is split: no resuming here. */
+        machine_quiesce(m);
+        paused = true;
+        a->down_ns = vclock_host_now_ns();
+        memset(bits, 0, gmem_dirty_words(ram) * sizeof(uint64_t));
+        (void)gmem_dirty_harvest(ram, bits);
+        mig_encoder_round(a->enc, bits);
+        uint64_t *stale = mig_encoder_stale(a->enc);
+        uint64_t missing = 0;
+        for (size_t w = 0; w < gmem_dirty_words(ram); w++)
+            missing += (uint64_t)__builtin_popcountll(stale[w]);
+        state_out_free(&o);
+        state_out_init(&o);
+        state_begin(&o, "postcopy", 1, 0);
+        state_put_u32(&o, (uint32_t)gmem_dirty_words(ram));
+        for (size_t w = 0; w < gmem_dirty_words(ram); w++)
+            state_put_u64(&o, stale[w]);
+        state_end(&o);
+        state_begin(&o, "devices", 1, 0);
+        machine_save_state(m, &o);
+        state_end(&o);
+        pthread_mutex_lock(&vm->mig_lock);
+        vm->mig.remaining_pages = missing;
+        pthread_mutex_unlock(&vm->mig_lock);
+        bool running = false;
+        split = true;
+        if ((r = mig_send(fd, &o, err)))
+            goto fail;
+        r = serve_postcopy(a, fd, ram, stale, &buf, &cap, &running, err);
+        if (r == -ECONNREFUSED)
+            split = false; /* the destination never ran the guest */
+        if (r)
+            goto fail;
+        goto completed;
+    }
     if ((r = send_pages(a, fd, ram, bits, &sent, err)) ||
         (r = send_round_end(fd, UINT32_MAX, sent, err)))
         goto fail;
@@ -240,6 +403,9 @@ static void *source_thread(void *arg)
         goto fail;
     pthread_mutex_lock(&vm->mig_lock);
     vm->mig.downtime_ms = ms_since(tdown);
+    pthread_mutex_unlock(&vm->mig_lock);
+completed:
+    pthread_mutex_lock(&vm->mig_lock);
     vm->mig.total_ms = ms_since(t0);
     vm->mig.remaining_pages = 0;
     snprintf(vm->mig.status, sizeof(vm->mig.status), "completed");
@@ -253,6 +419,18 @@ static void *source_thread(void *arg)
     goto out;
 
 fail:
+    if (split) {
+        /* The destination may have run the guest (and written its disks):
+         * resuming here could run it twice. It stays paused; the user
+         * decides (PATCH /vm Resumed is allowed). */
+        pthread_mutex_lock(&vm->lock);
+        vm->state = VM_PAUSED;
+        pthread_mutex_unlock(&vm->lock);
+        set_status(vm, "failed", err);
+        log_error("post-copy migration to %s failed: %s; the VM stays paused here (its "
+                  "memory was split between the two processes)", a->uri, err);
+        goto out;
+    }
     if (paused)
         machine_resume(m);
     set_status(vm, atomic_load(&vm->mig_cancel) ? "cancelled" : "failed", err);
@@ -309,6 +487,7 @@ int vm_migrate_start(struct vm *vm, const struct vm_mig_params *p, char *err)
     snprintf(a->uri, sizeof(a->uri), "%s", uri);
     a->downtime_ms = p->downtime_limit_ms ? p->downtime_limit_ms : DEFAULT_DOWNTIME_MS;
     a->max_bandwidth_mibps = p->max_bandwidth_mibps;
+    a->mode = p->mode;
     a->pages = (struct mig_page_opts){
         .zero_pages = p->zero_pages, .zstd_level = p->zstd_level, .dedup = p->dedup,
         .delta_cache_mib = p->delta_cache_mib,
@@ -319,6 +498,8 @@ int vm_migrate_start(struct vm *vm, const struct vm_mig_params *p, char *err)
     snprintf(vm->mig.uri, sizeof(vm->mig.uri), "%s", uri);
     vm->mig.downtime_limit_ms = a->downtime_ms;
     vm->mig.max_bandwidth_mibps = p->max_bandwidth_mibps;
+    snprintf(vm->mig.mode, sizeof(vm->mig.mode), "%s",
+             p->mode == VM_MIG_POSTCOPY ? "postcopy" : p->mode == VM_MIG_AUTO ? "auto" : "precopy");
     vm->mig.zstd_level = p->zstd_level;
     vm->mig.dedup = p->dedup;
     vm->mig.delta_cache_mib = p->delta_cache_mib;
@@ -360,10 +541,11 @@ json_t *vm_migrate_json(struct vm *vm)
     double elapsed = s->start_ns ? ms_since(s->start_ns) : 0;
     double ratio = s->page_wire_bytes ? (double)s->page_bytes / s->page_wire_bytes : 1.0;
     json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:I, s:I, s:f, s:f, s:f, s:f, s:f,"
+        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f,"
         " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f},"
         " s:{s:I, s:b, s:I}}",
-        "status", s->status, "error", s->error, "uri", s->uri,
+        "status", s->status, "error", s->error, "uri", s->uri, "mode", s->mode,
+        "postcopy_requests", (json_int_t)s->postcopy_requests,
         "downtime_limit_ms", (json_int_t)s->downtime_limit_ms,
         "max_bandwidth_mibps", (json_int_t)s->max_bandwidth_mibps,
         "setup_time_ms", s->setup_ms,
@@ -401,6 +583,15 @@ static int load_pages(struct gmem *ram, uint64_t features, struct state_in *in)
     return state_in_finish(in);
 }
 
+/* Post-copy broke (the source is gone): the guest's memory is split and
+ * it cannot go on here. */
+static void postcopy_failed(void *opaque, const char *why)
+{
+    struct machine *m = opaque;
+    log_error("post-copy failed: %s; the guest cannot continue here", why);
+    machine_request_stop(m, MACHINE_FAIL, 1);
+}
+
 int vm_migrate_incoming(struct vm *vm, const char *uri, volatile sig_atomic_t *stop, char *err)
 {
     int fd = -1, r;
@@ -410,6 +601,7 @@ int vm_migrate_incoming(struct vm *vm, const char *uri, volatile sig_atomic_t *s
     struct machine_saved_config sc;
     struct machine *m = NULL;
     char why[MIG_ERR_LEN] = "";
+    struct mig_pc_dest *pc = NULL;
     memset(&sc, 0, sizeof(sc));
     if ((r = mig_accept(uri, &fd, stop, err)))
         return -EINVAL;
@@ -462,7 +654,33 @@ int vm_migrate_incoming(struct vm *vm, const char *uri, volatile sig_atomic_t *s
     for (;;) {
         if ((r = mig_recv(fd, &buf, &cap, &s, err)))
             goto out;
-        if (!strcmp(s.id, "pages")) {
+        if (!strcmp(s.id, "postcopy") && !pc) {
+            /* The pages still on the source; the devices frame follows,
+             * then pages on demand (the receiver thread from then on). */
+            uint32_t words = state_get_u32(&s.body);
+            if (state_in_status(&s.body) || words != gmem_dirty_words(ram)) {
+                snprintf(why, sizeof(why), "post-copy: a page map of %u words for %zu", words,
+                         gmem_dirty_words(ram));
+                goto refuse;
+            }
+            uint64_t *missing = calloc(words, sizeof(uint64_t));
+            if (!missing) {
+                snprintf(why, sizeof(why), "out of memory");
+                goto refuse;
+            }
+            for (uint32_t w = 0; w < words; w++)
+                missing[w] = state_get_u64(&s.body);
+            if (state_in_finish(&s.body) ||
+                mig_pc_dest_start(&pc, ram, fd, missing, postcopy_failed, m, why, sizeof(why))) {
+                free(missing);
+                if (!why[0])
+                    snprintf(why, sizeof(why), "%.400s", err);
+                goto refuse;
+            }
+            free(missing);
+            continue;
+        }
+        if (!strcmp(s.id, "pages") && !pc) {
             if (load_pages(ram, features, &s.body)) {
                 snprintf(why, sizeof(why), "%.400s", err);
                 goto refuse;
@@ -476,6 +694,10 @@ int vm_migrate_incoming(struct vm *vm, const char *uri, volatile sig_atomic_t *s
             goto refuse;
         }
     }
+    /* Post-copy: pages arrive on their own thread from here on, so the
+     * loads below (and the guest) may touch RAM that is still missing. */
+    if (pc && mig_pc_dest_run(pc, why, sizeof(why)))
+        goto refuse;
     if (machine_load_state(m, &s.body)) {
         snprintf(why, sizeof(why), "device state: %.400s", err);
         goto refuse;
@@ -488,10 +710,18 @@ int vm_migrate_incoming(struct vm *vm, const char *uri, volatile sig_atomic_t *s
     m = NULL; /* vm->m now */
     /* Done before running: the source stops only once we hold the guest,
      * and we run only once it knows. */
-    if ((r = mig_send_simple(fd, "done", NULL, err))) {
+    if ((r = pc ? mig_pc_dest_send_simple(pc, "done", NULL, err)
+                : mig_send_simple(fd, "done", NULL, err))) {
         snprintf(err, VM_ERR_LEN, "--incoming %s: the source went away at the switch-over",
                  uri);
         goto out;
+    }
+    if (pc) {
+        /* The receiver owns the socket until post-copy ends. */
+        vm->mig_pc = pc;
+        pc = NULL;
+        fd = -1;
+        log_info("post-copy: the guest runs here; its missing pages follow from the source");
     }
     pthread_mutex_lock(&vm->lock);
     if (!vm->cfg.test_elf && vm->con.raw)
@@ -505,12 +735,14 @@ int vm_migrate_incoming(struct vm *vm, const char *uri, volatile sig_atomic_t *s
 refuse:
     if (!why[0])
         snprintf(why, sizeof(why), "%s", err);
-    if (mig_send_simple(fd, "refuse", why, err)) {
+    if (pc ? mig_pc_dest_send_simple(pc, "refuse", why, err)
+           : mig_send_simple(fd, "refuse", why, err)) {
         /* the source is gone already: nothing to tell */
     }
     snprintf(err, VM_ERR_LEN, "--incoming %s: %s", uri, why);
     r = -EINVAL;
 out:
+    mig_pc_dest_finish(pc, true, NULL);
     if (m)
         machine_destroy(m);
     if (fd >= 0)
@@ -518,4 +750,17 @@ out:
     free(buf);
     machine_saved_config_free(&sc);
     return r;
+}
+
+void vm_migrate_incoming_end(struct vm *vm)
+{
+    struct mig_pc_dest *pc = vm->mig_pc;
+    vm->mig_pc = NULL;
+    if (!pc)
+        return;
+    uint64_t faults = 0;
+    bool done = mig_pc_dest_done(pc);
+    mig_pc_dest_finish(pc, true, &faults);
+    log_info("post-copy %s; %llu page faults were served from the source",
+             done ? "completed" : "ended early", (unsigned long long)faults);
 }

@@ -119,6 +119,11 @@ void mig_encoder_round(struct mig_encoder *e, const uint64_t *bits)
         e->stale[w] |= bits[w];
 }
 
+uint64_t *mig_encoder_stale(struct mig_encoder *e)
+{
+    return e->stale;
+}
+
 static bool is_zero(const uint8_t *p)
 {
     const uint64_t *w = (const uint64_t *)p;

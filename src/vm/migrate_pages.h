@@ -58,6 +58,9 @@ uint64_t mig_encoder_features(const struct mig_encoder *e);
 /* A round begins: the pages in bits (harvested from the dirty log) may
  * differ on the destination until they are sent again. */
 void mig_encoder_round(struct mig_encoder *e, const uint64_t *bits);
+/* One bit per page: the destination's copy may differ from RAM (post-copy
+ * sends exactly these). Clear a bit once the page is sent otherwise. */
+uint64_t *mig_encoder_stale(struct mig_encoder *e);
 /* Encode page p of RAM into o (u64 page number, u8 kind, payload) in the
  * smallest form allowed: zero, dedup, delta, zstd, else raw. */
 void mig_encode_page(struct mig_encoder *e, struct gmem *ram, uint64_t p, struct state_out *o,

@@ -78,10 +78,18 @@ int vm_mig_params_from_json(struct vm_mig_params *p, const json_t *body, char *e
         return -1;
     }
     p->uri = json_string_value(uri);
-    if (mode && (!json_is_string(mode) || strcmp(json_string_value(mode), "precopy"))) {
-        snprintf(err, VM_ERR_LEN, "mode '%.32s' is not supported yet (precopy)",
-                 json_is_string(mode) ? json_string_value(mode) : "?");
-        return -1;
+    if (mode) {
+        const char *m = json_is_string(mode) ? json_string_value(mode) : "";
+        if (!strcmp(m, "precopy"))
+            p->mode = VM_MIG_PRECOPY;
+        else if (!strcmp(m, "postcopy"))
+            p->mode = VM_MIG_POSTCOPY;
+        else if (!strcmp(m, "auto"))
+            p->mode = VM_MIG_AUTO;
+        else {
+            snprintf(err, VM_ERR_LEN, "mode '%.32s': expected precopy, postcopy or auto", m);
+            return -1;
+        }
     }
     long long dl = 0, bw = 0, delta = 0, level = 0, threads = 1;
     if (get_int(body, "downtime_limit_ms", 1, 60000, &dl, err) ||

@@ -141,6 +141,7 @@ void vm_destroy(struct vm *vm)
         atomic_store(&vm->mig_cancel, 1);
         pthread_join(vm->mig_thread, NULL);
     }
+    vm_migrate_incoming_end(vm);
     machine_destroy(vm->m);
     vm_snap_chain_free(&vm->snap_chain);
     vm->m = NULL;

@@ -38,6 +38,7 @@ struct vm_console_ops {
 
 enum vm_resource { VM_RES_BOOT_SOURCE, VM_RES_MACHINE_CONFIG, VM_RES_DRIVE, VM_RES_NET };
 
+struct mig_pc_dest;
 struct vm {
     pthread_mutex_t lock;
     enum vm_state state;          /* under lock */
@@ -76,6 +77,8 @@ struct vm {
      * lock (pause, resume, reset and snapshots are refused meanwhile); the
      * statistics under their own lock so GET /migrate never waits. */
     bool migrating;
+    /* Incoming post-copy still receiving pages (vm/migrate_postcopy.h). */
+    struct mig_pc_dest *mig_pc;
     pthread_t mig_thread;
     bool mig_thread_live;
     _Atomic int mig_cancel;
@@ -84,6 +87,8 @@ struct vm {
         char status[16];          /* none setup active completed failed cancelled */
         char error[VM_ERR_LEN];
         char uri[256];
+        char mode[12];            /* precopy postcopy auto */
+        uint64_t postcopy_requests; /* pages the destination faulted on */
         uint32_t downtime_limit_ms, max_bandwidth_mibps;
         int zstd_level;
         bool dedup;
@@ -162,8 +167,10 @@ int vm_snapshot_load(struct vm *vm, const struct vm_snapshot_load_opts *opts,
  * migration runs on its own thread; on success the source stops (vm_run
  * returns 0). Incoming: a fresh VM, before vm_run, on the main thread:
  * accepts one source on `uri`, builds the machine and runs it. */
+enum vm_mig_mode { VM_MIG_PRECOPY, VM_MIG_POSTCOPY, VM_MIG_AUTO };
 struct vm_mig_params {
     const char *uri;
+    enum vm_mig_mode mode;
     uint32_t downtime_limit_ms;   /* 0: the default (50 ms) */
     uint32_t max_bandwidth_mibps; /* 0: unlimited */
     bool zero_pages;              /* zero pages as a flag */
@@ -181,6 +188,8 @@ int vm_migrate_cancel(struct vm *vm, char *err) WARN_UNUSED;
 json_t *vm_migrate_json(struct vm *vm);
 int vm_migrate_incoming(struct vm *vm, const char *uri, volatile sig_atomic_t *stop,
                         char *err) WARN_UNUSED;
+/* Stop and free what an incoming post-copy still runs (vm_destroy). */
+void vm_migrate_incoming_end(struct vm *vm);
 
 /* The UART's sink for every machine of this VM: into the console ring
  * (never blocks a hart). */
