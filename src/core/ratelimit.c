@@ -102,6 +102,15 @@ uint64_t ratelimit_wait_ms(struct ratelimit *rl, uint64_t bytes, int64_t now_ns)
     return a > o ? a : o;
 }
 
+bool ratelimit_try(struct ratelimit *rl, uint64_t bytes, int64_t now_ns, int64_t *retry_ns)
+{
+    if (ratelimit_consume(rl, bytes, now_ns))
+        return true;
+    uint64_t ms = ratelimit_wait_ms(rl, bytes, now_ns);
+    *retry_ns = now_ns + (int64_t)(ms ? ms : 1) * 1000000;
+    return false;
+}
+
 /* ---- configuration ---- */
 
 static int parse_bucket(struct ratelimit_bucket_cfg *b, const json_t *j, const char *what,

@@ -69,5 +69,8 @@ void ratelimit_init(struct ratelimit_bucket *b, uint64_t size, uint64_t refill_m
 bool ratelimit_consume(struct ratelimit *rl, uint64_t bytes, int64_t now_ns);
 /* How long until `bytes` + one op could be taken (0: now). */
 uint64_t ratelimit_wait_ms(struct ratelimit *rl, uint64_t bytes, int64_t now_ns);
+/* A device's question: take `bytes` + one op now (true), or set *retry_ns
+ * to the host time when they will be there (false). */
+bool ratelimit_try(struct ratelimit *rl, uint64_t bytes, int64_t now_ns, int64_t *retry_ns);
 
 #endif

@@ -14,7 +14,13 @@
  * A chain with no header or no writable status byte is malformed (the
  * device cannot even report an error): NEEDS_RESET. Anything else wrong
  * with a request (out of range, write to a readonly disk, bad length)
- * completes it with VIRTIO_BLK_S_IOERR/UNSUPP. */
+ * completes it with VIRTIO_BLK_S_IOERR/UNSUPP.
+ *
+ * Rate limiting (core/ratelimit.h): a read or write costs its data bytes
+ * and one op, any other request one op. When the buckets cannot pay for
+ * the next request it goes back into the ring (the guest cannot tell) and
+ * the queue rests until a timer on the I/O thread says the tokens are
+ * there; notifications meanwhile are ignored. No thread ever sleeps. */
 #include "devices/virtio_blk.h"
 
 #include <errno.h>
@@ -23,6 +29,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/ratelimit.h"
 #include "state/state.h"
 
 enum {
@@ -46,6 +53,11 @@ struct virtio_blk {
     char serial[VIRTIO_BLK_ID_BYTES];
     struct virtq_chain chain;
     struct iovec iov[VIRTQ_MAX_CHAIN];
+    /* Under vdev.lock. The timer is NULL without an I/O thread (then no
+     * limit applies: nothing could wake the queue). */
+    struct ratelimit rl;
+    struct iothread_timer *rl_timer;
+    bool throttled;         /* waiting for rl_timer */
 };
 
 struct blk_range {
@@ -198,12 +210,33 @@ static bool do_request(struct virtio_blk *b, uint32_t *written)
     return true;
 }
 
+/* Pay for the chain just popped, or arm the timer for when the tokens
+ * will be there and return false. A chain too short for a header costs
+ * nothing: do_request refuses it. */
+static bool pay(struct virtio_blk *b)
+{
+    const struct virtq_chain *c = &b->chain;
+    uint32_t type;
+    if (!b->rl_timer || !ratelimit_active(&b->rl) || c->out_len < 16 || c->in_len < 1)
+        return true;
+    virtq_chain_read(c, 0, &type, sizeof(type));
+    uint64_t bytes = type == T_IN ? c->in_len - 1 : type == T_OUT ? c->out_len - 16 : 0;
+    int64_t retry;
+    if (ratelimit_try(&b->rl, bytes, iothread_now_ns(), &retry))
+        return true;
+    iothread_timer_mod(b->rl_timer, retry);
+    b->throttled = true;
+    return false;
+}
+
 static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
 {
     struct virtio_blk *b = (struct virtio_blk *)d;
     struct virtq *q = &d->vq[qi];
     char why[200];
     bool pushed = false;
+    if (b->throttled)
+        return; /* the timer takes the queue up again */
     for (;;) {
         int r = virtq_pop(q, &b->chain, why, sizeof(why));
         if (r == 0)
@@ -211,6 +244,10 @@ static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
         if (r < 0) {
             virtio_mmio_queue_error_locked(d, qi, why);
             return;
+        }
+        if (!pay(b)) {
+            virtq_unpop(q);
+            break;
         }
         uint32_t written;
         if (!do_request(b, &written)) {
@@ -227,8 +264,36 @@ static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
         virtio_mmio_used_locked(d, qi);
 }
 
+/* The tokens are there (I/O thread). */
+static void blk_rl_timer(void *opaque)
+{
+    struct virtio_blk *b = opaque;
+    pthread_mutex_lock(&b->vdev.lock);
+    b->throttled = false;
+    if (virtio_mmio_queue_live_locked(&b->vdev, 0))
+        blk_queue_notify(&b->vdev, 0);
+    pthread_mutex_unlock(&b->vdev.lock);
+}
+
+static void blk_reset(struct virtio_dev *d)
+{
+    ((struct virtio_blk *)d)->throttled = false;
+}
+
+void virtio_blk_set_rate_limit(struct virtio_blk *b, const struct ratelimit_cfg *c)
+{
+    pthread_mutex_lock(&b->vdev.lock);
+    ratelimit_apply(&b->rl, c, iothread_now_ns());
+    bool was = b->throttled;
+    b->throttled = false;
+    pthread_mutex_unlock(&b->vdev.lock);
+    if (was) /* take the waiting requests up under the new limit */
+        virtio_mmio_kick_queues(&b->vdev);
+}
+
 /* Saved fields after the transport's: u64 capacity (sectors), which must
- * match the disk this process opened. */
+ * match the disk this process opened. The limiter is not saved: its
+ * configuration is the VM's, and its buckets start full. */
 static void blk_save_state(struct virtio_dev *d, struct state_out *o)
 {
     struct virtio_blk *b = (struct virtio_blk *)d;
@@ -252,6 +317,7 @@ static const struct virtio_dev_ops blk_ops = {
     .device_id = 2,
     .nqueues = 1,
     .queue_notify = blk_queue_notify,
+    .reset = blk_reset,
     .save_state = blk_save_state,
     .load_state = blk_load_state,
 };
@@ -269,6 +335,11 @@ struct virtio_blk *virtio_blk_create(struct blk_backend *be, const char *serial,
     else
         f |= (1ULL << F_DISCARD) | (1ULL << F_WRITE_ZEROES);
     if (virtio_mmio_init(&b->vdev, &blk_ops, f, mem, io, irq, CONFIG_LEN)) {
+        free(b);
+        return NULL;
+    }
+    if (io && !(b->rl_timer = iothread_timer_new(io, blk_rl_timer, b))) {
+        virtio_mmio_destroy(&b->vdev);
         free(b);
         return NULL;
     }
@@ -301,6 +372,7 @@ void virtio_blk_destroy(struct virtio_blk *b)
 {
     if (!b)
         return;
+    iothread_timer_free(b->rl_timer);
     virtio_mmio_destroy(&b->vdev);
     blk_close(b->be);
     free(b);
