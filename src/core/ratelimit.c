@@ -191,6 +191,23 @@ int ratelimit_cfg_parse(struct ratelimit_cfg *c, const json_t *j, const char *wh
     return 0;
 }
 
+int ratelimit_cfg_patch(struct ratelimit_cfg *c, const json_t *j, const char *what, char *err,
+                        size_t errlen)
+{
+    struct ratelimit_cfg n;
+    int r = ratelimit_cfg_parse(&n, j, what, err, errlen);
+    if (r)
+        return r;
+    if (json_is_object(j)) {
+        if (!json_object_get(j, "bandwidth"))
+            n.bw = c->bw;
+        if (!json_object_get(j, "ops"))
+            n.ops = c->ops;
+    }
+    *c = n;
+    return 0;
+}
+
 static json_t *bucket_json(const struct ratelimit_bucket_cfg *b)
 {
     return json_pack("{s:I, s:I, s:I}", "size", (json_int_t)b->size, "one_time_burst",

@@ -48,6 +48,10 @@ struct ratelimit {
  * names the field, in err[errlen]. */
 int ratelimit_cfg_parse(struct ratelimit_cfg *c, const json_t *j, const char *what, char *err,
                         size_t errlen) WARN_UNUSED;
+/* The same for a PATCH: a bucket the object does not name stays as it
+ * was in `c` (null or size 0 turns it off); null turns both off. */
+int ratelimit_cfg_patch(struct ratelimit_cfg *c, const json_t *j, const char *what, char *err,
+                        size_t errlen) WARN_UNUSED;
 /* Does `c` limit anything? */
 bool ratelimit_cfg_active(const struct ratelimit_cfg *c);
 /* The rate_limiter object for `c` (only the buckets that limit); a new

@@ -124,6 +124,31 @@ static void test_json_round_trip(void **state)
     json_decref(j);
 }
 
+/* PATCH: buckets the body does not name stay; null turns them off. */
+static void test_patch(void **state)
+{
+    struct ratelimit_cfg c = { .bw = { .size = 100, .refill_ms = 10 },
+                               .ops = { .size = 5, .refill_ms = 1000 } };
+    char err[200];
+    json_t *j = json_loads("{\"ops\":{\"size\":7,\"refill_time\":500}}", 0, NULL);
+    assert_int_equal(ratelimit_cfg_patch(&c, j, "rate_limiter", err, sizeof(err)), 0);
+    assert_int_equal(c.bw.size, 100);
+    assert_int_equal(c.ops.size, 7);
+    assert_int_equal(c.ops.refill_ms, 500);
+    json_decref(j);
+    j = json_loads("{\"ops\":{\"size\":-7,\"refill_time\":500}}", 0, NULL);
+    assert_int_equal(ratelimit_cfg_patch(&c, j, "rate_limiter", err, sizeof(err)), -EINVAL);
+    assert_int_equal(c.ops.size, 7); /* unchanged */
+    json_decref(j);
+    j = json_loads("{\"bandwidth\":null}", 0, NULL);
+    assert_int_equal(ratelimit_cfg_patch(&c, j, "rate_limiter", err, sizeof(err)), 0);
+    assert_int_equal(c.bw.size, 0);
+    assert_int_equal(c.ops.size, 7);
+    json_decref(j);
+    assert_int_equal(ratelimit_cfg_patch(&c, json_null(), "rate_limiter", err, sizeof(err)), 0);
+    assert_false(ratelimit_cfg_active(&c));
+}
+
 static void test_amounts(void **state)
 {
     uint64_t v;
@@ -166,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_oversize_on_full_bucket),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_json_round_trip),
+        cmocka_unit_test(test_patch),
         cmocka_unit_test(test_amounts),
         cmocka_unit_test(test_extremes),
     };
