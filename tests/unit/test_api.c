@@ -160,6 +160,20 @@ static void test_patch_limiters(void **state)
     json_decref(rep.body);
 }
 
+/* A memory limit below guest RAM + the VMM's share: InstanceStart is
+ * refused (400) before any file is opened or any cgroup made. */
+static void test_memory_limit_refused(void **state)
+{
+    expect("PUT", "/machine-config", "{\"vcpu_count\":1,\"mem_size_mib\":256,"
+                                     "\"memory_limit_mib\":128}", 204, NULL);
+    expect("PUT", "/boot-source", "{\"kernel_image_path\":\"/nonexistent/Image\","
+                                  "\"firmware_path\":\"/nonexistent/fw\"}", 204, NULL);
+    expect("PUT", "/actions", "{\"action_type\":\"InstanceStart\"}", 400,
+           "memory limit 128 MiB is below the 320 MiB");
+    /* The VM is still configurable. */
+    expect("PUT", "/machine-config", "{\"vcpu_count\":1,\"mem_size_mib\":256}", 204, NULL);
+}
+
 static void test_socket_rules(void **state)
 {
     char err[API_ERR_LEN];
@@ -293,7 +307,8 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_routing), T(test_bodies), T(test_patch_limiters), T(test_socket_rules),
+        T(test_routing), T(test_bodies), T(test_patch_limiters),
+        T(test_memory_limit_refused), T(test_socket_rules),
         T(test_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
