@@ -111,6 +111,42 @@ bool ratelimit_try(struct ratelimit *rl, uint64_t bytes, int64_t now_ns, int64_t
     return false;
 }
 
+void ratelimit_mailbox_init(struct ratelimit_mailbox *mb)
+{
+    memset(mb, 0, sizeof(*mb));
+    pthread_mutex_init(&mb->lock, NULL);
+}
+
+void ratelimit_mailbox_destroy(struct ratelimit_mailbox *mb)
+{
+    pthread_mutex_destroy(&mb->lock);
+}
+
+void ratelimit_mailbox_post(struct ratelimit_mailbox *mb, const struct ratelimit_cfg *a,
+                            const struct ratelimit_cfg *b)
+{
+    pthread_mutex_lock(&mb->lock);
+    mb->cfg[0] = *a;
+    if (b)
+        mb->cfg[1] = *b;
+    atomic_store(&mb->full, true);
+    pthread_mutex_unlock(&mb->lock);
+}
+
+bool ratelimit_mailbox_take(struct ratelimit_mailbox *mb, struct ratelimit_cfg *a,
+                            struct ratelimit_cfg *b)
+{
+    if (!atomic_load(&mb->full))
+        return false; /* the common case: no lock */
+    pthread_mutex_lock(&mb->lock);
+    *a = mb->cfg[0];
+    if (b)
+        *b = mb->cfg[1];
+    atomic_store(&mb->full, false);
+    pthread_mutex_unlock(&mb->lock);
+    return true;
+}
+
 /* ---- configuration ---- */
 
 static int parse_bucket(struct ratelimit_bucket_cfg *b, const json_t *j, const char *what,

@@ -14,6 +14,8 @@
 #define CORRAL_CORE_RATELIMIT_H
 
 #include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "core/types.h"
 
@@ -62,6 +64,24 @@ json_t *ratelimit_cfg_json(const struct ratelimit_cfg *c);
 int ratelimit_parse_amount(const char *s, uint64_t *out) WARN_UNUSED;
 /* A bucket refilled with `per_s` tokens every second (the flags' form). */
 void ratelimit_cfg_per_second(struct ratelimit_bucket_cfg *b, uint64_t per_s);
+
+/* New configurations handed from any thread (an API handler) to the
+ * thread that owns the buckets (a device's I/O thread), so the sender never
+ * waits for the device's lock, which the owner holds across disk I/O. Up
+ * to two limiters (a NIC's rx and tx); the last post wins. */
+struct ratelimit_mailbox {
+    pthread_mutex_t lock;      /* held only to copy cfg */
+    struct ratelimit_cfg cfg[2];
+    _Atomic bool full;
+};
+void ratelimit_mailbox_init(struct ratelimit_mailbox *mb);
+void ratelimit_mailbox_destroy(struct ratelimit_mailbox *mb);
+/* Any thread. `b` may be NULL (one limiter). */
+void ratelimit_mailbox_post(struct ratelimit_mailbox *mb, const struct ratelimit_cfg *a,
+                            const struct ratelimit_cfg *b);
+/* The owner: true (and the configurations) when something was posted. */
+bool ratelimit_mailbox_take(struct ratelimit_mailbox *mb, struct ratelimit_cfg *a,
+                            struct ratelimit_cfg *b);
 
 /* (Re)start the buckets from `c`, full. */
 void ratelimit_apply(struct ratelimit *rl, const struct ratelimit_cfg *c, int64_t now_ns);

@@ -54,10 +54,12 @@ struct virtio_blk {
     struct virtq_chain chain;
     struct iovec iov[VIRTQ_MAX_CHAIN];
     /* Under vdev.lock. The timer is NULL without an I/O thread (then no
-     * limit applies: nothing could wake the queue). */
+     * limit applies: nothing could wake the queue). A new limit arrives in
+     * the mailbox and is taken up on the I/O thread. */
     struct ratelimit rl;
     struct iothread_timer *rl_timer;
     bool throttled;         /* waiting for rl_timer */
+    struct ratelimit_mailbox rl_new;
 };
 
 struct blk_range {
@@ -229,12 +231,24 @@ static bool pay(struct virtio_blk *b)
     return false;
 }
 
+/* A limit posted by virtio_blk_set_rate_limit: full buckets, and what
+ * the old one held back is taken up now. Lock held. */
+static void take_new_limit(struct virtio_blk *b)
+{
+    struct ratelimit_cfg c;
+    if (!ratelimit_mailbox_take(&b->rl_new, &c, NULL))
+        return;
+    ratelimit_apply(&b->rl, &c, iothread_now_ns());
+    b->throttled = false;
+}
+
 static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
 {
     struct virtio_blk *b = (struct virtio_blk *)d;
     struct virtq *q = &d->vq[qi];
     char why[200];
     bool pushed = false;
+    take_new_limit(b);
     if (b->throttled)
         return; /* the timer takes the queue up again */
     for (;;) {
@@ -264,11 +278,12 @@ static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
         virtio_mmio_used_locked(d, qi);
 }
 
-/* The tokens are there (I/O thread). */
+/* The tokens are there, or a new limit was posted (I/O thread). */
 static void blk_rl_timer(void *opaque)
 {
     struct virtio_blk *b = opaque;
     pthread_mutex_lock(&b->vdev.lock);
+    take_new_limit(b);
     b->throttled = false;
     if (virtio_mmio_queue_live_locked(&b->vdev, 0))
         blk_queue_notify(&b->vdev, 0);
@@ -282,13 +297,13 @@ static void blk_reset(struct virtio_dev *d)
 
 void virtio_blk_set_rate_limit(struct virtio_blk *b, const struct ratelimit_cfg *c)
 {
-    pthread_mutex_lock(&b->vdev.lock);
-    ratelimit_apply(&b->rl, c, iothread_now_ns());
-    bool was = b->throttled;
-    b->throttled = false;
-    pthread_mutex_unlock(&b->vdev.lock);
-    if (was) /* take the waiting requests up under the new limit */
-        virtio_mmio_kick_queues(&b->vdev);
+    if (!b->rl_timer)
+        return; /* no I/O thread: no limit (see struct virtio_blk) */
+    /* Not the device lock: the I/O thread holds it across disk I/O. The
+     * timer (thread-safe: it takes only the timer list's lock) runs the
+     * queue under the new limit at once. */
+    ratelimit_mailbox_post(&b->rl_new, c, NULL);
+    iothread_timer_mod(b->rl_timer, 0);
 }
 
 /* Saved fields after the transport's: u64 capacity (sectors), which must
@@ -343,6 +358,7 @@ struct virtio_blk *virtio_blk_create(struct blk_backend *be, const char *serial,
         free(b);
         return NULL;
     }
+    ratelimit_mailbox_init(&b->rl_new);
     b->be = be;
     b->capacity = be->size / SECTOR;
     if (serial) /* 20 bytes, NUL-padded, not NUL-terminated when full */
@@ -373,6 +389,7 @@ void virtio_blk_destroy(struct virtio_blk *b)
     if (!b)
         return;
     iothread_timer_free(b->rl_timer);
+    ratelimit_mailbox_destroy(&b->rl_new);
     virtio_mmio_destroy(&b->vdev);
     blk_close(b->be);
     free(b);

@@ -30,7 +30,9 @@ struct blk_backend **virtio_blk_backend_slot(struct virtio_blk *b);
 
 /* Start limiting to `c` (no limit when it limits nothing), with full
  * buckets; requests held back by the old limit are taken up again at once
- * under the new one. Any thread. */
+ * under the new one. Any thread; never waits for the device (the I/O
+ * thread takes the limit up). No effect on a device without an I/O
+ * thread. */
 void virtio_blk_set_rate_limit(struct virtio_blk *b, const struct ratelimit_cfg *c);
 
 void virtio_blk_save(struct virtio_blk *b, struct virtio_blk_state *out);

@@ -51,11 +51,26 @@ struct virtio_net {
     /* Separate: slirp may deliver a reply while we are transmitting. */
     struct virtq_chain rx_chain, tx_chain;
     struct iovec iov[VIRTQ_MAX_CHAIN];
-    /* Under vdev.lock. Timers are NULL without an I/O thread (no limit). */
+    /* Under vdev.lock. Timers are NULL without an I/O thread (no limit).
+     * New limits arrive in the mailbox (rx, tx) for the I/O thread. */
     struct ratelimit rx_rl, tx_rl;
     struct iothread_timer *rx_timer, *tx_timer;
     bool rx_throttled, tx_throttled; /* waiting for their timer */
+    struct ratelimit_mailbox rl_new;
 };
+
+/* Limits posted by virtio_net_set_rate_limits: full buckets, nothing held
+ * back any more. Lock held. */
+static void take_new_limits(struct virtio_net *n)
+{
+    struct ratelimit_cfg rx, tx;
+    if (!ratelimit_mailbox_take(&n->rl_new, &rx, &tx))
+        return;
+    int64_t now = iothread_now_ns();
+    ratelimit_apply(&n->rx_rl, &rx, now);
+    ratelimit_apply(&n->tx_rl, &tx, now);
+    n->rx_throttled = n->tx_throttled = false;
+}
 
 /* Can the frame of `len` bytes pass `rl` now? If not, arm `t` for when it
  * can and mark the direction throttled. */
@@ -86,6 +101,7 @@ static int deliver(struct virtio_net *n, const uint8_t *frame, size_t len)
     struct virtio_dev *d = &n->vdev;
     if (!virtio_mmio_queue_live_locked(d, RXQ))
         return d->broken ? -1 : 0;
+    take_new_limits(n);
     if (n->rx_throttled)
         return 0;
     char why[200];
@@ -215,6 +231,7 @@ static void transmit(struct virtio_net *n)
 static void net_queue_notify(struct virtio_dev *d, unsigned q)
 {
     struct virtio_net *n = (struct virtio_net *)d;
+    take_new_limits(n);
     if (q == TXQ) {
         transmit(n);
         return;
@@ -230,6 +247,7 @@ static void net_queue_notify(struct virtio_dev *d, unsigned q)
 static void rl_timer(struct virtio_net *n, unsigned q)
 {
     pthread_mutex_lock(&n->vdev.lock);
+    take_new_limits(n);
     if (q == RXQ)
         n->rx_throttled = false;
     else
@@ -252,15 +270,13 @@ static void tx_timer_cb(void *opaque)
 void virtio_net_set_rate_limits(struct virtio_net *n, const struct ratelimit_cfg *rx,
                                 const struct ratelimit_cfg *tx)
 {
-    pthread_mutex_lock(&n->vdev.lock);
-    int64_t now = iothread_now_ns();
-    ratelimit_apply(&n->rx_rl, rx, now);
-    ratelimit_apply(&n->tx_rl, tx, now);
-    bool was = n->rx_throttled || n->tx_throttled;
-    n->rx_throttled = n->tx_throttled = false;
-    pthread_mutex_unlock(&n->vdev.lock);
-    if (was) /* take up what the old limits held back */
-        virtio_mmio_kick_queues(&n->vdev);
+    if (!n->rx_timer)
+        return; /* no I/O thread: no limit */
+    /* As virtio_blk_set_rate_limit: no device lock; both timers run their
+     * queue under the new limits at once. */
+    ratelimit_mailbox_post(&n->rl_new, rx, tx);
+    iothread_timer_mod(n->rx_timer, 0);
+    iothread_timer_mod(n->tx_timer, 0);
 }
 
 static void net_reset(struct virtio_dev *d)
@@ -334,6 +350,7 @@ struct virtio_net *virtio_net_create(struct net_backend *nb, const uint8_t mac[6
         free(n);
         return NULL;
     }
+    ratelimit_mailbox_init(&n->rl_new);
     n->nb = nb;
     memcpy(n->mac, mac, 6);
     n->status = 1; /* LINK_UP */
@@ -351,6 +368,7 @@ void virtio_net_destroy(struct virtio_net *n)
     drop_pending(n);
     iothread_timer_free(n->rx_timer);
     iothread_timer_free(n->tx_timer);
+    ratelimit_mailbox_destroy(&n->rl_new);
     virtio_mmio_destroy(&n->vdev);
     free(n);
 }

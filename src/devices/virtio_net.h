@@ -28,7 +28,7 @@ void virtio_net_set_link(struct virtio_net *n, bool up);
 
 /* Start limiting received (rx) and transmitted (tx) frames, with full
  * buckets; what the old limits held back is taken up again at once. Any
- * thread. */
+ * thread; never waits for the device. No effect without an I/O thread. */
 void virtio_net_set_rate_limits(struct virtio_net *n, const struct ratelimit_cfg *rx,
                                 const struct ratelimit_cfg *tx);
 

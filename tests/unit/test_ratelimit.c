@@ -183,6 +183,26 @@ static void test_extremes(void **state)
     assert_true(ratelimit_consume(&rl, 1, 3600LL * 1000 * MS));
 }
 
+/* The mailbox: the last post wins, a take empties it. */
+static void test_mailbox(void **state)
+{
+    struct ratelimit_mailbox mb;
+    struct ratelimit_cfg a = { .bw = { .size = 1, .refill_ms = 1 } }, b = { .ops = { .size = 2,
+                           .refill_ms = 2 } }, x, y;
+    ratelimit_mailbox_init(&mb);
+    assert_false(ratelimit_mailbox_take(&mb, &x, &y));
+    ratelimit_mailbox_post(&mb, &b, &a);
+    ratelimit_mailbox_post(&mb, &a, &b);
+    assert_true(ratelimit_mailbox_take(&mb, &x, &y));
+    assert_memory_equal(&x, &a, sizeof(x));
+    assert_memory_equal(&y, &b, sizeof(y));
+    assert_false(ratelimit_mailbox_take(&mb, &x, &y));
+    ratelimit_mailbox_post(&mb, &b, NULL); /* one limiter: the second stays */
+    assert_true(ratelimit_mailbox_take(&mb, &x, NULL));
+    assert_memory_equal(&x, &b, sizeof(x));
+    ratelimit_mailbox_destroy(&mb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_patch),
         cmocka_unit_test(test_amounts),
         cmocka_unit_test(test_extremes),
+        cmocka_unit_test(test_mailbox),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
