@@ -11,6 +11,7 @@
 #  - bad PATCH bodies (negative size, refill_time 0, unknown keys, another
 #    file, an unknown drive) get 400 + fault_message and change nothing.
 source "$(dirname "$0")/lib/lib.sh"
+source "$(dirname "$0")/lib/api.bash"
 command -v curl >/dev/null || { echo "FAIL: curl is not installed"; exit 1; }
 command -v jq >/dev/null || { echo "FAIL: jq is not installed"; exit 1; }
 dir=$(guest_dir) || { echo "FAIL: no guest images"; exit 1; }
@@ -25,32 +26,15 @@ cleanup() {
 trap cleanup EXIT
 
 fail() { echo "---- console ----"; tail -n 20 "$log"; echo "FAIL: $*"; exit 1; }
-api() { # METHOD PATH [BODY] -> prints "BODY STATUS"
-    local m=$1 p=$2
-    shift 2
-    curl -s --max-time 20 --unix-socket "$sock" -X "$m" -w ' %{http_code}' \
-        ${1:+-H 'Content-Type: application/json' -d "$1"} "http://localhost$p"
-}
-expect_status() { # WANT METHOD PATH [BODY]
-    local want=$1 r
-    shift
-    r=$(api "$@")
-    [ "${r##* }" = "$want" ] || fail "$1 $2 ${3:-}: got '$r', want status $want"
-    if [ "$want" -ge 400 ]; then
-        grep -q '"fault_message"' <<<"$r" || fail "$1 $2: no fault_message in '$r'"
-    fi
-}
 # guest_read TAG DEV MIB: start an O_DIRECT read in the guest; the guest
 # prints "TAG-done START END" (its uptime in seconds) when it is over.
 guest_read() {
     send "a=\$(cut -d' ' -f1 /proc/uptime); echo $1-start; dd if=/dev/$2 of=/dev/null bs=1M count=$3 iflag=direct 2>/dev/null; echo $1-done \$a \$(cut -d' ' -f1 /proc/uptime)"$'\n'
 }
-# took TAG: seconds the guest measured for TAG's read.
-took() {
-    grep -a -oE "$1-done [0-9.]+ [0-9.]+" "$log" | tail -n 1 | awk '{printf "%.2f", $3 - $2}'
-}
-within() { # VALUE LO HI
-    awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'
+# finish TAG: wait for TAG's read; T = the seconds the guest measured.
+finish() {
+    wait_for "$1-done [0-9.]+ [0-9.]+" 60 || fail "the read '$1' did not finish"
+    T=$(grep -a -oE "$1-done [0-9.]+ [0-9.]+" "$log" | tail -n 1 | awk '{printf "%.2f", $3 - $2}')
 }
 
 for d in a b c; do truncate -s 64M "$work/$d.img" || exit 1; done
@@ -61,21 +45,21 @@ start_corral "$log" run --api-sock "$sock" --firmware "$dir/fw_dynamic.bin" \
 wait_for 'guest ready' 180 || fail "the guest did not boot"
 sleep 1
 
-cfg=$(api GET /vm/config | sed 's/ [0-9]*$//')
+cfg=$(api_body GET /vm/config)
 [ "$(jq -r '.drives[0].rate_limiter.bandwidth.size' <<<"$cfg")" = 8388608 ] ||
     fail "GET /vm/config does not show vda's limit: $cfg"
 [ "$(jq -r '.drives[1].rate_limiter // "none"' <<<"$cfg")" = none ] ||
     fail "vdb has a limit it was not given: $cfg"
 
 guest_read limited vda 64
-wait_for 'limited-done [0-9.]+ [0-9.]+' 60 || fail "the limited read did not finish"
-limited=$(took limited)
+finish limited
+limited=$T
 echo "vda, bw=8M: 64 MiB in ${limited} s (expected 7.0 s)"
 within "$limited" 5.95 8.75 || fail "64 MiB at 8 MiB/s took ${limited} s, want 5.95..8.75"
 
 guest_read free vdb 64
-wait_for 'free-done [0-9.]+ [0-9.]+' 60 || fail "the unlimited read did not finish"
-free=$(took free)
+finish free
+free=$T
 echo "vdb, unlimited: 64 MiB in ${free} s"
 within "$free" 0 "$(awk -v l="$limited" 'BEGIN { print l / 2 }')" ||
     fail "the unlimited disk took ${free} s, not much faster than ${limited} s"
@@ -85,19 +69,19 @@ guest_read lifted vdc 64
 wait_for '^[0-9.]+ lifted-start' 20 || fail "the read of vdc did not start"
 sleep 3
 expect_status 204 PATCH /drives/disk2 '{"drive_id":"disk2","rate_limiter":null}'
-wait_for 'lifted-done [0-9.]+ [0-9.]+' 60 || fail "the read of vdc did not finish"
-lifted=$(took lifted)
+finish lifted
+lifted=$T
 echo "vdc, bw=2M lifted after 3 s: 64 MiB in ${lifted} s (31 s with the limit)"
 within "$lifted" 2.5 15.5 || fail "with the limit lifted after 3 s the read took ${lifted} s"
 
 # A limit in Firecracker's JSON, put on the running vdb.
 expect_status 204 PATCH /drives/disk1 \
     '{"rate_limiter":{"bandwidth":{"size":1048576,"refill_time":125,"one_time_burst":0}}}'
-[ "$(api GET /vm/config | sed 's/ [0-9]*$//' | jq -r '.drives[1].rate_limiter.bandwidth.refill_time')" = 125 ] ||
+[ "$(api_body GET /vm/config | jq -r '.drives[1].rate_limiter.bandwidth.refill_time')" = 125 ] ||
     fail "GET /vm/config does not show vdb's new limit"
 guest_read patched vdb 32
-wait_for 'patched-done [0-9.]+ [0-9.]+' 60 || fail "the read of the patched vdb did not finish"
-patched=$(took patched)
+finish patched
+patched=$T
 echo "vdb, PATCHed to 1 MiB per 125 ms: 32 MiB in ${patched} s (expected 3.9 s)"
 within "$patched" 3.3 4.85 || fail "32 MiB at 8 MiB/s took ${patched} s, want 3.3..4.85"
 
@@ -110,7 +94,7 @@ expect_status 400 PATCH /drives/disk1 '{"is_read_only":true}'
 expect_status 400 PATCH /drives/disk1 '{"path_on_host":"/etc/passwd"}'
 expect_status 400 PATCH /drives/nosuch '{"rate_limiter":null}'
 expect_status 400 PATCH /drives/disk1 '{"rate_limiter":'
-[ "$(api GET /vm/config | sed 's/ [0-9]*$//' | jq -r '.drives[1].rate_limiter.bandwidth.size')" = 1048576 ] ||
+[ "$(api_body GET /vm/config | jq -r '.drives[1].rate_limiter.bandwidth.size')" = 1048576 ] ||
     fail "a refused PATCH changed vdb's limit"
 expect_status 400 PUT /drives/disk1 '{"path_on_host":"/x","is_root_device":false}'
 kill -0 "$CORRAL_PID" 2>/dev/null || fail "the VMM died"

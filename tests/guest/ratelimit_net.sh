@@ -11,6 +11,7 @@
 #    TCP resends, so only the floor is tight; the ceiling is wide);
 #  - bad PATCH bodies get 400 + fault_message.
 source "$(dirname "$0")/lib/lib.sh"
+source "$(dirname "$0")/lib/api.bash"
 for t in curl jq busybox; do
     command -v "$t" >/dev/null || { echo "FAIL: $t is not installed (scripts/deps.sh)"; exit 1; }
 done
@@ -28,26 +29,8 @@ cleanup() {
 trap cleanup EXIT
 
 fail() { echo "---- console ----"; tail -n 20 "$log"; echo "FAIL: $*"; exit 1; }
-api() { # METHOD PATH [BODY] -> prints "BODY STATUS"
-    local m=$1 p=$2
-    shift 2
-    curl -s --max-time 20 --unix-socket "$sock" -X "$m" -w ' %{http_code}' \
-        ${1:+-H 'Content-Type: application/json' -d "$1"} "http://localhost$p"
-}
-expect_status() { # WANT METHOD PATH [BODY]
-    local want=$1 r
-    shift
-    r=$(api "$@")
-    [ "${r##* }" = "$want" ] || fail "$1 $2 ${3:-}: got '$r', want status $want"
-    if [ "$want" -ge 400 ]; then
-        grep -q '"fault_message"' <<<"$r" || fail "$1 $2: no fault_message in '$r'"
-    fi
-}
 took() { # TAG: seconds the guest measured
     grep -a -oE "$1-done [0-9.]+ [0-9.]+" "$log" | tail -n 1 | awk '{printf "%.2f", $3 - $2}'
-}
-within() { # VALUE LO HI
-    awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'
 }
 # guest_send TAG: 2 MiB from the guest to a fresh host listener.
 guest_send() {
@@ -108,7 +91,7 @@ expect_status 400 PATCH /network-interfaces/net0 '{"tx_rate_limiter":{"ops":{"si
 expect_status 400 PATCH /network-interfaces/net0 '{"rate_limiter":null}'
 expect_status 400 PATCH /network-interfaces/net0 '{"host_dev_name":"tap9"}'
 expect_status 400 PATCH /network-interfaces/eth7 '{"rx_rate_limiter":null}'
-[ "$(api GET /vm/config | sed 's/ [0-9]*$//' | jq -r '.["network-interfaces"][0].rx_rate_limiter.bandwidth.size')" = 524288 ] ||
+[ "$(api_body GET /vm/config | jq -r '.["network-interfaces"][0].rx_rate_limiter.bandwidth.size')" = 524288 ] ||
     fail "GET /vm/config does not show the rx limit (or a refused PATCH changed it)"
 kill -0 "$CORRAL_PID" 2>/dev/null || fail "the VMM died"
 
