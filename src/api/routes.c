@@ -75,6 +75,19 @@ static void put_net(struct vm *vm, const char *id, const json_t *body, struct ap
     reply_result(out, vm_configure(vm, VM_RES_NET, id, body, err), err);
 }
 
+static void patch_drive(struct vm *vm, const char *id, const json_t *body,
+                        struct api_reply *out)
+{
+    char err[API_ERR_LEN];
+    reply_result(out, vm_patch_drive(vm, id, body, err), err);
+}
+
+static void patch_net(struct vm *vm, const char *id, const json_t *body, struct api_reply *out)
+{
+    char err[API_ERR_LEN];
+    reply_result(out, vm_patch_net(vm, id, body, err), err);
+}
+
 /* One string member and nothing else: {"action_type": ...}, {"state": ...}. */
 static const char *only_string(const json_t *body, const char *key, struct api_reply *out)
 {
@@ -336,7 +349,9 @@ const struct api_route api_routes[] = {
     { "GET", "/machine-config", false, get_machine_config },
     { "PUT", "/machine-config", true, put_machine_config },
     { "PUT", "/drives/{drive_id}", true, put_drive },
+    { "PATCH", "/drives/{drive_id}", true, patch_drive },
     { "PUT", "/network-interfaces/{iface_id}", true, put_net },
+    { "PATCH", "/network-interfaces/{iface_id}", true, patch_net },
     { "PUT", "/actions", true, put_actions },
     { "PATCH", "/vm", true, patch_vm },
     { "GET", "/vm/config", false, get_vm_config },

@@ -14,7 +14,13 @@
  * A chain with no header or no writable status byte is malformed (the
  * device cannot even report an error): NEEDS_RESET. Anything else wrong
  * with a request (out of range, write to a readonly disk, bad length)
- * completes it with VIRTIO_BLK_S_IOERR/UNSUPP. */
+ * completes it with VIRTIO_BLK_S_IOERR/UNSUPP.
+ *
+ * Rate limiting (core/ratelimit.h): a read or write costs its data bytes
+ * and one op, any other request one op. When the buckets cannot pay for
+ * the next request it goes back into the ring (the guest cannot tell) and
+ * the queue rests until a timer on the I/O thread says the tokens are
+ * there; notifications meanwhile are ignored. No thread ever sleeps. */
 #include "devices/virtio_blk.h"
 
 #include <errno.h>
@@ -23,6 +29,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/ratelimit.h"
 #include "state/state.h"
 
 enum {
@@ -46,6 +53,13 @@ struct virtio_blk {
     char serial[VIRTIO_BLK_ID_BYTES];
     struct virtq_chain chain;
     struct iovec iov[VIRTQ_MAX_CHAIN];
+    /* Under vdev.lock. The timer is NULL without an I/O thread (then no
+     * limit applies: nothing could wake the queue). A new limit arrives in
+     * the mailbox and is taken up on the I/O thread. */
+    struct ratelimit rl;
+    struct iothread_timer *rl_timer;
+    bool throttled;         /* waiting for rl_timer */
+    struct ratelimit_mailbox rl_new;
 };
 
 struct blk_range {
@@ -198,12 +212,45 @@ static bool do_request(struct virtio_blk *b, uint32_t *written)
     return true;
 }
 
+/* Pay for the chain just popped, or arm the timer for when the tokens
+ * will be there and return false. A chain too short for a header costs
+ * nothing: do_request refuses it. */
+static bool pay(struct virtio_blk *b)
+{
+    const struct virtq_chain *c = &b->chain;
+    uint32_t type;
+    if (!b->rl_timer || !ratelimit_active(&b->rl) || c->out_len < 16 || c->in_len < 1)
+        return true;
+    virtq_chain_read(c, 0, &type, sizeof(type));
+    uint64_t bytes = type == T_IN ? c->in_len - 1 : type == T_OUT ? c->out_len - 16 : 0;
+    int64_t retry;
+    if (ratelimit_try(&b->rl, bytes, iothread_now_ns(), &retry))
+        return true;
+    iothread_timer_mod(b->rl_timer, retry);
+    b->throttled = true;
+    return false;
+}
+
+/* A limit posted by virtio_blk_set_rate_limit: full buckets, and what
+ * the old one held back is taken up now. Lock held. */
+static void take_new_limit(struct virtio_blk *b)
+{
+    struct ratelimit_cfg c;
+    if (!ratelimit_mailbox_take(&b->rl_new, &c, NULL))
+        return;
+    ratelimit_apply(&b->rl, &c, iothread_now_ns());
+    b->throttled = false;
+}
+
 static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
 {
     struct virtio_blk *b = (struct virtio_blk *)d;
     struct virtq *q = &d->vq[qi];
     char why[200];
     bool pushed = false;
+    take_new_limit(b);
+    if (b->throttled)
+        return; /* the timer takes the queue up again */
     for (;;) {
         int r = virtq_pop(q, &b->chain, why, sizeof(why));
         if (r == 0)
@@ -211,6 +258,10 @@ static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
         if (r < 0) {
             virtio_mmio_queue_error_locked(d, qi, why);
             return;
+        }
+        if (!pay(b)) {
+            virtq_unpop(q);
+            break;
         }
         uint32_t written;
         if (!do_request(b, &written)) {
@@ -227,8 +278,37 @@ static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
         virtio_mmio_used_locked(d, qi);
 }
 
+/* The tokens are there, or a new limit was posted (I/O thread). */
+static void blk_rl_timer(void *opaque)
+{
+    struct virtio_blk *b = opaque;
+    pthread_mutex_lock(&b->vdev.lock);
+    take_new_limit(b);
+    b->throttled = false;
+    if (virtio_mmio_queue_live_locked(&b->vdev, 0))
+        blk_queue_notify(&b->vdev, 0);
+    pthread_mutex_unlock(&b->vdev.lock);
+}
+
+static void blk_reset(struct virtio_dev *d)
+{
+    ((struct virtio_blk *)d)->throttled = false;
+}
+
+void virtio_blk_set_rate_limit(struct virtio_blk *b, const struct ratelimit_cfg *c)
+{
+    if (!b->rl_timer)
+        return; /* no I/O thread: no limit (see struct virtio_blk) */
+    /* Not the device lock: the I/O thread holds it across disk I/O. The
+     * timer (thread-safe: it takes only the timer list's lock) runs the
+     * queue under the new limit at once. */
+    ratelimit_mailbox_post(&b->rl_new, c, NULL);
+    iothread_timer_mod(b->rl_timer, 0);
+}
+
 /* Saved fields after the transport's: u64 capacity (sectors), which must
- * match the disk this process opened. */
+ * match the disk this process opened. The limiter is not saved: its
+ * configuration is the VM's, and its buckets start full. */
 static void blk_save_state(struct virtio_dev *d, struct state_out *o)
 {
     struct virtio_blk *b = (struct virtio_blk *)d;
@@ -252,6 +332,7 @@ static const struct virtio_dev_ops blk_ops = {
     .device_id = 2,
     .nqueues = 1,
     .queue_notify = blk_queue_notify,
+    .reset = blk_reset,
     .save_state = blk_save_state,
     .load_state = blk_load_state,
 };
@@ -272,6 +353,12 @@ struct virtio_blk *virtio_blk_create(struct blk_backend *be, const char *serial,
         free(b);
         return NULL;
     }
+    if (io && !(b->rl_timer = iothread_timer_new(io, blk_rl_timer, b))) {
+        virtio_mmio_destroy(&b->vdev);
+        free(b);
+        return NULL;
+    }
+    ratelimit_mailbox_init(&b->rl_new);
     b->be = be;
     b->capacity = be->size / SECTOR;
     if (serial) /* 20 bytes, NUL-padded, not NUL-terminated when full */
@@ -301,6 +388,8 @@ void virtio_blk_destroy(struct virtio_blk *b)
 {
     if (!b)
         return;
+    iothread_timer_free(b->rl_timer);
+    ratelimit_mailbox_destroy(&b->rl_new);
     virtio_mmio_destroy(&b->vdev);
     blk_close(b->be);
     free(b);

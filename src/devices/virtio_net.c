@@ -9,7 +9,14 @@
  *
  * Frames arriving while the guest has posted no receive buffers wait in a
  * short FIFO; when that is full the backend is told to hold off (TAP
- * stops reading; slirp drops and TCP retransmits). */
+ * stops reading; slirp drops and TCP retransmits).
+ *
+ * Rate limiting (core/ratelimit.h), one limiter per direction: a frame
+ * costs its bytes (without the virtio header) and one op. A transmit chain
+ * the tx buckets cannot pay for goes back into the ring; a received frame
+ * the rx buckets cannot pay for waits in the FIFO above (and a full FIFO
+ * holds the backend off). A timer per direction on the I/O thread takes
+ * the queue up again when the tokens are there; no thread sleeps. */
 #include "devices/virtio_net.h"
 
 #include <errno.h>
@@ -18,6 +25,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/ratelimit.h"
 #include "state/state.h"
 
 enum { F_MTU = 3, F_MAC = 5, F_STATUS = 16 };
@@ -43,7 +51,38 @@ struct virtio_net {
     /* Separate: slirp may deliver a reply while we are transmitting. */
     struct virtq_chain rx_chain, tx_chain;
     struct iovec iov[VIRTQ_MAX_CHAIN];
+    /* Under vdev.lock. Timers are NULL without an I/O thread (no limit).
+     * New limits arrive in the mailbox (rx, tx) for the I/O thread. */
+    struct ratelimit rx_rl, tx_rl;
+    struct iothread_timer *rx_timer, *tx_timer;
+    bool rx_throttled, tx_throttled; /* waiting for their timer */
+    struct ratelimit_mailbox rl_new;
 };
+
+/* Limits posted by virtio_net_set_rate_limits: full buckets, nothing held
+ * back any more. Lock held. */
+static void take_new_limits(struct virtio_net *n)
+{
+    struct ratelimit_cfg rx, tx;
+    if (!ratelimit_mailbox_take(&n->rl_new, &rx, &tx))
+        return;
+    int64_t now = iothread_now_ns();
+    ratelimit_apply(&n->rx_rl, &rx, now);
+    ratelimit_apply(&n->tx_rl, &tx, now);
+    n->rx_throttled = n->tx_throttled = false;
+}
+
+/* Can the frame of `len` bytes pass `rl` now? If not, arm `t` for when it
+ * can and mark the direction throttled. */
+static bool pay(struct ratelimit *rl, struct iothread_timer *t, bool *throttled, uint64_t len)
+{
+    int64_t retry;
+    if (!t || !ratelimit_active(rl) || ratelimit_try(rl, len, iothread_now_ns(), &retry))
+        return true;
+    iothread_timer_mod(t, retry);
+    *throttled = true;
+    return false;
+}
 
 static void update_config(struct virtio_net *n)
 {
@@ -62,6 +101,9 @@ static int deliver(struct virtio_net *n, const uint8_t *frame, size_t len)
     struct virtio_dev *d = &n->vdev;
     if (!virtio_mmio_queue_live_locked(d, RXQ))
         return d->broken ? -1 : 0;
+    take_new_limits(n);
+    if (n->rx_throttled)
+        return 0;
     char why[200];
     int r = virtq_pop(&d->vq[RXQ], &n->rx_chain, why, sizeof(why));
     if (r == 0)
@@ -69,6 +111,10 @@ static int deliver(struct virtio_net *n, const uint8_t *frame, size_t len)
     if (r < 0) {
         virtio_mmio_queue_error_locked(d, RXQ, why);
         return -1;
+    }
+    if (!pay(&n->rx_rl, n->rx_timer, &n->rx_throttled, len)) {
+        virtq_unpop(&d->vq[RXQ]);
+        return 0;
     }
     uint32_t written = 0;
     if (n->rx_chain.in_len >= HDR_LEN + len) {
@@ -143,6 +189,8 @@ static void transmit(struct virtio_net *n)
     struct virtq *q = &d->vq[TXQ];
     char why[200];
     bool pushed = false;
+    if (n->tx_throttled)
+        return; /* the timer takes the queue up again */
     for (;;) {
         int r = virtq_pop(q, &n->tx_chain, why, sizeof(why));
         if (r == 0)
@@ -152,6 +200,11 @@ static void transmit(struct virtio_net *n)
             return;
         }
         const struct virtq_chain *c = &n->tx_chain;
+        uint64_t frame = c->out_len > HDR_LEN ? c->out_len - HDR_LEN : 0;
+        if (!pay(&n->tx_rl, n->tx_timer, &n->tx_throttled, frame)) {
+            virtq_unpop(q);
+            break;
+        }
         if (c->out_len > HDR_LEN && c->out_len - HDR_LEN <= NET_MAX_FRAME) {
             uint64_t skip = HDR_LEN;
             int k = 0;
@@ -178,6 +231,7 @@ static void transmit(struct virtio_net *n)
 static void net_queue_notify(struct virtio_dev *d, unsigned q)
 {
     struct virtio_net *n = (struct virtio_net *)d;
+    take_new_limits(n);
     if (q == TXQ) {
         transmit(n);
         return;
@@ -189,9 +243,46 @@ static void net_queue_notify(struct virtio_dev *d, unsigned q)
     }
 }
 
+/* A direction's tokens are there (I/O thread). */
+static void rl_timer(struct virtio_net *n, unsigned q)
+{
+    pthread_mutex_lock(&n->vdev.lock);
+    take_new_limits(n);
+    if (q == RXQ)
+        n->rx_throttled = false;
+    else
+        n->tx_throttled = false;
+    if (virtio_mmio_queue_live_locked(&n->vdev, q))
+        net_queue_notify(&n->vdev, q);
+    pthread_mutex_unlock(&n->vdev.lock);
+}
+
+static void rx_timer_cb(void *opaque)
+{
+    rl_timer(opaque, RXQ);
+}
+
+static void tx_timer_cb(void *opaque)
+{
+    rl_timer(opaque, TXQ);
+}
+
+void virtio_net_set_rate_limits(struct virtio_net *n, const struct ratelimit_cfg *rx,
+                                const struct ratelimit_cfg *tx)
+{
+    if (!n->rx_timer)
+        return; /* no I/O thread: no limit */
+    /* As virtio_blk_set_rate_limit: no device lock; both timers run their
+     * queue under the new limits at once. */
+    ratelimit_mailbox_post(&n->rl_new, rx, tx);
+    iothread_timer_mod(n->rx_timer, 0);
+    iothread_timer_mod(n->tx_timer, 0);
+}
+
 static void net_reset(struct virtio_dev *d)
 {
     struct virtio_net *n = (struct virtio_net *)d;
+    n->rx_throttled = n->tx_throttled = false;
     drop_pending(n);
     if (n->backend_held) {
         n->backend_held = false;
@@ -252,6 +343,14 @@ struct virtio_net *virtio_net_create(struct net_backend *nb, const uint8_t mac[6
         free(n);
         return NULL;
     }
+    if (io && (!(n->rx_timer = iothread_timer_new(io, rx_timer_cb, n)) ||
+               !(n->tx_timer = iothread_timer_new(io, tx_timer_cb, n)))) {
+        iothread_timer_free(n->rx_timer);
+        virtio_mmio_destroy(&n->vdev);
+        free(n);
+        return NULL;
+    }
+    ratelimit_mailbox_init(&n->rl_new);
     n->nb = nb;
     memcpy(n->mac, mac, 6);
     n->status = 1; /* LINK_UP */
@@ -267,6 +366,9 @@ void virtio_net_destroy(struct virtio_net *n)
         return;
     net_close(n->nb);
     drop_pending(n);
+    iothread_timer_free(n->rx_timer);
+    iothread_timer_free(n->tx_timer);
+    ratelimit_mailbox_destroy(&n->rl_new);
     virtio_mmio_destroy(&n->vdev);
     free(n);
 }

@@ -6,6 +6,7 @@
 #ifndef CORRAL_DEVICES_VIRTIO_NET_H
 #define CORRAL_DEVICES_VIRTIO_NET_H
 
+#include "core/ratelimit.h"
 #include "net/net.h"
 #include "virtio/virtio_mmio.h"
 
@@ -24,6 +25,12 @@ void virtio_net_destroy(struct virtio_net *n);
 struct virtio_dev *virtio_net_dev(struct virtio_net *n);
 /* Link up/down as the guest sees it (config change interrupt). Any thread. */
 void virtio_net_set_link(struct virtio_net *n, bool up);
+
+/* Start limiting received (rx) and transmitted (tx) frames, with full
+ * buckets; what the old limits held back is taken up again at once. Any
+ * thread; never waits for the device. No effect without an I/O thread. */
+void virtio_net_set_rate_limits(struct virtio_net *n, const struct ratelimit_cfg *rx,
+                                const struct ratelimit_cfg *tx);
 
 void virtio_net_save(struct virtio_net *n, struct virtio_net_state *out);
 int virtio_net_load(struct virtio_net *n, const struct virtio_net_state *in) WARN_UNUSED;

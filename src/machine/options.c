@@ -55,6 +55,16 @@ static int parse_bool(const char *v, bool *out)
     return 0;
 }
 
+/* bw=8M, iops=100...: a bucket refilled every second. */
+static int parse_rate(const char *v, struct ratelimit_bucket_cfg *b)
+{
+    uint64_t n;
+    if (ratelimit_parse_amount(v, &n))
+        return -1;
+    ratelimit_cfg_per_second(b, n);
+    return 0;
+}
+
 int machine_parse_disk(const char *arg, struct machine_disk *out, char *err)
 {
     char *buf, *f[16];
@@ -100,10 +110,18 @@ int machine_parse_disk(const char *arg, struct machine_disk *out, char *err)
                 goto fail;
             }
             out->serial = v;
+        } else if ((v = value_of(f[i], "bw")) || (v = value_of(f[i], "iops"))) {
+            bool bw = f[i][0] == 'b';
+            if (parse_rate(v, bw ? &out->rate_limit.bw : &out->rate_limit.ops)) {
+                snprintf(err, VIRT_ERR_LEN, "--disk %s: %s=%s: expected %s per second from 1 "
+                         "to 2^40 (K, M, G suffixes)", arg, bw ? "bw" : "iops", v,
+                         bw ? "bytes" : "requests");
+                goto fail;
+            }
         } else {
-            snprintf(err, VIRT_ERR_LEN, "--disk %s: unknown option '%s' "
-                     "(readonly, format=raw|qcow2, cache=writeback|none|unsafe, serial=S)",
-                     arg, f[i]);
+            snprintf(err, VIRT_ERR_LEN, "--disk %s: unknown option '%s' (readonly, "
+                     "format=raw|qcow2, cache=writeback|none|unsafe, serial=S, bw=BYTES_PER_S, "
+                     "iops=N)", arg, f[i]);
             goto fail;
         }
     }
@@ -130,8 +148,8 @@ static int parse_mac(const char *s, uint8_t mac[6])
 
 int machine_parse_net(const char *arg, struct machine_net *out, char *err)
 {
-    char *buf, *f[4 + MACHINE_MAX_HOSTFWD];
-    int n = split(arg, &buf, f, 4 + MACHINE_MAX_HOSTFWD);
+    char *buf, *f[8 + MACHINE_MAX_HOSTFWD];
+    int n = split(arg, &buf, f, 8 + MACHINE_MAX_HOSTFWD);
     if (n < 0) {
         snprintf(err, VIRT_ERR_LEN, "--net %s: too many options", arg);
         return -EINVAL;
@@ -166,6 +184,22 @@ int machine_parse_net(const char *arg, struct machine_net *out, char *err)
         } else if (((v = value_of(f[i], "ifname")) || (v = value_of(f[i], "name"))) &&
                    out->kind == MACHINE_NET_TAP) {
             out->tap_name = v;
+        } else if (!strncmp(f[i], "rx_", 3) || !strncmp(f[i], "tx_", 3)) {
+            struct ratelimit_cfg *l = f[i][0] == 'r' ? &out->rx_limit : &out->tx_limit;
+            const char *k = f[i] + 3;
+            struct ratelimit_bucket_cfg *b = (v = value_of(k, "bw")) ? &l->bw
+                                             : (v = value_of(k, "pps")) ? &l->ops : NULL;
+            if (!b) {
+                snprintf(err, VIRT_ERR_LEN, "--net %s: unknown option '%s' (rx_bw=, tx_bw=, "
+                         "rx_pps=, tx_pps=)", arg, f[i]);
+                goto fail;
+            }
+            if (parse_rate(v, b)) {
+                snprintf(err, VIRT_ERR_LEN, "--net %s: %.*s=%s: expected %s per second from 1 "
+                         "to 2^40 (K, M, G suffixes)", arg, (int)(v - 1 - f[i]), f[i], v,
+                         b == &l->bw ? "bytes" : "packets");
+                goto fail;
+            }
         } else {
             snprintf(err, VIRT_ERR_LEN, "--net %s: unknown option '%s'", arg, f[i]);
             goto fail;

@@ -9,9 +9,12 @@
 
 #include "machine/virt.h"
 
-/* PATH[,format=raw][,readonly][,serial=S]  (",," is a literal comma) */
+/* PATH[,format=raw][,readonly][,serial=S][,bw=BYTES_PER_S][,iops=N]
+ * (",," is a literal comma; bw and iops take K, M, G suffixes) */
 int machine_parse_disk(const char *arg, struct machine_disk *out, char *err) WARN_UNUSED;
-/* user[,hostfwd=tcp::2222-:22]...[,mac=52:54:00:12:34:56] | tap=NAME[,mac=...] */
+/* user[,hostfwd=tcp::2222-:22]...[,mac=52:54:00:12:34:56] | tap=NAME[,mac=...],
+ * then [,rx_bw=B][,tx_bw=B][,rx_pps=N][,tx_pps=N] (per second; rx is
+ * towards the guest) */
 int machine_parse_net(const char *arg, struct machine_net *out, char *err) WARN_UNUSED;
 /* Free what a successful parse allocated; the struct is zeroed. */
 void machine_disk_release(struct machine_disk *d);

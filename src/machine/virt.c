@@ -175,6 +175,7 @@ static int create_virtio(struct machine *m, char *err)
             snprintf(err, VIRT_ERR_LEN, "--disk %s: cannot create the device", dk->path);
             return -ENOMEM;
         }
+        virtio_blk_set_rate_limit(m->blk[i], &dk->rate_limit);
         if ((r = add_virtio_slot(m, virtio_blk_dev(m->blk[i]), err)))
             return r;
     }
@@ -197,6 +198,7 @@ static int create_virtio(struct machine *m, char *err)
             snprintf(err, VIRT_ERR_LEN, "--net: cannot create the device");
             return -ENOMEM;
         }
+        virtio_net_set_rate_limits(m->net[i], &nc->rx_limit, &nc->tx_limit);
         if ((r = add_virtio_slot(m, virtio_net_dev(m->net[i]), err)))
             return r;
     }

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "core/ratelimit.h"
 #include "core/types.h"
 #include "core/vclock.h"
 #include "machine/fdt.h"
@@ -35,18 +36,20 @@ struct virtio_balloon;
 #define MACHINE_MAX_NICS 4
 #define MACHINE_MAX_HOSTFWD 8
 
-/* --disk PATH[,format=raw|qcow2][,readonly][,serial=S] */
+/* --disk PATH[,format=raw|qcow2][,readonly][,serial=S][,bw=B][,iops=N] */
 struct machine_disk {
     const char *path;
     const char *format;     /* "raw", "qcow2"; NULL: probed */
     const char *cache;      /* "writeback" (NULL), "none" (O_DIRECT), "unsafe" */
     const char *serial;     /* virtio-blk get-id; NULL: derived from slot */
     bool readonly;
+    struct ratelimit_cfg rate_limit; /* all zero: none */
     char *strings;          /* heap copy the strings above point into
                              * (machine_parse_disk); machine_disk_release */
 };
 
-/* --net user[,hostfwd=tcp::HOSTPORT-:GUESTPORT...][,mac=..] | tap=NAME[,mac=..] */
+/* --net user[,hostfwd=tcp::HOSTPORT-:GUESTPORT...][,mac=..] | tap=NAME[,mac=..],
+ * both with [,rx_bw=B][,tx_bw=B][,rx_pps=N][,tx_pps=N] */
 enum machine_net_kind { MACHINE_NET_USER, MACHINE_NET_TAP };
 struct machine_net {
     enum machine_net_kind kind;
@@ -55,6 +58,7 @@ struct machine_net {
     unsigned nhostfwd;
     uint8_t mac[6];
     bool mac_set;
+    struct ratelimit_cfg rx_limit, tx_limit; /* guest-bound, host-bound; zero: none */
     char *strings;          /* as in machine_disk; machine_net_release */
 };
 

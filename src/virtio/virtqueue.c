@@ -196,6 +196,11 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c, char *err, size_t errlen)
     return 1;
 }
 
+void virtq_unpop(struct virtq *q)
+{
+    q->last_avail--;
+}
+
 void virtq_push(struct virtq *q, const struct virtq_chain *c, uint32_t written)
 {
     if (!q->ready || !q->used)

@@ -85,6 +85,9 @@ int virtq_enable(struct virtq *q, char *err, size_t errlen) WARN_UNUSED;
  * malformed (reason in `err`; the queue must not be used again until
  * reset). With EVENT_IDX an empty ring re-arms avail_event. */
 int virtq_pop(struct virtq *q, struct virtq_chain *c, char *err, size_t errlen) WARN_UNUSED;
+/* Put the chain just popped back (a rate-limited device takes it again
+ * later); the guest cannot tell it was ever popped. */
+void virtq_unpop(struct virtq *q);
 /* Return a chain with `written` bytes put into its writable segments. */
 void virtq_push(struct virtq *q, const struct virtq_chain *c, uint32_t written);
 /* After one or more pushes: does the driver want an interrupt now? */

@@ -189,6 +189,25 @@ static int get_uint(const json_t *obj, const char *key, long long lo, long long 
     return 0;
 }
 
+/* A rate limiter member (core/ratelimit.h). PUT (patch false): absent or
+ * null is no limit. PATCH: absent leaves *out as it is, and buckets the
+ * member does not name stay. *out changes only on success. */
+static int get_limit(const json_t *obj, const char *key, bool patch, struct ratelimit_cfg *out,
+                     const char *what, char *err)
+{
+    char sub[VM_ERR_LEN - 64];
+    json_t *v = json_object_get(obj, key);
+    struct ratelimit_cfg n = *out;
+    if (!v && patch)
+        return 0;
+    int r = patch ? ratelimit_cfg_patch(&n, v, key, sub, sizeof(sub))
+                  : ratelimit_cfg_parse(&n, v, key, sub, sizeof(sub));
+    if (r)
+        return fail(err, "%s: %s", what, sub);
+    *out = n;
+    return 0;
+}
+
 /* ---- resources ---- */
 
 int vmcfg_put_boot_source(struct vm_config *c, const json_t *body, char *err)
@@ -283,10 +302,12 @@ static int body_id(const json_t *body, const char *key, const char *url_id, char
 int vmcfg_put_drive(struct vm_config *c, const char *url_id, const json_t *body, char *err)
 {
     static const char *const keys[] = { "drive_id", "path_on_host", "is_root_device",
-                                        "is_read_only", "format", "cache", NULL };
+                                        "is_read_only", "format", "cache", "rate_limiter",
+                                        NULL };
     const char *w = "drive", *path, *format, *cache;
     bool root = false, ro = false;
     char id[VM_ID_LEN];
+    struct ratelimit_cfg rl;
     int r;
     if ((r = check_object(body, w, err)) || (r = check_keys(body, keys, w, err)) ||
         (r = body_id(body, "drive_id", url_id, id, w, err)) ||
@@ -294,7 +315,8 @@ int vmcfg_put_drive(struct vm_config *c, const char *url_id, const json_t *body,
         (r = get_bool(body, "is_root_device", true, &root, w, err)) ||
         (r = get_bool(body, "is_read_only", false, &ro, w, err)) ||
         (r = get_str(body, "format", false, &format, w, err)) ||
-        (r = get_str(body, "cache", false, &cache, w, err)))
+        (r = get_str(body, "cache", false, &cache, w, err)) ||
+        (r = get_limit(body, "rate_limiter", false, &rl, w, err)))
         return r;
     if (cache && strcmp(cache, "writeback") && strcmp(cache, "none") && strcmp(cache, "unsafe"))
         return fail(err, "%s: 'cache' is '%s'; it must be writeback, none or unsafe", w, cache);
@@ -310,7 +332,7 @@ int vmcfg_put_drive(struct vm_config *c, const char *url_id, const json_t *body,
     }
     if (slot == VM_MAX_DRIVES)
         return fail(err, "%s: at most %d drives", w, VM_MAX_DRIVES);
-    struct vm_drive d = { .root = root, .readonly = ro };
+    struct vm_drive d = { .root = root, .readonly = ro, .rate_limit = rl };
     snprintf(d.id, sizeof(d.id), "%s", id);
     if (vmcfg_set_str(&d.path, path) || vmcfg_set_str(&d.format, format) ||
         vmcfg_set_str(&d.cache, cache)) {
@@ -328,17 +350,20 @@ int vmcfg_put_drive(struct vm_config *c, const char *url_id, const json_t *body,
 int vmcfg_put_net(struct vm_config *c, const char *url_id, const json_t *body, char *err)
 {
     static const char *const keys[] = { "iface_id", "host_dev_name", "guest_mac", "type",
-                                        "hostfwd", NULL };
+                                        "hostfwd", "rx_rate_limiter", "tx_rate_limiter",
+                                        NULL };
     const char *w = "network-interface", *tap, *mac, *type;
     char id[VM_ID_LEN];
+    struct vm_net n = { 0 };
     int r;
     if ((r = check_object(body, w, err)) || (r = check_keys(body, keys, w, err)) ||
         (r = body_id(body, "iface_id", url_id, id, w, err)) ||
         (r = get_str(body, "host_dev_name", false, &tap, w, err)) ||
         (r = get_str(body, "guest_mac", false, &mac, w, err)) ||
-        (r = get_str(body, "type", false, &type, w, err)))
+        (r = get_str(body, "type", false, &type, w, err)) ||
+        (r = get_limit(body, "rx_rate_limiter", false, &n.rx_limit, w, err)) ||
+        (r = get_limit(body, "tx_rate_limiter", false, &n.tx_limit, w, err)))
         return r;
-    struct vm_net n = { 0 };
     snprintf(n.id, sizeof(n.id), "%s", id);
     /* Corral extension: "type": "user" is libslirp user-mode networking;
      * the default (Firecracker's only kind) is a TAP device. */
@@ -400,6 +425,71 @@ int vmcfg_put_net(struct vm_config *c, const char *url_id, const json_t *body, c
 oom:
     net_free(&n);
     return fail(err, "out of memory");
+}
+
+/* The machine's disk index of drive i: root drives first, each group in
+ * configuration order (as vmcfg_to_machine lays them out). */
+static unsigned drive_index(const struct vm_config *c, unsigned i)
+{
+    unsigned n = 0;
+    for (unsigned k = 0; k < c->ndrives; k++)
+        if (c->drives[k].root)
+            n += k < i || !c->drives[i].root;
+        else
+            n += k < i && !c->drives[i].root;
+    return n;
+}
+
+int vmcfg_patch_drive(struct vm_config *c, const char *url_id, const json_t *body,
+                      const struct vm_drive **drive, unsigned *index, char *err)
+{
+    static const char *const keys[] = { "drive_id", "path_on_host", "rate_limiter", NULL };
+    const char *w = "drive", *path;
+    char id[VM_ID_LEN];
+    int r;
+    if ((r = check_object(body, w, err)) || (r = check_keys(body, keys, w, err)) ||
+        (r = body_id(body, "drive_id", url_id, id, w, err)) ||
+        (r = get_str(body, "path_on_host", false, &path, w, err)))
+        return r;
+    for (unsigned i = 0; i < c->ndrives; i++) {
+        struct vm_drive *d = &c->drives[i];
+        if (strcmp(d->id, id))
+            continue;
+        if (path && strcmp(path, d->path))
+            return fail(err, "%s: '%s' cannot move to another file (its path_on_host is "
+                        "'%s')", w, id, d->path);
+        *index = drive_index(c, i);
+        *drive = d;
+        return get_limit(body, "rate_limiter", true, &d->rate_limit, w, err);
+    }
+    return fail(err, "%s: no drive '%s' (PUT /drives/%s first)", w, id, id);
+}
+
+int vmcfg_patch_net(struct vm_config *c, const char *url_id, const json_t *body,
+                    unsigned *index, char *err)
+{
+    static const char *const keys[] = { "iface_id", "rx_rate_limiter", "tx_rate_limiter",
+                                        NULL };
+    const char *w = "network-interface";
+    char id[VM_ID_LEN];
+    int r;
+    if ((r = check_object(body, w, err)) || (r = check_keys(body, keys, w, err)) ||
+        (r = body_id(body, "iface_id", url_id, id, w, err)))
+        return r;
+    for (unsigned i = 0; i < c->nnets; i++) {
+        struct vm_net *n = &c->nets[i];
+        if (strcmp(n->id, id))
+            continue;
+        struct vm_net t = *n; /* both members, or neither */
+        if ((r = get_limit(body, "rx_rate_limiter", true, &t.rx_limit, w, err)) ||
+            (r = get_limit(body, "tx_rate_limiter", true, &t.tx_limit, w, err)))
+            return r;
+        n->rx_limit = t.rx_limit;
+        n->tx_limit = t.tx_limit;
+        *index = i;
+        return 0;
+    }
+    return fail(err, "%s: no interface '%s' (PUT /network-interfaces/%s first)", w, id, id);
 }
 
 #define MAX_STATS_INTERVAL_S 3600
@@ -484,7 +574,7 @@ int vmcfg_add_disk(struct vm_config *c, const struct machine_disk *md, char *err
 {
     if (c->ndrives == VM_MAX_DRIVES)
         return fail(err, "--disk: at most %d drives", VM_MAX_DRIVES);
-    struct vm_drive d = { .readonly = md->readonly };
+    struct vm_drive d = { .readonly = md->readonly, .rate_limit = md->rate_limit };
     snprintf(d.id, sizeof(d.id), "disk%u", c->ndrives);
     if (vmcfg_set_str(&d.path, md->path) || vmcfg_set_str(&d.format, md->format) ||
         vmcfg_set_str(&d.serial, md->serial) || vmcfg_set_str(&d.cache, md->cache)) {
@@ -499,7 +589,8 @@ int vmcfg_add_net(struct vm_config *c, const struct machine_net *mn, char *err)
 {
     if (c->nnets == VM_MAX_NETS)
         return fail(err, "--net: at most %d network interfaces", VM_MAX_NETS);
-    struct vm_net n = { .kind = mn->kind, .mac_set = mn->mac_set };
+    struct vm_net n = { .kind = mn->kind, .mac_set = mn->mac_set, .rx_limit = mn->rx_limit,
+                        .tx_limit = mn->tx_limit };
     snprintf(n.id, sizeof(n.id), "net%u", c->nnets);
     memcpy(n.mac, mn->mac, sizeof(n.mac));
     if (vmcfg_set_str(&n.tap_name, mn->tap_name))
@@ -572,6 +663,12 @@ static void set_str(json_t *o, const char *key, const char *s)
         json_object_set_new(o, key, json_string(s));
 }
 
+static void set_limit(json_t *o, const char *key, const struct ratelimit_cfg *l)
+{
+    if (o && ratelimit_cfg_active(l))
+        json_object_set_new(o, key, ratelimit_cfg_json(l));
+}
+
 json_t *vmcfg_machine_config_json(const struct vm_config *c)
 {
     json_t *j = json_pack("{s:I, s:I, s:b, s:b}", "vcpu_count", (json_int_t)c->ncpus,
@@ -606,6 +703,7 @@ json_t *vmcfg_to_json(const struct vm_config *c)
             set_str(o, "format", d->format);
         if (o && d->cache)
             set_str(o, "cache", d->cache);
+        set_limit(o, "rate_limiter", &d->rate_limit);
         json_array_append_new(drives, o);
     }
     for (unsigned i = 0; i < c->nnets; i++) {
@@ -627,6 +725,8 @@ json_t *vmcfg_to_json(const struct vm_config *c)
                 json_array_append_new(fwd, json_string(n->hostfwd[k]));
             json_object_set_new(o, "hostfwd", fwd);
         }
+        set_limit(o, "rx_rate_limiter", &n->rx_limit);
+        set_limit(o, "tx_rate_limiter", &n->tx_limit);
         json_array_append_new(nets, o);
     }
     json_object_set_new(doc, "boot-source", bs);
@@ -699,7 +799,7 @@ int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err)
                 continue;
             mc->disks[n++] = (struct machine_disk){
                 .path = d->path, .format = d->format, .cache = d->cache, .serial = d->serial,
-                .readonly = d->readonly,
+                .readonly = d->readonly, .rate_limit = d->rate_limit,
             };
         }
     }
@@ -714,6 +814,8 @@ int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err)
         m->nhostfwd = v->nhostfwd;
         memcpy(m->mac, v->mac, 6);
         m->mac_set = v->mac_set;
+        m->rx_limit = v->rx_limit;
+        m->tx_limit = v->tx_limit;
     }
     mc->nnets = c->nnets;
     return 0;

@@ -25,6 +25,7 @@ struct vm_drive {
     char *cache;         /* NULL: writeback */
     char *serial;        /* --disk serial=S (not in the API); NULL: default */
     bool root, readonly;
+    struct ratelimit_cfg rate_limit; /* rate_limiter; zero: none */
 };
 
 struct vm_net {
@@ -35,6 +36,7 @@ struct vm_net {
     unsigned nhostfwd;
     uint8_t mac[6];
     bool mac_set;
+    struct ratelimit_cfg rx_limit, tx_limit; /* rx_/tx_rate_limiter */
 };
 
 /* PUT /balloon (Firecracker's fields + free_page_reporting). */
@@ -79,6 +81,16 @@ int vmcfg_put_drive(struct vm_config *c, const char *id, const json_t *body,
 int vmcfg_put_net(struct vm_config *c, const char *id, const json_t *body,
                   char *err) WARN_UNUSED;
 int vmcfg_put_balloon(struct vm_config *c, const json_t *body, char *err) WARN_UNUSED;
+/* PATCH /drives/{id} ({drive_id, path_on_host, rate_limiter}; a path must
+ * be the drive's own) and PATCH /network-interfaces/{id} ({iface_id,
+ * rx_rate_limiter, tx_rate_limiter}): change the limiters of a drive or
+ * interface that exists. *index is its place among the machine's disks
+ * (vmcfg_to_machine's order) or NICs (the configuration's order too);
+ * *drive the drive changed. 0, or -EINVAL with a message. */
+int vmcfg_patch_drive(struct vm_config *c, const char *id, const json_t *body,
+                      const struct vm_drive **drive, unsigned *index, char *err) WARN_UNUSED;
+int vmcfg_patch_net(struct vm_config *c, const char *id, const json_t *body, unsigned *index,
+                    char *err) WARN_UNUSED;
 /* PATCH /balloon and /balloon/statistics bodies: the one field each. */
 int vmcfg_parse_balloon_patch(const json_t *body, uint64_t *amount_mib, char *err) WARN_UNUSED;
 int vmcfg_parse_balloon_stats_patch(const json_t *body, unsigned *interval_s,

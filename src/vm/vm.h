@@ -146,6 +146,12 @@ int vm_balloon_patch_stats(struct vm *vm, const json_t *body, char *err) WARN_UN
 json_t *vm_balloon_json(struct vm *vm, char *err);
 json_t *vm_balloon_stats_json(struct vm *vm, char *err);
 
+/* PATCH /drives/{id}, PATCH /network-interfaces/{id} (device_limits.c):
+ * new rate limiters for a drive or interface of the configuration, and of
+ * its device once the VM runs. Any state but Stopped. */
+int vm_patch_drive(struct vm *vm, const char *id, const json_t *body, char *err) WARN_UNUSED;
+int vm_patch_net(struct vm *vm, const char *id, const json_t *body, char *err) WARN_UNUSED;
+
 /* The main loop (main thread): console, guest stop and reboot, Shutdown
  * progress, signals (*sig set by the CLI's handler). Returns the process
  * exit status: 0 for a guest poweroff or Shutdown, the test's code for a

@@ -6,6 +6,7 @@
 # 100 concurrent GET / all answer; ctl and ps see the VM; Shutdown ends
 # the process with status 0 and the socket file is gone.
 source "$(dirname "$0")/lib/lib.sh"
+source "$(dirname "$0")/lib/api.bash"
 command -v curl >/dev/null || { echo "FAIL: curl is not installed"; exit 1; }
 command -v jq >/dev/null || { echo "FAIL: jq is not installed"; exit 1; }
 dir=$(guest_dir) || { echo "FAIL: no guest images"; exit 1; }
@@ -20,21 +21,6 @@ export XDG_RUNTIME_DIR=$work/run
 mkdir -p "$XDG_RUNTIME_DIR"
 
 fail() { echo "---- console ----"; tail -n 20 "$out"; echo "FAIL: $*"; exit 1; }
-api() { # METHOD PATH [BODY] -> prints "BODY STATUS"
-    local m=$1 p=$2
-    shift 2
-    curl -s --max-time 20 --unix-socket "$sock" -X "$m" -w ' %{http_code}' \
-        ${1:+-H 'Content-Type: application/json' -d "$1"} "http://localhost$p"
-}
-expect_status() { # WANT METHOD PATH [BODY]
-    local want=$1 r
-    shift
-    r=$(api "$@")
-    [ "${r##* }" = "$want" ] || fail "$1 $2 ${3:-}: got '$r', want status $want"
-    if [ "$want" -ge 400 ]; then
-        grep -q '"fault_message"' <<<"$r" || fail "$1 $2: no fault_message in '$r'"
-    fi
-}
 ticks() { grep -a -o 'tick [0-9]*' "$out" | awk '{print $2}'; }
 last_tick() { ticks | tail -n 1; }
 ticks_past() { local t; t=$(last_tick); [ -n "$t" ] && [ "$t" -gt "$1" ]; }

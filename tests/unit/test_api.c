@@ -126,6 +126,54 @@ static void test_bodies(void **state)
     json_decref(rep.body);
 }
 
+/* PATCH /drives and /network-interfaces before start: the limiters of
+ * what exists, shown by GET /vm/config; bad bodies get 400 + a message. */
+static void test_patch_limiters(void **state)
+{
+    expect("PATCH", "/drives/d", "{\"rate_limiter\":null}", 400, "no drive 'd'");
+    expect("PUT", "/drives/d", "{\"path_on_host\":\"/r\",\"is_root_device\":false,"
+                               "\"rate_limiter\":{\"bandwidth\":{\"size\":-1,\"refill_time\":1}}}",
+           400, "rate_limiter.bandwidth.size");
+    expect("PUT", "/drives/d", "{\"path_on_host\":\"/r\",\"is_root_device\":false}", 204, NULL);
+    expect("PATCH", "/drives/d", "{\"rate_limiter\":{\"bandwidth\":{\"size\":1048576,"
+                                 "\"refill_time\":1000}}}", 204, NULL);
+    expect("PATCH", "/drives/d", "{\"rate_limiter\":{\"ops\":{\"size\":5,\"refill_time\":0}}}",
+           400, "refill_time");
+    expect("PATCH", "/drives/d", "{\"rate_limiter\":{\"ops\":{\"size\":5,\"refill_time\":9,"
+                                 "\"burst\":1}}}", 400, "unknown key 'burst'");
+    expect("PATCH", "/drives/d", "{\"drive_id\":\"e\"}", 400, "in the path");
+    expect("PATCH", "/drives/d", NULL, 400, "needs a JSON body");
+    expect("PUT", "/network-interfaces/n", "{\"type\":\"user\"}", 204, NULL);
+    expect("PATCH", "/network-interfaces/n", "{\"tx_rate_limiter\":{\"bandwidth\":"
+                                             "{\"size\":1000,\"refill_time\":10}}}", 204, NULL);
+    expect("PATCH", "/network-interfaces/n", "{\"rx_rate_limiter\":[]}", 400,
+           "rx_rate_limiter must be an object");
+    expect("PATCH", "/network-interfaces/m", "{}", 400, "no interface 'm'");
+    struct api_reply rep;
+    dispatch("GET", "/vm/config", NULL, &rep);
+    json_t *d = json_array_get(json_object_get(rep.body, "drives"), 0);
+    json_t *bw = json_object_get(json_object_get(d, "rate_limiter"), "bandwidth");
+    assert_int_equal(json_integer_value(json_object_get(bw, "size")), 1048576);
+    json_t *n = json_array_get(json_object_get(rep.body, "network-interfaces"), 0);
+    assert_non_null(json_object_get(n, "tx_rate_limiter"));
+    assert_null(json_object_get(n, "rx_rate_limiter"));
+    json_decref(rep.body);
+}
+
+/* A memory limit below guest RAM + the VMM's share: InstanceStart is
+ * refused (400) before any file is opened or any cgroup made. */
+static void test_memory_limit_refused(void **state)
+{
+    expect("PUT", "/machine-config", "{\"vcpu_count\":1,\"mem_size_mib\":256,"
+                                     "\"memory_limit_mib\":128}", 204, NULL);
+    expect("PUT", "/boot-source", "{\"kernel_image_path\":\"/nonexistent/Image\","
+                                  "\"firmware_path\":\"/nonexistent/fw\"}", 204, NULL);
+    expect("PUT", "/actions", "{\"action_type\":\"InstanceStart\"}", 400,
+           "memory limit 128 MiB is below the 320 MiB");
+    /* The VM is still configurable. */
+    expect("PUT", "/machine-config", "{\"vcpu_count\":1,\"mem_size_mib\":256}", 204, NULL);
+}
+
 static void test_socket_rules(void **state)
 {
     char err[API_ERR_LEN];
@@ -259,7 +307,9 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_routing), T(test_bodies), T(test_socket_rules), T(test_server),
+        T(test_routing), T(test_bodies), T(test_patch_limiters),
+        T(test_memory_limit_refused), T(test_socket_rules),
+        T(test_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
  * the driver. Requests run on a real I/O thread against a temporary raw
  * image. Covers feature negotiation, read/write/flush/get-id/discard/
  * write-zeroes, readonly, bad requests (IOERR/UNSUPP) and malformed
- * chains (NEEDS_RESET, then a reset brings the device back). */
+ * chains (NEEDS_RESET, then a reset brings the device back), and the
+ * rate limiter (a held request waits in the ring; a new limit frees it). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -110,16 +111,22 @@ static void driver_init(bool readonly_expected)
     assert_int_equal(rd(0x070), 0xf);
 }
 
-/* Offer head 0 and wait for the device: true when it used the chain,
- * false when it set NEEDS_RESET instead. */
-static bool kick(void)
+/* Offer head 0 and notify. */
+static void offer(void)
 {
-    uint16_t before = used_idx();
     uint16_t *aidx = gp(AVAIL + 2);
     uint16_t *ring = gp(AVAIL + 4);
     ring[*aidx % QN] = 0;
     __atomic_store_n(aidx, (uint16_t)(*aidx + 1), __ATOMIC_RELEASE);
     wr(0x050, 0);
+}
+
+/* Offer head 0 and wait for the device: true when it used the chain,
+ * false when it set NEEDS_RESET instead. */
+static bool kick(void)
+{
+    uint16_t before = used_idx();
+    offer();
     for (int i = 0; i < 4000; i++) {
         if (used_idx() != before)
             return true;
@@ -313,6 +320,67 @@ static void test_malformed(void **state)
     expect_needs_reset();
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void read_chain(uint32_t len)
+{
+    struct { uint32_t type, rsv; uint64_t sector; } h = { 0, 0, 0 };
+    memcpy(gp(HDR), &h, sizeof(h));
+    set_desc(0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
+    set_desc(1, DATA, len, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+    set_desc(2, STATUS, 1, VIRTQ_DESC_F_WRITE, 0);
+}
+
+static void test_rate_limit(void **state)
+{
+    open_device(false);
+    driver_init(false);
+    /* 64 KiB per 100 ms: 20 reads of 32 KiB are 640 KiB, of which the
+     * full bucket pays 64 KiB at once; the rest takes 0.9 s. */
+    struct ratelimit_cfg c = { .bw = { .size = 64 << 10, .refill_ms = 100 } };
+    virtio_blk_set_rate_limit(blk, &c);
+    read_chain(32 << 10);
+    double t0 = now_s();
+    for (int i = 0; i < 20; i++)
+        assert_true(kick());
+    double limited = now_s() - t0;
+    assert_true(limited >= 0.8);
+    assert_true(limited < 10); /* wide: the machine is shared */
+    assert_int_equal(*(uint8_t *)gp(STATUS), 0);
+
+    /* One op per 100 s: the first request passes, the second waits in the
+     * ring, the guest's notifications do not free it, a new limit does. */
+    struct ratelimit_cfg one = { .ops = { .size = 1, .refill_ms = 100000 } };
+    virtio_blk_set_rate_limit(blk, &one);
+    assert_true(kick());
+    uint16_t before = used_idx();
+    offer();
+    struct timespec ts = { 0, 200 * 1000000 };
+    nanosleep(&ts, NULL);
+    wr(0x050, 0);
+    nanosleep(&ts, NULL);
+    assert_int_equal(used_idx(), before);
+    assert_false(rd(0x070) & VIRTIO_STATUS_NEEDS_RESET);
+    struct ratelimit_cfg off = { 0 };
+    virtio_blk_set_rate_limit(blk, &off);
+    for (int i = 0; i < 4000 && used_idx() == before; i++) {
+        ts.tv_nsec = 500000;
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(used_idx(), (uint16_t)(before + 1));
+
+    /* No limit: the same 20 reads are much faster than 0.8 s. */
+    t0 = now_s();
+    for (int i = 0; i < 20; i++)
+        assert_true(kick());
+    assert_true(now_s() - t0 < limited / 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +390,7 @@ int main(void)
         T(test_discard_write_zeroes),
         T(test_readonly),
         T(test_malformed),
+        T(test_rate_limit),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

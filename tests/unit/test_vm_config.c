@@ -170,6 +170,117 @@ static void test_nets(void **state)
     assert_int_equal(cfg.nnets, 2);
 }
 
+/* rate_limiter on drives, rx_/tx_rate_limiter on interfaces: PUT, PATCH,
+ * the JSON view, the board's config, bad bodies changing nothing. */
+static void test_rate_limiters(void **state)
+{
+    assert_int_equal(put_drive("data", "{\"path_on_host\":\"/d\",\"is_root_device\":false,"
+                                       "\"rate_limiter\":{\"bandwidth\":{\"size\":8388608,"
+                                       "\"refill_time\":1000}}}"), 0);
+    assert_int_equal(put_drive("rootfs", "{\"path_on_host\":\"/r\",\"is_root_device\":true}"),
+                     0);
+    assert_int_equal(cfg.drives[0].rate_limit.bw.size, 8388608);
+    assert_false(ratelimit_cfg_active(&cfg.drives[1].rate_limit));
+    static const char *const bad[] = {
+        "{\"rate_limiter\":{\"bandwidth\":{\"size\":-1,\"refill_time\":10}}}",
+        "{\"rate_limiter\":{\"bandwidth\":{\"size\":1,\"refill_time\":0}}}",
+        "{\"rate_limiter\":{\"bandwidth\":{\"size\":1,\"refill_time\":5,\"x\":1}}}",
+        "{\"rate_limiter\":{\"iops\":{}}}",
+        "{\"rate_limiter\":5}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char body[300];
+        snprintf(body, sizeof(body), "{\"path_on_host\":\"/d\",\"is_root_device\":false,%s",
+                 bad[i] + 1);
+        assert_int_equal(put_drive("data", body), -EINVAL);
+        assert_non_null(strstr(err, "rate_limiter"));
+    }
+    assert_int_equal(cfg.drives[0].rate_limit.bw.size, 8388608);
+
+    /* PATCH: only the limiter; the root drive is the machine's disk 0. */
+    const struct vm_drive *d;
+    unsigned idx = 99;
+    json_t *j = js("{\"drive_id\":\"data\",\"rate_limiter\":{\"ops\":{\"size\":100,"
+                   "\"refill_time\":1000}}}");
+    assert_int_equal(vmcfg_patch_drive(&cfg, "data", j, &d, &idx, err), 0);
+    json_decref(j);
+    assert_int_equal(idx, 1);
+    assert_ptr_equal(d, &cfg.drives[0]);
+    assert_int_equal(d->rate_limit.bw.size, 8388608); /* not named: kept */
+    assert_int_equal(d->rate_limit.ops.size, 100);
+    j = js("{\"rate_limiter\":null}");
+    assert_int_equal(vmcfg_patch_drive(&cfg, "rootfs", j, &d, &idx, err), 0);
+    assert_int_equal(idx, 0);
+    json_decref(j);
+    static const char *const bad_patch[] = {
+        "{\"path_on_host\":\"/elsewhere\"}",
+        "{\"is_read_only\":true}",
+        "{\"drive_id\":\"rootfs\"}",
+        "{\"rate_limiter\":{\"ops\":{\"size\":1}}}",
+        "[]",
+    };
+    for (size_t i = 0; i < sizeof(bad_patch) / sizeof(bad_patch[0]); i++) {
+        j = js(bad_patch[i]);
+        assert_int_equal(vmcfg_patch_drive(&cfg, "data", j, &d, &idx, err), -EINVAL);
+        json_decref(j);
+    }
+    j = js("{}");
+    assert_int_equal(vmcfg_patch_drive(&cfg, "nope", j, &d, &idx, err), -EINVAL);
+    assert_non_null(strstr(err, "no drive 'nope'"));
+    json_decref(j);
+    assert_int_equal(cfg.drives[0].rate_limit.ops.size, 100);
+
+    assert_int_equal(put_net("eth0", "{\"type\":\"user\",\"tx_rate_limiter\":{\"bandwidth\":"
+                                     "{\"size\":1000,\"refill_time\":100}}}"), 0);
+    assert_int_equal(cfg.nets[0].tx_limit.bw.size, 1000);
+    assert_false(ratelimit_cfg_active(&cfg.nets[0].rx_limit));
+    assert_int_equal(put_net("eth0", "{\"rx_rate_limiter\":{\"ops\":{\"size\":-3,"
+                                     "\"refill_time\":100}}}"), -EINVAL);
+    assert_non_null(strstr(err, "rx_rate_limiter"));
+    /* A PATCH with one bad member changes neither. */
+    j = js("{\"rx_rate_limiter\":{\"ops\":{\"size\":5,\"refill_time\":100}},"
+           "\"tx_rate_limiter\":{\"ops\":{\"size\":5,\"refill_time\":0}}}");
+    assert_int_equal(vmcfg_patch_net(&cfg, "eth0", j, &idx, err), -EINVAL);
+    json_decref(j);
+    assert_false(ratelimit_cfg_active(&cfg.nets[0].rx_limit));
+    j = js("{\"iface_id\":\"eth0\",\"rx_rate_limiter\":{\"ops\":{\"size\":5,"
+           "\"refill_time\":100}},\"tx_rate_limiter\":null}");
+    assert_int_equal(vmcfg_patch_net(&cfg, "eth0", j, &idx, err), 0);
+    json_decref(j);
+    assert_int_equal(idx, 0);
+    assert_int_equal(cfg.nets[0].rx_limit.ops.size, 5);
+    assert_false(ratelimit_cfg_active(&cfg.nets[0].tx_limit));
+    j = js("{\"host_dev_name\":\"tap1\"}");
+    assert_int_equal(vmcfg_patch_net(&cfg, "eth0", j, &idx, err), -EINVAL);
+    assert_non_null(strstr(err, "unknown key 'host_dev_name'"));
+    json_decref(j);
+
+    /* GET /vm/config shows them and loads back the same. */
+    assert_int_equal(put_boot("{\"kernel_image_path\":\"/k\",\"firmware_path\":\"/f\"}"), 0);
+    json_t *out = vmcfg_to_json(&cfg);
+    json_t *dr = json_array_get(json_object_get(out, "drives"), 0);
+    assert_non_null(json_object_get(json_object_get(dr, "rate_limiter"), "ops"));
+    assert_null(json_object_get(json_array_get(json_object_get(out, "drives"), 1),
+                                "rate_limiter"));
+    struct vm_config again;
+    vmcfg_init(&again);
+    assert_int_equal(vmcfg_apply_document(&again, out, err), 0);
+    assert_memory_equal(&again.drives[0].rate_limit, &cfg.drives[0].rate_limit,
+                        sizeof(struct ratelimit_cfg));
+    assert_memory_equal(&again.nets[0].rx_limit, &cfg.nets[0].rx_limit,
+                        sizeof(struct ratelimit_cfg));
+    vmcfg_free(&again);
+    json_decref(out);
+
+    /* The board gets them in its disk order (root first). */
+    struct machine_config mc;
+    assert_int_equal(vmcfg_to_machine(&cfg, &mc, err), 0);
+    assert_string_equal(mc.disks[1].path, "/d");
+    assert_int_equal(mc.disks[1].rate_limit.ops.size, 100);
+    assert_false(ratelimit_cfg_active(&mc.disks[0].rate_limit));
+    assert_int_equal(mc.nets[0].rx_limit.ops.size, 5);
+}
+
 static void test_mac_and_ids(void **state)
 {
     uint8_t mac[6];
@@ -284,6 +395,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_boot_source), T(test_machine_config), T(test_drives), T(test_nets),
+        T(test_rate_limiters),
         T(test_mac_and_ids), T(test_document_roundtrip), T(test_document_errors),
         T(test_load_file), T(test_to_machine_needs),
     };
