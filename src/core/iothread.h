@@ -8,8 +8,10 @@
  * the timeout of the nearest timer.
  *
  * Threads: create/destroy from the main thread with the loop stopped;
- * start/stop from the main thread; add/mod/del fd, timers and sources
- * before start or on the I/O thread itself; iothread_kick from any. */
+ * start/stop from the main thread; add/mod/del fd and sources, and
+ * create timers, before start or on the I/O thread itself;
+ * iothread_timer_mod/del and iothread_kick from any thread (the timers
+ * are under their own lock and the loop is woken). */
 #ifndef CORRAL_CORE_IOTHREAD_H
 #define CORRAL_CORE_IOTHREAD_H
 

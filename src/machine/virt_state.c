@@ -27,6 +27,56 @@
  * str serial, u64 size_bytes}, u32 nnets, per NIC {u32 slot, u32 kind,
  * str tap_name, u32 nhostfwd, str hostfwd[], mac[6]}, u8 rng,
  * u32 ndevices, per device {str name, str kind}, then subsections. */
+static void put_limit(struct state_out *o, const struct ratelimit_cfg *l)
+{
+    const struct ratelimit_bucket_cfg *b[2] = { &l->bw, &l->ops };
+    for (int i = 0; i < 2; i++) {
+        state_put_u64(o, b[i]->size);
+        state_put_u64(o, b[i]->one_time_burst);
+        state_put_u64(o, b[i]->refill_ms);
+    }
+}
+
+static int get_limit(struct state_in *in, struct ratelimit_cfg *l)
+{
+    struct ratelimit_bucket_cfg *b[2] = { &l->bw, &l->ops };
+    for (int i = 0; i < 2; i++) {
+        b[i]->size = state_get_u64(in);
+        b[i]->one_time_burst = state_get_u64(in);
+        b[i]->refill_ms = state_get_u64(in);
+        if (state_in_status(in))
+            return -EINVAL;
+        if (b[i]->size > RATELIMIT_MAX || b[i]->one_time_burst > RATELIMIT_MAX ||
+            b[i]->refill_ms > RATELIMIT_MAX || (b[i]->size && !b[i]->refill_ms))
+            return state_in_fail(in, "rate limiter out of range");
+    }
+    return 0;
+}
+
+static int limits_load(struct state_section *sub, struct machine_config *c)
+{
+    struct state_in *b = &sub->body;
+    if (sub->version != 1)
+        return state_in_fail(b, "version %u; this Corral reads 1", sub->version);
+    uint32_t nd = state_get_u32(b);
+    if (state_in_status(b))
+        return -EINVAL;
+    if (nd != c->ndisks)
+        return state_in_fail(b, "limits for %u disks, the machine has %u", nd, c->ndisks);
+    for (unsigned i = 0; i < nd; i++)
+        if (get_limit(b, &c->disks[i].rate_limit))
+            return -EINVAL;
+    uint32_t nn = state_get_u32(b);
+    if (state_in_status(b))
+        return -EINVAL;
+    if (nn != c->nnets)
+        return state_in_fail(b, "limits for %u NICs, the machine has %u", nn, c->nnets);
+    for (unsigned i = 0; i < nn; i++)
+        if (get_limit(b, &c->nets[i].rx_limit) || get_limit(b, &c->nets[i].tx_limit))
+            return -EINVAL;
+    return state_in_finish(b);
+}
+
 void machine_config_save(const struct machine *m, const char *vmm_version,
                          struct state_out *o)
 {
@@ -70,6 +120,27 @@ void machine_config_save(const struct machine *m, const char *vmm_version,
     for (unsigned i = 0; i < m->ndevices; i++) {
         state_put_str(o, m->devices[i].name);
         state_put_str(o, m->devices[i].ops->kind);
+    }
+    /* Subsection "limits" (mandatory), when a rate limiter is set: u32
+     * ndisks, per disk one limiter; u32 nnets, per NIC rx then tx; a
+     * limiter is bw then ops, each {u64 size, one_time_burst, refill_ms}. */
+    bool limited = false;
+    for (unsigned i = 0; i < c->ndisks; i++)
+        limited |= ratelimit_cfg_active(&c->disks[i].rate_limit);
+    for (unsigned i = 0; i < c->nnets; i++)
+        limited |= ratelimit_cfg_active(&c->nets[i].rx_limit) ||
+                   ratelimit_cfg_active(&c->nets[i].tx_limit);
+    if (limited) {
+        state_begin(o, "limits", 1, 0);
+        state_put_u32(o, c->ndisks);
+        for (unsigned i = 0; i < c->ndisks; i++)
+            put_limit(o, &c->disks[i].rate_limit);
+        state_put_u32(o, c->nnets);
+        for (unsigned i = 0; i < c->nnets; i++) {
+            put_limit(o, &c->nets[i].rx_limit);
+            put_limit(o, &c->nets[i].tx_limit);
+        }
+        state_end(o);
     }
     /* Subsection "balloon" (mandatory: an older reader cannot build this
      * board): u8 deflate_on_oom, u8 free_page_reporting, u64 target_mib
@@ -211,6 +282,9 @@ int machine_config_load(struct state_in *in, struct machine_saved_config *sc)
     while ((got = state_in_next(b, &sub)) > 0) {
         if (!strcmp(sub.id, "balloon")) {
             if (balloon_config_load(&sub, c))
+                return -EINVAL;
+        } else if (!strcmp(sub.id, "limits")) {
+            if (limits_load(&sub, c))
                 return -EINVAL;
         } else if (!(sub.flags & STATE_F_OPTIONAL)) {
             return state_in_fail(&sub.body, "unknown mandatory subsection");

@@ -35,7 +35,7 @@ expect_restore_error() {
 
 disk=$SNAP_WORK/disk.raw
 truncate -s 16M "$disk"
-CORRAL_TEST_SNAPSHOT_STALL_MS=3000 snap_boot 1 --disk "$disk"
+CORRAL_TEST_SNAPSHOT_STALL_MS=3000 snap_boot 1 --disk "$disk,bw=64M"
 expect_400 "create while Running" PUT /snapshot/create \
     "{\"snapshot_path\":\"$SNAP_WORK/x.state\",\"mem_file_path\":\"$SNAP_WORK/x.mem\"}"
 ls "$SNAP_WORK"/x.* 2>/dev/null && snap_fail "a refused create left files"
@@ -130,6 +130,10 @@ start_corral "$SNAP_WORK/console-ign.log" restore "$good" --ignore-disk-changes 
 SNAP_LAST_CNT=$SNAP_PREV_CNT
 SNAP_LAST_UP=$SNAP_PREV_UP
 snap_check 3
+# The disk's rate limiter came back with the configuration.
+cfg=$(api GET /vm/config)
+[ "$(sed 's/ [0-9]*$//' <<<"$cfg" | jq -r '.drives[0].rate_limiter.bandwidth.size // 0')" -gt 0 ] ||
+    snap_fail "the restored disk lost its rate limiter: $cfg"
 snap_poweroff
 
 # A fresh API process refuses a load after configuration.
