@@ -275,6 +275,21 @@ static void put_migrate(struct vm *vm, const char *id, const json_t *body,
     reply_result(out, vm_migrate_start(vm, &p, err), err);
 }
 
+static void put_migrate_incoming(struct vm *vm, const char *id, const json_t *body,
+                                 struct api_reply *out)
+{
+    static const char *const keys[] = { "uri", NULL };
+    char err[API_ERR_LEN];
+    const char *uri;
+    if (!only_keys(body, keys, out) || !opt_string(body, "uri", &uri, out))
+        return;
+    if (!uri) {
+        api_reply_fault(out, 400, "'uri' is required (tcp:HOST:PORT, unix:PATH, fd:N)");
+        return;
+    }
+    reply_result(out, vm_migrate_incoming_start(vm, uri, err), err);
+}
+
 static void get_migrate(struct vm *vm, const char *id, const json_t *body,
                         struct api_reply *out)
 {
@@ -361,6 +376,7 @@ const struct api_route api_routes[] = {
     { "PUT", "/migrate", true, put_migrate },
     { "GET", "/migrate", false, get_migrate },
     { "PUT", "/migrate/cancel", false, put_migrate_cancel },
+    { "PUT", "/migrate/incoming", true, put_migrate_incoming },
     { "PUT", "/balloon", true, put_balloon },
     { "PATCH", "/balloon", true, patch_balloon },
     { "GET", "/balloon", false, get_balloon },

@@ -592,9 +592,10 @@ static void postcopy_failed(void *opaque, const char *why)
     machine_request_stop(m, MACHINE_FAIL, 1);
 }
 
-int vm_migrate_incoming(struct vm *vm, const char *uri, volatile sig_atomic_t *stop, char *err)
+/* One incoming migration on a connected fd (closed here). */
+static int incoming_stream(struct vm *vm, int fd, const char *uri, char *err)
 {
-    int fd = -1, r;
+    int r;
     uint8_t *buf = NULL;
     size_t cap = 0;
     struct state_section s;
@@ -603,8 +604,6 @@ int vm_migrate_incoming(struct vm *vm, const char *uri, volatile sig_atomic_t *s
     char why[MIG_ERR_LEN] = "";
     struct mig_pc_dest *pc = NULL;
     memset(&sc, 0, sizeof(sc));
-    if ((r = mig_accept(uri, &fd, stop, err)))
-        return -EINVAL;
     if ((r = mig_recv(fd, &buf, &cap, &s, err)))
         goto out;
     if (strcmp(s.id, "hello") || state_get_u64(&s.body) != MIG_MAGIC) {
@@ -752,8 +751,110 @@ out:
     return r;
 }
 
+int vm_migrate_incoming(struct vm *vm, const char *uri, volatile sig_atomic_t *stop, char *err)
+{
+    int fd;
+    if (mig_accept(uri, &fd, stop, err))
+        return -EINVAL;
+    return incoming_stream(vm, fd, uri, err);
+}
+
+/* ---- PUT /migrate/incoming: the same on a thread of an API-only
+ * process (its main loop already runs and takes up the VM when it
+ * appears) ---- */
+
+struct incoming_args {
+    struct vm *vm;
+    int ls;
+    bool connected;
+    char uri[256];
+};
+
+static void *incoming_thread(void *arg)
+{
+    struct incoming_args *a = arg;
+    struct vm *vm = a->vm;
+    char err[VM_ERR_LEN] = "";
+    int fd = a->ls, r = 0;
+    if (!a->connected)
+        r = mig_accept_on(a->ls, a->uri, &fd, &vm->incoming_stop, err);
+    if (!r) {
+        set_status(vm, "active", NULL);
+        r = incoming_stream(vm, fd, a->uri, err);
+    }
+    if (r) {
+        set_status(vm, "failed", err);
+        log_warn("incoming migration on %s: %s", a->uri, err);
+    } else {
+        set_status(vm, "completed", NULL);
+        uint64_t one = 1;
+        if (write(vm->wake_fd, &one, sizeof(one)) < 0) {
+            /* the main loop looks again within 100 ms anyway */
+        }
+    }
+    free(a);
+    return NULL;
+}
+
+int vm_migrate_incoming_start(struct vm *vm, const char *uri, char *err)
+{
+    int r = -EINVAL;
+    pthread_mutex_lock(&vm->lock);
+    if (vm->state != VM_NOT_STARTED || vm->m || vm->incoming_live) {
+        snprintf(err, VM_ERR_LEN, "migrate incoming refused: only a fresh VM can receive one "
+                 "(state: %s%s)", vm_state_name(vm->state),
+                 vm->incoming_live ? ", already waiting" : "");
+        goto out;
+    }
+    if (vm->cfg.kernel || vm->cfg.test_elf || vm->cfg.ndrives || vm->cfg.nnets) {
+        snprintf(err, VM_ERR_LEN, "migrate incoming refused: it must come before any "
+                 "configuration (the source's configuration is what runs here)");
+        goto out;
+    }
+    if (!uri || !*uri || strlen(uri) >= 256) {
+        snprintf(err, VM_ERR_LEN, "migrate incoming: 'uri' is required (tcp:HOST:PORT, "
+                 "unix:PATH, fd:N)");
+        goto out;
+    }
+    struct incoming_args *a = calloc(1, sizeof(*a));
+    if (!a) {
+        snprintf(err, VM_ERR_LEN, "out of memory");
+        goto out;
+    }
+    a->vm = vm;
+    snprintf(a->uri, sizeof(a->uri), "%s", uri);
+    /* Listening here, so a busy port or a bad URI is this request's error. */
+    if (mig_listen(uri, &a->ls, &a->connected, err)) {
+        free(a);
+        goto out;
+    }
+    pthread_mutex_lock(&vm->mig_lock);
+    memset(&vm->mig, 0, sizeof(vm->mig));
+    snprintf(vm->mig.status, sizeof(vm->mig.status), "listening");
+    snprintf(vm->mig.uri, sizeof(vm->mig.uri), "%s", uri);
+    vm->mig.start_ns = vclock_host_now_ns();
+    pthread_mutex_unlock(&vm->mig_lock);
+    vm->incoming_stop = 0;
+    if (pthread_create(&vm->incoming_thread, NULL, incoming_thread, a)) {
+        close(a->ls);
+        free(a);
+        snprintf(err, VM_ERR_LEN, "cannot start the incoming migration thread");
+        goto out;
+    }
+    vm->incoming_live = true;
+    r = 0;
+out:
+    pthread_mutex_unlock(&vm->lock);
+    return r;
+}
+
 void vm_migrate_incoming_end(struct vm *vm)
 {
+    if (vm->incoming_live) {
+        vm->incoming_stop = 1;
+        pthread_join(vm->incoming_thread, NULL);
+        vm->incoming_live = false;
+    }
     struct mig_pc_dest *pc = vm->mig_pc;
     vm->mig_pc = NULL;
     if (!pc)

@@ -104,12 +104,14 @@ int mig_connect(const char *uri, int *fd, char *err)
     return 0;
 }
 
-int mig_accept(const char *uri, int *fd, volatile sig_atomic_t *stop, char *err)
+int mig_listen(const char *uri, int *fd, bool *connected, char *err)
 {
     int ls = -1;
+    *connected = false;
     if (!strncmp(uri, "fd:", 3)) {
         if (parse_fd(uri + 3, fd))
             return fail(err, -EINVAL, "--incoming %s: not a file descriptor number", uri);
+        *connected = true;
         return 0;
     }
     if (!strncmp(uri, "unix:", 5)) {
@@ -149,6 +151,12 @@ int mig_accept(const char *uri, int *fd, volatile sig_atomic_t *stop, char *err)
         return fail(err, -EINVAL, "--incoming %s: unknown transport (tcp:HOST:PORT, "
                     "unix:PATH, fd:N)", uri);
     }
+    *fd = ls;
+    return 0;
+}
+
+int mig_accept_on(int ls, const char *uri, int *fd, volatile sig_atomic_t *stop, char *err)
+{
     for (;;) {
         if (stop && *stop) {
             close(ls);
@@ -166,6 +174,18 @@ int mig_accept(const char *uri, int *fd, volatile sig_atomic_t *stop, char *err)
         *fd = s;
         return 0;
     }
+}
+
+int mig_accept(const char *uri, int *fd, volatile sig_atomic_t *stop, char *err)
+{
+    int ls;
+    bool connected;
+    int r = mig_listen(uri, &ls, &connected, err);
+    if (r || connected) {
+        *fd = ls;
+        return r;
+    }
+    return mig_accept_on(ls, uri, fd, stop, err);
 }
 
 static int io_all(int fd, void *buf, size_t len, bool wr, char *err)

@@ -6,6 +6,7 @@
 #define CORRAL_VM_MIGRATE_STREAM_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/types.h"
@@ -21,6 +22,12 @@
  * one peer (destination; gives up when *stop becomes non-zero). */
 int mig_connect(const char *uri, int *fd, char *err) WARN_UNUSED;
 int mig_accept(const char *uri, int *fd, volatile sig_atomic_t *stop, char *err) WARN_UNUSED;
+/* The two halves of mig_accept: listen (fd: the listener, or with
+ * *connected the already connected fd:N), then accept one peer on it
+ * (closing the listener). */
+int mig_listen(const char *uri, int *fd, bool *connected, char *err) WARN_UNUSED;
+int mig_accept_on(int ls, const char *uri, int *fd, volatile sig_atomic_t *stop,
+                  char *err) WARN_UNUSED;
 
 /* Send every byte of o's buffer (one or more whole sections). */
 int mig_send(int fd, const struct state_out *o, char *err) WARN_UNUSED;

@@ -79,6 +79,10 @@ struct vm {
     bool migrating;
     /* Incoming post-copy still receiving pages (vm/migrate_postcopy.h). */
     struct mig_pc_dest *mig_pc;
+    /* PUT /migrate/incoming: the thread that waits for the source. */
+    pthread_t incoming_thread;
+    bool incoming_live;
+    volatile sig_atomic_t incoming_stop;
     pthread_t mig_thread;
     bool mig_thread_live;
     _Atomic int mig_cancel;
@@ -194,7 +198,10 @@ int vm_migrate_cancel(struct vm *vm, char *err) WARN_UNUSED;
 json_t *vm_migrate_json(struct vm *vm);
 int vm_migrate_incoming(struct vm *vm, const char *uri, volatile sig_atomic_t *stop,
                         char *err) WARN_UNUSED;
-/* Stop and free what an incoming post-copy still runs (vm_destroy). */
+/* PUT /migrate/incoming: listen on uri now, receive on a thread; the
+ * main loop runs the VM once it has arrived (GET /migrate follows it). */
+int vm_migrate_incoming_start(struct vm *vm, const char *uri, char *err) WARN_UNUSED;
+/* Stop and free what an incoming migration still runs (vm_destroy). */
 void vm_migrate_incoming_end(struct vm *vm);
 
 /* The UART's sink for every machine of this VM: into the console ring

@@ -36,7 +36,7 @@ r=$(api PUT /migrate "{\"uri\":\"tcp:127.0.0.1:$port\"}")
 [ "${r##* }" = 400 ] || snap_fail "migrating a paused VM: $r"
 echo "ok: paused VM -> ${r% *}"
 api PATCH /vm '{"state":"Resumed"}' >/dev/null
-r=$(api PUT /migrate '{"uri":"tcp:127.0.0.1:1","mode":"postcopy"}')
+r=$(api PUT /migrate '{"uri":"tcp:127.0.0.1:1","mode":"sideways"}')
 [ "${r##* }" = 400 ] || snap_fail "unsupported mode: $r"
 # Garbage into an incoming port: the destination refuses, exits non-zero.
 port=$(free_port)
@@ -80,5 +80,8 @@ for ((k = 1; k <= rounds; k++)); do
     fi
     snap_check "$((k + 2))"
 done
+# The destination an API-only process waiting after PUT /migrate/incoming.
+SNAP_MIG_VIA_API=1 snap_migrate "$((rounds + 1))"
+snap_check "$((rounds + 3))"
 snap_poweroff
-echo "PASS: $rounds live migrations, bad input refused with the source intact"
+echo "PASS: $rounds live migrations and one to PUT /migrate/incoming, bad input refused with the source intact"

@@ -105,9 +105,19 @@ snap_migrate() {
     # The destination gets its own console session; the source's is kept
     # to collect its status.
     exec 9>&7
-    start_corral "$SNAP_WORK/console-mig$k.log" run --incoming "tcp:127.0.0.1:$port" \
-        --api-sock "$new_sock"
-    sleep 0.3
+    if [ -n "${SNAP_MIG_VIA_API:-}" ]; then
+        # An API-only process told to wait with PUT /migrate/incoming.
+        start_corral "$SNAP_WORK/console-mig$k.log" run --api-sock "$new_sock"
+        for ((i = 0; i < 100; i++)); do [ -S "$new_sock" ] && break; sleep 0.1; done
+        out=$(curl -s --max-time 20 --unix-socket "$new_sock" -X PUT -w ' %{http_code}' \
+            -H 'Content-Type: application/json' -d "{\"uri\":\"tcp:127.0.0.1:$port\"}" \
+            http://localhost/migrate/incoming)
+        [ "${out##* }" = 204 ] || snap_fail "migration $k: PUT /migrate/incoming: $out"
+    else
+        start_corral "$SNAP_WORK/console-mig$k.log" run --incoming "tcp:127.0.0.1:$port" \
+            --api-sock "$new_sock"
+        sleep 0.3
+    fi
     out=$("$CORRAL" migrate --sock "$SNAP_SOCK" "$@" "tcp:127.0.0.1:$port" 2>&1) ||
         snap_fail "migration $k: $out"
     echo "migration $k ($*): $out"
