@@ -271,6 +271,7 @@ static void *source_thread(void *arg)
     struct state_section s;
     struct state_out o;
     bool paused = false, split = false;
+    int64_t t_pause = 0;
     uint64_t *bits = calloc(gmem_dirty_words(ram), sizeof(uint64_t));
     int64_t t0 = vclock_host_now_ns();
     state_out_init(&o);
@@ -304,10 +305,11 @@ static void *source_thread(void *arg)
     memset(bits, 0, gmem_dirty_words(ram) * sizeof(uint64_t));
     uint64_t sent;
     int64_t tr = vclock_host_now_ns();
-    uint64_t bytes0 = 0;
+    uint64_t bytes0 = 0, full0 = 0;
     bool postcopy = a->mode == VM_MIG_POSTCOPY;
     if (!postcopy &&
-        ((r = send_pages(a, fd, ram, NULL, &sent, err)) || (r = send_round_end(fd, 0, sent, err))))
+        ((r = send_pages(a, fd, ram, NULL, &sent, err)) || (r = send_round_end(fd, 0, sent, err)) ||
+         (r = expect(fd, "round-ack", &buf, &cap, &s, err))))
         goto fail;
     for (uint32_t round = 1; !postcopy; round++) {
         double secs = (vclock_host_now_ns() - tr) / 1e9;
@@ -317,12 +319,16 @@ static void *source_thread(void *arg)
         double bw = secs > 0 ? (bytes - bytes0) / secs : 0; /* bytes/s */
         memset(bits, 0, gmem_dirty_words(ram) * sizeof(uint64_t));
         uint64_t dirty = machine_dirty_sync(m, bits);
+        /* The expected downtime: the dirty pages at the time the last
+         * round took per page that was not a zero page (zero pages cost
+         * almost nothing; the guest's dirty pages seldom are). */
         pthread_mutex_lock(&vm->mig_lock);
-        double per_page = vm->mig.page_bytes
-                              ? (double)vm->mig.page_wire_bytes / vm->mig.page_bytes * GMEM_PAGE_SIZE
-                              : GMEM_PAGE_SIZE + 9.0;
+        uint64_t full = vm->mig.pages_normal + vm->mig.pages_compressed +
+                        vm->mig.pages_dedup + vm->mig.pages_delta;
         pthread_mutex_unlock(&vm->mig_lock);
-        double expected_ms = bw > 0 ? dirty * per_page / bw * 1e3 : 1e9;
+        uint64_t round_full = full - full0;
+        full0 = full;
+        double expected_ms = round_full ? dirty * secs / round_full * 1e3 : 1e9;
         pthread_mutex_lock(&vm->mig_lock);
         vm->mig.rounds = round;
         vm->mig.remaining_pages = dirty;
@@ -339,6 +345,7 @@ static void *source_thread(void *arg)
         }
         if (expected_ms <= a->downtime_ms || round >= MAX_ROUNDS) {
             /* Stop the guest; what it wrote since the harvest joins. */
+            t_pause = vclock_host_now_ns();
             machine_quiesce(m);
             paused = true;
             (void)gmem_dirty_harvest(ram, bits);
@@ -349,10 +356,13 @@ static void *source_thread(void *arg)
         tr = vclock_host_now_ns();
         bytes0 = bytes;
         if ((r = send_pages(a, fd, ram, bits, &sent, err)) ||
-            (r = send_round_end(fd, round, sent, err)))
+            (r = send_round_end(fd, round, sent, err)) ||
+            (r = expect(fd, "round-ack", &buf, &cap, &s, err)))
             goto fail;
     }
-    int64_t tdown = vclock_host_now_ns();
+    int64_t tdown = vclock_host_now_ns(), t_last = 0, t_dev = 0;
+    if (!t_pause)
+        t_pause = tdown;
     if (postcopy) {
         /* The guest stops here and starts there at once; the pages the
          * destination lacks follow on demand. From the postcopy frame on,
@@ -394,16 +404,24 @@ static void *source_thread(void *arg)
     if ((r = send_pages(a, fd, ram, bits, &sent, err)) ||
         (r = send_round_end(fd, UINT32_MAX, sent, err)))
         goto fail;
+    t_last = vclock_host_now_ns();
     state_out_free(&o);
     state_out_init(&o);
     state_begin(&o, "devices", 1, 0);
     machine_save_state(m, &o);
     state_end(&o);
-    if ((r = mig_send(fd, &o, err)) || (r = expect(fd, "done", &buf, &cap, &s, err)))
+    if ((r = mig_send(fd, &o, err)))
+        goto fail;
+    t_dev = vclock_host_now_ns();
+    if ((r = expect(fd, "done", &buf, &cap, &s, err)))
         goto fail;
     pthread_mutex_lock(&vm->mig_lock);
-    vm->mig.downtime_ms = ms_since(tdown);
+    vm->mig.downtime_ms = ms_since(t_pause);
     pthread_mutex_unlock(&vm->mig_lock);
+    log_info("migration downtime %.1f ms: pause %.1f, last %llu pages %.1f, devices %.1f, "
+             "destination's start %.1f", ms_since(t_pause), (tdown - t_pause) / 1e6,
+             (unsigned long long)sent, (t_last - tdown) / 1e6, (t_dev - t_last) / 1e6,
+             ms_since(t_dev));
 completed:
     pthread_mutex_lock(&vm->mig_lock);
     vm->mig.total_ms = ms_since(t0);
@@ -685,6 +703,12 @@ static int incoming_stream(struct vm *vm, int fd, const char *uri, char *err)
                 goto refuse;
             }
         } else if (!strcmp(s.id, "round-end")) {
+            /* Acknowledged once its pages are in: the source measures the
+             * rate end to end (a backlog in the socket buffers would
+             * otherwise land in the downtime). Not the last one. */
+            uint32_t round = state_get_u32(&s.body);
+            if (round != UINT32_MAX && !pc && (r = mig_send_simple(fd, "round-ack", NULL, err)))
+                goto out;
             continue;
         } else if (!strcmp(s.id, "devices")) {
             break;
