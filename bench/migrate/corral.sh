@@ -3,8 +3,9 @@
 # bench/migrate/qemu.sh: a 512 MiB guest with pagecheck dirtying 128 MiB at
 # 125 MB/s, pre-copy over loopback, BENCH_MIGRATIONS times back and forth;
 # prints the first migration's figures under QEMU's key names, and the
-# medians and pagecheck's verdict over all. (Only pre-copy without a
-# bandwidth cap exists so far: the other modes print n/a.)
+# medians and pagecheck's verdict over all; then one post-copy move, and at
+# 32 MiB/s (max_bandwidth, as QEMU's max-bandwidth) one pre-copy with zstd
+# and page delta and one post-copy, each under QEMU's key names.
 . "$(dirname "$0")/../lib.sh"
 source "$BENCH_TOP/tests/guest/lib/lib.sh"
 source "$BENCH_TOP/tests/guest/lib/pagecheck_lib.bash"
@@ -49,7 +50,35 @@ for ((k = 1; k <= N; k++)); do
     pagecheck_status 30 >/dev/null || fail "no pagecheck status after migration $k"
     mism=$((mism + PC_MISMATCHES))
 done
+# migrate_once PREFIX [corral migrate options]: one more move, its figures
+# as PREFIXtotal_ms etc., pagecheck's verdict after it.
+migrate_once() {
+    local prefix=$1 out t
+    shift
+    port=$((port + 1)) k=$((k + 1))
+    old_dir=$SESSION_DIR
+    exec 9>&7
+    start_corral "$W/console$k.log" run --incoming "tcp:127.0.0.1:$port" --api-sock "$W/api$k.sock"
+    sleep 0.3
+    out=$("$CORRAL" migrate --sock "$sock" "$@" "tcp:127.0.0.1:$port" 2>&1) || fail "migration $prefix: $out"
+    exec 9>&-
+    rm -rf "$old_dir"
+    sock=$W/api$k.sock
+    echo "${prefix}status=completed"
+    echo "${prefix}total_ms=$(grep -o 'total [0-9.]*' <<<"$out" | awk '{print $2}')"
+    echo "${prefix}downtime_ms=$(grep -o 'downtime [0-9.]*' <<<"$out" | awk '{print $2}')"
+    echo "${prefix}bytes=$(grep -o '[0-9.]* MiB sent' <<<"$out" | awk '{ printf "%d", $1 * 1048576 }')"
+    echo "${prefix}detail=$(grep -o '([^)]*)' <<<"$out" | head -n 1 | tr ' ' '_')"
+    sleep 2
+    pagecheck_status 30 >/dev/null || fail "no pagecheck status after $prefix"
+    echo "${prefix}mismatches=$PC_MISMATCHES"
+    echo "${prefix}dst_running=yes"
+}
 echo "precopy_unlimited_mismatches=$mism"
+k=$N
+migrate_once postcopy_unlimited_ --mode postcopy
+migrate_once precopy_32mibps_ --max-bandwidth 32 --zstd 1 --delta-cache 64
+migrate_once postcopy_32mibps_ --mode postcopy --max-bandwidth 32
 echo "precopy_unlimited_dst_running=yes"
 echo "corral_migrations=$N"
 echo "corral_median_total_ms=$(median "${totals[@]}")"

@@ -5,7 +5,8 @@
 # overwrites the file and adds another, and is killed. Restoring the
 # snapshot (twice: each restore gets its own overlay over the frozen image)
 # gives the file as it was at the snapshot, read back from the disk after
-# the guest drops its caches, and no second file; qemu-img check finds no
+# the guest drops its caches, and no second file; a Diff snapshot taken
+# after more writes restores to its own moment; qemu-img check finds no
 # corruption in the frozen image or the overlays (leaks from kill -9 are
 # allowed, as in QEMU).
 source "$(dirname "$0")/lib/snapshot_lib.bash"
@@ -24,6 +25,13 @@ wait_for 'MOUNTED' 60 || snap_fail "the guest cannot mount its qcow2 disk"
 ls "$SNAP_WORK"/disk-run-*.qcow2 >/dev/null 2>&1 || snap_fail "no overlay was put over the running disk"
 send $'echo after-snapshot >/mnt/a && echo new >/mnt/b && sync && printf "W%s\\n" ROTE-AFTER\n'
 wait_for 'WROTE-AFTER' 60 || snap_fail "the guest did not write after the snapshot"
+# A Diff snapshot on top: its memory is only the pages written since, its
+# disk the first run overlay, frozen in turn under a second one.
+"$CORRAL" snapshot create --sock "$SNAP_SOCK" --dir "$SNAP_WORK/snap2" --diff >/dev/null ||
+    snap_fail "Diff snapshot create"
+[ "$(ls "$SNAP_WORK"/disk-run-*.qcow2 | wc -l)" = 2 ] || snap_fail "the Diff snapshot did not freeze the disk"
+send $'echo after-diff >/mnt/a && rm /mnt/b && sync && printf "W%s\\n" ROTE-AFTER-DIFF\n'
+wait_for 'WROTE-AFTER-DIFF' 60 || snap_fail "the guest did not write after the Diff snapshot"
 kill -9 "$CORRAL_PID"
 end_session 50
 
@@ -41,9 +49,19 @@ for k in 1 2; do
     kill -9 "$CORRAL_PID"
     end_session 50
 done
-n=$(ls "$SNAP_WORK"/disk-restore-*.qcow2 | wc -l)
-[ "$n" = 2 ] || snap_fail "expected two restore overlays, found $n"
-for f in "$img" "$SNAP_WORK"/disk-run-*.qcow2 "$SNAP_WORK"/disk-restore-*.qcow2; do
+# The Diff snapshot returns to its own moment: the first write, the file b.
+SNAP_SOCK=$SNAP_WORK/api-r3.sock
+start_corral "$SNAP_WORK/console-r3.log" restore "$SNAP_WORK/snap2" --api-sock "$SNAP_SOCK"
+send $'sync; echo 3 >/proc/sys/vm/drop_caches; printf "A=%s B=%s\\n" "$(cat /mnt/a)" "$(cat /mnt/b 2>/dev/null || echo none)"\n'
+wait_for '^[0-9.]+ A=' 60 || snap_fail "Diff restore: no answer"
+line=$(grep -a -E '^[0-9.]+ A=' "$SESSION_LOG" | tail -n 1)
+grep -q 'A=after-snapshot B=new' <<<"$line" || snap_fail "Diff restore: the disk is not as at the Diff snapshot: $line"
+echo "ok: Diff restore: $line"
+kill -9 "$CORRAL_PID"
+end_session 50
+n=$(ls "$SNAP_WORK"/*-restore-*.qcow2 | wc -l)
+[ "$n" = 3 ] || snap_fail "expected three restore overlays, found $n"
+for f in "$img" "$SNAP_WORK"/disk-run-*.qcow2 "$SNAP_WORK"/*-restore-*.qcow2; do
     # Exit 3 = leaked clusters only (a kill -9 may leave some, as with
     # QEMU: wasted space, no harm); anything else is corruption.
     out=$(qemu-img check "$f" 2>&1)
