@@ -43,7 +43,7 @@ for ((k = 1; k <= N; k++)); do
         echo "precopy_unlimited_status=completed"
         echo "precopy_unlimited_total_ms=$t"
         echo "precopy_unlimited_downtime_ms=$d"
-        echo "precopy_unlimited_bytes=$(awk -v b="$b" 'BEGIN { printf "%d", b * 1048576 }')"
+        echo "precopy_unlimited_bytes=$(awk -v b="$b" 'BEGIN { printf "%.0f", b * 1048576 }')"
         echo "precopy_unlimited_iterations=$(grep -o '[0-9]* rounds' <<<"$out" | awk '{print $1}')"
     fi
     sleep 2
@@ -67,7 +67,7 @@ migrate_once() {
     echo "${prefix}status=completed"
     echo "${prefix}total_ms=$(grep -o 'total [0-9.]*' <<<"$out" | awk '{print $2}')"
     echo "${prefix}downtime_ms=$(grep -o 'downtime [0-9.]*' <<<"$out" | awk '{print $2}')"
-    echo "${prefix}bytes=$(grep -o '[0-9.]* MiB sent' <<<"$out" | awk '{ printf "%d", $1 * 1048576 }')"
+    echo "${prefix}bytes=$(grep -o '[0-9.]* MiB sent' <<<"$out" | awk '{ printf "%.0f", $1 * 1048576 }')"
     echo "${prefix}detail=$(grep -o '([^)]*)' <<<"$out" | head -n 1 | tr ' ' '_')"
     sleep 2
     pagecheck_status 30 >/dev/null || fail "no pagecheck status after $prefix"
