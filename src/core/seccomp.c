@@ -376,10 +376,10 @@ void sandbox_enter(enum sandbox_kind kind)
     sigemptyset(&sys);
     sigaddset(&sys, SIGSYS);
     pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
-    if (atomic_load(&active) && kind != SANDBOX_MAIN && install(kind, 0)) {
-        /* Cannot happen once the main filter went in (same kernel, and
-         * seccomp() is allowed): the wider filter still holds. */
-    }
+    /* The main filter went in on this kernel and allows seccomp(), so
+     * this does not fail; if it did, the wider main filter still holds. */
+    if (atomic_load(&active) && kind != SANDBOX_MAIN && install(kind, 0))
+        log_warn("seccomp: the %s thread keeps the main filter only", kind_names[kind]);
     int want = (int)kind;
     if (atomic_load(&violation_kind) == want &&
         atomic_compare_exchange_strong(&violation_kind, &want, -1)) {

@@ -10,12 +10,7 @@ source "$(dirname "$0")/lib/lib.sh"
 command -v curl >/dev/null || { echo "FAIL: curl is not installed"; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: --jail needs root"; exit 77; }
 dir=$(guest_dir) || { echo "FAIL: no guest images"; exit 1; }
-work=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-export XDG_RUNTIME_DIR=$work/run
-mkdir -p "$XDG_RUNTIME_DIR"
+work_setup
 fail() { echo "---- stderr ----"; cat "$work/err" 2>/dev/null; echo "---- console ----"
          tail -n 20 "$work/out" 2>/dev/null; echo "FAIL: $*"; exit 1; }
 

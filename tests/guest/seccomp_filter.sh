@@ -8,12 +8,7 @@
 # other guest test runs with the filters on.
 source "$(dirname "$0")/lib/lib.sh"
 command -v curl >/dev/null || { echo "FAIL: curl is not installed"; exit 1; }
-work=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-export XDG_RUNTIME_DIR=$work/run
-mkdir -p "$XDG_RUNTIME_DIR"
+work_setup
 fail() { echo "---- stderr ----"; cat "$work/err" 2>/dev/null; echo "FAIL: $*"; exit 1; }
 elf=$BUILD/isa/rv64i.elf
 [ -f "$elf" ] || fail "no $elf (make isa)"
