@@ -102,7 +102,8 @@ struct jit_cache;   /* jit.c */
  * hart_counter_add/set (a relaxed atomic load and store, not a
  * read-modify-write: there is one writer), which compiles to the same
  * plain moves as `+=` on x86-64 and arm64 but is no data race. The JIT's
- * generated code stores instret with one aligned 64-bit move. */
+ * generated code adds to instret with one aligned 64-bit `add` (one
+ * writer: a reader sees the old value or the new one). */
 struct hart_stats {
     uint64_t tlb_hits, tlb_misses;
     uint64_t block_hits, block_misses;
