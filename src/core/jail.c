@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -263,16 +264,23 @@ int jail_enter(struct jail *j, char *err, size_t len)
         snprintf(err, len, "--jail: cannot make the mounts private: %s", strerror(errno));
         return -errno;
     }
+    /* The waiter holds the write end: the jailed side sees it die. */
+    int alive[2];
+    if (pipe2(alive, O_CLOEXEC) < 0) {
+        snprintf(err, len, "--jail: pipe: %s", strerror(errno));
+        return -errno;
+    }
     fflush(NULL);
     pid_t child = fork();
     if (child < 0) {
         snprintf(err, len, "--jail: fork: %s", strerror(errno));
         return -errno;
     }
-    if (child > 0)
+    if (child > 0) {
+        close(alive[0]);
         wait_and_exit(child);
-    /* The jailed VMM: it must not outlive its waiter. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    }
+    close(alive[1]);
     int r = setup_root(j, root, cwd, err, len);
     if (!r)
         r = drop_privileges(j, err, len);
@@ -280,5 +288,13 @@ int jail_enter(struct jail *j, char *err, size_t len)
         fprintf(stderr, "corral: error: %s\n", err);
         _exit(1);
     }
+    /* The jailed VMM must not outlive its waiter. Set only now: a change
+     * of credentials clears the parent-death signal. A waiter that died
+     * before this shows as end-of-file on the pipe. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    struct pollfd p = { .fd = alive[0], .events = POLLIN };
+    if (poll(&p, 1, 0) != 0)
+        _exit(1);
+    close(alive[0]);
     return 0;
 }

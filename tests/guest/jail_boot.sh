@@ -22,6 +22,9 @@ grep -q "^corral: error: --jail $work/none: No such file or directory$" "$work/e
     fail "missing DIR: no clear line"
 mkdir -p "$work/jail"
 chmod 755 "$work"
+riscv64-unknown-elf-gcc -march=rv64g -mabi=lp64d -nostdlib -nostartfiles -static \
+    -Wl,-N,--no-warn-rwx-segments -Ttext=0x80000000 -o "$work/spin.elf" \
+    "$TOP/tests/guest/progs/spin.S" || fail "cannot build spin.elf"
 rc=0
 setpriv --reuid 65534 --regid 65534 --clear-groups \
     "$CORRAL" run --test "$BUILD/isa/rv64i.elf" --jail "$work/jail" 2>"$work/err" || rc=$?
@@ -76,4 +79,23 @@ pid=
 [ "$rc" = 143 ] || fail "SIGTERM to the waiter: exit $rc, want 143 (forwarded to the VMM)"
 kill -0 "$vmm" 2>/dev/null && fail "the jailed VMM outlived its waiter"
 echo "SIGTERM forwarded: exit 143"
+
+# kill -9 of the waiter takes the jailed VMM with it (after the drop to
+# nobody, which clears a parent-death signal set too early).
+"$CORRAL" run --test "$work/spin.elf" --jail "$work/jail" --uid 65534 --gid 65534 \
+    </dev/null >/dev/null 2>"$work/err" &
+pid=$!
+for ((i = 0; i < 100; i++)); do
+    vmm=$(cat /proc/$pid/task/$pid/children 2>/dev/null | awk '{print $1}')
+    [ -n "$vmm" ] && awk '/^Uid:/ { exit !($2 == 65534) }' /proc/$vmm/status 2>/dev/null && break
+    sleep 0.1
+done
+[ -n "$vmm" ] || fail "no jailed child for the spin program"
+sleep 0.5
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+pid=
+for ((i = 0; i < 50; i++)); do kill -0 "$vmm" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$vmm" 2>/dev/null && { kill -9 "$vmm"; fail "the jailed VMM outlived a killed waiter"; }
+echo "kill -9 of the waiter: the jailed VMM died too"
 echo PASS
