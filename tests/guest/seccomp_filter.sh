@@ -64,6 +64,7 @@ count_filtered() {
     echo "$n"
 }
 for mode in on off; do
+    sock=$work/api-$mode.sock # not the killed VMM's stale socket
     args=()
     [ $mode = off ] && args=(--no-seccomp)
     "$CORRAL" run --test "$work/spin.elf" --api-sock "$sock" --timeout 60 "${args[@]}" \
