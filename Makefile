@@ -7,7 +7,7 @@ CC := gcc
 endif
 BUILD ?= build
 # libfdt ships no pkg-config file on Debian 12: linked by name below.
-PKGS := slirp libzstd libxxhash jansson libmicrohttpd zlib
+PKGS := slirp libzstd libxxhash jansson libmicrohttpd zlib libseccomp
 OPT ?= -O2
 CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Isrc -D_GNU_SOURCE -g $(OPT) -fno-strict-aliasing \

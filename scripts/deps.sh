@@ -11,7 +11,7 @@ PACKAGES=(
     qemu-system-misc device-tree-compiler
     cpio xz-utils zstd e2fsprogs kmod curl jq ca-certificates gnupg busybox util-linux
     debian-archive-keyring time
-    qemu-utils zlib1g-dev attr
+    qemu-utils zlib1g-dev attr libseccomp-dev
 )
 
 missing=()

@@ -26,6 +26,7 @@
 
 #include "api/api.h"
 #include "core/log.h"
+#include "core/seccomp.h"
 
 #define API_THREADS 4
 #define API_CONN_TIMEOUT_S 10
@@ -222,6 +223,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct request *rq = *ctx;
     struct api_reply rep = { 0 };
 
+    sandbox_enter_once(SANDBOX_API);
     if (!rq) {
         rq = calloc(1, sizeof(*rq));
         if (!rq)

@@ -23,7 +23,9 @@
 #include "api/api.h"
 #include "cli/cli.h"
 #include "cli/console.h"
+#include "core/jail.h"
 #include "core/log.h"
+#include "core/seccomp.h"
 #include "cpu/riscv/jit.h"
 #include "machine/options.h"
 #include "vm/registry.h"
@@ -92,6 +94,9 @@ static void print_help(void)
            "  --paused           with --restore: load, but do not run until resumed\n"
            "  --ignore-disk-changes  with --restore: accept raw disks changed since\n"
            "  --dump-dtb FILE    write the device tree and exit\n"
+           "  --no-seccomp       run without the system-call allow-lists (docs/security.md)\n"
+           "  --jail DIR [--uid N --gid N]  run in mount and PID namespaces rooted at DIR\n"
+           "                     with only the VM's files, then as user N (root needed)\n"
            "  -v, --verbose      more log output\n\n"
            "console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n",
            VM_VERSION);
@@ -177,6 +182,10 @@ struct run_opts {
     const char *incoming; /* --incoming URI: a live migration arrives here */
     bool paused;         /* --paused: restore without running */
     bool ignore_disk_changes;
+    bool no_seccomp;     /* --no-seccomp */
+    const char *jail;    /* --jail DIR */
+    long uid, gid;       /* --uid/--gid with --jail; -1 unset */
+    int seccomp_test;    /* hidden --seccomp-test-violation KIND; -1 none */
 };
 
 static int parse_run_flags(int argc, char **argv, struct run_opts *o)
@@ -185,7 +194,7 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
            O_CONSOLE, O_TEST, O_DUMP_DTB, O_MMU, O_CONFIG, O_API_SOCK, O_NAME, O_DISK, O_NET, O_RNG, O_TIMEOUT,
            O_RESTORE, O_PAUSED, O_IGNORE_DISKS, O_INCOMING,
            O_CPU_ENGINE, O_BALLOON, O_MEM_MERGE, O_CPU_QUOTA, O_CPU_WEIGHT,
-           O_MEM_LIMIT };
+           O_MEM_LIMIT, O_NO_SECCOMP, O_SECCOMP_TEST, O_JAIL, O_UID, O_GID };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "initrd", required_argument, NULL, O_INITRD },
@@ -204,6 +213,11 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         { "disk", required_argument, NULL, O_DISK },
         { "net", required_argument, NULL, O_NET },
         { "rng", no_argument, NULL, O_RNG },
+        { "no-seccomp", no_argument, NULL, O_NO_SECCOMP },
+        { "jail", required_argument, NULL, O_JAIL },
+        { "uid", required_argument, NULL, O_UID },
+        { "gid", required_argument, NULL, O_GID },
+        { "seccomp-test-violation", required_argument, NULL, O_SECCOMP_TEST },
         { "cpu-engine", required_argument, NULL, O_CPU_ENGINE },
         { "balloon", required_argument, NULL, O_BALLOON },
         { "mem-merge", required_argument, NULL, O_MEM_MERGE },
@@ -255,6 +269,22 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
             break;
         }
         case O_RNG: o->rng = true; break;
+        case O_NO_SECCOMP: o->no_seccomp = true; break;
+        case O_JAIL: o->jail = optarg; break;
+        case O_UID:
+        case O_GID: {
+            long n = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end || n < 0 || n > 0x7fffffffL)
+                return cli_usage_error(c == O_UID ? "--uid %s: not a user id"
+                                                  : "--gid %s: not a group id", optarg);
+            *(c == O_UID ? &o->uid : &o->gid) = n;
+            break;
+        }
+        case O_SECCOMP_TEST:
+            if ((o->seccomp_test = sandbox_kind_parse(optarg)) < 0)
+                return cli_usage_error("--seccomp-test-violation %s: hart, io, api or main",
+                                       optarg);
+            break;
         case O_RESTORE: o->restore = optarg; break;
         case O_INCOMING: o->incoming = optarg; break;
         case O_PAUSED: o->paused = true; break;
@@ -342,6 +372,8 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
     }
     if (optind < argc)
         return cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if ((o->uid >= 0 || o->gid >= 0) && !o->jail)
+        return cli_usage_error("--uid/--gid drop privileges inside --jail DIR%s", "");
     return 0;
 }
 
@@ -472,6 +504,69 @@ static size_t filter_input(void *opaque, uint8_t *buf, size_t len, bool *quit)
     return console_filter_input(opaque, buf, len, quit);
 }
 
+/* --jail: collect what the VM will open (flags over the config file, the
+ * default guest, sockets, consoles, snapshots, cgroups) and enter the
+ * jail before any thread exists. The normal flow then runs inside, and
+ * reports every input error itself. Returns 0 inside, or an exit status. */
+static int enter_jail(struct run_opts *o, bool up)
+{
+    struct jail j;
+    struct vm_config c;
+    char err[VM_ERR_LEN] = "", dir[PATH_MAX];
+    int r = 0;
+    jail_init(&j, o->jail, o->uid, o->gid);
+    vmcfg_init(&c);
+    if (o->config_file && vmcfg_load_file(&c, o->config_file, err) == 0) {
+        /* errors are reported inside, where the file is read again */
+    }
+    if (!o->restore && !o->incoming && apply_flags(&c, o)) {
+        r = 2;
+        goto out;
+    }
+    if (up && find_default_guest(dir, sizeof(dir)) == 0) {
+        static const char *const names[] = { "Image", "fw_dynamic.bin", "initramfs.cpio" };
+        char path[PATH_MAX + 32];
+        for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+            snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+            r |= jail_add(&j, path, false, false);
+        }
+    }
+    const char *files[] = { o->config_file, c.kernel, c.initrd, c.firmware, c.test_elf };
+    for (unsigned i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+        r |= jail_add(&j, files[i], false, false);
+    /* A disk's directory: qcow2 backing files are usually beside it. */
+    for (unsigned i = 0; i < c.ndrives; i++)
+        r |= jail_add(&j, c.drives[i].path, true, !c.drives[i].readonly);
+    for (unsigned i = 0; i < c.nnets; i++)
+        if (c.nets[i].kind == MACHINE_NET_USER)
+            r |= jail_add(&j, "/etc/resolv.conf", false, false); /* libslirp's DNS */
+    r |= jail_add(&j, o->api_sock, true, true);
+    r |= jail_add(&j, o->dump_dtb, true, true);
+    r |= jail_add(&j, o->restore, false, true);
+    if (o->console && !strncmp(o->console, "file:", 5))
+        r |= jail_add(&j, o->console + 5, true, true);
+    if (o->incoming && !strncmp(o->incoming, "unix:", 5))
+        r |= jail_add(&j, o->incoming + 5, true, true);
+    if (o->name && vm_registry_dir(dir, sizeof(dir)) == 0)
+        r |= jail_add(&j, dir, false, true);
+    if (c.cpu_quota_pct || c.cpu_weight || c.memory_limit_mib)
+        r |= jail_add(&j, "/sys/fs/cgroup", false, true);
+    if (r) {
+        fprintf(stderr, "corral: error: --jail: %s\n",
+                r == -E2BIG ? "too many files to bind" : strerror(ENOMEM));
+        r = 1;
+        goto out;
+    }
+    if (jail_enter(&j, err, sizeof(err))) {
+        fprintf(stderr, "corral: error: %s\n", err);
+        r = 1;
+    }
+out:
+    vmcfg_free(&c);
+    jail_free(&j);
+    return r;
+}
+
 static int cmd_run(struct run_opts *o, bool up)
 {
     static struct console_filter filter;
@@ -483,6 +578,9 @@ static int cmd_run(struct run_opts *o, bool up)
 
     con.filter = filter_input;
     con.opaque = &filter;
+    if (o->jail && (status = enter_jail(o, up)))
+        return status;
+    status = 1;
     if (o->test_elf && (o->kernel || o->firmware || o->initrd || o->config_file || up)) {
         fprintf(stderr, "corral: error: --test runs a bare-metal program; it does not take "
                         "--kernel, --firmware, --initrd or --config-file\n");
@@ -594,6 +692,17 @@ static int cmd_run(struct run_opts *o, bool up)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* Start-up is over: from here on every thread runs under its
+     * seccomp allow-list (the API's and the machine's threads start below). */
+    if (log_writer_start())
+        fprintf(stderr, "corral: warning: no log writer thread: hart threads log directly\n");
+    if (o->seccomp_test >= 0)
+        sandbox_test_violation((enum sandbox_kind)o->seccomp_test);
+    if (sandbox_setup(!o->no_seccomp, err, sizeof(err))) {
+        fprintf(stderr, "corral: error: %s\n", err);
+        goto out;
+    }
+    sandbox_enter(SANDBOX_MAIN);
     /* The socket and the name are checked before the guest boots. */
     if (o->api_sock && api_server_start(&api, o->api_sock, vm, err)) {
         fprintf(stderr, "corral: error: %s\n", err);
@@ -636,12 +745,13 @@ out:
     api_server_stop(api);
     vm_registry_remove(reg_path);
     vm_destroy(vm);
+    log_writer_stop();
     return status;
 }
 
 int main(int argc, char **argv)
 {
-    struct run_opts o = { .mem_merge = -1 };
+    struct run_opts o = { .mem_merge = -1, .seccomp_test = -1, .uid = -1, .gid = -1 };
     atexit(console_restore);
     if (argc < 2) {
         print_help();

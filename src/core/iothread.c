@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/seccomp.h"
 
 #define IOTHREAD_MAX_SOURCES 4
 #define IOTHREAD_MAX_POLLFDS 256
@@ -307,6 +308,7 @@ static void *iothread_main(void *arg)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
+    sandbox_enter(SANDBOX_IO);
     current_io = io;
 
     struct pollfd pfds[IOTHREAD_MAX_POLLFDS];

@@ -1,4 +1,12 @@
-/* Logging. Messages go to stderr prefixed with "corral: ". Any thread. */
+/* Logging. Messages go to stderr prefixed with "corral: ". Any thread.
+ *
+ * A line logged by a thread that must never block on the host (hart and
+ * I/O threads mark themselves with log_thread_nonblocking) goes into a
+ * bounded ring that a writer thread drains to stderr, once the writer
+ * runs: a stalled stderr reader then costs lines (dropped whole, counted,
+ * reported as one line once stderr moves again), never a stalled guest.
+ * Other threads, and every thread before the writer starts, write
+ * directly. */
 #ifndef CORRAL_CORE_LOG_H
 #define CORRAL_CORE_LOG_H
 
@@ -6,10 +14,23 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/types.h"
+
 extern int log_verbose; /* 0 = errors and warnings only */
 
 void log_msg(const char *level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* The calling thread's lines go through the ring from now on. */
+void log_thread_nonblocking(void);
+/* Main thread: start the writer (0 or a negative errno) / stop it at exit,
+ * waiting at most LOG_FLUSH_STALL_MS without progress for what is queued. */
+int log_writer_start(void) WARN_UNUSED;
+void log_writer_stop(void);
+#define LOG_RING_BYTES (64u << 10)
+#define LOG_FLUSH_STALL_MS 1000
+/* Lines dropped because the ring was full. Any thread. */
+uint64_t log_dropped_lines(void);
 
 #define log_error(...) log_msg("error", __VA_ARGS__)
 #define log_warn(...) log_msg("warning", __VA_ARGS__)

@@ -1,5 +1,6 @@
-/* The console's output ring (see ring.h): hart threads must never wait on
- * whoever reads the console, so they only ever copy into memory here. */
+/* The output ring (see ring.h) of the console and of the log: hart threads
+ * must never wait on whoever reads either, so they only ever copy into
+ * memory here. */
 #include "core/ring.h"
 
 #include <errno.h>
@@ -41,11 +42,9 @@ void ring_destroy(struct ring *r)
     r->buf = NULL;
 }
 
-size_t ring_put(struct ring *r, const uint8_t *buf, size_t len)
+/* Copy `n` bytes, which fit, in at the tail. Lock held. */
+static void put_locked(struct ring *r, const uint8_t *buf, size_t n)
 {
-    pthread_mutex_lock(&r->lock);
-    size_t room = r->cap - r->len;
-    size_t n = len < room ? len : room;
     bool was_empty = r->len == 0;
     size_t tail = (r->head + r->len) % r->cap;
     size_t first = n < r->cap - tail ? n : r->cap - tail;
@@ -54,10 +53,30 @@ size_t ring_put(struct ring *r, const uint8_t *buf, size_t len)
     r->len += n;
     if (was_empty && n)
         pthread_cond_broadcast(&r->cond);
+}
+
+size_t ring_put(struct ring *r, const uint8_t *buf, size_t len)
+{
+    pthread_mutex_lock(&r->lock);
+    size_t room = r->cap - r->len;
+    size_t n = len < room ? len : room;
+    put_locked(r, buf, n);
     pthread_mutex_unlock(&r->lock);
     if (n < len)
         atomic_fetch_add_explicit(&r->dropped, len - n, memory_order_relaxed);
     return n;
+}
+
+bool ring_put_all(struct ring *r, const uint8_t *buf, size_t len)
+{
+    pthread_mutex_lock(&r->lock);
+    bool fits = r->cap - r->len >= len;
+    if (fits)
+        put_locked(r, buf, len);
+    pthread_mutex_unlock(&r->lock);
+    if (!fits)
+        atomic_fetch_add_explicit(&r->dropped, len, memory_order_relaxed);
+    return fits;
 }
 
 static void deadline_after(struct timespec *ts, int ms)

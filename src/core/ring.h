@@ -32,6 +32,8 @@ int ring_init(struct ring *r, size_t cap) WARN_UNUSED;
 void ring_destroy(struct ring *r);
 /* Store what fits, drop (and count) the rest. Returns bytes stored. */
 size_t ring_put(struct ring *r, const uint8_t *buf, size_t len);
+/* All `len` bytes or none (a log line is never cut); false = dropped. */
+bool ring_put_all(struct ring *r, const uint8_t *buf, size_t len);
 /* Consumer: wait for data (up to timeout_ms; < 0 = forever) and copy up
  * to `max` bytes out. Returns the count, 0 on timeout or when closed and
  * empty. Call ring_done after writing them. */

@@ -15,6 +15,7 @@
 #include "block/block.h"
 #include "core/iothread.h"
 #include "core/log.h"
+#include "core/seccomp.h"
 #include "cpu/riscv/hart.h"
 #include "cpu/riscv/jit.h"
 #include "devices/clint.h"
@@ -531,6 +532,7 @@ static void *hart_thread(void *arg)
     /* Signals belong to the main thread. */
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
+    sandbox_enter(SANDBOX_HART);
     struct machine *m = t->m;
     while (atomic_load(&m->stop) == MACHINE_RUNNING) {
         if (atomic_load(&m->pause_req)) {

@@ -1,6 +1,7 @@
 /* GET /metrics (a Corral extension): counters read from the running board.
- * Hart counters are written by their hart thread without locks; they are
- * read here with relaxed atomic loads (monotonic, possibly a block old). */
+ * Hart counters are written by their hart thread with relaxed atomic
+ * stores (hart_counter_add); they are read here with relaxed atomic loads
+ * (monotonic, possibly a block old). */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>

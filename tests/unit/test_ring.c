@@ -1,4 +1,4 @@
-/* core/ring: the console's bounded output ring. */
+/* core/ring: the bounded output ring of the console and the log. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -44,6 +44,25 @@ static void test_full_drops_and_counts(void **state)
     ring_destroy(&r);
 }
 
+/* The log's put: a whole line or nothing, also across the wrap. */
+static void test_put_all_whole_or_nothing(void **state)
+{
+    (void)state;
+    struct ring r;
+    uint8_t out[16];
+    assert_int_equal(ring_init(&r, 8), 0);
+    assert_true(ring_put_all(&r, (const uint8_t *)"abcde", 5));
+    assert_false(ring_put_all(&r, (const uint8_t *)"fghi", 4));
+    assert_int_equal(ring_dropped(&r), 4);
+    assert_int_equal(ring_get(&r, out, 3, 0), 3);
+    ring_done(&r, 3);
+    assert_true(ring_put_all(&r, (const uint8_t *)"fghijk", 6));
+    assert_int_equal(ring_get(&r, out, sizeof(out), 0), 8);
+    assert_memory_equal(out, "defghijk", 8);
+    ring_done(&r, 8);
+    ring_destroy(&r);
+}
+
 static void test_flush_gives_up_on_stalled_consumer(void **state)
 {
     (void)state;
@@ -77,6 +96,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_get_wrap),
         cmocka_unit_test(test_full_drops_and_counts),
+        cmocka_unit_test(test_put_all_whole_or_nothing),
         cmocka_unit_test(test_flush_gives_up_on_stalled_consumer),
         cmocka_unit_test(test_get_times_out),
     };

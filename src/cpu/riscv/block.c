@@ -371,7 +371,7 @@ const struct block *block_fetch_slow(struct hart *h, uint64_t pc)
         if (!t)
             return fetch_uncached(h, pc);
     }
-    h->stats.block_misses++;
+    hart_counter_add(&h->stats.block_misses, 1);
     uintptr_t host = (uintptr_t)(pc + t->addend);
     if (host < (uintptr_t)m->host || host >= (uintptr_t)m->host + m->size)
         return fetch_uncached(h, pc);

@@ -116,7 +116,7 @@ static inline const struct block *block_lookup(struct hart *h, uint64_t pc)
             &h->tlb[ACCESS_FETCH][(pc >> 12) & (TLB_SIZE - 1)];
         if (LIKELY(!b->dead && t->vpn_tag == (pc >> 12) + 1 &&
                    pc + t->addend == b->host)) {
-            h->stats.block_hits++;
+            hart_counter_add(&h->stats.block_hits, 1);
             return b;
         }
     }

@@ -108,7 +108,7 @@ void hart_reset(struct hart *h, uint64_t reset_pc)
     h->stimecmp = UINT64_MAX;
     memset(h->pmpcfg, 0, sizeof(h->pmpcfg));
     memset(h->pmpaddr, 0, sizeof(h->pmpaddr));
-    h->instret = 0;
+    hart_counter_set(&h->instret, 0);
     h->resv_valid = h->resv_addr = h->resv_value = 0;
     h->wfi = 0;
     h->trap_pending = 0;
@@ -233,18 +233,18 @@ uint64_t hart_run(struct hart *h, uint64_t max_insns)
 
         if (!max_insns) {
             h->timer_countdown = h->xb_chain;
-            h->stats.block_hits += (uint64_t)(chain - h->xb_chain);
+            hart_counter_add(&h->stats.block_hits, (uint64_t)(chain - h->xb_chain));
         }
         uint32_t done = h->xb_done;
-        h->instret += done; /* chained blocks' insns are counted already */
+        hart_counter_add(&h->instret, done); /* chained blocks' insns are counted already */
         retired += done + h->xb_chained;
         h->trap_pending = 0;
         /* TLB hits: the retired insns' loads/stores that did not take the
          * slow path. (The last block may be gone after a flush, but its
          * memory stays in the arena until the next block is built.) */
         const struct block *last = h->xb_block;
-        h->stats.tlb_hits +=
-            h->xb_mem + last->insns[done].nmem - h->xb_slow_mem;
+        hart_counter_add(&h->stats.tlb_hits,
+                         h->xb_mem + last->insns[done].nmem - h->xb_slow_mem);
     }
     return retired;
 }

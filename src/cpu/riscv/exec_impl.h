@@ -82,7 +82,7 @@ static inline const struct insn *chain_core(struct hart *h,
     /* (h->pc and xb_done are dead here: the next block sets them when it
      * ends; hart_run counts the chain steps from xb_chain as block hits) */
     h->xb_chain--;
-    h->instret += done; /* exact for CSR reads in later blocks */
+    hart_counter_add(&h->instret, done); /* exact for CSR reads in later blocks */
     h->xb_chained += done;
     h->xb_mem += nmem;
     h->xb_pc = target;
@@ -118,7 +118,7 @@ static inline const struct insn *chain_indirect(struct hart *h,
                  target + e->addend != t->host))
         goto out;
     h->xb_chain--;
-    h->instret += done;
+    hart_counter_add(&h->instret, done);
     h->xb_chained += done;
     h->xb_mem += i->nmem;
     h->xb_pc = target;

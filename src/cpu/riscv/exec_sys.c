@@ -142,7 +142,7 @@ static const struct insn *csr_op(struct hart *h, const struct insn *i,
     bool read = kind != CSR_W || i->rd != 0;
 
     sync_pc(h, i);
-    h->instret += i->idx;
+    hart_counter_add(&h->instret, i->idx);
     if (read && hart_csr_read(h, csr, &old) != 0)
         goto illegal;
     if (write) {
@@ -159,14 +159,14 @@ static const struct insn *csr_op(struct hart *h, const struct insn *i,
         if (hart_csr_write(h, csr, nv) != 0)
             goto illegal;
         if (csr == CSR_MINSTRET || csr == CSR_MCYCLE)
-            h->instret--;
+            hart_counter_add(&h->instret, (uint64_t)-1);
     }
-    h->instret -= i->idx;
+    hart_counter_add(&h->instret, -(uint64_t)i->idx);
     wr_x(h, i->rd, old);
     return end_next(h, i);
 
 illegal:
-    h->instret -= i->idx;
+    hart_counter_add(&h->instret, -(uint64_t)i->idx);
     return exec_illegal(h, i);
 }
 

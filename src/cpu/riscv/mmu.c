@@ -304,7 +304,7 @@ static bool span_in_ram(struct hart *h, const struct span *s, gva_t va,
 
 bool mem_load_slow(struct hart *h, gva_t va, unsigned size, uint64_t *val)
 {
-    h->stats.tlb_misses++;
+    hart_counter_add(&h->stats.tlb_misses, 1);
     if (!(va & (size - 1))) {
         gpa_t pa;
         int c = mmu_translate(h, va, ACCESS_LOAD, &pa);
@@ -338,7 +338,7 @@ bool mem_load_slow(struct hart *h, gva_t va, unsigned size, uint64_t *val)
 bool mem_store_slow(struct hart *h, gva_t va, unsigned size, uint64_t val)
 {
     struct gmem *m = &h->bus->ram;
-    h->stats.tlb_misses++;
+    hart_counter_add(&h->stats.tlb_misses, 1);
     if (!(va & (size - 1))) {
         gpa_t pa;
         int c = mmu_translate(h, va, ACCESS_STORE, &pa);

@@ -119,3 +119,14 @@ free_port() {
     done
     return 1
 }
+
+# work_setup: a scratch directory $work, removed at exit after the VMM
+# whose pid is in $pid (if any) is killed; XDG_RUNTIME_DIR (the VM
+# registry) inside it.
+work_setup() {
+    work=$(mktemp -d)
+    pid=
+    trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+    export XDG_RUNTIME_DIR=$work/run
+    mkdir -p "$XDG_RUNTIME_DIR"
+}
