@@ -1,7 +1,7 @@
 /* The seccomp allow-lists (see seccomp.h). The lists were found with
  * `strace -f -k` over the guest tests (boot, disks raw and qcow2 with
  * cache=none, user networking and TAP, balloon, rng, the API, snapshots,
- * restore, migration, reboot and reset, cgroups) and are kept in four
+ * restore, migration (pre- and post-copy), reboot and reset, cgroups) and are kept in four
  * nested groups: each kind allows its own group and every group below it,
  * because the threads of a kind create the threads of the kinds below
  * (main and API threads create hart and I/O threads; a child inherits
@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -90,7 +91,9 @@ static const char *const group_api[] = {
     "flock", "fstatfs", "statfs", "stat", "lstat", "access", "faccessat", "faccessat2",
     "readlink", "readlinkat", "dup", "dup2", "dup3", "pipe2", "eventfd2", "epoll_create1",
     "memfd_create", "msync", "fadvise64", "getcwd", "umask", "getuid", "geteuid", "getgid",
-    "getegid", "sched_getaffinity", "set_robust_list", "rseq", "sigaltstack", "tgkill", NULL,
+    "getegid", "sched_getaffinity", "set_robust_list", "rseq", "sigaltstack", "tgkill",
+    /* snapshot memory files' seal; post-copy's userfaultfd (destination) */
+    "fsetxattr", "fgetxattr", "userfaultfd", NULL,
 };
 
 /* The main thread: signal handling and what its loop does at exit. */
@@ -255,6 +258,8 @@ static int add_rules(scmp_filter_ctx ctx, enum sandbox_kind k)
             0x400454ca /* TUNSETIFF */, 0x800454d2 /* TUNGETIFF */,
             0x400454d0 /* TUNSETVNETHDRSZ */, 0x400454d8 /* TUNSETOFFLOAD */,
             0x800454cf /* TUNGETFEATURES */, 0x400454d9 /* TUNSETQUEUE */,
+            /* post-copy on the destination (vm/migrate_postcopy.c) */
+            UFFDIO_API, UFFDIO_REGISTER, UFFDIO_UNREGISTER, UFFDIO_COPY, UFFDIO_ZEROPAGE,
         };
         for (unsigned i = 0; i < sizeof(api_ioctls) / sizeof(api_ioctls[0]); i++)
             r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
