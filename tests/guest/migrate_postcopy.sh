@@ -32,15 +32,22 @@ snap_migrate 2 --mode auto --downtime-ms 1
 grep -q "mode auto:" <<<"$SNAP_MIG_OUT" || snap_fail "auto did not switch to post-copy: $SNAP_MIG_OUT"
 snap_check 2
 
+# postcopy_started LOG: a destination (its output in LOG, pid in dpid)
+# running the guest while the source still serves its pages at 16 MiB/s.
+postcopy_started() {
+    local port r
+    port=$(free_port)
+    "$CORRAL" run --incoming "tcp:127.0.0.1:$port" </dev/null >"$1" 2>&1 &
+    dpid=$!
+    sleep 0.3
+    r=$(api PUT /migrate "{\"uri\":\"tcp:127.0.0.1:$port\",\"mode\":\"postcopy\",\"max_bandwidth_mibps\":16}")
+    [ "${r##* }" = 204 ] || snap_fail "PUT /migrate postcopy: $r"
+    wait_status postcopy-active 30 || snap_fail "post-copy did not start: $(api GET /migrate)"
+}
+
 # The destination dies while it runs the guest: the source keeps the
 # guest paused (not running twice), and can be resumed by the user.
-port=$(free_port)
-"$CORRAL" run --incoming "tcp:127.0.0.1:$port" </dev/null >"$SNAP_WORK/dkill.log" 2>&1 &
-dpid=$!
-sleep 0.3
-r=$(api PUT /migrate "{\"uri\":\"tcp:127.0.0.1:$port\",\"mode\":\"postcopy\",\"max_bandwidth_mibps\":16}")
-[ "${r##* }" = 204 ] || snap_fail "PUT /migrate postcopy: $r"
-wait_status postcopy-active 30 || snap_fail "post-copy did not start: $(api GET /migrate)"
+postcopy_started "$SNAP_WORK/dkill.log"
 kill -9 "$dpid"
 wait "$dpid" 2>/dev/null
 wait_status failed 40 || snap_fail "the source did not see the destination die: $(api GET /migrate)"
@@ -53,13 +60,7 @@ snap_check 3
 
 # The source dies while the destination runs the guest: the destination
 # stops with an error (its pages cannot come), it does not hang.
-port=$(free_port)
-"$CORRAL" run --incoming "tcp:127.0.0.1:$port" </dev/null >"$SNAP_WORK/skill.log" 2>&1 &
-dpid=$!
-sleep 0.3
-r=$(api PUT /migrate "{\"uri\":\"tcp:127.0.0.1:$port\",\"mode\":\"postcopy\",\"max_bandwidth_mibps\":16}")
-[ "${r##* }" = 204 ] || snap_fail "PUT /migrate postcopy (2): $r"
-wait_status postcopy-active 30 || snap_fail "post-copy (2) did not start: $(api GET /migrate)"
+postcopy_started "$SNAP_WORK/skill.log"
 kill -9 "$CORRAL_PID"
 end_session 50
 for ((i = 0; i < 600; i++)); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
