@@ -108,6 +108,17 @@ bool gmem_dirty_logging(const struct gmem *m);
  * them; makes every hart drop its store TLB entries at its next block
  * boundary (see `dirty` above). Returns the number of pages harvested. */
 uint64_t gmem_dirty_harvest(struct gmem *m, uint64_t *out);
+/* Is the page at p (GMEM_PAGE_SIZE bytes, 8-aligned) all zeros? Snapshot
+ * files skip such pages; migration sends them as a flag. */
+static inline bool gmem_page_is_zero(const uint8_t *p)
+{
+    const uint64_t *w = (const uint64_t *)p;
+    for (unsigned i = 0; i < GMEM_PAGE_SIZE / 8; i += 8)
+        if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7])
+            return false;
+    return true;
+}
+
 /* Words in a dirty bitmap. */
 static inline size_t gmem_dirty_words(const struct gmem *m)
 {

@@ -161,9 +161,7 @@ static int send_pc_pages(struct mig_args *a, int fd, struct gmem *ram, uint64_t 
     for (unsigned i = 0; i < n; i++) {
         uint64_t p = pages[i];
         const uint8_t *src = ram->host + (p << GMEM_PAGE_SHIFT);
-        bool z = true;
-        for (unsigned k = 0; k < GMEM_PAGE_SIZE / 8 && z; k++)
-            z = !((const uint64_t *)src)[k];
+        bool z = gmem_page_is_zero(src);
         state_put_u64(&o, p);
         state_put_u8(&o, !z);
         if (!z)

@@ -124,15 +124,6 @@ uint64_t *mig_encoder_stale(struct mig_encoder *e)
     return e->stale;
 }
 
-static bool is_zero(const uint8_t *p)
-{
-    const uint64_t *w = (const uint64_t *)p;
-    for (unsigned i = 0; i < PAGE / 8; i++)
-        if (w[i])
-            return false;
-    return true;
-}
-
 /* A page whose copy on the destination holds these bytes now: it was
  * sent, RAM has not changed since (not stale, no write logged since the
  * last harvest), and its bytes compare equal. A write during the compare
@@ -227,7 +218,7 @@ void mig_encode_page(struct mig_encoder *e, struct gmem *ram, uint64_t p, struct
     state_put_u64(o, p);
     c->raw_bytes += PAGE;
     size_t at = o->len;
-    if (e->o.zero_pages && is_zero(e->page)) {
+    if (e->o.zero_pages && gmem_page_is_zero(e->page)) {
         state_put_u8(o, MIG_PAGE_ZERO);
         c->zero++;
         remember(e, p, 0, true);

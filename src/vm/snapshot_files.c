@@ -123,20 +123,11 @@ int snap_write_at(int fd, const void *buf, size_t len, uint64_t off)
     return 0;
 }
 
-static bool page_is_zero(const uint8_t *p)
-{
-    const uint64_t *w = (const uint64_t *)p;
-    for (unsigned i = 0; i < GMEM_PAGE_SIZE / 8; i += 8)
-        if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7])
-            return false;
-    return true;
-}
-
 static bool wanted(const uint8_t *ram, const uint64_t *pages, uint64_t p)
 {
     if (pages)
         return (pages[p >> 6] >> (p & 63)) & 1;
-    return !page_is_zero(ram + (p << GMEM_PAGE_SHIFT));
+    return !gmem_page_is_zero(ram + (p << GMEM_PAGE_SHIFT));
 }
 
 /* Pages of anonymous memory that were ever touched (present or swapped),
