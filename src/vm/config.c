@@ -2,6 +2,7 @@
  * checked whole before anything is changed, so a refused request leaves
  * the configuration as it was. */
 #include "vm/config.h"
+#include "vm/vm.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -818,5 +819,61 @@ int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err)
         m->tx_limit = v->tx_limit;
     }
     mc->nnets = c->nnets;
+    return 0;
+}
+
+/* ---- PUT /migrate's body (docs/api.yaml; vm/migrate.c runs it) ---- */
+
+#define MIG_MAX_BANDWIDTH_MIBPS 1000000
+#define MIG_MAX_DELTA_CACHE_MIB 4096
+#define MIG_MAX_ZSTD_LEVEL 19
+#define MIG_MAX_THREADS 64
+
+/* An optional integer in lo..hi: *v keeps its default when absent. */
+static int opt_uint(const json_t *o, const char *key, long long lo, long long hi, long long *v,
+                    const char *what, char *err)
+{
+    return json_object_get(o, key) ? get_uint(o, key, lo, hi, v, what, err) : 0;
+}
+
+int vm_mig_params_from_json(struct vm_mig_params *p, const json_t *body, char *err)
+{
+    static const char *const keys[] = { "uri", "mode", "downtime_limit_ms",
+                                        "max_bandwidth_mibps", "compression",
+                                        "delta_cache_mib", "dedup", NULL };
+    static const char *const ckeys[] = { "zero_pages", "zstd_level", "threads", NULL };
+    static const struct { const char *name; enum vm_mig_mode mode; } modes[] = {
+        { "precopy", VM_MIG_PRECOPY }, { "postcopy", VM_MIG_POSTCOPY }, { "auto", VM_MIG_AUTO },
+    };
+    const char *w = "migrate", *mode;
+    long long dl = 0, bw = 0, delta = 0, level = 0, threads = 1;
+    vm_mig_params_default(p);
+    if (check_object(body, w, err) || check_keys(body, keys, w, err) ||
+        get_str(body, "uri", true, &p->uri, w, err) ||
+        get_str(body, "mode", false, &mode, w, err) ||
+        opt_uint(body, "downtime_limit_ms", 1, 60000, &dl, w, err) ||
+        opt_uint(body, "max_bandwidth_mibps", 0, MIG_MAX_BANDWIDTH_MIBPS, &bw, w, err) ||
+        opt_uint(body, "delta_cache_mib", 0, MIG_MAX_DELTA_CACHE_MIB, &delta, w, err) ||
+        get_bool(body, "dedup", false, &p->dedup, w, err))
+        return -1;
+    if (mode) {
+        size_t i = 0;
+        while (i < sizeof(modes) / sizeof(modes[0]) && strcmp(mode, modes[i].name))
+            i++;
+        if (i == sizeof(modes) / sizeof(modes[0]))
+            return fail(err, "%s: mode '%.32s': expected precopy, postcopy or auto", w, mode);
+        p->mode = modes[i].mode;
+    }
+    json_t *c = json_object_get(body, "compression");
+    const char *cw = "migrate: compression";
+    if (c && (check_object(c, cw, err) || check_keys(c, ckeys, cw, err) ||
+              get_bool(c, "zero_pages", false, &p->zero_pages, cw, err) ||
+              opt_uint(c, "zstd_level", 0, MIG_MAX_ZSTD_LEVEL, &level, cw, err) ||
+              opt_uint(c, "threads", 1, MIG_MAX_THREADS, &threads, cw, err)))
+        return -1;
+    p->downtime_limit_ms = (uint32_t)dl;
+    p->max_bandwidth_mibps = (uint32_t)bw;
+    p->delta_cache_mib = (uint32_t)delta;
+    p->zstd_level = (int)level;
     return 0;
 }
