@@ -3,8 +3,9 @@
  * framing, the machine configuration, the disk list and memory chain, and
  * every hart and device loader must refuse bad input with a message and
  * never crash, hang or read out of bounds. The seeds are real snapshots
- * of a 1-hart, 256 MiB guest with virtio-rng, the shape of the machine
- * built here, so the loaders behind the checksums are reached. */
+ * of a 1-hart, 256 MiB guest with virtio-rng and a virtio-balloon
+ * (--balloon 16,deflate-on-oom,reporting,stats=1), the shape of the
+ * machine built here, so the loaders behind the checksums are reached. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,7 +21,11 @@ static struct machine *machine_once(void)
 {
     static struct machine *m;
     if (!m) {
-        struct machine_config cfg = { .ncpus = 1, .mem_size = 256ULL << 20, .rng = true };
+        struct machine_config cfg = {
+            .ncpus = 1, .mem_size = 256ULL << 20, .rng = true,
+            .balloon = true, .balloon_deflate_on_oom = true, .balloon_reporting = true,
+            .balloon_mib = 16, .balloon_stats_s = 1,
+        };
         char err[VIRT_ERR_LEN];
         if (machine_create(&m, &cfg, err))
             abort();
