@@ -95,6 +95,8 @@ static void print_help(void)
            "  --restore DIR      start from the snapshot in DIR (see corral snapshot)\n"
            "  --incoming URI     wait for a live migration (tcp:HOST:PORT, unix:PATH, fd:N)\n"
            "  --paused           with --restore: load, but do not run until resumed\n"
+           "  --net-override IFACE=TAP  with --restore or --incoming: interface IFACE\n"
+           "                     (net0, net1...) uses this TAP instead of the saved one\n"
            "  --ignore-disk-changes  with --restore: accept raw disks changed since\n"
            "  --dump-dtb FILE    write the device tree and exit\n"
            "  --no-seccomp       run without the system-call allow-lists (docs/security.md)\n"
@@ -183,6 +185,8 @@ struct run_opts {
     double timeout;      /* --timeout SECONDS; 0 = none */
     const char *restore; /* --restore DIR: a snapshot directory */
     const char *incoming; /* --incoming URI: a live migration arrives here */
+    const char *net_override[MACHINE_MAX_NICS]; /* --net-override IFACE=TAP */
+    unsigned nnet_override;
     bool paused;         /* --paused: restore without running */
     bool ignore_disk_changes;
     bool no_seccomp;     /* --no-seccomp */
@@ -197,7 +201,7 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
            O_CONSOLE, O_TEST, O_DUMP_DTB, O_MMU, O_CONFIG, O_API_SOCK, O_NAME, O_DISK, O_NET, O_RNG, O_TIMEOUT,
            O_RESTORE, O_PAUSED, O_IGNORE_DISKS, O_INCOMING,
            O_CPU_ENGINE, O_BALLOON, O_MEM_MERGE, O_CPU_QUOTA, O_CPU_WEIGHT,
-           O_MEM_LIMIT, O_NO_SECCOMP, O_SECCOMP_TEST, O_JAIL, O_UID, O_GID };
+           O_MEM_LIMIT, O_NO_SECCOMP, O_SECCOMP_TEST, O_JAIL, O_UID, O_GID, O_NET_OVERRIDE };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "initrd", required_argument, NULL, O_INITRD },
@@ -230,6 +234,7 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "restore", required_argument, NULL, O_RESTORE },
         { "incoming", required_argument, NULL, O_INCOMING },
+        { "net-override", required_argument, NULL, O_NET_OVERRIDE },
         { "paused", no_argument, NULL, O_PAUSED },
         { "ignore-disk-changes", no_argument, NULL, O_IGNORE_DISKS },
         { "verbose", no_argument, NULL, 'v' },
@@ -290,6 +295,11 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
             break;
         case O_RESTORE: o->restore = optarg; break;
         case O_INCOMING: o->incoming = optarg; break;
+        case O_NET_OVERRIDE:
+            if (o->nnet_override == MACHINE_MAX_NICS)
+                return cli_usage_error("--net-override %s: at most 4", optarg);
+            o->net_override[o->nnet_override++] = optarg;
+            break;
         case O_PAUSED: o->paused = true; break;
         case O_IGNORE_DISKS: o->ignore_disk_changes = true; break;
         case O_CPU_ENGINE:
@@ -615,6 +625,18 @@ static int cmd_run(struct run_opts *o, bool up)
         status = 2;
         goto out;
     }
+    if (o->nnet_override && !o->restore && !o->incoming) {
+        fprintf(stderr, "corral: error: --net-override is for --restore and --incoming "
+                        "(a new VM takes --net tap=NAME)\n");
+        status = 2;
+        goto out;
+    }
+    for (unsigned i = 0; i < o->nnet_override; i++)
+        if (vm_add_net_override(vm, o->net_override[i], err)) {
+            fprintf(stderr, "corral: error: %s\n", err);
+            status = 2;
+            goto out;
+        }
     struct vm_config *c = &vm->cfg;
     if (up) {
         /* The default guest fills what neither the file nor flags gave. */

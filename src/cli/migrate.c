@@ -162,6 +162,9 @@ int cli_migrate(int argc, char **argv)
                num(ram, "zero_pages"), num(ram, "compressed_pages"), num(ram, "dedup_pages"),
                num(ram, "delta_pages"), num(ram, "compression_ratio"), num(ram, "iterations"));
         const char *mode = json_string_value(json_object_get(last, "mode"));
+        if (num(last, "cpu_throttle_percentage") > 0)
+            printf("auto-converge: the guest's harts were throttled to %.0f%% to converge\n",
+                   num(last, "cpu_throttle_percentage"));
         if (mode && strcmp(mode, "precopy"))
             printf("mode %s: %.0f pages the destination faulted on were served on demand\n", mode,
                    num(last, "postcopy_requests"));

@@ -1,11 +1,21 @@
 /* virtio-net (virtio 1.2 section 5.1). Queue 0 receives, queue 1
- * transmits. Every buffer starts with the 12-byte virtio_net_hdr (VERSION_1
+ * transmits, queue 2 carries control commands (only the announce
+ * acknowledgement is offered: CTRL_VQ + GUEST_ANNOUNCE). Every buffer starts with the 12-byte virtio_net_hdr (VERSION_1
  * layout: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset,
  * num_buffers); with no offload features it is all zero except
  * num_buffers = 1 on receive.
  *
- * Config space: 0 mac[6]  6 status u16 (bit 0 LINK_UP)
+ * Config space: 0 mac[6]  6 status u16 (bit 0 LINK_UP, bit 1 ANNOUNCE)
  *               8 max_virtqueue_pairs u16  10 mtu u16
+ *
+ * Announcing (after a live migration, virtio_net_announce): the guest's
+ * MAC now lives behind another host port, and switches (a bridge, the
+ * overlay) must learn it before traffic finds it. Two ways, as QEMU does:
+ * the device sends RARP frames from the guest's MAC itself, a few times
+ * with growing gaps (the I/O thread's announce timer), and a driver that
+ * took GUEST_ANNOUNCE is asked through the ANNOUNCE status bit to send
+ * its own gratuitous ARP / neighbour advertisements for every address it
+ * has; it acknowledges on the control queue, which clears the bit.
  *
  * Frames arriving while the guest has posted no receive buffers wait in a
  * short FIFO; when that is full the backend is told to hold off (TAP
@@ -24,16 +34,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/virtio_net.h>
+
 #include "core/log.h"
 #include "core/ratelimit.h"
 #include "state/state.h"
 
-enum { F_MTU = 3, F_MAC = 5, F_STATUS = 16 };
 #define HDR_LEN 12
 #define CONFIG_LEN 12
 #define RXQ 0
 #define TXQ 1
+#define CTRLQ 2
 #define PENDING_MAX 64
+#define STATUS_BITS (VIRTIO_NET_S_LINK_UP | VIRTIO_NET_S_ANNOUNCE)
+/* RARP rounds after a move, 50 ms apart and 100 ms more each time
+ * (QEMU's announce defaults). */
+#define ANNOUNCE_ROUNDS 5
+#define ANNOUNCE_FIRST_MS 50
+#define ANNOUNCE_STEP_MS 100
 
 struct pending_frame {
     size_t len;
@@ -49,8 +67,12 @@ struct virtio_net {
     unsigned pend_head, pend_count;
     bool backend_held;      /* told the backend we are full */
     /* Separate: slirp may deliver a reply while we are transmitting. */
-    struct virtq_chain rx_chain, tx_chain;
+    struct virtq_chain rx_chain, tx_chain, ctrl_chain;
     struct iovec iov[VIRTQ_MAX_CHAIN];
+    /* Announcing: RARP rounds still to send (I/O thread) and counters. */
+    struct iothread_timer *announce_timer;
+    _Atomic unsigned announce_left, announce_round;
+    _Atomic uint64_t rx_packets, tx_packets, announce_frames, guest_announces, announce_acks;
     /* Under vdev.lock. Timers are NULL without an I/O thread (no limit).
      * New limits arrive in the mailbox (rx, tx) for the I/O thread. */
     struct ratelimit rx_rl, tx_rl;
@@ -126,6 +148,8 @@ static int deliver(struct virtio_net *n, const uint8_t *frame, size_t len)
     }
     virtq_push(&d->vq[RXQ], &n->rx_chain, written);
     virtio_mmio_used_locked(d, RXQ);
+    if (written)
+        atomic_fetch_add_explicit(&n->rx_packets, 1, memory_order_relaxed);
     return 1;
 }
 
@@ -162,7 +186,8 @@ static bool net_rx(void *opaque, const uint8_t *frame, size_t len)
     struct virtio_net *n = opaque;
     bool taken = true;
     pthread_mutex_lock(&n->vdev.lock);
-    if (!(n->status & 1) || !(n->vdev.status & VIRTIO_STATUS_DRIVER_OK) || n->vdev.broken)
+    if (!(n->status & VIRTIO_NET_S_LINK_UP) || !(n->vdev.status & VIRTIO_STATUS_DRIVER_OK) ||
+        n->vdev.broken)
         goto out; /* link down or no driver: the frame is lost, as on a wire */
     if (!n->pend_count && deliver(n, frame, len) != 0)
         goto out;
@@ -218,8 +243,10 @@ static void transmit(struct virtio_net *n)
                                               .iov_len = s->len - skip };
                 skip = 0;
             }
-            if (n->status & 1)
+            if (n->status & VIRTIO_NET_S_LINK_UP) {
                 n->nb->ops->send(n->nb, n->iov, k);
+                atomic_fetch_add_explicit(&n->tx_packets, 1, memory_order_relaxed);
+            }
         }
         virtq_push(q, &n->tx_chain, 0);
         pushed = true;
@@ -228,12 +255,53 @@ static void transmit(struct virtio_net *n)
         virtio_mmio_used_locked(d, TXQ);
 }
 
+/* Control queue: {u8 class, u8 command, data...} then one writable ack
+ * byte. Only VIRTIO_NET_CTRL_ANNOUNCE_ACK is offered; anything else is
+ * answered VIRTIO_NET_ERR, as a device without that feature would. */
+static void control(struct virtio_net *n)
+{
+    struct virtio_dev *d = &n->vdev;
+    struct virtq *q = &d->vq[CTRLQ];
+    char why[200];
+    bool pushed = false;
+    for (;;) {
+        int r = virtq_pop(q, &n->ctrl_chain, why, sizeof(why));
+        if (r == 0)
+            break;
+        const struct virtq_chain *c = &n->ctrl_chain;
+        if (r > 0 && c->in_len < 1)
+            snprintf(why, sizeof(why), "a control command with no room for its ack");
+        if (r < 0 || c->in_len < 1) {
+            virtio_mmio_queue_error_locked(d, CTRLQ, why);
+            return;
+        }
+        uint8_t cmd[2] = { 0xff, 0xff }, ack = VIRTIO_NET_ERR;
+        if (virtq_chain_read(c, 0, cmd, sizeof(cmd)) == sizeof(cmd) &&
+            cmd[0] == VIRTIO_NET_CTRL_ANNOUNCE && cmd[1] == VIRTIO_NET_CTRL_ANNOUNCE_ACK &&
+            (d->driver_features & (1ULL << VIRTIO_NET_F_GUEST_ANNOUNCE))) {
+            n->status &= (uint16_t)~VIRTIO_NET_S_ANNOUNCE;
+            update_config(n);
+            atomic_fetch_add_explicit(&n->announce_acks, 1, memory_order_relaxed);
+            ack = VIRTIO_NET_OK;
+        }
+        virtq_chain_write(d->mem, c, c->in_len - 1, &ack, 1);
+        virtq_push(q, c, c->in_len);
+        pushed = true;
+    }
+    if (pushed)
+        virtio_mmio_used_locked(d, CTRLQ);
+}
+
 static void net_queue_notify(struct virtio_dev *d, unsigned q)
 {
     struct virtio_net *n = (struct virtio_net *)d;
     take_new_limits(n);
     if (q == TXQ) {
         transmit(n);
+        return;
+    }
+    if (q == CTRLQ) {
+        control(n);
         return;
     }
     flush_pending(n);
@@ -283,6 +351,8 @@ static void net_reset(struct virtio_dev *d)
 {
     struct virtio_net *n = (struct virtio_net *)d;
     n->rx_throttled = n->tx_throttled = false;
+    n->status &= (uint16_t)~VIRTIO_NET_S_ANNOUNCE;
+    update_config(n);
     drop_pending(n);
     if (n->backend_held) {
         n->backend_held = false;
@@ -290,7 +360,8 @@ static void net_reset(struct virtio_dev *d)
     }
 }
 
-/* Saved fields after the transport's: mac[6], u16 status, u8
+/* Saved fields after the transport's: mac[6], u16 status (LINK_UP,
+ * ANNOUNCE: a guest that had not acknowledged is asked again), u8
  * has_backend_state, then the backend's subsection. Frames queued for a
  * guest with no free buffers are not saved: they are lost as on a wire. */
 static void net_save_state(struct virtio_dev *d, struct state_out *o)
@@ -316,16 +387,67 @@ static int net_load_state(struct virtio_dev *d, struct state_in *in, uint32_t ve
     if (be > 1 || (be && !n->nb->ops->load_state))
         return state_in_fail(in, "saved network backend state does not fit this backend");
     memcpy(n->mac, mac, 6);
-    n->status = status & 1;
+    n->status = status & STATUS_BITS;
     update_config(n);
     drop_pending(n);
     return be ? n->nb->ops->load_state(n->nb, in) : 0;
 }
 
+/* A RARP request from the guest's MAC to everyone (RFC 903; what QEMU
+ * sends), padded to the 60-byte minimum frame. */
+static size_t rarp_frame(const uint8_t mac[6], uint8_t f[60])
+{
+    static const uint8_t arp_fixed[8] = { 0, 1, 8, 0, 6, 4, 0, 3 }; /* ether, IPv4, 6, 4, op 3 */
+    memset(f, 0, 60);
+    memset(f, 0xff, 6);
+    memcpy(f + 6, mac, 6);
+    f[12] = 0x80;
+    f[13] = 0x35;
+    memcpy(f + 14, arp_fixed, sizeof(arp_fixed));
+    memcpy(f + 22, mac, 6); /* sender hardware address; IPv4 0.0.0.0 */
+    memcpy(f + 32, mac, 6); /* target hardware address; IPv4 0.0.0.0 */
+    return 60;
+}
+
+/* One announce round (I/O thread: the backend's send is called here). */
+static void announce_cb(void *opaque)
+{
+    struct virtio_net *n = opaque;
+    unsigned left = atomic_load(&n->announce_left);
+    if (!left)
+        return;
+    uint8_t frame[60];
+    pthread_mutex_lock(&n->vdev.lock);
+    bool up = n->status & VIRTIO_NET_S_LINK_UP;
+    rarp_frame(n->mac, frame);
+    pthread_mutex_unlock(&n->vdev.lock);
+    if (up) {
+        struct iovec iov = { .iov_base = frame, .iov_len = sizeof(frame) };
+        if (n->nb->ops->send(n->nb, &iov, 1) == 0)
+            atomic_fetch_add_explicit(&n->announce_frames, 1, memory_order_relaxed);
+    }
+    unsigned round = atomic_fetch_add(&n->announce_round, 1);
+    if (atomic_fetch_sub(&n->announce_left, 1) > 1)
+        iothread_timer_mod(n->announce_timer,
+                           iothread_now_ns() +
+                               (int64_t)(ANNOUNCE_FIRST_MS + ANNOUNCE_STEP_MS * round) * 1000000);
+}
+
+static void net_counters(const struct virtio_dev *d, virtio_counter_fn *emit, void *ctx)
+{
+    struct virtio_net *n = (struct virtio_net *)d; /* relaxed loads only */
+    emit(ctx, "rx_packets", atomic_load_explicit(&n->rx_packets, memory_order_relaxed));
+    emit(ctx, "tx_packets", atomic_load_explicit(&n->tx_packets, memory_order_relaxed));
+    emit(ctx, "announce_frames", atomic_load_explicit(&n->announce_frames, memory_order_relaxed));
+    emit(ctx, "guest_announces", atomic_load_explicit(&n->guest_announces, memory_order_relaxed));
+    emit(ctx, "announce_acks", atomic_load_explicit(&n->announce_acks, memory_order_relaxed));
+}
+
 static const struct virtio_dev_ops net_ops = {
     .name = "virtio-net",
+    .counters = net_counters,
     .device_id = 1,
-    .nqueues = 2,
+    .nqueues = 3,
     .queue_notify = net_queue_notify,
     .reset = net_reset,
     .save_state = net_save_state,
@@ -338,14 +460,18 @@ struct virtio_net *virtio_net_create(struct net_backend *nb, const uint8_t mac[6
     struct virtio_net *n = calloc(1, sizeof(*n));
     if (!n)
         return NULL;
-    uint64_t f = (1ULL << F_MAC) | (1ULL << F_STATUS) | (1ULL << F_MTU);
+    uint64_t f = (1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_STATUS) |
+                 (1ULL << VIRTIO_NET_F_MTU) | (1ULL << VIRTIO_NET_F_CTRL_VQ) |
+                 (1ULL << VIRTIO_NET_F_GUEST_ANNOUNCE);
     if (virtio_mmio_init(&n->vdev, &net_ops, f, mem, io, irq, CONFIG_LEN)) {
         free(n);
         return NULL;
     }
     if (io && (!(n->rx_timer = iothread_timer_new(io, rx_timer_cb, n)) ||
-               !(n->tx_timer = iothread_timer_new(io, tx_timer_cb, n)))) {
+               !(n->tx_timer = iothread_timer_new(io, tx_timer_cb, n)) ||
+               !(n->announce_timer = iothread_timer_new(io, announce_cb, n)))) {
         iothread_timer_free(n->rx_timer);
+        iothread_timer_free(n->tx_timer);
         virtio_mmio_destroy(&n->vdev);
         free(n);
         return NULL;
@@ -353,7 +479,7 @@ struct virtio_net *virtio_net_create(struct net_backend *nb, const uint8_t mac[6
     ratelimit_mailbox_init(&n->rl_new);
     n->nb = nb;
     memcpy(n->mac, mac, 6);
-    n->status = 1; /* LINK_UP */
+    n->status = VIRTIO_NET_S_LINK_UP;
     update_config(n);
     nb->rx = net_rx;
     nb->rx_opaque = n;
@@ -368,6 +494,7 @@ void virtio_net_destroy(struct virtio_net *n)
     drop_pending(n);
     iothread_timer_free(n->rx_timer);
     iothread_timer_free(n->tx_timer);
+    iothread_timer_free(n->announce_timer);
     ratelimit_mailbox_destroy(&n->rl_new);
     virtio_mmio_destroy(&n->vdev);
     free(n);
@@ -381,7 +508,7 @@ struct virtio_dev *virtio_net_dev(struct virtio_net *n)
 void virtio_net_set_link(struct virtio_net *n, bool up)
 {
     pthread_mutex_lock(&n->vdev.lock);
-    uint16_t s = up ? 1 : 0;
+    uint16_t s = (uint16_t)((n->status & ~VIRTIO_NET_S_LINK_UP) | (up ? VIRTIO_NET_S_LINK_UP : 0));
     if (s != n->status) {
         n->status = s;
         update_config(n);
@@ -404,9 +531,28 @@ int virtio_net_load(struct virtio_net *n, const struct virtio_net_state *in)
 {
     pthread_mutex_lock(&n->vdev.lock);
     memcpy(n->mac, in->mac, 6);
-    n->status = in->status & 1;
+    n->status = in->status & STATUS_BITS;
     update_config(n);
     drop_pending(n);
     pthread_mutex_unlock(&n->vdev.lock);
     return virtio_mmio_load(&n->vdev, &in->mmio);
+}
+
+void virtio_net_announce(struct virtio_net *n)
+{
+    struct virtio_dev *d = &n->vdev;
+    pthread_mutex_lock(&d->lock);
+    if ((d->driver_features & (1ULL << VIRTIO_NET_F_GUEST_ANNOUNCE)) &&
+        (d->status & VIRTIO_STATUS_DRIVER_OK) && !d->broken) {
+        n->status |= VIRTIO_NET_S_ANNOUNCE;
+        update_config(n);
+        virtio_mmio_config_changed_locked(d);
+        atomic_fetch_add_explicit(&n->guest_announces, 1, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (!n->announce_timer)
+        return; /* no I/O thread: no backend to send on */
+    atomic_store(&n->announce_round, 0);
+    atomic_store(&n->announce_left, ANNOUNCE_ROUNDS);
+    iothread_timer_mod(n->announce_timer, 0);
 }

@@ -1,5 +1,6 @@
 /* virtio-net (virtio 1.2 section 5.1) over a network backend: one
- * receive and one transmit queue, MAC address and link status in config
+ * receive and one transmit queue, a control queue for the guest's
+ * announce acknowledgement, MAC address and link status in config
  * space, no offloads (the guest computes checksums and segments itself).
  * Threads: as virtio_mmio.h; the backend's callbacks run on the I/O
  * thread. create/destroy on the main thread with the I/O thread stopped. */
@@ -31,6 +32,10 @@ void virtio_net_set_link(struct virtio_net *n, bool up);
  * thread; never waits for the device. No effect without an I/O thread. */
 void virtio_net_set_rate_limits(struct virtio_net *n, const struct ratelimit_cfg *rx,
                                 const struct ratelimit_cfg *tx);
+
+/* The guest's MAC moved (after a live migration): RARP frames on the
+ * backend over the next second, and a guest announce request. Any thread. */
+void virtio_net_announce(struct virtio_net *n);
 
 void virtio_net_save(struct virtio_net *n, struct virtio_net_state *out);
 int virtio_net_load(struct virtio_net *n, const struct virtio_net_state *in) WARN_UNUSED;

@@ -102,6 +102,8 @@ static void destroy_virtio(struct machine *m)
     virtio_balloon_destroy(m->balloon);
     m->balloon = NULL;
     m->nvirtio = 0;
+    iothread_timer_free(m->throttle_timer);
+    m->throttle_timer = NULL;
     iothread_destroy(m->io);
     m->io = NULL;
 }
@@ -146,7 +148,7 @@ static int create_virtio(struct machine *m, char *err)
                  c->ndisks, c->nnets, c->rng ? " + rng" : "", VIRTIO_MMIO_SLOTS);
         return -EINVAL;
     }
-    if ((r = iothread_create(&m->io))) {
+    if ((r = iothread_create(&m->io)) || (r = machine_throttle_init(m))) {
         snprintf(err, VIRT_ERR_LEN, "cannot create the I/O thread: %s", strerror(-r));
         return r;
     }
@@ -546,6 +548,7 @@ static void *hart_thread(void *arg)
             continue;
         }
         hart_run(t->h, 0);
+        machine_throttle_point(m, t);
     }
     return NULL;
 }
@@ -607,6 +610,7 @@ static void wait_parked(struct machine *m)
     for (unsigned i = 0; i < m->nharts; i++)
         hart_kick(m->harts[i]);
     pthread_mutex_lock(&m->pause_lock);
+    pthread_cond_broadcast(&m->pause_cond); /* a throttled hart's sleep ends */
     while (m->nparked < m->nharts && atomic_load(&m->stop) == MACHINE_RUNNING)
         pthread_cond_wait(&m->pause_cond, &m->pause_lock);
     pthread_mutex_unlock(&m->pause_lock);
@@ -721,4 +725,11 @@ uint64_t machine_disk_size(const struct machine *m, unsigned i)
 void machine_nic_mac(const struct machine *m, unsigned i, uint8_t mac[6])
 {
     memcpy(mac, m->nic_mac[i], 6);
+}
+
+void machine_announce(struct machine *m)
+{
+    for (unsigned i = 0; i < MACHINE_MAX_NICS; i++)
+        if (m->net[i])
+            virtio_net_announce(m->net[i]);
 }

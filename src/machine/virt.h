@@ -103,7 +103,7 @@ enum machine_stop {
 struct state_out;
 struct state_in;
 /* Counters a device reports (GET /metrics): name/value pairs. */
-#define MACHINE_MAX_METRICS 8
+#define MACHINE_MAX_METRICS 12
 struct machine_metrics {
     const char *label;            /* the device's name in the report */
     unsigned n;
@@ -133,6 +133,7 @@ struct machine_device {
 struct hart_thread_arg {
     struct machine *m;
     struct hart *h;
+    _Atomic int throttle_due; /* throttle.c: sleep at the next boundary */
 };
 
 struct machine {
@@ -175,6 +176,9 @@ struct machine {
     unsigned nparked;
     _Atomic int stop_code;
     int wake_fd;             /* eventfd: wakes the main loop */
+    /* Auto-converge (throttle.c): percent of time the harts sleep. */
+    _Atomic unsigned throttle_pct;
+    struct iothread_timer *throttle_timer;
 };
 
 int machine_create(struct machine **out, const struct machine_config *cfg,
@@ -191,6 +195,17 @@ void machine_request_stop(struct machine *m, enum machine_stop why, int code);
  * there. Main/API thread; not while a stop is in progress. */
 void machine_pause(struct machine *m);
 void machine_resume(struct machine *m);
+/* Auto-converge (throttle.c): harts sleep `pct` percent of the time
+ * (0 to 99; 0 stops throttling). Any thread. */
+void machine_set_throttle(struct machine *m, unsigned pct);
+unsigned machine_throttle(const struct machine *m);
+/* For virt.c: the timer (after the I/O thread exists), and the hart
+ * thread's sleep when its slice is up. */
+int machine_throttle_init(struct machine *m) WARN_UNUSED;
+void machine_throttle_point(struct machine *m, struct hart_thread_arg *t);
+/* Every NIC announces the guest's MAC (after a live migration: switches
+ * learn its new port). Any thread. */
+void machine_announce(struct machine *m);
 bool machine_is_paused(struct machine *m);
 /* Join the hart threads after a stop request. */
 void machine_join(struct machine *m);

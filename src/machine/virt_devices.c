@@ -74,7 +74,12 @@ static int virtio_load_op(void *d, struct state_in *in, uint32_t v)
 {
     return virtio_mmio_load_state(d, in, v);
 }
-/* Requests completed and bytes moved, summed over the queues. */
+static void emit_metric(void *ctx, const char *name, uint64_t value)
+{
+    machine_metric(ctx, name, value);
+}
+/* Requests completed and bytes moved, summed over the queues, then the
+ * device's own counters. */
 static void virtio_metrics_op(const void *dev, struct machine_metrics *out)
 {
     const struct virtio_dev *d = dev;
@@ -88,6 +93,8 @@ static void virtio_metrics_op(const void *dev, struct machine_metrics *out)
     machine_metric(out, "requests", req);
     machine_metric(out, "bytes_read", rdb);
     machine_metric(out, "bytes_written", wrb);
+    if (d->ops->counters)
+        d->ops->counters(d, emit_metric, out);
 }
 static const struct machine_device_ops virtio_dev_ops = {
     .kind = "virtio", .fdt_node = fdt_node_virtio, .state_version = VIRTIO_STATE_VERSION,

@@ -51,6 +51,7 @@ struct virtio_dev;
 struct state_out;
 struct state_in;
 
+typedef void virtio_counter_fn(void *ctx, const char *name, uint64_t value);
 struct virtio_dev_ops {
     const char *name;          /* "virtio-blk": log lines */
     uint32_t device_id;
@@ -67,6 +68,9 @@ struct virtio_dev_ops {
      * see virtio_mmio_save_state). Optional: no fields. */
     void (*save_state)(struct virtio_dev *d, struct state_out *o);
     int (*load_state)(struct virtio_dev *d, struct state_in *in, uint32_t version);
+    /* Device-specific counters for GET /metrics (any thread, relaxed
+     * reads; names are static strings). Optional. */
+    void (*counters)(const struct virtio_dev *d, virtio_counter_fn *emit, void *ctx);
 };
 
 struct virtio_dev {

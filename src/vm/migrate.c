@@ -24,6 +24,13 @@
 #define DEFAULT_DOWNTIME_MS 50
 /* auto mode: rounds of pre-copy before it switches to post-copy. */
 #define AUTO_ROUNDS 3
+/* Auto-converge (pre-copy): a round whose dirty pages exceed half the
+ * pages the round before it sent is "too fast"; after two such rounds
+ * the harts are throttled to THROTTLE_START percent, then THROTTLE_STEP
+ * more each further one (QEMU starts at 20 too, but steps by 10: that
+ * takes twice the rounds to slow a fast writer enough). */
+#define THROTTLE_START 20
+#define THROTTLE_STEP 20
 
 static void set_status(struct vm *vm, const char *status, const char *error)
 {
@@ -301,7 +308,7 @@ static void *source_thread(void *arg)
     /* Round 0: everything; the dirty log from here on says what changed. */
     (void)machine_dirty_sync(m, bits);
     memset(bits, 0, gmem_dirty_words(ram) * sizeof(uint64_t));
-    uint64_t sent;
+    uint64_t sent = 0;
     int64_t tr = vclock_host_now_ns();
     uint64_t bytes0 = 0, full0 = 0;
     bool postcopy = a->mode == VM_MIG_POSTCOPY;
@@ -309,6 +316,8 @@ static void *source_thread(void *arg)
         ((r = send_pages(a, fd, ram, NULL, &sent, err)) || (r = send_round_end(fd, 0, sent, err)) ||
          (r = expect(fd, "round-ack", &buf, &cap, &s, err))))
         goto fail;
+    uint64_t last_sent = sent;
+    unsigned too_fast = 0;
     for (uint32_t round = 1; !postcopy; round++) {
         double secs = (vclock_host_now_ns() - tr) / 1e9;
         pthread_mutex_lock(&vm->mig_lock);
@@ -350,6 +359,17 @@ static void *source_thread(void *arg)
             mig_encoder_round(a->enc, bits);
             break;
         }
+        if (a->mode == VM_MIG_PRECOPY && dirty * 2 > last_sent && ++too_fast >= 2) {
+            unsigned t = machine_throttle(m);
+            t = t ? t + THROTTLE_STEP : THROTTLE_START;
+            machine_set_throttle(m, t);
+            pthread_mutex_lock(&vm->mig_lock);
+            vm->mig.throttle_pct = machine_throttle(m);
+            pthread_mutex_unlock(&vm->mig_lock);
+            log_info("migration: round %u dirtied %llu pages of %llu sent; harts throttled "
+                     "to %u%%", round, (unsigned long long)dirty,
+                     (unsigned long long)last_sent, machine_throttle(m));
+        }
         mig_encoder_round(a->enc, bits);
         tr = vclock_host_now_ns();
         bytes0 = bytes;
@@ -357,6 +377,7 @@ static void *source_thread(void *arg)
             (r = send_round_end(fd, round, sent, err)) ||
             (r = expect(fd, "round-ack", &buf, &cap, &s, err)))
             goto fail;
+        last_sent = sent;
     }
     int64_t tdown = vclock_host_now_ns(), t_last = 0, t_dev = 0;
     if (!t_pause)
@@ -452,6 +473,7 @@ fail:
     set_status(vm, atomic_load(&vm->mig_cancel) ? "cancelled" : "failed", err);
     log_warn("migration to %s failed: %s; the VM goes on here", a->uri, err);
 out:
+    machine_set_throttle(m, 0); /* whether the guest goes on here or not */
     if (fd >= 0)
         close(fd);
     state_out_free(&o);
@@ -557,11 +579,12 @@ json_t *vm_migrate_json(struct vm *vm)
     double elapsed = s->start_ns ? ms_since(s->start_ns) : 0;
     double ratio = s->page_wire_bytes ? (double)s->page_bytes / s->page_wire_bytes : 1.0;
     json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f,"
+        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f,"
         " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f},"
         " s:{s:I, s:b, s:I}}",
         "status", s->status, "error", s->error, "uri", s->uri, "mode", s->mode,
         "postcopy_requests", (json_int_t)s->postcopy_requests,
+        "cpu_throttle_percentage", (json_int_t)s->throttle_pct,
         "downtime_limit_ms", (json_int_t)s->downtime_limit_ms,
         "max_bandwidth_mibps", (json_int_t)s->max_bandwidth_mibps,
         "setup_time_ms", s->setup_ms,
@@ -749,6 +772,9 @@ static int incoming_stream(struct vm *vm, int fd, const char *uri, char *err)
         vm->con.raw();
     machine_resume(vm->m);
     vm->state = VM_RUNNING;
+    /* The guest's MAC is behind this host's port now: tell the switches
+     * (RARP from the NIC, and the guest's own gratuitous ARP). */
+    machine_announce(vm->m);
     pthread_mutex_unlock(&vm->lock);
     r = 0;
     goto out;

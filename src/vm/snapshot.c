@@ -469,11 +469,60 @@ static int config_from_saved(struct vm_config *c, const struct machine_saved_con
     return 0;
 }
 
+int vm_add_net_override(struct vm *vm, const char *spec, char *err)
+{
+    const char *eq = strchr(spec, '=');
+    size_t idlen = eq ? (size_t)(eq - spec) : 0;
+    if (!eq || !idlen || idlen >= VM_ID_LEN || !eq[1] || strlen(eq + 1) >= 16)
+        return fail(err, -EINVAL, "--net-override %s: expected IFACE=TAP (e.g. net0=tap1; "
+                    "a TAP name has at most 15 characters)", spec);
+    pthread_mutex_lock(&vm->lock);
+    int r = 0;
+    unsigned i;
+    for (i = 0; i < vm->nnet_overrides; i++)
+        if (strlen(vm->net_overrides[i].iface_id) == idlen &&
+            !memcmp(vm->net_overrides[i].iface_id, spec, idlen))
+            break;
+    if (i == VM_MAX_NETS)
+        r = fail(err, -EINVAL, "--net-override %s: at most %d overrides", spec, VM_MAX_NETS);
+    else if (vmcfg_set_str(&vm->net_overrides[i].host_dev_name, eq + 1))
+        r = fail(err, -ENOMEM, "out of memory");
+    else {
+        memcpy(vm->net_overrides[i].iface_id, spec, idlen);
+        vm->net_overrides[i].iface_id[idlen] = '\0';
+        if (i == vm->nnet_overrides)
+            vm->nnet_overrides++;
+    }
+    pthread_mutex_unlock(&vm->lock);
+    return r;
+}
+
+/* The overrides onto the saved interfaces: each must name a TAP one. */
+static int apply_net_overrides(struct vm *vm, char *err)
+{
+    for (unsigned i = 0; i < vm->nnet_overrides; i++) {
+        const struct vm_net_override *o = &vm->net_overrides[i];
+        struct vm_net *n = NULL;
+        for (unsigned k = 0; k < vm->cfg.nnets && !n; k++)
+            if (!strcmp(vm->cfg.nets[k].id, o->iface_id))
+                n = &vm->cfg.nets[k];
+        if (!n)
+            return fail(err, -EINVAL, "--net-override %s: the VM has no interface '%s' "
+                        "(it has %u: net0...)", o->iface_id, o->iface_id, vm->cfg.nnets);
+        if (n->kind != MACHINE_NET_TAP)
+            return fail(err, -EINVAL, "--net-override %s: '%s' is user-mode networking, "
+                        "not a TAP interface", o->iface_id, o->iface_id);
+        if (vmcfg_set_str(&n->tap_name, o->host_dev_name))
+            return fail(err, -ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
 int vm_restore_build_locked(struct vm *vm, const struct machine_saved_config *sc,
                             struct machine **out, char *err)
 {
     int r;
-    if ((r = config_from_saved(&vm->cfg, sc, err)))
+    if ((r = config_from_saved(&vm->cfg, sc, err)) || (r = apply_net_overrides(vm, err)))
         return r;
     struct machine_config build;
     if ((r = vmcfg_to_machine(&vm->cfg, &build, err)))

@@ -147,6 +147,9 @@ void vm_destroy(struct vm *vm)
     vm->m = NULL;
     vm_cgroup_leave(vm->cgroup);
     vmcfg_free(&vm->cfg);
+    for (unsigned i = 0; i < vm->nnet_overrides; i++)
+        free(vm->net_overrides[i].host_dev_name);
+    vm->nnet_overrides = 0;
     close(vm->wake_fd);
     vm->wake_fd = -1;
     if (!console_stop(vm))

@@ -79,6 +79,13 @@ struct vm {
     bool migrating;
     /* Incoming post-copy still receiving pages (vm/migrate_postcopy.h). */
     struct mig_pc_dest *mig_pc;
+    /* Under lock: host devices for a restored or migrated VM's NICs
+     * (--net-override net0=TAP; Firecracker's network_overrides). */
+    struct vm_net_override {
+        char iface_id[VM_ID_LEN];
+        char *host_dev_name;
+    } net_overrides[VM_MAX_NETS];
+    unsigned nnet_overrides;
     /* PUT /migrate/incoming: the thread that waits for the source. */
     pthread_t incoming_thread;
     bool incoming_live;
@@ -93,6 +100,7 @@ struct vm {
         char uri[256];
         char mode[12];            /* precopy postcopy auto */
         uint64_t postcopy_requests; /* pages the destination faulted on */
+        unsigned throttle_pct;      /* auto-converge: the harts' last throttle */
         uint32_t downtime_limit_ms, max_bandwidth_mibps;
         int zstd_level;
         bool dedup;
@@ -212,6 +220,11 @@ void vm_console_sink(void *opaque, const uint8_t *buf, size_t len);
  * build the board a saved configuration describes (vm->cfg becomes it);
  * then, once RAM and state are loaded, start it parked and resume it if
  * asked. */
+/* Give a restored or migrated VM's interface IFACE_ID another TAP
+ * (the saved one is in use by the source on this host, or named
+ * differently on this one). Before the restore or the incoming
+ * migration; "net0=tap1" from the command line. */
+int vm_add_net_override(struct vm *vm, const char *spec, char *err) WARN_UNUSED;
 int vm_restore_build_locked(struct vm *vm, const struct machine_saved_config *sc,
                             struct machine **out, char *err) WARN_UNUSED;
 int vm_restore_finish_locked(struct vm *vm, struct machine *m, bool resume,

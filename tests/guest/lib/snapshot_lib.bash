@@ -114,8 +114,10 @@ snap_migrate() {
             http://localhost/migrate/incoming)
         [ "${out##* }" = 204 ] || snap_fail "migration $k: PUT /migrate/incoming: $out"
     else
+        # SNAP_MIG_DEST_ARGS: more flags for the destination (word-split).
+        # shellcheck disable=SC2086
         start_corral "$SNAP_WORK/console-mig$k.log" run --incoming "tcp:127.0.0.1:$port" \
-            --api-sock "$new_sock"
+            --api-sock "$new_sock" ${SNAP_MIG_DEST_ARGS:-}
         sleep 0.3
     fi
     out=$("$CORRAL" migrate --sock "$SNAP_SOCK" "$@" "tcp:127.0.0.1:$port" 2>&1) ||
