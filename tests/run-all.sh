@@ -83,7 +83,9 @@ guest_selected() { # NAME: in CORRAL_GUEST_ONLY (all when unset)?
 guest_one() { # TEST: runs it, leaves its status in LOGDIR/NAME.guest.rc
     local t=$1 base rc
     base=$(basename "$t" .sh)
+    local t0=$SECONDS
     if BUILD=$BUILD timeout 900 bash "$t" >"$LOGDIR/$base.guest.log" 2>&1; then rc=0; else rc=$?; fi
+    echo "$((SECONDS - t0))" >"$LOGDIR/$base.guest.secs"
     echo "$rc" >"$LOGDIR/$base.guest.rc"
 }
 
@@ -112,7 +114,7 @@ run_guest() {
         base=$(basename "$t" .sh)
         rc=$(cat "$LOGDIR/$base.guest.rc" 2>/dev/null || echo 255)
         case $rc in
-            0) pass "guest/$base" ;;
+            0) pass "guest/$base ($(cat "$LOGDIR/$base.guest.secs" 2>/dev/null) s)" ;;
             77) skip "guest/$base" "$(tail -n 1 "$LOGDIR/$base.guest.log")" ;;
             *) fail "guest/$base" "exit $rc: $(tail -n 1 "$LOGDIR/$base.guest.log")" ;;
         esac
