@@ -63,7 +63,8 @@ static void print_help(void)
            "  corral snapshot create --sock PATH --dir DIR [--diff] [--no-resume]\n"
            "  corral snapshot merge --dir DIR --out DIR   fold a Diff chain into a Full one\n"
            "  corral migrate --sock PATH [--mode precopy|postcopy|auto] [--zstd N]\n"
-           "      [--delta-cache MIB] [--no-dedup] [--max-bandwidth MIBPS] [--downtime-ms N] URI\n"
+           "      [--delta-cache MIB] [--no-dedup] [--max-bandwidth MIBPS] [--downtime-ms N]\n"
+           "      [--migrate-disks] URI\n"
            "                               live-migrate to 'corral run --incoming URI'\n"
            "  corral restore DIR [--paused] [--api-sock PATH] [--name NAME] ...\n"
            "                               run a snapshot in this new process\n\n"
@@ -97,6 +98,8 @@ static void print_help(void)
            "  --paused           with --restore: load, but do not run until resumed\n"
            "  --net-override IFACE=TAP  with --restore or --incoming: interface IFACE\n"
            "                     (net0, net1...) uses this TAP instead of the saved one\n"
+           "  --disk-override DRIVE=PATH  with --restore or --incoming: disk DRIVE (disk0...)\n"
+           "                     is this image (an incoming --migrate-disks creates it)\n"
            "  --ignore-disk-changes  with --restore: accept raw disks changed since\n"
            "  --dump-dtb FILE    write the device tree and exit\n"
            "  --no-seccomp       run without the system-call allow-lists (docs/security.md)\n"
@@ -185,8 +188,9 @@ struct run_opts {
     double timeout;      /* --timeout SECONDS; 0 = none */
     const char *restore; /* --restore DIR: a snapshot directory */
     const char *incoming; /* --incoming URI: a live migration arrives here */
-    const char *net_override[MACHINE_MAX_NICS]; /* --net-override IFACE=TAP */
-    unsigned nnet_override;
+    /* --net-override IFACE=TAP, --disk-override DRIVE=PATH, in order. */
+    struct { bool disk; const char *spec; } overrides[MACHINE_MAX_NICS + MACHINE_MAX_DISKS];
+    unsigned noverrides;
     bool paused;         /* --paused: restore without running */
     bool ignore_disk_changes;
     bool no_seccomp;     /* --no-seccomp */
@@ -201,7 +205,8 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
            O_CONSOLE, O_TEST, O_DUMP_DTB, O_MMU, O_CONFIG, O_API_SOCK, O_NAME, O_DISK, O_NET, O_RNG, O_TIMEOUT,
            O_RESTORE, O_PAUSED, O_IGNORE_DISKS, O_INCOMING,
            O_CPU_ENGINE, O_BALLOON, O_MEM_MERGE, O_CPU_QUOTA, O_CPU_WEIGHT,
-           O_MEM_LIMIT, O_NO_SECCOMP, O_SECCOMP_TEST, O_JAIL, O_UID, O_GID, O_NET_OVERRIDE };
+           O_MEM_LIMIT, O_NO_SECCOMP, O_SECCOMP_TEST, O_JAIL, O_UID, O_GID, O_NET_OVERRIDE,
+           O_DISK_OVERRIDE };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "initrd", required_argument, NULL, O_INITRD },
@@ -235,6 +240,7 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         { "restore", required_argument, NULL, O_RESTORE },
         { "incoming", required_argument, NULL, O_INCOMING },
         { "net-override", required_argument, NULL, O_NET_OVERRIDE },
+        { "disk-override", required_argument, NULL, O_DISK_OVERRIDE },
         { "paused", no_argument, NULL, O_PAUSED },
         { "ignore-disk-changes", no_argument, NULL, O_IGNORE_DISKS },
         { "verbose", no_argument, NULL, 'v' },
@@ -296,9 +302,11 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         case O_RESTORE: o->restore = optarg; break;
         case O_INCOMING: o->incoming = optarg; break;
         case O_NET_OVERRIDE:
-            if (o->nnet_override == MACHINE_MAX_NICS)
-                return cli_usage_error("--net-override %s: at most 4", optarg);
-            o->net_override[o->nnet_override++] = optarg;
+        case O_DISK_OVERRIDE:
+            if (o->noverrides == sizeof(o->overrides) / sizeof(o->overrides[0]))
+                return cli_usage_error("%s: too many overrides", optarg);
+            o->overrides[o->noverrides].disk = c == O_DISK_OVERRIDE;
+            o->overrides[o->noverrides++].spec = optarg;
             break;
         case O_PAUSED: o->paused = true; break;
         case O_IGNORE_DISKS: o->ignore_disk_changes = true; break;
@@ -625,14 +633,15 @@ static int cmd_run(struct run_opts *o, bool up)
         status = 2;
         goto out;
     }
-    if (o->nnet_override && !o->restore && !o->incoming) {
-        fprintf(stderr, "corral: error: --net-override is for --restore and --incoming "
-                        "(a new VM takes --net tap=NAME)\n");
+    if (o->noverrides && !o->restore && !o->incoming) {
+        fprintf(stderr, "corral: error: --net-override and --disk-override are for --restore "
+                        "and --incoming (a new VM takes --net and --disk)\n");
         status = 2;
         goto out;
     }
-    for (unsigned i = 0; i < o->nnet_override; i++)
-        if (vm_add_net_override(vm, o->net_override[i], err)) {
+    for (unsigned i = 0; i < o->noverrides; i++)
+        if ((o->overrides[i].disk ? vm_add_disk_override : vm_add_net_override)(
+                vm, o->overrides[i].spec, err)) {
             fprintf(stderr, "corral: error: %s\n", err);
             status = 2;
             goto out;

@@ -49,6 +49,7 @@ int cli_migrate(int argc, char **argv)
         { "no-dedup", no_argument, NULL, 'D' },
         { "no-zero-pages", no_argument, NULL, 'Z' },
         { "mode", required_argument, NULL, 'm' },
+        { "migrate-disks", no_argument, NULL, 'S' },
         { 0 },
     };
     static const struct { int opt; const char *name, *key; long lo, hi; } nums[] = {
@@ -86,6 +87,7 @@ int cli_migrate(int argc, char **argv)
         case 'D': json_object_set_new(body, "dedup", json_false()); break;
         case 'm': json_object_set_new(body, "mode", json_string(optarg)); break;
         case 'Z': json_object_set_new(comp, "zero_pages", json_false()); break;
+        case 'S': json_object_set_new(body, "migrate_disks", json_true()); break;
         default:
             json_decref(body);
             json_decref(comp);
@@ -98,7 +100,8 @@ int cli_migrate(int argc, char **argv)
         json_decref(comp);
         return cli_usage_error("migrate: usage: corral migrate --sock PATH [--downtime-ms N] "
                                "[--max-bandwidth MIBPS] [--zstd LEVEL] [--delta-cache MIB] "
-                               "[--no-dedup] [--no-zero-pages] [--mode precopy|postcopy|auto] URI%s", "");
+                               "[--no-dedup] [--no-zero-pages] [--mode precopy|postcopy|auto] "
+                               "[--migrate-disks] URI%s", "");
     }
     const char *uri = argv[optind];
     json_object_set_new(body, "uri", json_string(uri));
@@ -162,6 +165,10 @@ int cli_migrate(int argc, char **argv)
                num(ram, "zero_pages"), num(ram, "compressed_pages"), num(ram, "dedup_pages"),
                num(ram, "delta_pages"), num(ram, "compression_ratio"), num(ram, "iterations"));
         const char *mode = json_string_value(json_object_get(last, "mode"));
+        json_t *disk = json_object_get(last, "disk");
+        if (disk)
+            printf("storage: %.1f MiB of disk content sent (%.0f chunks)\n",
+                   num(disk, "transferred_bytes") / 1048576.0, num(disk, "chunks"));
         if (num(last, "cpu_throttle_percentage") > 0)
             printf("auto-converge: the guest's harts were throttled to %.0f%% to converge\n",
                    num(last, "cpu_throttle_percentage"));

@@ -23,6 +23,8 @@
  * there; notifications meanwhile are ignored. No thread ever sleeps. */
 #include "devices/virtio_blk.h"
 
+#include "block/blk_dirty.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +62,20 @@ struct virtio_blk {
     struct iothread_timer *rl_timer;
     bool throttled;         /* waiting for rl_timer */
     struct ratelimit_mailbox rl_new;
+    /* Storage migration (virtio_blk_track_*): the changed-chunk map the
+     * write paths mark (set and cleared under vdev.lock), and one copy
+     * request at a time handed to the I/O thread. */
+    struct blk_dirty *track;
+    struct iothread_timer *copy_timer;
+    pthread_mutex_t copy_lock;
+    pthread_cond_t copy_cond;
+    struct copy_req {
+        uint8_t *buf;
+        uint64_t *chunks;
+        unsigned max;
+        int result;
+        bool pending;
+    } copy;
 };
 
 struct blk_range {
@@ -114,6 +130,8 @@ static uint8_t do_rw(struct virtio_blk *b, bool write, uint64_t sector, uint32_t
         return S_OK;
     int r = write ? b->be->ops->pwritev(b->be, b->iov, n, sector * SECTOR)
                   : b->be->ops->preadv(b->be, b->iov, n, sector * SECTOR);
+    if (write && b->track)
+        blk_dirty_mark(b->track, sector * SECTOR, len); /* even a failed write may land */
     if (r) {
         log_warn("%s: %s at sector %llu: %s", b->vdev.name, write ? "write" : "read",
                  (unsigned long long)sector, strerror(-r));
@@ -155,6 +173,8 @@ static uint8_t do_ranges(struct virtio_blk *b, bool zeroes)
         uint64_t off = rg[i].sector * SECTOR, len = rg[i].num_sectors * SECTOR;
         int r = zeroes ? b->be->ops->write_zeroes(b->be, off, len)
                        : b->be->ops->discard(b->be, off, len);
+        if (b->track)
+            blk_dirty_mark(b->track, off, len);
         if (r)
             return S_IOERR;
     }
@@ -337,6 +357,96 @@ static const struct virtio_dev_ops blk_ops = {
     .load_state = blk_load_state,
 };
 
+/* ---- storage migration ---- */
+
+/* Take up to `max` changed chunks and read each into its slot of `buf`.
+ * On the I/O thread while it runs (the backend is its alone), or on the
+ * caller's thread with the I/O thread stopped. Device lock held. */
+static int copy_chunks_locked(struct virtio_blk *b, uint8_t *buf, uint64_t *chunks, unsigned max)
+{
+    unsigned n = 0;
+    uint64_t cs = 1ULL << b->track->shift;
+    while (n < max && blk_dirty_take(b->track, &chunks[n])) {
+        uint64_t len = blk_dirty_chunk_len(b->track, chunks[n]);
+        struct iovec iov = { .iov_base = buf + n * cs, .iov_len = (size_t)len };
+        int r = b->be->ops->preadv(b->be, &iov, 1, chunks[n] << b->track->shift);
+        if (r) {
+            blk_dirty_mark(b->track, chunks[n] << b->track->shift, len);
+            return r;
+        }
+        n++;
+    }
+    return (int)n;
+}
+
+static void blk_copy_timer(void *opaque)
+{
+    struct virtio_blk *b = opaque;
+    pthread_mutex_lock(&b->copy_lock);
+    if (b->copy.pending) {
+        pthread_mutex_lock(&b->vdev.lock);
+        b->copy.result = b->track ? copy_chunks_locked(b, b->copy.buf, b->copy.chunks, b->copy.max)
+                                  : -EINVAL;
+        pthread_mutex_unlock(&b->vdev.lock);
+        b->copy.pending = false;
+        pthread_cond_broadcast(&b->copy_cond);
+    }
+    pthread_mutex_unlock(&b->copy_lock);
+}
+
+int virtio_blk_track_start(struct virtio_blk *b, unsigned shift)
+{
+    struct blk_dirty *d;
+    int r = blk_dirty_new(&d, b->be->size, shift);
+    if (r)
+        return r;
+    pthread_mutex_lock(&b->vdev.lock);
+    blk_dirty_free(b->track);
+    b->track = d;
+    pthread_mutex_unlock(&b->vdev.lock);
+    return 0;
+}
+
+void virtio_blk_track_stop(struct virtio_blk *b)
+{
+    pthread_mutex_lock(&b->vdev.lock);
+    blk_dirty_free(b->track);
+    b->track = NULL;
+    pthread_mutex_unlock(&b->vdev.lock);
+}
+
+uint64_t virtio_blk_track_pending(struct virtio_blk *b)
+{
+    pthread_mutex_lock(&b->vdev.lock);
+    uint64_t n = b->track ? blk_dirty_count(b->track) : 0;
+    pthread_mutex_unlock(&b->vdev.lock);
+    return n;
+}
+
+int virtio_blk_track_copy(struct virtio_blk *b, uint8_t *buf, uint64_t *chunks, unsigned max,
+                          bool io_stopped)
+{
+    if (io_stopped || !b->copy_timer) {
+        pthread_mutex_lock(&b->vdev.lock);
+        int r = b->track ? copy_chunks_locked(b, buf, chunks, max) : -EINVAL;
+        pthread_mutex_unlock(&b->vdev.lock);
+        return r;
+    }
+    pthread_mutex_lock(&b->copy_lock);
+    b->copy = (struct copy_req){ .buf = buf, .chunks = chunks, .max = max, .pending = true };
+    iothread_timer_mod(b->copy_timer, 0);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    int w = 0;
+    while (b->copy.pending && w != ETIMEDOUT)
+        w = pthread_cond_timedwait(&b->copy_cond, &b->copy_lock, &until);
+    int r = b->copy.pending ? -ETIMEDOUT : b->copy.result;
+    b->copy.pending = false;
+    pthread_mutex_unlock(&b->copy_lock);
+    return r;
+}
+
 struct virtio_blk *virtio_blk_create(struct blk_backend *be, const char *serial,
                                      struct gmem *mem, struct iothread *io, struct irq_line irq)
 {
@@ -353,12 +463,16 @@ struct virtio_blk *virtio_blk_create(struct blk_backend *be, const char *serial,
         free(b);
         return NULL;
     }
-    if (io && !(b->rl_timer = iothread_timer_new(io, blk_rl_timer, b))) {
+    if (io && (!(b->rl_timer = iothread_timer_new(io, blk_rl_timer, b)) ||
+               !(b->copy_timer = iothread_timer_new(io, blk_copy_timer, b)))) {
+        iothread_timer_free(b->rl_timer);
         virtio_mmio_destroy(&b->vdev);
         free(b);
         return NULL;
     }
     ratelimit_mailbox_init(&b->rl_new);
+    pthread_mutex_init(&b->copy_lock, NULL);
+    pthread_cond_init(&b->copy_cond, NULL);
     b->be = be;
     b->capacity = be->size / SECTOR;
     if (serial) /* 20 bytes, NUL-padded, not NUL-terminated when full */
@@ -389,7 +503,11 @@ void virtio_blk_destroy(struct virtio_blk *b)
     if (!b)
         return;
     iothread_timer_free(b->rl_timer);
+    iothread_timer_free(b->copy_timer);
     ratelimit_mailbox_destroy(&b->rl_new);
+    virtio_blk_track_stop(b);
+    pthread_mutex_destroy(&b->copy_lock);
+    pthread_cond_destroy(&b->copy_cond);
     virtio_mmio_destroy(&b->vdev);
     blk_close(b->be);
     free(b);

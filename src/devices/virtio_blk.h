@@ -35,6 +35,20 @@ struct blk_backend **virtio_blk_backend_slot(struct virtio_blk *b);
  * thread. */
 void virtio_blk_set_rate_limit(struct virtio_blk *b, const struct ratelimit_cfg *c);
 
+/* Storage migration (docs/migration.md): from track_start on, every
+ * chunk of 2^shift bytes counts as changed until copied, and every write,
+ * discard or write-zeroes marks its chunks changed again. track_copy
+ * takes up to `max` changed chunks, reads them into buf (max << shift
+ * bytes; the last chunk of the disk may be short) and lists them in
+ * `chunks`; it runs on the I/O thread and waits for it, or directly when
+ * `io_stopped` (machine paused). Returns the count or -errno. Not the
+ * I/O thread. */
+int virtio_blk_track_start(struct virtio_blk *b, unsigned shift) WARN_UNUSED;
+void virtio_blk_track_stop(struct virtio_blk *b);
+uint64_t virtio_blk_track_pending(struct virtio_blk *b);
+int virtio_blk_track_copy(struct virtio_blk *b, uint8_t *buf, uint64_t *chunks, unsigned max,
+                          bool io_stopped) WARN_UNUSED;
+
 void virtio_blk_save(struct virtio_blk *b, struct virtio_blk_state *out);
 int virtio_blk_load(struct virtio_blk *b, const struct virtio_blk_state *in) WARN_UNUSED;
 

@@ -840,7 +840,7 @@ int vm_mig_params_from_json(struct vm_mig_params *p, const json_t *body, char *e
 {
     static const char *const keys[] = { "uri", "mode", "downtime_limit_ms",
                                         "max_bandwidth_mibps", "compression",
-                                        "delta_cache_mib", "dedup", NULL };
+                                        "delta_cache_mib", "dedup", "migrate_disks", NULL };
     static const char *const ckeys[] = { "zero_pages", "zstd_level", "threads", NULL };
     static const struct { const char *name; enum vm_mig_mode mode; } modes[] = {
         { "precopy", VM_MIG_PRECOPY }, { "postcopy", VM_MIG_POSTCOPY }, { "auto", VM_MIG_AUTO },
@@ -854,7 +854,8 @@ int vm_mig_params_from_json(struct vm_mig_params *p, const json_t *body, char *e
         opt_uint(body, "downtime_limit_ms", 1, 60000, &dl, w, err) ||
         opt_uint(body, "max_bandwidth_mibps", 0, MIG_MAX_BANDWIDTH_MIBPS, &bw, w, err) ||
         opt_uint(body, "delta_cache_mib", 0, MIG_MAX_DELTA_CACHE_MIB, &delta, w, err) ||
-        get_bool(body, "dedup", false, &p->dedup, w, err))
+        get_bool(body, "dedup", false, &p->dedup, w, err) ||
+        get_bool(body, "migrate_disks", false, &p->migrate_disks, w, err))
         return -1;
     if (mode) {
         size_t i = 0;

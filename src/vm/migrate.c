@@ -16,6 +16,7 @@
 #include "core/vclock.h"
 #include "state/state.h"
 #include "vm/migrate_pages.h"
+#include "vm/migrate_disks.h"
 #include "vm/migrate_postcopy.h"
 #include "vm/migrate_stream.h"
 
@@ -63,6 +64,7 @@ struct mig_args {
     char uri[256];
     enum vm_mig_mode mode;
     uint32_t downtime_ms, max_bandwidth_mibps;
+    bool migrate_disks;
     struct mig_page_opts pages;
     struct mig_encoder *enc;
     int64_t cap_start_ns; /* the bandwidth cap counts from here */
@@ -263,6 +265,23 @@ static int serve_postcopy(struct mig_args *a, int fd, struct gmem *ram, uint64_t
     }
 }
 
+/* Storage migration: the chunks written since they were last sent. */
+static int send_disks(struct mig_args *a, int fd, bool paused, char *err)
+{
+    if (!a->migrate_disks)
+        return 0;
+    uint64_t bytes = 0, chunks = 0;
+    int r = mig_disks_send(a->vm->m, fd, paused, &bytes, &chunks, err);
+    pthread_mutex_lock(&a->vm->mig_lock);
+    a->vm->mig.bytes += bytes;
+    a->vm->mig.disk_bytes += bytes;
+    a->vm->mig.disk_chunks += chunks;
+    uint64_t total = a->vm->mig.bytes;
+    pthread_mutex_unlock(&a->vm->mig_lock);
+    throttle(a->max_bandwidth_mibps, a->cap_start_ns, total);
+    return r;
+}
+
 static void *source_thread(void *arg)
 {
     struct mig_args *a = arg;
@@ -288,15 +307,19 @@ static void *source_thread(void *arg)
         snprintf(err, sizeof(err), "out of memory (page encoder)");
         goto fail;
     }
+    if (a->migrate_disks && (r = mig_disks_start(m, err)))
+        goto fail;
     if ((r = mig_connect(a->uri, &fd, err)))
         goto fail;
     a->cap_start_ns = vclock_host_now_ns();
     state_begin(&o, "hello", 1, 0);
     state_put_u64(&o, MIG_MAGIC);
     state_put_u32(&o, MIG_VERSION);
-    state_put_u64(&o, mig_encoder_features(a->enc));
+    state_put_u64(&o, mig_encoder_features(a->enc) | (a->migrate_disks ? MIG_F_DISKS : 0));
     state_end(&o);
     machine_config_save(m, VM_VERSION, &o);
+    if (a->migrate_disks)
+        mig_disks_put_formats(m, &o);
     if ((r = mig_send(fd, &o, err)) || (r = expect(fd, "hello-ack", &buf, &cap, &s, err)) ||
         (r = expect(fd, "config-ok", &buf, &cap, &s, err)))
         goto fail;
@@ -313,7 +336,8 @@ static void *source_thread(void *arg)
     uint64_t bytes0 = 0, full0 = 0;
     bool postcopy = a->mode == VM_MIG_POSTCOPY;
     if (!postcopy &&
-        ((r = send_pages(a, fd, ram, NULL, &sent, err)) || (r = send_round_end(fd, 0, sent, err)) ||
+        ((r = send_disks(a, fd, false, err)) ||
+         (r = send_pages(a, fd, ram, NULL, &sent, err)) || (r = send_round_end(fd, 0, sent, err)) ||
          (r = expect(fd, "round-ack", &buf, &cap, &s, err))))
         goto fail;
     uint64_t last_sent = sent;
@@ -373,7 +397,8 @@ static void *source_thread(void *arg)
         mig_encoder_round(a->enc, bits);
         tr = vclock_host_now_ns();
         bytes0 = bytes;
-        if ((r = send_pages(a, fd, ram, bits, &sent, err)) ||
+        if ((r = send_disks(a, fd, false, err)) ||
+            (r = send_pages(a, fd, ram, bits, &sent, err)) ||
             (r = send_round_end(fd, round, sent, err)) ||
             (r = expect(fd, "round-ack", &buf, &cap, &s, err)))
             goto fail;
@@ -392,6 +417,9 @@ static void *source_thread(void *arg)
         memset(bits, 0, gmem_dirty_words(ram) * sizeof(uint64_t));
         (void)gmem_dirty_harvest(ram, bits);
         mig_encoder_round(a->enc, bits);
+        /* The disks are whole there before the guest runs there. */
+        if ((r = send_disks(a, fd, true, err)))
+            goto fail;
         uint64_t *stale = mig_encoder_stale(a->enc);
         uint64_t missing = 0;
         for (size_t w = 0; w < gmem_dirty_words(ram); w++)
@@ -420,7 +448,7 @@ static void *source_thread(void *arg)
             goto fail;
         goto completed;
     }
-    if ((r = send_pages(a, fd, ram, bits, &sent, err)) ||
+    if ((r = send_disks(a, fd, true, err)) || (r = send_pages(a, fd, ram, bits, &sent, err)) ||
         (r = send_round_end(fd, UINT32_MAX, sent, err)))
         goto fail;
     t_last = vclock_host_now_ns();
@@ -474,6 +502,8 @@ fail:
     log_warn("migration to %s failed: %s; the VM goes on here", a->uri, err);
 out:
     machine_set_throttle(m, 0); /* whether the guest goes on here or not */
+    if (a->migrate_disks)
+        mig_disks_stop(m);
     if (fd >= 0)
         close(fd);
     state_out_free(&o);
@@ -511,6 +541,11 @@ int vm_migrate_start(struct vm *vm, const struct vm_mig_params *p, char *err)
                  "unix:PATH)");
         goto out;
     }
+    if (p->migrate_disks && p->mode == VM_MIG_POSTCOPY) {
+        snprintf(err, VM_ERR_LEN, "migrate: migrate_disks copies the disks in pre-copy rounds: "
+                 "mode precopy or auto, not postcopy");
+        goto out;
+    }
     if (vm->mig_thread_live) {
         pthread_join(vm->mig_thread, NULL);
         vm->mig_thread_live = false;
@@ -526,6 +561,7 @@ int vm_migrate_start(struct vm *vm, const struct vm_mig_params *p, char *err)
     a->downtime_ms = p->downtime_limit_ms ? p->downtime_limit_ms : DEFAULT_DOWNTIME_MS;
     a->max_bandwidth_mibps = p->max_bandwidth_mibps;
     a->mode = p->mode;
+    a->migrate_disks = p->migrate_disks;
     a->pages = (struct mig_page_opts){
         .zero_pages = p->zero_pages, .zstd_level = p->zstd_level, .dedup = p->dedup,
         .delta_cache_mib = p->delta_cache_mib,
@@ -536,6 +572,7 @@ int vm_migrate_start(struct vm *vm, const struct vm_mig_params *p, char *err)
     snprintf(vm->mig.uri, sizeof(vm->mig.uri), "%s", uri);
     vm->mig.downtime_limit_ms = a->downtime_ms;
     vm->mig.max_bandwidth_mibps = p->max_bandwidth_mibps;
+    vm->mig.migrate_disks = p->migrate_disks;
     snprintf(vm->mig.mode, sizeof(vm->mig.mode), "%s",
              p->mode == VM_MIG_POSTCOPY ? "postcopy" : p->mode == VM_MIG_AUTO ? "auto" : "precopy");
     vm->mig.zstd_level = p->zstd_level;
@@ -579,12 +616,13 @@ json_t *vm_migrate_json(struct vm *vm)
     double elapsed = s->start_ns ? ms_since(s->start_ns) : 0;
     double ratio = s->page_wire_bytes ? (double)s->page_bytes / s->page_wire_bytes : 1.0;
     json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f,"
+        "{s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:I, s:I, s:f, s:f, s:f, s:f, s:f,"
         " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f},"
         " s:{s:I, s:b, s:I}}",
         "status", s->status, "error", s->error, "uri", s->uri, "mode", s->mode,
         "postcopy_requests", (json_int_t)s->postcopy_requests,
         "cpu_throttle_percentage", (json_int_t)s->throttle_pct,
+        "migrate_disks", s->migrate_disks,
         "downtime_limit_ms", (json_int_t)s->downtime_limit_ms,
         "max_bandwidth_mibps", (json_int_t)s->max_bandwidth_mibps,
         "setup_time_ms", s->setup_ms,
@@ -605,6 +643,10 @@ json_t *vm_migrate_json(struct vm *vm)
         "settings",
         "zstd_level", (json_int_t)s->zstd_level, "dedup", s->dedup,
         "delta_cache_mib", (json_int_t)s->delta_cache_mib);
+    if (j && s->migrate_disks)
+        json_object_set_new(j, "disk", json_pack("{s:I, s:I}", "transferred_bytes",
+                                                 (json_int_t)s->disk_bytes, "chunks",
+                                                 (json_int_t)s->disk_chunks));
     pthread_mutex_unlock(&vm->mig_lock);
     return j;
 }
@@ -677,6 +719,18 @@ static int incoming_stream(struct vm *vm, int fd, const char *uri, char *err)
         snprintf(why, sizeof(why), "bad configuration: %.400s", cerr);
         goto refuse;
     }
+    if (features & MIG_F_DISKS) {
+        /* Storage migration: the disks are created here, in the source's
+         * formats, before the machine opens them. */
+        if ((r = mig_recv(fd, &buf, &cap, &s, err)))
+            goto out;
+        if (strcmp(s.id, "disk-formats") ||
+            mig_disks_get_formats(&s.body, vm->create_formats, &vm->ncreate_formats)) {
+            snprintf(why, sizeof(why), "bad disk formats: %.400s", err);
+            goto refuse;
+        }
+        vm->create_disks = true;
+    }
     pthread_mutex_lock(&vm->lock);
     r = vm->state == VM_NOT_STARTED && !vm->m ? vm_restore_build_locked(vm, &sc, &m, why)
                                               : -EINVAL;
@@ -716,6 +770,13 @@ static int incoming_stream(struct vm *vm, int fd, const char *uri, char *err)
                 goto refuse;
             }
             free(missing);
+            continue;
+        }
+        if (!strcmp(s.id, "disk-chunks") && (features & MIG_F_DISKS) && !pc) {
+            if (mig_disks_receive(m, &s.body)) {
+                snprintf(why, sizeof(why), "%.400s", err);
+                goto refuse;
+            }
             continue;
         }
         if (!strcmp(s.id, "pages") && !pc) {
@@ -792,6 +853,8 @@ out:
     mig_pc_dest_finish(pc, true, NULL);
     if (m)
         machine_destroy(m);
+    if (r && !vm->m)
+        vm_remove_created_disks(vm); /* the guest never ran on them here */
     if (fd >= 0)
         close(fd);
     free(buf);

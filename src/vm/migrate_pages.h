@@ -34,7 +34,8 @@ enum mig_page_kind {
 #define MIG_F_ZSTD (1ULL << 0)
 #define MIG_F_DEDUP (1ULL << 1)
 #define MIG_F_DELTA (1ULL << 2)
-#define MIG_F_KNOWN (MIG_F_ZSTD | MIG_F_DEDUP | MIG_F_DELTA)
+#define MIG_F_DISKS (1ULL << 3) /* storage migration (migrate_disks.h) */
+#define MIG_F_KNOWN (MIG_F_ZSTD | MIG_F_DEDUP | MIG_F_DELTA | MIG_F_DISKS)
 
 struct mig_page_opts {
     bool zero_pages;       /* zero pages as a flag (else sent raw) */

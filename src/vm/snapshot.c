@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "devices/virtio_blk.h"
 #include "state/state.h"
 #include "virtio/virtio_mmio.h"
+#include "vm/migrate_disks.h"
 #include "vm/snapshot_files.h"
 
 #define DISKS_VERSION 1
@@ -469,50 +471,78 @@ static int config_from_saved(struct vm_config *c, const struct machine_saved_con
     return 0;
 }
 
-int vm_add_net_override(struct vm *vm, const char *spec, char *err)
+/* "ID=VALUE" into one of the override lists. */
+static int add_override(struct vm *vm, struct vm_override *list, unsigned *n, unsigned max,
+                        const char *flag, const char *example, size_t max_value,
+                        const char *spec, char *err)
 {
     const char *eq = strchr(spec, '=');
     size_t idlen = eq ? (size_t)(eq - spec) : 0;
-    if (!eq || !idlen || idlen >= VM_ID_LEN || !eq[1] || strlen(eq + 1) >= 16)
-        return fail(err, -EINVAL, "--net-override %s: expected IFACE=TAP (e.g. net0=tap1; "
-                    "a TAP name has at most 15 characters)", spec);
+    if (!eq || !idlen || idlen >= VM_ID_LEN || !eq[1] || strlen(eq + 1) > max_value)
+        return fail(err, -EINVAL, "%s %s: expected ID=VALUE (e.g. %s)", flag, spec, example);
     pthread_mutex_lock(&vm->lock);
     int r = 0;
     unsigned i;
-    for (i = 0; i < vm->nnet_overrides; i++)
-        if (strlen(vm->net_overrides[i].iface_id) == idlen &&
-            !memcmp(vm->net_overrides[i].iface_id, spec, idlen))
+    for (i = 0; i < *n; i++)
+        if (strlen(list[i].id) == idlen && !memcmp(list[i].id, spec, idlen))
             break;
-    if (i == VM_MAX_NETS)
-        r = fail(err, -EINVAL, "--net-override %s: at most %d overrides", spec, VM_MAX_NETS);
-    else if (vmcfg_set_str(&vm->net_overrides[i].host_dev_name, eq + 1))
+    if (i == max)
+        r = fail(err, -EINVAL, "%s %s: at most %u", flag, spec, max);
+    else if (vmcfg_set_str(&list[i].value, eq + 1))
         r = fail(err, -ENOMEM, "out of memory");
     else {
-        memcpy(vm->net_overrides[i].iface_id, spec, idlen);
-        vm->net_overrides[i].iface_id[idlen] = '\0';
-        if (i == vm->nnet_overrides)
-            vm->nnet_overrides++;
+        memcpy(list[i].id, spec, idlen);
+        list[i].id[idlen] = '\0';
+        if (i == *n)
+            (*n)++;
     }
     pthread_mutex_unlock(&vm->lock);
     return r;
 }
 
-/* The overrides onto the saved interfaces: each must name a TAP one. */
-static int apply_net_overrides(struct vm *vm, char *err)
+int vm_add_net_override(struct vm *vm, const char *spec, char *err)
+{
+    return add_override(vm, vm->net_overrides, &vm->nnet_overrides, VM_MAX_NETS,
+                        "--net-override", "net0=tap1; a TAP name has at most 15 characters",
+                        15, spec, err);
+}
+
+int vm_add_disk_override(struct vm *vm, const char *spec, char *err)
+{
+    return add_override(vm, vm->disk_overrides, &vm->ndisk_overrides, VM_MAX_DRIVES,
+                        "--disk-override", "disk0=/images/copy.qcow2", PATH_MAX - 1, spec, err);
+}
+
+/* The overrides onto the saved devices: a NIC override must name a TAP
+ * interface; a disk override names the image to open instead (or, in
+ * an incoming storage migration, to create). */
+static int apply_overrides(struct vm *vm, char *err)
 {
     for (unsigned i = 0; i < vm->nnet_overrides; i++) {
-        const struct vm_net_override *o = &vm->net_overrides[i];
+        const struct vm_override *o = &vm->net_overrides[i];
         struct vm_net *n = NULL;
         for (unsigned k = 0; k < vm->cfg.nnets && !n; k++)
-            if (!strcmp(vm->cfg.nets[k].id, o->iface_id))
+            if (!strcmp(vm->cfg.nets[k].id, o->id))
                 n = &vm->cfg.nets[k];
         if (!n)
             return fail(err, -EINVAL, "--net-override %s: the VM has no interface '%s' "
-                        "(it has %u: net0...)", o->iface_id, o->iface_id, vm->cfg.nnets);
+                        "(it has %u: net0...)", o->id, o->id, vm->cfg.nnets);
         if (n->kind != MACHINE_NET_TAP)
             return fail(err, -EINVAL, "--net-override %s: '%s' is user-mode networking, "
-                        "not a TAP interface", o->iface_id, o->iface_id);
-        if (vmcfg_set_str(&n->tap_name, o->host_dev_name))
+                        "not a TAP interface", o->id, o->id);
+        if (vmcfg_set_str(&n->tap_name, o->value))
+            return fail(err, -ENOMEM, "out of memory");
+    }
+    for (unsigned i = 0; i < vm->ndisk_overrides; i++) {
+        const struct vm_override *o = &vm->disk_overrides[i];
+        struct vm_drive *d = NULL;
+        for (unsigned k = 0; k < vm->cfg.ndrives && !d; k++)
+            if (!strcmp(vm->cfg.drives[k].id, o->id))
+                d = &vm->cfg.drives[k];
+        if (!d)
+            return fail(err, -EINVAL, "--disk-override %s: the VM has no disk '%s' "
+                        "(it has %u: disk0...)", o->id, o->id, vm->cfg.ndrives);
+        if (vmcfg_set_str(&d->path, o->value))
             return fail(err, -ENOMEM, "out of memory");
     }
     return 0;
@@ -522,7 +552,8 @@ int vm_restore_build_locked(struct vm *vm, const struct machine_saved_config *sc
                             struct machine **out, char *err)
 {
     int r;
-    if ((r = config_from_saved(&vm->cfg, sc, err)) || (r = apply_net_overrides(vm, err)))
+    if ((r = config_from_saved(&vm->cfg, sc, err)) || (r = apply_overrides(vm, err)) ||
+        (vm->create_disks && (r = vm_create_migrated_disks(vm, sc, err))))
         return r;
     struct machine_config build;
     if ((r = vmcfg_to_machine(&vm->cfg, &build, err)))

@@ -148,8 +148,12 @@ void vm_destroy(struct vm *vm)
     vm_cgroup_leave(vm->cgroup);
     vmcfg_free(&vm->cfg);
     for (unsigned i = 0; i < vm->nnet_overrides; i++)
-        free(vm->net_overrides[i].host_dev_name);
-    vm->nnet_overrides = 0;
+        free(vm->net_overrides[i].value);
+    for (unsigned i = 0; i < vm->ndisk_overrides; i++)
+        free(vm->disk_overrides[i].value);
+    for (unsigned i = 0; i < vm->ncreated_disks; i++)
+        free(vm->created_disks[i]);
+    vm->nnet_overrides = vm->ndisk_overrides = vm->ncreated_disks = 0;
     close(vm->wake_fd);
     vm->wake_fd = -1;
     if (!console_stop(vm))

@@ -79,13 +79,21 @@ struct vm {
     bool migrating;
     /* Incoming post-copy still receiving pages (vm/migrate_postcopy.h). */
     struct mig_pc_dest *mig_pc;
-    /* Under lock: host devices for a restored or migrated VM's NICs
-     * (--net-override net0=TAP; Firecracker's network_overrides). */
-    struct vm_net_override {
-        char iface_id[VM_ID_LEN];
-        char *host_dev_name;
-    } net_overrides[VM_MAX_NETS];
-    unsigned nnet_overrides;
+    /* Under lock: host resources for a restored or migrated VM's devices
+     * (--net-override net0=TAP, as Firecracker's network_overrides;
+     * --disk-override disk0=PATH). */
+    struct vm_override {
+        char id[VM_ID_LEN];
+        char *value;
+    } net_overrides[VM_MAX_NETS], disk_overrides[VM_MAX_DRIVES];
+    unsigned nnet_overrides, ndisk_overrides;
+    /* Incoming storage migration: the disks are created here (never an
+     * existing file); on failure the ones created are removed. */
+    bool create_disks;
+    char create_formats[VM_MAX_DRIVES][8]; /* the source's, disk by disk */
+    unsigned ncreate_formats;
+    char *created_disks[VM_MAX_DRIVES];
+    unsigned ncreated_disks;
     /* PUT /migrate/incoming: the thread that waits for the source. */
     pthread_t incoming_thread;
     bool incoming_live;
@@ -101,6 +109,8 @@ struct vm {
         char mode[12];            /* precopy postcopy auto */
         uint64_t postcopy_requests; /* pages the destination faulted on */
         unsigned throttle_pct;      /* auto-converge: the harts' last throttle */
+        bool migrate_disks;
+        uint64_t disk_bytes, disk_chunks; /* storage migration: sent */
         uint32_t downtime_limit_ms, max_bandwidth_mibps;
         int zstd_level;
         bool dedup;
@@ -195,6 +205,7 @@ struct vm_mig_params {
     int zstd_level;               /* 0: no compression */
     bool dedup;
     uint32_t delta_cache_mib;     /* 0: no page delta */
+    bool migrate_disks;           /* copy the disks too (storage migration) */
 };
 /* The defaults: zero pages and dedup on, no zstd, no delta, no cap. */
 void vm_mig_params_default(struct vm_mig_params *p);
@@ -222,9 +233,13 @@ void vm_console_sink(void *opaque, const uint8_t *buf, size_t len);
  * asked. */
 /* Give a restored or migrated VM's interface IFACE_ID another TAP
  * (the saved one is in use by the source on this host, or named
- * differently on this one). Before the restore or the incoming
- * migration; "net0=tap1" from the command line. */
+ * differently on this one), or its disk DRIVE_ID another image file.
+ * Before the restore or the incoming migration; "net0=tap1",
+ * "disk0=/images/copy.qcow2" from the command line. */
 int vm_add_net_override(struct vm *vm, const char *spec, char *err) WARN_UNUSED;
+int vm_add_disk_override(struct vm *vm, const char *spec, char *err) WARN_UNUSED;
+/* Incoming storage migration failed: remove the disks it created. */
+void vm_remove_created_disks(struct vm *vm);
 int vm_restore_build_locked(struct vm *vm, const struct machine_saved_config *sc,
                             struct machine **out, char *err) WARN_UNUSED;
 int vm_restore_finish_locked(struct vm *vm, struct machine *m, bool resume,
