@@ -27,28 +27,28 @@ EOF
 )"$'\n'
 sleep 1
 
-# A destination whose disk exists refuses; the source keeps running.
-port=$(free_port)
-: >"$SNAP_WORK/exists.raw"
-"$CORRAL" run --incoming "tcp:127.0.0.1:$port" --disk-override "disk0=$SNAP_WORK/exists.raw" \
-    --disk-override "disk1=$SNAP_WORK/never.qcow2" </dev/null >"$SNAP_WORK/exists.log" 2>&1 &
-epid=$!
-sleep 0.3
-out=$("$CORRAL" migrate --sock "$SNAP_SOCK" --migrate-disks "tcp:127.0.0.1:$port" 2>&1) &&
-    snap_fail "a migration onto an existing disk file succeeded: $out"
-wait "$epid" 2>/dev/null
-grep -q "exists" <<<"$out" || snap_fail "existing target: $out"
-[ -s "$SNAP_WORK/exists.raw" ] && snap_fail "the existing file was written"
-[ -e "$SNAP_WORK/never.qcow2" ] && snap_fail "a disk created by the refused migration was left behind"
+# refused DEST-ARGS...: a storage migration to that destination fails;
+# sets $out to what corral migrate said.
+refused() {
+    local port epid
+    port=$(free_port)
+    "$CORRAL" run --incoming "tcp:127.0.0.1:$port" "$@" </dev/null >/dev/null 2>&1 &
+    epid=$!
+    sleep 0.3
+    out=$("$CORRAL" migrate --sock "$SNAP_SOCK" --migrate-disks "tcp:127.0.0.1:$port" 2>&1) &&
+        snap_fail "a storage migration to a destination with $* succeeded: $out"
+    wait "$epid" 2>/dev/null
+}
+# A destination whose second disk exists refuses, and removes the first,
+# which it had created; the source keeps running.
+: >"$SNAP_WORK/exists.qcow2"
+refused --disk-override "disk0=$SNAP_WORK/never.raw" --disk-override "disk1=$SNAP_WORK/exists.qcow2"
+grep -q "exists.qcow2 exists" <<<"$out" || snap_fail "existing target: $out"
+[ -s "$SNAP_WORK/exists.qcow2" ] && snap_fail "the existing file was written"
+[ -e "$SNAP_WORK/never.raw" ] && snap_fail "a disk created by the refused migration was left behind"
 echo "ok: existing target -> $out"
 # Nor does a stream choose where the destination creates files.
-port=$(free_port)
-"$CORRAL" run --incoming "tcp:127.0.0.1:$port" </dev/null >"$SNAP_WORK/noover.log" 2>&1 &
-epid=$!
-sleep 0.3
-out=$("$CORRAL" migrate --sock "$SNAP_SOCK" --migrate-disks "tcp:127.0.0.1:$port" 2>&1) &&
-    snap_fail "a storage migration without --disk-override succeeded: $out"
-wait "$epid" 2>/dev/null
+refused
 grep -q "give --disk-override disk0=PATH" <<<"$out" || snap_fail "no override: $out"
 echo "ok: no --disk-override -> $out"
 r=$("$CORRAL" migrate --sock "$SNAP_SOCK" --migrate-disks --mode postcopy "tcp:127.0.0.1:1" 2>&1) &&
