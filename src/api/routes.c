@@ -50,6 +50,10 @@ static void put_boot_source(struct api_ctx *ctx, const char *id, const json_t *b
                   struct api_reply *out)
 {
     char err[API_ERR_LEN];
+    if (vmcfg_check_boot_files(body, err)) {
+        api_reply_fault(out, 400, "%s", err);
+        return;
+    }
     api_reply_result(out, vm_configure(ctx->vm, VM_RES_BOOT_SOURCE, NULL, body, err), err);
 }
 
@@ -70,6 +74,10 @@ static void put_drive(struct api_ctx *ctx, const char *id, const json_t *body,
                   struct api_reply *out)
 {
     char err[API_ERR_LEN];
+    if (vmcfg_check_drive_file(id, body, err)) {
+        api_reply_fault(out, 400, "%s", err);
+        return;
+    }
     api_reply_result(out, vm_configure(ctx->vm, VM_RES_DRIVE, id, body, err), err);
 }
 

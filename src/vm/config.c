@@ -231,6 +231,59 @@ int vmcfg_check_file(const char *path, const char *what, bool writable, char *er
     return 0;
 }
 
+static const char *str_member(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key)); /* NULL unless a string */
+}
+
+int vmcfg_check_boot_files(const json_t *body, char *err)
+{
+    static const char *const keys[] = { "kernel_image_path", "initrd_path", "firmware_path" };
+    char what[64];
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const char *p = str_member(body, keys[i]);
+        snprintf(what, sizeof(what), "boot-source: %s", keys[i]);
+        if (p && *p && vmcfg_check_file(p, what, false, err))
+            return -EINVAL;
+    }
+    return 0;
+}
+
+int vmcfg_check_drive_file(const char *url_id, const json_t *body, char *err)
+{
+    const char *id = url_id ? url_id : str_member(body, "drive_id");
+    const char *p = str_member(body, "path_on_host");
+    json_t *ro = json_object_get(body, "is_read_only");
+    char what[VM_ID_LEN + 64];
+    if (!vmcfg_valid_id(id))
+        return 0; /* the parser names what is wrong with the id */
+    snprintf(what, sizeof(what), "drive '%s': path_on_host", id);
+    if (p && *p && vmcfg_check_file(p, what, !json_is_true(ro), err))
+        return -EINVAL;
+    return 0;
+}
+
+/* The files a loaded configuration names (as the PUTs check them). */
+static int check_config_files(const struct vm_config *c, char *err)
+{
+    const char *const boot[][2] = { { c->kernel, "kernel_image_path" },
+                                    { c->initrd, "initrd_path" },
+                                    { c->firmware, "firmware_path" } };
+    char what[VM_ID_LEN + 64];
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(what, sizeof(what), "boot-source: %s", boot[i][1]);
+        if (boot[i][0] && vmcfg_check_file(boot[i][0], what, false, err))
+            return -EINVAL;
+    }
+    for (unsigned i = 0; i < c->ndrives; i++) {
+        const struct vm_drive *d = &c->drives[i];
+        snprintf(what, sizeof(what), "drive '%s': path_on_host", d->id);
+        if (vmcfg_check_file(d->path, what, !d->readonly, err))
+            return -EINVAL;
+    }
+    return 0;
+}
+
 /* ---- resources ---- */
 
 int vmcfg_put_boot_source(struct vm_config *c, const json_t *body, char *err)
@@ -244,12 +297,6 @@ int vmcfg_put_boot_source(struct vm_config *c, const json_t *body, char *err)
         (r = get_str(body, "initrd_path", false, &initrd, w, err)) ||
         (r = get_str(body, "boot_args", false, &args, w, err)) ||
         (r = get_str(body, "firmware_path", false, &fw, w, err)))
-        return r;
-    /* The images are checked now, as Firecracker opens its kernel at the
-     * PUT: a wrong path is reported here, not at InstanceStart. */
-    if ((r = vmcfg_check_file(kernel, "boot-source: kernel_image_path", false, err)) ||
-        (initrd && (r = vmcfg_check_file(initrd, "boot-source: initrd_path", false, err))) ||
-        (fw && (r = vmcfg_check_file(fw, "boot-source: firmware_path", false, err))))
         return r;
     /* A PUT replaces the whole resource, as in Firecracker. */
     struct vm_config n = { 0 };
@@ -443,10 +490,6 @@ int vmcfg_put_drive(struct vm_config *c, const char *url_id, const json_t *body,
                     "'-')", w, partuuid);
     if (partuuid && !root)
         partuuid = NULL; /* Firecracker's rule: it only names a root device */
-    char pw[VM_ID_LEN + 64];
-    snprintf(pw, sizeof(pw), "%s: path_on_host", w);
-    if ((r = vmcfg_check_file(path, pw, !ro, err)))
-        return r;
     unsigned slot = c->ndrives;
     for (unsigned i = 0; i < c->ndrives; i++) {
         if (!strcmp(c->drives[i].id, id))
@@ -914,6 +957,8 @@ int vmcfg_load_file(struct vm_config *c, const char *path, char *err)
     char sub[VM_ERR_LEN];
     int r = vmcfg_apply_document(c, doc, sub);
     json_decref(doc);
+    if (!r)
+        r = check_config_files(c, sub);
     if (r)
         fail(err, "%s: %s", path, sub);
     return r;

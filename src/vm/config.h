@@ -115,8 +115,14 @@ int vmcfg_put_serial(struct vm_config *c, const json_t *body, char *err) WARN_UN
 int vmcfg_parse_logger(struct vm_logger *out, const json_t *body, char *err) WARN_UNUSED;
 void vmcfg_logger_free(struct vm_logger *l);
 int vmcfg_put_metrics(struct vm_config *c, const json_t *body, char *err) WARN_UNUSED;
-/* A path a PUT names must be there: `what` names the field in the message. */
+/* The files a body names must be there, as Firecracker opens them at the
+ * PUT: the API checks PUT /boot-source and PUT /drives bodies with these,
+ * vmcfg_load_file the whole file (the parsers themselves touch no file).
+ * A regular file or block device, readable (and writable unless the
+ * drive is_read_only); the message names the field, or the drive. */
 int vmcfg_check_file(const char *path, const char *what, bool writable, char *err) WARN_UNUSED;
+int vmcfg_check_boot_files(const json_t *body, char *err) WARN_UNUSED;
+int vmcfg_check_drive_file(const char *url_id, const json_t *body, char *err) WARN_UNUSED;
 /* PATCH /drives/{id} ({drive_id, path_on_host, rate_limiter}; a path must
  * be the drive's own) and PATCH /network-interfaces/{id} ({iface_id,
  * rx_rate_limiter, tx_rate_limiter}): change the limiters of a drive or
