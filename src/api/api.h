@@ -98,9 +98,11 @@ int api_socket_bind(const char *path, char *err);
 #define API_METRICS_INTERVAL_MS 60000
 /* Open `path` (a file, appended to, or a FIFO, which is never waited for:
  * a line that does not fit is dropped and counted) and write a line
- * every interval_ms from a thread of its own. 0 or -errno with a message. */
+ * every interval_ms from a thread of its own; `extra` (NULL or an object:
+ * Firecracker's "id" and "properties") is copied into every line. 0 or
+ * -errno with a message. */
 int api_metrics_open(struct api_metrics **out, struct vm *vm, const char *path,
-                     unsigned interval_ms, char *err) WARN_UNUSED;
+                     unsigned interval_ms, const json_t *extra, char *err) WARN_UNUSED;
 /* One line now (FlushMetrics). Any thread. 0, or -EAGAIN when the reader
  * did not take it (counted as dropped). */
 int api_metrics_flush(struct api_metrics *m) WARN_UNUSED;

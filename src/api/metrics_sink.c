@@ -33,6 +33,7 @@ struct api_metrics {
     pthread_cond_t cond;
     bool stop;
     uint64_t lines, dropped;
+    json_t *extra;         /* members added to every line; NULL: none */
 };
 
 /* The whole line or nothing that counts: a pipe that stays full past
@@ -76,6 +77,8 @@ static int flush_locked(struct api_metrics *m)
         json_object_set_new(j, "metrics_sink",
                             json_pack("{s:I, s:I}", "lines", (json_int_t)m->lines,
                                       "dropped_lines", (json_int_t)m->dropped));
+        if (m->extra)
+            json_object_update(j, m->extra);
     }
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -121,7 +124,7 @@ static void *sink_main(void *arg)
 }
 
 int api_metrics_open(struct api_metrics **out, struct vm *vm, const char *path,
-                     unsigned interval_ms, char *err)
+                     unsigned interval_ms, const json_t *extra, char *err)
 {
     struct stat st;
     int flags = O_WRONLY | O_CREAT | O_APPEND;
@@ -147,6 +150,7 @@ int api_metrics_open(struct api_metrics **out, struct vm *vm, const char *path,
     }
     m->vm = vm;
     m->fd = fd;
+    m->extra = extra ? json_deep_copy(extra) : NULL;
     m->interval_ms = interval_ms ? interval_ms : API_METRICS_INTERVAL_MS;
     pthread_mutex_init(&m->lock, NULL);
     pthread_condattr_t ca;
@@ -163,6 +167,7 @@ int api_metrics_open(struct api_metrics **out, struct vm *vm, const char *path,
     if (r) {
         pthread_cond_destroy(&m->cond);
         pthread_mutex_destroy(&m->lock);
+        json_decref(m->extra);
         close(fd);
         free(m);
         snprintf(err, API_ERR_LEN, "metrics: cannot start its thread: %s", strerror(-r));
@@ -202,5 +207,6 @@ void api_metrics_close(struct api_metrics *m)
     close(m->fd);
     pthread_cond_destroy(&m->cond);
     pthread_mutex_destroy(&m->lock);
+    json_decref(m->extra);
     free(m);
 }

@@ -40,14 +40,62 @@ void api_reply_result(struct api_reply *out, int r, const char *err)
         api_reply_fault(out, r == -EINVAL ? 400 : 500, "%s", err);
 }
 
-static void get_root(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
+/* Every key of `body` is one of `keys` (NULL-terminated). */
+bool api_only_keys(const json_t *body, const char *const *keys, struct api_reply *out)
+{
+    const char *k;
+    json_t *v;
+    if (!json_is_object(body)) {
+        api_reply_fault(out, 400, "the body must be a JSON object");
+        return false;
+    }
+    json_object_foreach((json_t *)body, k, v) {
+        unsigned i;
+        for (i = 0; keys[i] && strcmp(keys[i], k); i++)
+            ;
+        if (!keys[i]) {
+            api_reply_fault(out, 400, "unknown key '%.64s'", k);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Optional string / bool members: false (reply set) when of another type. */
+bool api_opt_string(const json_t *body, const char *key, const char **v,
+                    struct api_reply *out)
+{
+    json_t *j = json_object_get(body, key);
+    *v = NULL;
+    if (!j)
+        return true;
+    if (!json_is_string(j)) {
+        api_reply_fault(out, 400, "'%s' must be a string", key);
+        return false;
+    }
+    *v = json_string_value(j);
+    return true;
+}
+
+bool api_opt_bool(const json_t *body, const char *key, bool *v, struct api_reply *out)
+{
+    json_t *j = json_object_get(body, key);
+    if (!j)
+        return true;
+    if (!json_is_boolean(j)) {
+        api_reply_fault(out, 400, "'%s' must be true or false", key);
+        return false;
+    }
+    *v = json_is_true(j);
+    return true;
+}
+
+static API_HANDLER(get_root)
 {
     api_reply_json(out, vm_info_json(ctx->vm));
 }
 
-static void put_boot_source(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
+static API_HANDLER(put_boot_source)
 {
     char err[API_ERR_LEN];
     if (vmcfg_check_boot_files(body, err)) {
@@ -57,21 +105,18 @@ static void put_boot_source(struct api_ctx *ctx, const char *id, const json_t *b
     api_reply_result(out, vm_configure(ctx->vm, VM_RES_BOOT_SOURCE, NULL, body, err), err);
 }
 
-static void get_machine_config(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
+static API_HANDLER(get_machine_config)
 {
     api_reply_json(out, vm_machine_config_json(ctx->vm));
 }
 
-static void put_machine_config(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
+static API_HANDLER(put_machine_config)
 {
     char err[API_ERR_LEN];
     api_reply_result(out, vm_configure(ctx->vm, VM_RES_MACHINE_CONFIG, NULL, body, err), err);
 }
 
-static void put_drive(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
+static API_HANDLER(put_drive)
 {
     char err[API_ERR_LEN];
     if (vmcfg_check_drive_file(id, body, err)) {
@@ -81,22 +126,19 @@ static void put_drive(struct api_ctx *ctx, const char *id, const json_t *body,
     api_reply_result(out, vm_configure(ctx->vm, VM_RES_DRIVE, id, body, err), err);
 }
 
-static void put_net(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
+static API_HANDLER(put_net)
 {
     char err[API_ERR_LEN];
     api_reply_result(out, vm_configure(ctx->vm, VM_RES_NET, id, body, err), err);
 }
 
-static void patch_drive(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
+static API_HANDLER(patch_drive)
 {
     char err[API_ERR_LEN];
     api_reply_result(out, vm_patch_drive(ctx->vm, id, body, err), err);
 }
 
-static void patch_net(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
+static API_HANDLER(patch_net)
 {
     char err[API_ERR_LEN];
     api_reply_result(out, vm_patch_net(ctx->vm, id, body, err), err);
@@ -125,8 +167,7 @@ static const char *only_string(const json_t *body, const char *key, struct api_r
     return json_string_value(v);
 }
 
-static void put_actions(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
+static API_HANDLER(put_actions)
 {
     char err[API_ERR_LEN];
     const char *a = only_string(body, "action_type", out);
@@ -150,8 +191,7 @@ static void put_actions(struct api_ctx *ctx, const char *id, const json_t *body,
     api_reply_result(out, r, err);
 }
 
-static void patch_vm(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
+static API_HANDLER(patch_vm)
 {
     char err[API_ERR_LEN];
     const char *s = only_string(body, "state", out);
@@ -165,197 +205,35 @@ static void patch_vm(struct api_ctx *ctx, const char *id, const json_t *body,
         api_reply_fault(out, 400, "unknown state '%.64s' (Paused or Resumed)", s);
 }
 
-/* Every key of `body` is one of `keys` (NULL-terminated). */
-static bool only_keys(const json_t *body, const char *const *keys, struct api_reply *out)
-{
-    const char *k;
-    json_t *v;
-    if (!json_is_object(body)) {
-        api_reply_fault(out, 400, "the body must be a JSON object");
-        return false;
-    }
-    json_object_foreach((json_t *)body, k, v) {
-        unsigned i;
-        for (i = 0; keys[i] && strcmp(keys[i], k); i++)
-            ;
-        if (!keys[i]) {
-            api_reply_fault(out, 400, "unknown key '%.64s'", k);
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Optional string / bool members: false (reply set) when of another type. */
-static bool opt_string(const json_t *body, const char *key, const char **v,
-                       struct api_reply *out)
-{
-    json_t *j = json_object_get(body, key);
-    *v = NULL;
-    if (!j)
-        return true;
-    if (!json_is_string(j)) {
-        api_reply_fault(out, 400, "'%s' must be a string", key);
-        return false;
-    }
-    *v = json_string_value(j);
-    return true;
-}
-
-static bool opt_bool(const json_t *body, const char *key, bool *v, struct api_reply *out)
-{
-    json_t *j = json_object_get(body, key);
-    if (!j)
-        return true;
-    if (!json_is_boolean(j)) {
-        api_reply_fault(out, 400, "'%s' must be true or false", key);
-        return false;
-    }
-    *v = json_is_true(j);
-    return true;
-}
-
-static void put_snapshot_create(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
-{
-    static const char *const keys[] = { "snapshot_path", "mem_file_path", "snapshot_type",
-                                        "version", NULL };
-    char err[API_ERR_LEN];
-    const char *sp, *mp, *type, *version;
-    if (!only_keys(body, keys, out) || !opt_string(body, "snapshot_path", &sp, out) ||
-        !opt_string(body, "mem_file_path", &mp, out) ||
-        !opt_string(body, "snapshot_type", &type, out) ||
-        !opt_string(body, "version", &version, out))
-        return;
-    if (!sp || !mp) {
-        api_reply_fault(out, 400, "snapshot_path and mem_file_path are required");
-        return;
-    }
-    bool diff = false;
-    if (type && !strcmp(type, "Diff"))
-        diff = true;
-    else if (type && strcmp(type, "Full")) {
-        api_reply_fault(out, 400, "unknown snapshot_type '%.64s' (Full or Diff)", type);
-        return;
-    }
-    api_reply_result(out, vm_snapshot_create(ctx->vm, sp, mp, diff, err), err);
-}
-
-static void put_snapshot_load(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
-{
-    static const char *const keys[] = { "snapshot_path", "mem_backend", "mem_file_path",
-                                        "enable_diff_snapshots", "resume_vm",
-                                        "ignore_disk_changes", NULL };
-    static const char *const be_keys[] = { "backend_type", "backend_path", NULL };
-    char err[API_ERR_LEN];
-    struct vm_snapshot_load_opts o = { .resume = false };
-    const char *mem_file = NULL, *be_type = NULL, *be_path = NULL;
-    bool diff = false;
-    if (!only_keys(body, keys, out) || !opt_string(body, "snapshot_path", &o.state_path, out) ||
-        !opt_string(body, "mem_file_path", &mem_file, out) ||
-        !opt_bool(body, "enable_diff_snapshots", &diff, out) ||
-        !opt_bool(body, "resume_vm", &o.resume, out) ||
-        !opt_bool(body, "ignore_disk_changes", &o.ignore_disk_changes, out))
-        return;
-    json_t *be = json_object_get(body, "mem_backend");
-    if (be) {
-        if (!only_keys(be, be_keys, out) || !opt_string(be, "backend_type", &be_type, out) ||
-            !opt_string(be, "backend_path", &be_path, out))
-            return;
-        if (!be_type || strcmp(be_type, "File")) {
-            api_reply_fault(out, 400, "mem_backend.backend_type must be \"File\" (Uffd is "
-                            "not supported)");
-            return;
-        }
-    }
-    if (!o.state_path) {
-        api_reply_fault(out, 400, "snapshot_path is required");
-        return;
-    }
-    if (mem_file && be_path) {
-        api_reply_fault(out, 400, "give mem_backend or mem_file_path, not both");
-        return;
-    }
-    o.mem_path = be_path ? be_path : mem_file;
-    api_reply_result(out, vm_snapshot_load(ctx->vm, &o, err), err);
-}
-
-static void put_migrate(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
-{
-    char err[API_ERR_LEN];
-    struct vm_mig_params p;
-    if (vm_mig_params_from_json(&p, body, err)) {
-        api_reply_fault(out, 400, "%s", err);
-        return;
-    }
-    api_reply_result(out, vm_migrate_start(ctx->vm, &p, err), err);
-}
-
-static void put_migrate_incoming(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
-{
-    static const char *const keys[] = { "uri", NULL };
-    char err[API_ERR_LEN];
-    const char *uri;
-    if (!only_keys(body, keys, out) || !opt_string(body, "uri", &uri, out))
-        return;
-    if (!uri) {
-        api_reply_fault(out, 400, "'uri' is required (tcp:HOST:PORT, unix:PATH, fd:N)");
-        return;
-    }
-    api_reply_result(out, vm_migrate_incoming_start(ctx->vm, uri, err), err);
-}
-
-static void get_migrate(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
-{
-    api_reply_json(out, vm_migrate_json(ctx->vm));
-}
-
-static void put_migrate_cancel(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
-{
-    char err[API_ERR_LEN];
-    api_reply_result(out, vm_migrate_cancel(ctx->vm, err), err);
-}
-
-static void get_vm_config(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
+static API_HANDLER(get_vm_config)
 {
     api_reply_json(out, vm_config_json(ctx->vm));
 }
 
-static void get_metrics(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
+static API_HANDLER(get_metrics)
 {
     api_reply_json(out, vm_metrics_json(ctx->vm));
 }
 
-static void put_balloon(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
+static API_HANDLER(put_balloon)
 {
     char err[API_ERR_LEN];
     api_reply_result(out, vm_balloon_put(ctx->vm, body, err), err);
 }
 
-static void patch_balloon(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
+static API_HANDLER(patch_balloon)
 {
     char err[API_ERR_LEN];
     api_reply_result(out, vm_balloon_patch(ctx->vm, body, err), err);
 }
 
-static void patch_balloon_stats(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
+static API_HANDLER(patch_balloon_stats)
 {
     char err[API_ERR_LEN];
     api_reply_result(out, vm_balloon_patch_stats(ctx->vm, body, err), err);
 }
 
-static void get_balloon(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
+static API_HANDLER(get_balloon)
 {
     char err[API_ERR_LEN] = "out of memory";
     json_t *j = vm_balloon_json(ctx->vm, err);
@@ -365,8 +243,7 @@ static void get_balloon(struct api_ctx *ctx, const char *id, const json_t *body,
         api_reply_fault(out, 400, "%s", err);
 }
 
-static void get_balloon_stats(struct api_ctx *ctx, const char *id, const json_t *body,
-                  struct api_reply *out)
+static API_HANDLER(get_balloon_stats)
 {
     char err[API_ERR_LEN] = "out of memory";
     json_t *j = vm_balloon_stats_json(ctx->vm, err);
@@ -402,12 +279,12 @@ const struct api_route api_routes[] = {
     ROUTE("PATCH", "/vm", API_BODY, patch_vm),
     ROUTE("GET", "/vm/config", API_NO_BODY, get_vm_config),
     ROUTE("GET", "/metrics", API_NO_BODY, get_metrics),
-    ROUTE("PUT", "/snapshot/create", API_BODY, put_snapshot_create),
-    ROUTE("PUT", "/snapshot/load", API_BODY, put_snapshot_load),
-    ROUTE("PUT", "/migrate", API_BODY, put_migrate),
-    ROUTE("GET", "/migrate", API_NO_BODY, get_migrate),
-    ROUTE("PUT", "/migrate/cancel", API_NO_BODY, put_migrate_cancel),
-    ROUTE("PUT", "/migrate/incoming", API_BODY, put_migrate_incoming),
+    ROUTE("PUT", "/snapshot/create", API_BODY, api_put_snapshot_create),
+    ROUTE("PUT", "/snapshot/load", API_BODY, api_put_snapshot_load),
+    ROUTE("PUT", "/migrate", API_BODY, api_put_migrate),
+    ROUTE("GET", "/migrate", API_NO_BODY, api_get_migrate),
+    ROUTE("PUT", "/migrate/cancel", API_NO_BODY, api_put_migrate_cancel),
+    ROUTE("PUT", "/migrate/incoming", API_BODY, api_put_migrate_incoming),
     ROUTE("PUT", "/balloon", API_BODY, put_balloon),
     ROUTE("PATCH", "/balloon", API_BODY, patch_balloon),
     ROUTE("GET", "/balloon", API_NO_BODY, get_balloon),

@@ -85,14 +85,26 @@ API_HANDLER(api_put_logger)
                     err);
 }
 
-/* Open the sink for `path` unless one is open. ctx->lock held. */
-static int open_metrics_locked(struct api_ctx *ctx, const char *path, char *err)
+/* Open the sink `c` describes unless one is open. ctx->lock held. */
+static int open_metrics_locked(struct api_ctx *ctx, const struct vm_config *c, char *err)
 {
     if (ctx->metrics) {
         snprintf(err, API_ERR_LEN, "metrics: the metrics system is already initialized");
         return -EINVAL;
     }
-    return api_metrics_open(&ctx->metrics, ctx->vm, path, API_METRICS_INTERVAL_MS, err);
+    json_t *extra = json_object();
+    if (!extra) {
+        snprintf(err, API_ERR_LEN, "out of memory");
+        return -ENOMEM;
+    }
+    if (c->metrics_emit_id)
+        json_object_set_new(extra, "id", json_string(ctx->vm->id));
+    if (c->metrics_properties)
+        json_object_set(extra, "properties", c->metrics_properties);
+    int r = api_metrics_open(&ctx->metrics, ctx->vm, c->metrics_path, API_METRICS_INTERVAL_MS,
+                             extra, err);
+    json_decref(extra);
+    return r;
 }
 
 /* Once per process, as in Firecracker; any state. */
@@ -103,11 +115,16 @@ API_HANDLER(api_put_metrics)
     vmcfg_init(&scratch);
     int r = vmcfg_put_metrics(&scratch, body, err);
     pthread_mutex_lock(&ctx->lock);
-    if (!r && (r = open_metrics_locked(ctx, scratch.metrics_path, err)) == 0) {
+    if (!r && (r = open_metrics_locked(ctx, &scratch, err)) == 0) {
+        struct vm_config *c = &ctx->vm->cfg;
         pthread_mutex_lock(&ctx->vm->lock);
-        free(ctx->vm->cfg.metrics_path);
-        ctx->vm->cfg.metrics_path = scratch.metrics_path;
+        free(c->metrics_path);
+        json_decref(c->metrics_properties);
+        c->metrics_path = scratch.metrics_path;
+        c->metrics_emit_id = scratch.metrics_emit_id;
+        c->metrics_properties = scratch.metrics_properties;
         scratch.metrics_path = NULL;
+        scratch.metrics_properties = NULL;
         pthread_mutex_unlock(&ctx->vm->lock);
     }
     pthread_mutex_unlock(&ctx->lock);
@@ -259,17 +276,12 @@ int api_ctx_apply_config(struct api_ctx *ctx, char *err)
         else
             install_serial_locked(vm, fd);
     }
-    char *metrics = NULL;
-    if (!r && vm->cfg.metrics_path && vmcfg_set_str(&metrics, vm->cfg.metrics_path)) {
-        snprintf(err, API_ERR_LEN, "out of memory");
-        r = -ENOMEM;
-    }
+    /* Main thread, before the API serves: vm->cfg cannot change meanwhile. */
     pthread_mutex_unlock(&vm->lock);
-    if (!r && metrics) {
+    if (!r && vm->cfg.metrics_path) {
         pthread_mutex_lock(&ctx->lock);
-        r = open_metrics_locked(ctx, metrics, err);
+        r = open_metrics_locked(ctx, &vm->cfg, err);
         pthread_mutex_unlock(&ctx->lock);
     }
-    free(metrics);
     return r;
 }

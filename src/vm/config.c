@@ -66,6 +66,7 @@ void vmcfg_free(struct vm_config *c)
     free(c->huge_pages);
     free(c->serial_out);
     free(c->metrics_path);
+    json_decref(c->metrics_properties);
     vmcfg_logger_free(&c->logger);
     for (unsigned i = 0; i < c->ndrives; i++)
         drive_free(&c->drives[i]);
@@ -678,16 +679,20 @@ int vmcfg_put_balloon(struct vm_config *c, const json_t *body, char *err)
 {
     static const char *const keys[] = { "amount_mib", "deflate_on_oom",
                                         "stats_polling_interval_s", "free_page_reporting",
-                                        NULL };
+                                        "free_page_hinting", NULL };
     const char *w = "balloon";
     long long amount, interval = 0;
-    bool oom = false, report = false;
+    bool oom = false, report = false, hint = false;
     int r;
     if ((r = check_object(body, w, err)) || (r = check_keys(body, keys, w, err)) ||
         (r = get_uint(body, "amount_mib", 0, MAX_MEM_MIB, &amount, w, err)) ||
         (r = get_bool(body, "deflate_on_oom", true, &oom, w, err)) ||
-        (r = get_bool(body, "free_page_reporting", false, &report, w, err)))
+        (r = get_bool(body, "free_page_reporting", false, &report, w, err)) ||
+        (r = get_bool(body, "free_page_hinting", false, &hint, w, err)))
         return r;
+    if (hint)
+        return fail(err, "%s: 'free_page_hinting' is not supported (free_page_reporting "
+                    "gives freed guest pages back instead)", w);
     if (json_object_get(body, "stats_polling_interval_s") &&
         (r = get_uint(body, "stats_polling_interval_s", 0, MAX_STATS_INTERVAL_S, &interval,
                       w, err)))
@@ -820,17 +825,37 @@ int vmcfg_parse_logger(struct vm_logger *out, const json_t *body, char *err)
 
 int vmcfg_put_metrics(struct vm_config *c, const json_t *body, char *err)
 {
-    static const char *const keys[] = { "metrics_path", NULL };
+    static const char *const keys[] = { "metrics_path", "emit_id", "properties", NULL };
     const char *path;
+    bool emit_id = false;
     int r;
     if ((r = check_object(body, "metrics", err)) || (r = check_keys(body, keys, "metrics", err)) ||
-        (r = get_str(body, "metrics_path", true, &path, "metrics", err)))
+        (r = get_str(body, "metrics_path", true, &path, "metrics", err)) ||
+        (r = get_bool(body, "emit_id", false, &emit_id, "metrics", err)))
         return r;
+    json_t *props = json_object_get(body, "properties");
+    if (props && !json_is_null(props)) {
+        const char *k;
+        json_t *v;
+        if (!json_is_object(props))
+            return fail(err, "metrics: 'properties' must be an object of strings");
+        json_object_foreach(props, k, v) {
+            if (!json_is_string(v))
+                return fail(err, "metrics: properties.%.64s must be a string", k);
+        }
+        if (json_object_size(props) > 64)
+            return fail(err, "metrics: at most 64 properties");
+    } else {
+        props = NULL;
+    }
     if (c->metrics_path)
         return fail(err, "metrics: the metrics system is already initialized (to '%.200s')",
                     c->metrics_path);
     if (vmcfg_set_str(&c->metrics_path, path))
         return fail(err, "out of memory");
+    c->metrics_emit_id = emit_id;
+    json_decref(c->metrics_properties);
+    c->metrics_properties = props ? json_deep_copy(props) : NULL;
     return 0;
 }
 
@@ -1028,8 +1053,13 @@ static int vmcfg_extras_json(const struct vm_config *c, json_t *doc)
         set_str(o, "module", l->module);
         json_object_set_new(doc, "logger", o);
     }
-    if (c->metrics_path)
-        json_object_set_new(doc, "metrics", json_pack("{s:s}", "metrics_path", c->metrics_path));
+    if (c->metrics_path) {
+        json_t *m = json_pack("{s:s, s:b}", "metrics_path", c->metrics_path, "emit_id",
+                              c->metrics_emit_id);
+        if (m && c->metrics_properties)
+            json_object_set(m, "properties", c->metrics_properties);
+        json_object_set_new(doc, "metrics", m);
+    }
     return 0;
 }
 

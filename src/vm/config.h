@@ -81,6 +81,8 @@ struct vm_config {
     bool serial_limit_set;
     struct vm_logger logger;
     char *metrics_path;  /* PUT /metrics (the API layer writes it) */
+    bool metrics_emit_id;        /* each line gets "id" (the VM's) */
+    json_t *metrics_properties;  /* each line gets "properties"; owned */
     int cpu_engine;      /* enum cpu_engine; 0 = default */
     struct vm_balloon balloon;
     struct vm_drive drives[VM_MAX_DRIVES];
