@@ -72,7 +72,9 @@ done
 t1=$(date +%s.%N)
 took=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
 within "$took" 0 20 || fail "40 flushes to a FIFO nobody reads took $took s"
-expect_status 204 PUT /actions '{"action_type":"SendCtrlAltDel"}'
+# A VM that never started exits at once: the answer may be cut off by
+# the exit (the server stops with the process), so only the status counts.
+api PUT /actions '{"action_type":"SendCtrlAltDel"}' >/dev/null
 wait "$pid" || fail "the API-only process did not end with status 0"
 pid=
 
