@@ -148,7 +148,9 @@ static void parse_as(const char *schema, const char *body, char *err)
     json_t *d = json_loads("{\"path_on_host\":\"/x\",\"is_root_device\":false}", 0, NULL);
     assert_int_equal(vmcfg_put_drive(&c, "d", d, err), 0);
     json_decref(d);
-    assert_int_equal(vmcfg_put_net(&c, "n", json_object(), err), 0);
+    json_t *empty = json_object();
+    assert_int_equal(vmcfg_put_net(&c, "n", empty, err), 0);
+    json_decref(empty);
     const struct vm_drive *dr;
     struct ratelimit_cfg rl;
     unsigned i;
