@@ -9,17 +9,16 @@
  * most a few milliseconds for room, and is then dropped and counted; the
  * count travels in the next line that gets through. */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "api/api.h"
+#include "core/log.h"
 #include "core/seccomp.h"
 
 #define SINK_WAIT_MS 20 /* for room in a full pipe, per line */
@@ -126,22 +125,9 @@ static void *sink_main(void *arg)
 int api_metrics_open(struct api_metrics **out, struct vm *vm, const char *path,
                      unsigned interval_ms, const json_t *extra, char *err)
 {
-    struct stat st;
-    int flags = O_WRONLY | O_CREAT | O_APPEND;
-    if (stat(path, &st) == 0 && S_ISFIFO(st.st_mode))
-        flags = O_RDWR;
-    int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(err, API_ERR_LEN, "metrics: metrics_path '%.200s': %s", path, strerror(e));
-        return -e;
-    }
-    if (fstat(fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))) {
-        close(fd);
-        snprintf(err, API_ERR_LEN, "metrics: metrics_path '%.200s': not a file or a named "
-                 "pipe", path);
-        return -EINVAL;
-    }
+    int fd = log_open_output(path, "metrics: metrics_path", err, API_ERR_LEN);
+    if (fd < 0)
+        return fd;
     struct api_metrics *m = calloc(1, sizeof(*m));
     if (!m) {
         close(fd);

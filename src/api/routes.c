@@ -375,6 +375,7 @@ void api_dispatch(struct api_ctx *ctx, const char *method, const char *path, con
                                                sizeof(allow), out);
     if (!r)
         return;
+    log_debug("api: %s %s", method, path);
     if (r->refused) {
         api_reply_fault(out, 400, "%s %s is not supported: %s", method, r->path, r->refused);
         return;
@@ -397,7 +398,6 @@ void api_dispatch(struct api_ctx *ctx, const char *method, const char *path, con
         api_reply_fault(out, 400, "%s %s takes no body", method, r->path);
         return;
     }
-    log_debug("api: %s %s", method, path);
     r->handler(ctx, id[0] ? id : NULL, j, out);
     json_decref(j);
 }

@@ -4,11 +4,9 @@
  * --config-file); what opens files and starts threads is here, in the
  * API layer that owns them for the VM (struct api_ctx). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/routes.h"
@@ -152,14 +150,22 @@ void api_flush_metrics(struct api_ctx *ctx, struct api_reply *out)
     out->status = 204;
 }
 
-API_HANDLER(api_patch_machine_config)
+/* A configuration change through `fn`, before start only. */
+static void configure_unstarted(struct api_ctx *ctx, const char *what,
+                                int (*fn)(struct vm_config *, const json_t *, char *),
+                                const json_t *body, struct api_reply *out)
 {
     char err[API_ERR_LEN];
-    if (!lock_unstarted(ctx->vm, "PATCH /machine-config", out))
+    if (!lock_unstarted(ctx->vm, what, out))
         return;
-    int r = vmcfg_patch_machine_config(&ctx->vm->cfg, body, err);
+    int r = fn(&ctx->vm->cfg, body, err);
     pthread_mutex_unlock(&ctx->vm->lock);
     api_reply_result(out, r, err);
+}
+
+API_HANDLER(api_patch_machine_config)
+{
+    configure_unstarted(ctx, "PATCH /machine-config", vmcfg_patch_machine_config, body, out);
 }
 
 /* PUT /entropy: the virtio-rng device. Its rate_limiter is checked and
@@ -167,12 +173,7 @@ API_HANDLER(api_patch_machine_config)
  * limiter yet (docs/api.yaml). */
 API_HANDLER(api_put_entropy)
 {
-    char err[API_ERR_LEN];
-    if (!lock_unstarted(ctx->vm, "PUT /entropy", out))
-        return;
-    int r = vmcfg_put_entropy(&ctx->vm->cfg, body, err);
-    pthread_mutex_unlock(&ctx->vm->lock);
-    api_reply_result(out, r, err);
+    configure_unstarted(ctx, "PUT /entropy", vmcfg_put_entropy, body, out);
 }
 
 /* The serial console's output, written by the VM's console thread (the
@@ -180,38 +181,12 @@ API_HANDLER(api_put_entropy)
  * what does not fit rather than stalling the guest's console. */
 static void serial_write(void *opaque, const uint8_t *buf, size_t len)
 {
-    int fd = (int)(intptr_t)opaque;
-    while (len) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return;
-        buf += n;
-        len -= (size_t)n;
-    }
+    (void)log_write_fd((int)(intptr_t)opaque, buf, len);
 }
 
 static int open_serial(const char *path, char *err)
 {
-    struct stat st;
-    int flags = O_WRONLY | O_CREAT | O_APPEND;
-    if (stat(path, &st) == 0 && S_ISFIFO(st.st_mode))
-        flags = O_RDWR; /* no wait for a reader */
-    int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(err, API_ERR_LEN, "serial: serial_out_path '%.200s': %s", path, strerror(e));
-        return -e;
-    }
-    if (fstat(fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) &&
-                               !S_ISCHR(st.st_mode))) {
-        close(fd);
-        snprintf(err, API_ERR_LEN, "serial: serial_out_path '%.200s': not a file, a named "
-                 "pipe or a terminal", path);
-        return -EINVAL;
-    }
-    return fd;
+    return log_open_output(path, "serial: serial_out_path", err, API_ERR_LEN);
 }
 
 /* vm->lock held, before start (no console output has been written yet,

@@ -50,19 +50,25 @@ uint64_t log_dropped_lines(void)
     return atomic_load_explicit(&dropped_lines, memory_order_relaxed);
 }
 
-/* The whole buffer, unless stderr is gone. */
-static void write_all(const char *p, size_t n)
+bool log_write_fd(int fd, const void *buf, size_t len)
 {
-    int fd = atomic_load(&log_out);
-    while (n) {
-        ssize_t w = write(fd, p, n);
+    const char *p = buf;
+    while (len) {
+        ssize_t w = write(fd, p, len);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            return;
+            return false;
         p += w;
-        n -= (size_t)w;
+        len -= (size_t)w;
     }
+    return true;
+}
+
+/* The whole buffer, unless the output is gone (or a pipe is full). */
+static void write_all(const char *p, size_t n)
+{
+    (void)log_write_fd(atomic_load(&log_out), p, n);
 }
 
 /* The one thread that may block on stderr. Between chunks (the ring only
@@ -153,24 +159,23 @@ const char *log_level_name(int level)
     return names[level - LOG_OFF];
 }
 
-/* A FIFO is opened read-write: that never waits for a reader, and a
- * write to a full one fails with EAGAIN instead of blocking. */
-static int open_output(const char *path, char *err, size_t errlen)
+int log_open_output(const char *path, const char *what, char *err, size_t errlen)
 {
     struct stat st;
     int flags = O_WRONLY | O_CREAT | O_APPEND;
     if (stat(path, &st) == 0 && S_ISFIFO(st.st_mode))
-        flags = O_RDWR;
+        flags = O_RDWR; /* never waits for a reader, and write fails with EAGAIN when full */
     int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
     if (fd < 0) {
         int e = errno;
-        snprintf(err, errlen, "log_path '%.200s': %s", path, strerror(e));
+        snprintf(err, errlen, "%s '%.200s': %s", what, path, strerror(e));
         return -e;
     }
-    if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) &&
-        !S_ISCHR(st.st_mode)) {
+    if (fstat(fd, &st) < 0 ||
+        (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))) {
         close(fd);
-        snprintf(err, errlen, "log_path '%.200s': not a file or a named pipe", path);
+        snprintf(err, errlen, "%s '%.200s': not a file, a named pipe or a character device",
+                 what, path);
         return -EINVAL;
     }
     return fd;
@@ -189,7 +194,7 @@ int log_configure(const char *path, const struct log_options *o, char *err, size
     }
     pthread_mutex_lock(&opt_lock);
     if (path) {
-        int fd = open_output(path, err, errlen);
+        int fd = log_open_output(path, "log_path", err, errlen);
         if (fd < 0) {
             pthread_mutex_unlock(&opt_lock);
             return fd;

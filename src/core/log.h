@@ -52,6 +52,17 @@ struct log_options {
 int log_configure(const char *path, const struct log_options *o, char *err,
                   size_t errlen) WARN_UNUSED;
 
+/* Open an output the way the log, the metrics sink and the serial console
+ * open theirs: a regular file appended to (created 0644), a FIFO
+ * read-write (the open never waits for a reader), a character device;
+ * non-blocking, so a write finds a full pipe rather than waits for it.
+ * Returns the fd, or -errno with "what 'path': reason" in err[errlen]. */
+int log_open_output(const char *path, const char *what, char *err, size_t errlen) WARN_UNUSED;
+
+/* All of buf to fd, or as much as goes before an error (EAGAIN from a
+ * full non-blocking pipe included): true when all of it went. */
+bool log_write_fd(int fd, const void *buf, size_t len);
+
 void log_msg(const char *level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The macros' form: where the line comes from, for show_origin and module. */

@@ -3,8 +3,8 @@
 # the fields of Firecracker's tests/framework/vm_config.json loads with
 # --config-file (only the kernel and rootfs paths are ours), and a missing
 # drive is named in the API's words; GET /version, Firecracker's answer to
-# an unknown path, and a metrics FIFO nobody reads, which must not hold
-# up the API. Then one short boot through Firecracker's getting-started
+# an unknown path, --log-level/--log-file, and a metrics FIFO nobody
+# reads, which must not hold up the API. Then one short boot through Firecracker's getting-started
 # sequence (logger, metrics, serial, boot-source, drives, machine-config,
 # network-interfaces, entropy, InstanceStart): the console goes to the
 # serial file only, the guest sees its disk and the entropy device,
@@ -53,8 +53,8 @@ truncate -s 16M "$work/fc/rootfs.ext4"
     --dump-dtb "$work/fc.dtb" </dev/null >"$out" 2>&1) || fail "the vm_config.json fixture did not load"
 [ -s "$work/fc.dtb" ] || fail "no device tree from the fixture's machine"
 
-# ---- the API before any boot ----
-"$CORRAL" run --api-sock "$sock" </dev/null >"$out" 2>&1 &
+# ---- the API before any boot (the CLI's log flags too) ----
+"$CORRAL" run --api-sock "$sock" --log-level debug --log-file "$work/cli.log" </dev/null >"$out" 2>&1 &
 pid=$!
 wait_for 10 test -S "$sock" || fail "no API socket"
 v=$(api_body GET /version)
@@ -63,6 +63,8 @@ expect_status 400 GET /invalid/path
 r=$(api_body GET /invalid/path | jq -r .fault_message)
 [ "$r" = "Invalid request method and/or path: GET invalid/path." ] || fail "unknown path: '$r'"
 expect_status 400 PUT /vsock '{"guest_cid":3,"uds_path":"/tmp/v.sock"}'
+grep -q 'corral: debug: api: PUT /vsock' "$work/cli.log" || fail "--log-file/--log-level: '$(cat "$work/cli.log")'"
+grep -q 'api: PUT /vsock' "$out" && fail "--log-file: the line went to stderr too"
 mkfifo "$work/metrics.fifo"
 t0=$(date +%s.%N)
 expect_status 204 PUT /metrics "{\"metrics_path\":\"$work/metrics.fifo\"}"
