@@ -289,11 +289,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
     }
 }
 
+/* libmicrohttpd's messages: debug lines of the log (PUT /logger, --log-file). */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    if (log_verbose > 1) {
-        fprintf(stderr, "corral: api: ");
-        vfprintf(stderr, fmt, ap);
+    if (log_verbose >= LOG_DEBUG) {
+        char line[512];
+        vsnprintf(line, sizeof(line), fmt, ap);
+        line[strcspn(line, "\n")] = 0;
+        log_debug("api: %s", line);
     }
 }
 

@@ -561,6 +561,11 @@ static int enter_jail(struct run_opts *o, bool up)
         if (c.nets[i].kind == MACHINE_NET_USER)
             r |= jail_add(&j, "/etc/resolv.conf", false, false); /* libslirp's DNS */
     r |= jail_add(&j, o->api_sock, true, true);
+    /* The log, metrics and serial outputs (flags, config file): created
+     * inside, so their directories. */
+    const char *outputs[] = { o->log_file, c.logger.log_path, c.metrics_path, c.serial_out };
+    for (unsigned i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++)
+        r |= jail_add(&j, outputs[i], true, true);
     r |= jail_add(&j, o->dump_dtb, true, true);
     r |= jail_add(&j, o->restore, false, true);
     if (o->console && !strncmp(o->console, "file:", 5))
