@@ -395,7 +395,9 @@ void api_dispatch(struct api_ctx *ctx, const char *method, const char *path, con
             return;
         }
     } else if (body_len > 0) {
-        api_reply_fault(out, 400, "%s %s takes no body", method, r->path);
+        /* Firecracker's words for a GET, then which route. */
+        api_reply_fault(out, 400, "%s request cannot have a body: %s %s takes no body", method,
+                        method, r->path);
         return;
     }
     r->handler(ctx, id[0] ? id : NULL, j, out);

@@ -225,8 +225,10 @@ int vmcfg_check_file(const char *path, const char *what, bool writable, char *er
     struct stat st;
     if (stat(path, &st) < 0)
         return fail(err, "%s '%s': %s", what, path, strerror(errno));
-    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-        return fail(err, "%s '%s': not a regular file or a block device", what, path);
+    /* What else a path may be (a FIFO, a device) is the loader's and the
+     * disk layer's to refuse, at start, with their own reasons. */
+    if (S_ISDIR(st.st_mode))
+        return fail(err, "%s '%s': is a directory", what, path);
     if (access(path, writable ? R_OK | W_OK : R_OK) < 0)
         return fail(err, "%s '%s': %s", what, path, strerror(errno));
     return 0;

@@ -120,8 +120,8 @@ int vmcfg_put_metrics(struct vm_config *c, const json_t *body, char *err) WARN_U
 /* The files a body names must be there, as Firecracker opens them at the
  * PUT: the API checks PUT /boot-source and PUT /drives bodies with these,
  * vmcfg_load_file the whole file (the parsers themselves touch no file).
- * A regular file or block device, readable (and writable unless the
- * drive is_read_only); the message names the field, or the drive. */
+ * There, not a directory, readable (and writable unless the drive
+ * is_read_only); the message names the field, or the drive. */
 int vmcfg_check_file(const char *path, const char *what, bool writable, char *err) WARN_UNUSED;
 int vmcfg_check_boot_files(const json_t *body, char *err) WARN_UNUSED;
 int vmcfg_check_drive_file(const char *url_id, const json_t *body, char *err) WARN_UNUSED;
