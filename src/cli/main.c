@@ -715,13 +715,16 @@ static int cmd_run(struct run_opts *o, bool up)
     /* The config file's logger, metrics and serial, then the log flags
      * over them (flags win). */
     if (api_ctx_apply_config(&host, err)) {
-        fprintf(stderr, "corral: error: --config-file %s: %s\n", o->config_file, err);
+        fprintf(stderr, "corral: error: --config-file %s: %s\n",
+                o->config_file ? o->config_file : "", err);
+        status = 2;
         goto out;
     }
     if (o->log_file || o->log_level_set) {
-        struct log_options lo = { .level = log_verbose, .show_level = LOG_SHOW_LEVEL_CLI };
+        int level = log_verbose > LOG_TRACE ? LOG_TRACE : log_verbose; /* -vvvv */
+        struct log_options lo = { .level = level, .show_level = LOG_SHOW_LEVEL_CLI };
         if (log_configure(o->log_file, &lo, err, sizeof(err))) {
-            fprintf(stderr, "corral: error: --log-file %s: %s\n", o->log_file, err);
+            fprintf(stderr, "corral: error: %s (--log-file)\n", err);
             status = 2;
             goto out;
         }

@@ -1,7 +1,8 @@
-/* The API without a guest: routing (404/405), request bodies, the state
- * checks seen through HTTP, the socket rules (mode 0600, missing
- * directory, live and stale sockets), the 64 KiB body limit, and 100
- * concurrent clients. */
+/* The API without a guest: routing (Firecracker's 400 for an unknown path
+ * or method), request bodies, the state checks seen through HTTP, paths
+ * checked at the PUT, the socket rules (mode 0600, missing directory,
+ * live and stale sockets), the 64 KiB body limit, and 100 concurrent
+ * clients. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
