@@ -1074,7 +1074,8 @@ json_t *vmcfg_to_json(const struct vm_config *c)
     set_str(bs, "kernel_image_path", c->kernel);
     set_str(bs, "initrd_path", c->initrd);
     /* What the kernel gets when none were given (root= is added at start). */
-    set_str(bs, "boot_args", c->cmdline ? c->cmdline : VM_DEFAULT_CMDLINE);
+    if (c->kernel || c->cmdline)
+        set_str(bs, "boot_args", c->cmdline ? c->cmdline : VM_DEFAULT_CMDLINE);
     set_str(bs, "firmware_path", c->firmware);
     for (unsigned i = 0; i < c->ndrives; i++) {
         const struct vm_drive *d = &c->drives[i];
