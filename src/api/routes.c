@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/routes.h"
+#include "core/log.h"
 
 void api_reply_fault(struct api_reply *out, unsigned status, const char *fmt, ...)
 {
@@ -19,7 +21,7 @@ void api_reply_fault(struct api_reply *out, unsigned status, const char *fmt, ..
     va_end(ap);
 }
 
-static void reply_json(struct api_reply *out, json_t *j)
+void api_reply_json(struct api_reply *out, json_t *j)
 {
     if (!j) {
         api_reply_fault(out, 500, "out of memory");
@@ -30,7 +32,7 @@ static void reply_json(struct api_reply *out, json_t *j)
 }
 
 /* vm_* results: -EINVAL is the caller's fault (bad input, wrong state). */
-static void reply_result(struct api_reply *out, int r, const char *err)
+void api_reply_result(struct api_reply *out, int r, const char *err)
 {
     if (r == 0)
         out->status = 204;
@@ -38,54 +40,108 @@ static void reply_result(struct api_reply *out, int r, const char *err)
         api_reply_fault(out, r == -EINVAL ? 400 : 500, "%s", err);
 }
 
-static void get_root(struct vm *vm, const char *id, const json_t *body, struct api_reply *out)
+/* Every key of `body` is one of `keys` (NULL-terminated). */
+bool api_only_keys(const json_t *body, const char *const *keys, struct api_reply *out)
 {
-    reply_json(out, vm_info_json(vm));
+    const char *k;
+    json_t *v;
+    if (!json_is_object(body)) {
+        api_reply_fault(out, 400, "the body must be a JSON object");
+        return false;
+    }
+    json_object_foreach((json_t *)body, k, v) {
+        unsigned i;
+        for (i = 0; keys[i] && strcmp(keys[i], k); i++)
+            ;
+        if (!keys[i]) {
+            api_reply_fault(out, 400, "unknown key '%.64s'", k);
+            return false;
+        }
+    }
+    return true;
 }
 
-static void put_boot_source(struct vm *vm, const char *id, const json_t *body,
-                            struct api_reply *out)
+/* Optional string / bool members: false (reply set) when of another type. */
+bool api_opt_string(const json_t *body, const char *key, const char **v,
+                    struct api_reply *out)
+{
+    json_t *j = json_object_get(body, key);
+    *v = NULL;
+    if (!j)
+        return true;
+    if (!json_is_string(j)) {
+        api_reply_fault(out, 400, "'%s' must be a string", key);
+        return false;
+    }
+    *v = json_string_value(j);
+    return true;
+}
+
+bool api_opt_bool(const json_t *body, const char *key, bool *v, struct api_reply *out)
+{
+    json_t *j = json_object_get(body, key);
+    if (!j)
+        return true;
+    if (!json_is_boolean(j)) {
+        api_reply_fault(out, 400, "'%s' must be true or false", key);
+        return false;
+    }
+    *v = json_is_true(j);
+    return true;
+}
+
+static API_HANDLER(get_root)
+{
+    api_reply_json(out, vm_info_json(ctx->vm));
+}
+
+static API_HANDLER(put_boot_source)
 {
     char err[API_ERR_LEN];
-    reply_result(out, vm_configure(vm, VM_RES_BOOT_SOURCE, NULL, body, err), err);
+    if (vmcfg_check_boot_files(body, err)) {
+        api_reply_fault(out, 400, "%s", err);
+        return;
+    }
+    api_reply_result(out, vm_configure(ctx->vm, VM_RES_BOOT_SOURCE, NULL, body, err), err);
 }
 
-static void get_machine_config(struct vm *vm, const char *id, const json_t *body,
-                               struct api_reply *out)
+static API_HANDLER(get_machine_config)
 {
-    reply_json(out, vm_machine_config_json(vm));
+    api_reply_json(out, vm_machine_config_json(ctx->vm));
 }
 
-static void put_machine_config(struct vm *vm, const char *id, const json_t *body,
-                               struct api_reply *out)
-{
-    char err[API_ERR_LEN];
-    reply_result(out, vm_configure(vm, VM_RES_MACHINE_CONFIG, NULL, body, err), err);
-}
-
-static void put_drive(struct vm *vm, const char *id, const json_t *body, struct api_reply *out)
+static API_HANDLER(put_machine_config)
 {
     char err[API_ERR_LEN];
-    reply_result(out, vm_configure(vm, VM_RES_DRIVE, id, body, err), err);
+    api_reply_result(out, vm_configure(ctx->vm, VM_RES_MACHINE_CONFIG, NULL, body, err), err);
 }
 
-static void put_net(struct vm *vm, const char *id, const json_t *body, struct api_reply *out)
+static API_HANDLER(put_drive)
 {
     char err[API_ERR_LEN];
-    reply_result(out, vm_configure(vm, VM_RES_NET, id, body, err), err);
+    if (vmcfg_check_drive_file(id, body, err)) {
+        api_reply_fault(out, 400, "%s", err);
+        return;
+    }
+    api_reply_result(out, vm_configure(ctx->vm, VM_RES_DRIVE, id, body, err), err);
 }
 
-static void patch_drive(struct vm *vm, const char *id, const json_t *body,
-                        struct api_reply *out)
+static API_HANDLER(put_net)
 {
     char err[API_ERR_LEN];
-    reply_result(out, vm_patch_drive(vm, id, body, err), err);
+    api_reply_result(out, vm_configure(ctx->vm, VM_RES_NET, id, body, err), err);
 }
 
-static void patch_net(struct vm *vm, const char *id, const json_t *body, struct api_reply *out)
+static API_HANDLER(patch_drive)
 {
     char err[API_ERR_LEN];
-    reply_result(out, vm_patch_net(vm, id, body, err), err);
+    api_reply_result(out, vm_patch_drive(ctx->vm, id, body, err), err);
+}
+
+static API_HANDLER(patch_net)
+{
+    char err[API_ERR_LEN];
+    api_reply_result(out, vm_patch_net(ctx->vm, id, body, err), err);
 }
 
 /* One string member and nothing else: {"action_type": ...}, {"state": ...}. */
@@ -111,8 +167,7 @@ static const char *only_string(const json_t *body, const char *key, struct api_r
     return json_string_value(v);
 }
 
-static void put_actions(struct vm *vm, const char *id, const json_t *body,
-                        struct api_reply *out)
+static API_HANDLER(put_actions)
 {
     char err[API_ERR_LEN];
     const char *a = only_string(body, "action_type", out);
@@ -120,268 +175,136 @@ static void put_actions(struct vm *vm, const char *id, const json_t *body,
     if (!a)
         return;
     if (!strcmp(a, "InstanceStart"))
-        r = vm_start(vm, err);
+        r = vm_start(ctx->vm, err);
     else if (!strcmp(a, "Shutdown") || !strcmp(a, "SendCtrlAltDel"))
-        r = vm_shutdown(vm, err);
+        r = vm_shutdown(ctx->vm, err);
     else if (!strcmp(a, "Reset"))
-        r = vm_reset(vm, err);
-    else {
+        r = vm_reset(ctx->vm, err);
+    else if (!strcmp(a, "FlushMetrics")) {
+        api_flush_metrics(ctx, out);
+        return;
+    } else {
         api_reply_fault(out, 400, "unknown action_type '%.64s' (InstanceStart, Shutdown, "
-                        "SendCtrlAltDel, Reset)", a);
+                        "SendCtrlAltDel, Reset, FlushMetrics)", a);
         return;
     }
-    reply_result(out, r, err);
+    api_reply_result(out, r, err);
 }
 
-static void patch_vm(struct vm *vm, const char *id, const json_t *body, struct api_reply *out)
+static API_HANDLER(patch_vm)
 {
     char err[API_ERR_LEN];
     const char *s = only_string(body, "state", out);
     if (!s)
         return;
     if (!strcmp(s, "Paused"))
-        reply_result(out, vm_pause(vm, err), err);
+        api_reply_result(out, vm_pause(ctx->vm, err), err);
     else if (!strcmp(s, "Resumed"))
-        reply_result(out, vm_resume(vm, err), err);
+        api_reply_result(out, vm_resume(ctx->vm, err), err);
     else
         api_reply_fault(out, 400, "unknown state '%.64s' (Paused or Resumed)", s);
 }
 
-/* Every key of `body` is one of `keys` (NULL-terminated). */
-static bool only_keys(const json_t *body, const char *const *keys, struct api_reply *out)
+static API_HANDLER(get_vm_config)
 {
-    const char *k;
-    json_t *v;
-    if (!json_is_object(body)) {
-        api_reply_fault(out, 400, "the body must be a JSON object");
-        return false;
-    }
-    json_object_foreach((json_t *)body, k, v) {
-        unsigned i;
-        for (i = 0; keys[i] && strcmp(keys[i], k); i++)
-            ;
-        if (!keys[i]) {
-            api_reply_fault(out, 400, "unknown key '%.64s'", k);
-            return false;
-        }
-    }
-    return true;
+    api_reply_json(out, vm_config_json(ctx->vm));
 }
 
-/* Optional string / bool members: false (reply set) when of another type. */
-static bool opt_string(const json_t *body, const char *key, const char **v,
-                       struct api_reply *out)
+static API_HANDLER(get_metrics)
 {
-    json_t *j = json_object_get(body, key);
-    *v = NULL;
-    if (!j)
-        return true;
-    if (!json_is_string(j)) {
-        api_reply_fault(out, 400, "'%s' must be a string", key);
-        return false;
-    }
-    *v = json_string_value(j);
-    return true;
+    api_reply_json(out, vm_metrics_json(ctx->vm));
 }
 
-static bool opt_bool(const json_t *body, const char *key, bool *v, struct api_reply *out)
-{
-    json_t *j = json_object_get(body, key);
-    if (!j)
-        return true;
-    if (!json_is_boolean(j)) {
-        api_reply_fault(out, 400, "'%s' must be true or false", key);
-        return false;
-    }
-    *v = json_is_true(j);
-    return true;
-}
-
-static void put_snapshot_create(struct vm *vm, const char *id, const json_t *body,
-                                struct api_reply *out)
-{
-    static const char *const keys[] = { "snapshot_path", "mem_file_path", "snapshot_type",
-                                        "version", NULL };
-    char err[API_ERR_LEN];
-    const char *sp, *mp, *type, *version;
-    if (!only_keys(body, keys, out) || !opt_string(body, "snapshot_path", &sp, out) ||
-        !opt_string(body, "mem_file_path", &mp, out) ||
-        !opt_string(body, "snapshot_type", &type, out) ||
-        !opt_string(body, "version", &version, out))
-        return;
-    if (!sp || !mp) {
-        api_reply_fault(out, 400, "snapshot_path and mem_file_path are required");
-        return;
-    }
-    bool diff = false;
-    if (type && !strcmp(type, "Diff"))
-        diff = true;
-    else if (type && strcmp(type, "Full")) {
-        api_reply_fault(out, 400, "unknown snapshot_type '%.64s' (Full or Diff)", type);
-        return;
-    }
-    reply_result(out, vm_snapshot_create(vm, sp, mp, diff, err), err);
-}
-
-static void put_snapshot_load(struct vm *vm, const char *id, const json_t *body,
-                              struct api_reply *out)
-{
-    static const char *const keys[] = { "snapshot_path", "mem_backend", "mem_file_path",
-                                        "enable_diff_snapshots", "resume_vm",
-                                        "ignore_disk_changes", NULL };
-    static const char *const be_keys[] = { "backend_type", "backend_path", NULL };
-    char err[API_ERR_LEN];
-    struct vm_snapshot_load_opts o = { .resume = false };
-    const char *mem_file = NULL, *be_type = NULL, *be_path = NULL;
-    bool diff = false;
-    if (!only_keys(body, keys, out) || !opt_string(body, "snapshot_path", &o.state_path, out) ||
-        !opt_string(body, "mem_file_path", &mem_file, out) ||
-        !opt_bool(body, "enable_diff_snapshots", &diff, out) ||
-        !opt_bool(body, "resume_vm", &o.resume, out) ||
-        !opt_bool(body, "ignore_disk_changes", &o.ignore_disk_changes, out))
-        return;
-    json_t *be = json_object_get(body, "mem_backend");
-    if (be) {
-        if (!only_keys(be, be_keys, out) || !opt_string(be, "backend_type", &be_type, out) ||
-            !opt_string(be, "backend_path", &be_path, out))
-            return;
-        if (!be_type || strcmp(be_type, "File")) {
-            api_reply_fault(out, 400, "mem_backend.backend_type must be \"File\" (Uffd is "
-                            "not supported)");
-            return;
-        }
-    }
-    if (!o.state_path) {
-        api_reply_fault(out, 400, "snapshot_path is required");
-        return;
-    }
-    if (mem_file && be_path) {
-        api_reply_fault(out, 400, "give mem_backend or mem_file_path, not both");
-        return;
-    }
-    o.mem_path = be_path ? be_path : mem_file;
-    reply_result(out, vm_snapshot_load(vm, &o, err), err);
-}
-
-static void put_migrate(struct vm *vm, const char *id, const json_t *body,
-                        struct api_reply *out)
+static API_HANDLER(put_balloon)
 {
     char err[API_ERR_LEN];
-    struct vm_mig_params p;
-    if (vm_mig_params_from_json(&p, body, err)) {
-        api_reply_fault(out, 400, "%s", err);
-        return;
-    }
-    reply_result(out, vm_migrate_start(vm, &p, err), err);
+    api_reply_result(out, vm_balloon_put(ctx->vm, body, err), err);
 }
 
-static void put_migrate_incoming(struct vm *vm, const char *id, const json_t *body,
-                                 struct api_reply *out)
-{
-    static const char *const keys[] = { "uri", NULL };
-    char err[API_ERR_LEN];
-    const char *uri;
-    if (!only_keys(body, keys, out) || !opt_string(body, "uri", &uri, out))
-        return;
-    if (!uri) {
-        api_reply_fault(out, 400, "'uri' is required (tcp:HOST:PORT, unix:PATH, fd:N)");
-        return;
-    }
-    reply_result(out, vm_migrate_incoming_start(vm, uri, err), err);
-}
-
-static void get_migrate(struct vm *vm, const char *id, const json_t *body,
-                        struct api_reply *out)
-{
-    reply_json(out, vm_migrate_json(vm));
-}
-
-static void put_migrate_cancel(struct vm *vm, const char *id, const json_t *body,
-                               struct api_reply *out)
+static API_HANDLER(patch_balloon)
 {
     char err[API_ERR_LEN];
-    reply_result(out, vm_migrate_cancel(vm, err), err);
+    api_reply_result(out, vm_balloon_patch(ctx->vm, body, err), err);
 }
 
-static void get_vm_config(struct vm *vm, const char *id, const json_t *body,
-                          struct api_reply *out)
-{
-    reply_json(out, vm_config_json(vm));
-}
-
-static void get_metrics(struct vm *vm, const char *id, const json_t *body,
-                        struct api_reply *out)
-{
-    reply_json(out, vm_metrics_json(vm));
-}
-
-static void put_balloon(struct vm *vm, const char *id, const json_t *body,
-                        struct api_reply *out)
+static API_HANDLER(patch_balloon_stats)
 {
     char err[API_ERR_LEN];
-    reply_result(out, vm_balloon_put(vm, body, err), err);
+    api_reply_result(out, vm_balloon_patch_stats(ctx->vm, body, err), err);
 }
 
-static void patch_balloon(struct vm *vm, const char *id, const json_t *body,
-                          struct api_reply *out)
-{
-    char err[API_ERR_LEN];
-    reply_result(out, vm_balloon_patch(vm, body, err), err);
-}
-
-static void patch_balloon_stats(struct vm *vm, const char *id, const json_t *body,
-                                struct api_reply *out)
-{
-    char err[API_ERR_LEN];
-    reply_result(out, vm_balloon_patch_stats(vm, body, err), err);
-}
-
-static void get_balloon(struct vm *vm, const char *id, const json_t *body,
-                        struct api_reply *out)
+static API_HANDLER(get_balloon)
 {
     char err[API_ERR_LEN] = "out of memory";
-    json_t *j = vm_balloon_json(vm, err);
+    json_t *j = vm_balloon_json(ctx->vm, err);
     if (j)
-        reply_json(out, j);
+        api_reply_json(out, j);
     else
         api_reply_fault(out, 400, "%s", err);
 }
 
-static void get_balloon_stats(struct vm *vm, const char *id, const json_t *body,
-                              struct api_reply *out)
+static API_HANDLER(get_balloon_stats)
 {
     char err[API_ERR_LEN] = "out of memory";
-    json_t *j = vm_balloon_stats_json(vm, err);
+    json_t *j = vm_balloon_stats_json(ctx->vm, err);
     if (j)
-        reply_json(out, j);
+        api_reply_json(out, j);
     else
         api_reply_fault(out, 400, "%s", err);
 }
+
+#define ROUTE(m, p, body, handler) { m, p, body, handler, NULL }
+#define REFUSED(m, p, why) { m, p, API_BODY_OPTIONAL, NULL, why }
+#define NO_MMDS "MMDS (the metadata service) is not implemented yet"
+#define NO_HINTING "free page hinting is not supported; the balloon does free_page_reporting"
+#define NO_HOTPLUG "memory hotplug needs a virtio-mem device, which Corral does not have"
+#define NO_PMEM "Corral has no virtio-pmem device; use a drive"
 
 const struct api_route api_routes[] = {
-    { "GET", "/", false, get_root },
-    { "PUT", "/boot-source", true, put_boot_source },
-    { "GET", "/machine-config", false, get_machine_config },
-    { "PUT", "/machine-config", true, put_machine_config },
-    { "PUT", "/drives/{drive_id}", true, put_drive },
-    { "PATCH", "/drives/{drive_id}", true, patch_drive },
-    { "PUT", "/network-interfaces/{iface_id}", true, put_net },
-    { "PATCH", "/network-interfaces/{iface_id}", true, patch_net },
-    { "PUT", "/actions", true, put_actions },
-    { "PATCH", "/vm", true, patch_vm },
-    { "GET", "/vm/config", false, get_vm_config },
-    { "GET", "/metrics", false, get_metrics },
-    { "PUT", "/snapshot/create", true, put_snapshot_create },
-    { "PUT", "/snapshot/load", true, put_snapshot_load },
-    { "PUT", "/migrate", true, put_migrate },
-    { "GET", "/migrate", false, get_migrate },
-    { "PUT", "/migrate/cancel", false, put_migrate_cancel },
-    { "PUT", "/migrate/incoming", true, put_migrate_incoming },
-    { "PUT", "/balloon", true, put_balloon },
-    { "PATCH", "/balloon", true, patch_balloon },
-    { "GET", "/balloon", false, get_balloon },
-    { "PATCH", "/balloon/statistics", true, patch_balloon_stats },
-    { "GET", "/balloon/statistics", false, get_balloon_stats },
+    ROUTE("GET", "/", API_NO_BODY, get_root),
+    ROUTE("GET", "/version", API_NO_BODY, api_get_version),
+    ROUTE("PUT", "/boot-source", API_BODY, put_boot_source),
+    ROUTE("GET", "/machine-config", API_NO_BODY, get_machine_config),
+    ROUTE("PUT", "/machine-config", API_BODY, put_machine_config),
+    ROUTE("PATCH", "/machine-config", API_BODY, api_patch_machine_config),
+    ROUTE("PUT", "/drives/{drive_id}", API_BODY, put_drive),
+    ROUTE("PATCH", "/drives/{drive_id}", API_BODY, patch_drive),
+    ROUTE("PUT", "/network-interfaces/{iface_id}", API_BODY, put_net),
+    ROUTE("PATCH", "/network-interfaces/{iface_id}", API_BODY, patch_net),
+    ROUTE("PUT", "/entropy", API_BODY, api_put_entropy),
+    ROUTE("PUT", "/serial", API_BODY, api_put_serial),
+    ROUTE("PUT", "/logger", API_BODY, api_put_logger),
+    ROUTE("PUT", "/metrics", API_BODY, api_put_metrics),
+    ROUTE("PUT", "/actions", API_BODY, put_actions),
+    ROUTE("PATCH", "/vm", API_BODY, patch_vm),
+    ROUTE("GET", "/vm/config", API_NO_BODY, get_vm_config),
+    ROUTE("GET", "/metrics", API_NO_BODY, get_metrics),
+    ROUTE("PUT", "/snapshot/create", API_BODY, api_put_snapshot_create),
+    ROUTE("PUT", "/snapshot/load", API_BODY, api_put_snapshot_load),
+    ROUTE("PUT", "/migrate", API_BODY, api_put_migrate),
+    ROUTE("GET", "/migrate", API_NO_BODY, api_get_migrate),
+    ROUTE("PUT", "/migrate/cancel", API_NO_BODY, api_put_migrate_cancel),
+    ROUTE("PUT", "/migrate/incoming", API_BODY, api_put_migrate_incoming),
+    ROUTE("PUT", "/balloon", API_BODY, put_balloon),
+    ROUTE("PATCH", "/balloon", API_BODY, patch_balloon),
+    ROUTE("GET", "/balloon", API_NO_BODY, get_balloon),
+    ROUTE("PATCH", "/balloon/statistics", API_BODY, patch_balloon_stats),
+    ROUTE("GET", "/balloon/statistics", API_NO_BODY, get_balloon_stats),
+    REFUSED("PATCH", "/balloon/hinting/start", NO_HINTING),
+    REFUSED("GET", "/balloon/hinting/status", NO_HINTING),
+    REFUSED("PATCH", "/balloon/hinting/stop", NO_HINTING),
+    REFUSED("PUT", "/cpu-config", "CPU templates and KVM capability modifiers are x86/Arm "
+                                  "features; RISC-V harts here have one fixed ISA"),
+    REFUSED("PUT", "/pmem/{id}", NO_PMEM),
+    REFUSED("PATCH", "/pmem/{id}", NO_PMEM),
+    REFUSED("PUT", "/mmds", NO_MMDS),
+    REFUSED("PATCH", "/mmds", NO_MMDS),
+    REFUSED("GET", "/mmds", NO_MMDS),
+    REFUSED("PUT", "/mmds/config", NO_MMDS),
+    REFUSED("PUT", "/vsock", "virtio-vsock is not implemented yet"),
+    REFUSED("PUT", "/hotplug/memory", NO_HOTPLUG),
+    REFUSED("PATCH", "/hotplug/memory", NO_HOTPLUG),
+    REFUSED("GET", "/hotplug/memory", NO_HOTPLUG),
 };
 const size_t api_nroutes = ARRAY_SIZE(api_routes);
 
@@ -417,7 +340,6 @@ const struct api_route *api_route_find(const char *method, const char *path, cha
                                        size_t id_len, char *allow, size_t allow_len,
                                        struct api_reply *out)
 {
-    bool known = false;
     char tmp[API_ERR_LEN];
     if (id && id_len)
         id[0] = 0;
@@ -437,17 +359,15 @@ const struct api_route *api_route_find(const char *method, const char *path, cha
             size_t l = strlen(allow);
             snprintf(allow + l, allow_len - l, "%s%s", l ? ", " : "", r->method);
         }
-        known = true;
     }
-    if (known)
-        api_reply_fault(out, 405, "method %.16s is not allowed on %.200s (allowed: %s)",
-                        method, path, allow ? allow : "");
-    else
-        api_reply_fault(out, 404, "no resource at %.200s", path);
+    /* Firecracker's answer and wording, for both cases; the Allow header
+     * (server.c) still lists the methods a known path has. */
+    api_reply_fault(out, 400, "Invalid request method and/or path: %.16s %.200s.", method,
+                    path[0] == '/' ? path + 1 : path);
     return NULL;
 }
 
-void api_dispatch(struct vm *vm, const char *method, const char *path, const char *body,
+void api_dispatch(struct api_ctx *ctx, const char *method, const char *path, const char *body,
                   size_t body_len, struct api_reply *out)
 {
     char id[VM_ID_LEN + 1], allow[64];
@@ -455,13 +375,19 @@ void api_dispatch(struct vm *vm, const char *method, const char *path, const cha
                                                sizeof(allow), out);
     if (!r)
         return;
+    log_debug("api: %s %s", method, path);
+    if (r->refused) {
+        api_reply_fault(out, 400, "%s %s is not supported: %s", method, r->path, r->refused);
+        return;
+    }
     json_t *j = NULL;
-    if (r->has_body) {
+    if (r->has_body == API_BODY && (!body || body_len == 0)) {
+        api_reply_fault(out, 400, "Empty %s request: %s %s needs a JSON body", method, method,
+                        r->path);
+        return;
+    }
+    if (r->has_body != API_NO_BODY && body && body_len > 0) {
         json_error_t je;
-        if (!body || body_len == 0) {
-            api_reply_fault(out, 400, "%s %s needs a JSON body", method, r->path);
-            return;
-        }
         j = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &je);
         if (!j) {
             api_reply_fault(out, 400, "malformed JSON at line %d column %d: %s", je.line,
@@ -469,9 +395,11 @@ void api_dispatch(struct vm *vm, const char *method, const char *path, const cha
             return;
         }
     } else if (body_len > 0) {
-        api_reply_fault(out, 400, "%s %s takes no body", method, r->path);
+        /* Firecracker's words for a GET, then which route. */
+        api_reply_fault(out, 400, "%s request cannot have a body: %s %s takes no body", method,
+                        method, r->path);
         return;
     }
-    r->handler(vm, id[0] ? id : NULL, j, out);
+    r->handler(ctx, id[0] ? id : NULL, j, out);
     json_decref(j);
 }

@@ -39,7 +39,7 @@
 
 struct api_server {
     struct MHD_Daemon *daemon;
-    struct vm *vm;
+    struct api_ctx *ctx;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     dev_t dev;
     ino_t ino;
@@ -274,7 +274,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     char id[VM_ID_LEN + 1];
     if (!api_route_find(method, url, id, sizeof(id), allow, sizeof(allow), &rep))
         return send_reply(c, &rep, allow);
-    api_dispatch(s->vm, method, url, rq->buf, rq->len, &rep);
+    api_dispatch(s->ctx, method, url, rq->buf, rq->len, &rep);
     return send_reply(c, &rep, NULL);
 }
 
@@ -289,15 +289,19 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
     }
 }
 
+/* libmicrohttpd's messages: debug lines of the log (PUT /logger, --log-file). */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    if (log_verbose > 1) {
-        fprintf(stderr, "corral: api: ");
-        vfprintf(stderr, fmt, ap);
+    if (log_verbose >= LOG_DEBUG) {
+        char line[512];
+        vsnprintf(line, sizeof(line), fmt, ap);
+        line[strcspn(line, "\n")] = 0;
+        log_debug("api: %s", line);
     }
 }
 
-int api_server_start(struct api_server **out, const char *path, struct vm *vm, char *err)
+int api_server_start(struct api_server **out, const char *path, struct api_ctx *ctx,
+                     char *err)
 {
     struct api_server *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -315,7 +319,7 @@ int api_server_start(struct api_server **out, const char *path, struct vm *vm, c
         s->ino = st.st_ino;
     }
     snprintf(s->path, sizeof(s->path), "%s", path);
-    s->vm = vm;
+    s->ctx = ctx;
     s->owner = geteuid();
     pthread_mutex_init(&s->rate_lock, NULL);
     s->tokens = API_RATE_BURST;

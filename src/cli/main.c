@@ -105,7 +105,9 @@ static void print_help(void)
            "  --no-seccomp       run without the system-call allow-lists (docs/security.md)\n"
            "  --jail DIR [--uid N --gid N]  run in mount and PID namespaces rooted at DIR\n"
            "                     with only the VM's files, then as user N (root needed)\n"
-           "  -v, --verbose      more log output\n\n"
+           "  -v, --verbose      more log output (-vv: debug)\n"
+           "  --log-level L      error, warning (default), info, debug, trace or off\n"
+           "  --log-file PATH    append the log to a file or named pipe (not stderr)\n\n"
            "console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n",
            VM_VERSION);
 }
@@ -197,6 +199,8 @@ struct run_opts {
     const char *jail;    /* --jail DIR */
     long uid, gid;       /* --uid/--gid with --jail; -1 unset */
     int seccomp_test;    /* hidden --seccomp-test-violation KIND; -1 none */
+    const char *log_file; /* --log-file */
+    bool log_level_set;  /* --log-level (into log_verbose) */
 };
 
 static int parse_run_flags(int argc, char **argv, struct run_opts *o)
@@ -206,7 +210,7 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
            O_RESTORE, O_PAUSED, O_IGNORE_DISKS, O_INCOMING,
            O_CPU_ENGINE, O_BALLOON, O_MEM_MERGE, O_CPU_QUOTA, O_CPU_WEIGHT,
            O_MEM_LIMIT, O_NO_SECCOMP, O_SECCOMP_TEST, O_JAIL, O_UID, O_GID, O_NET_OVERRIDE,
-           O_DISK_OVERRIDE };
+           O_DISK_OVERRIDE, O_LOG_LEVEL, O_LOG_FILE };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "initrd", required_argument, NULL, O_INITRD },
@@ -244,6 +248,8 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         { "paused", no_argument, NULL, O_PAUSED },
         { "ignore-disk-changes", no_argument, NULL, O_IGNORE_DISKS },
         { "verbose", no_argument, NULL, 'v' },
+        { "log-level", required_argument, NULL, O_LOG_LEVEL },
+        { "log-file", required_argument, NULL, O_LOG_FILE },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
@@ -370,6 +376,16 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
             else return cli_usage_error("--mmu %s: must be sv39, sv48 or sv57", optarg);
             break;
         case 'v': log_verbose++; break;
+        case O_LOG_LEVEL: {
+            int level;
+            if (log_level_parse(optarg, &level))
+                return cli_usage_error("--log-level %s: error, warning, info, debug, trace or "
+                                       "off", optarg);
+            log_verbose = level;
+            o->log_level_set = true;
+            break;
+        }
+        case O_LOG_FILE: o->log_file = optarg; break;
         case 'h': print_help(); exit(0);
         case '?':
         default: {
@@ -562,6 +578,11 @@ static int enter_jail(struct run_opts *o, bool up)
         if (c.nets[i].kind == MACHINE_NET_USER)
             r |= jail_add(&j, "/etc/resolv.conf", false, false); /* libslirp's DNS */
     r |= jail_add(&j, o->api_sock, true, true);
+    /* The log, metrics and serial outputs (flags, config file): created
+     * inside, so their directories. */
+    const char *outputs[] = { o->log_file, c.logger.log_path, c.metrics_path, c.serial_out };
+    for (unsigned i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++)
+        r |= jail_add(&j, outputs[i], true, true);
     r |= jail_add(&j, o->dump_dtb, true, true);
     r |= jail_add(&j, o->restore, false, true);
     if (o->console && !strncmp(o->console, "file:", 5))
@@ -593,6 +614,7 @@ static int cmd_run(struct run_opts *o, bool up)
     static struct console_filter filter;
     struct vm_console_ops con = console_ops;
     struct api_server *api = NULL;
+    struct api_ctx host; /* what the API and the config file's outputs act on */
     char err[VM_ERR_LEN] = "", reg_path[PATH_MAX] = "";
     struct vm *vm;
     int status = 1;
@@ -619,6 +641,7 @@ static int cmd_run(struct run_opts *o, bool up)
         fprintf(stderr, "corral: error: out of memory\n");
         return 1;
     }
+    api_ctx_init(&host, vm);
     if (o->config_file && vmcfg_load_file(&vm->cfg, o->config_file, err)) {
         fprintf(stderr, "corral: error: --config-file %s\n", err);
         status = 2;
@@ -719,6 +742,23 @@ static int cmd_run(struct run_opts *o, bool up)
             goto out;
         }
     }
+    /* The config file's logger, metrics and serial, then the log flags
+     * over them (flags win). */
+    if (api_ctx_apply_config(&host, err)) {
+        fprintf(stderr, "corral: error: --config-file %s: %s\n",
+                o->config_file ? o->config_file : "", err);
+        status = 2;
+        goto out;
+    }
+    if (o->log_file || o->log_level_set) {
+        int level = log_verbose > LOG_TRACE ? LOG_TRACE : log_verbose; /* -vvvv */
+        struct log_options lo = { .level = level, .show_level = LOG_SHOW_LEVEL_CLI };
+        if (log_configure(o->log_file, &lo, err, sizeof(err))) {
+            fprintf(stderr, "corral: error: %s (--log-file)\n", err);
+            status = 2;
+            goto out;
+        }
+    }
     struct sigaction sa = { .sa_handler = on_signal };
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
@@ -738,7 +778,7 @@ static int cmd_run(struct run_opts *o, bool up)
     }
     sandbox_enter(SANDBOX_MAIN);
     /* The socket and the name are checked before the guest boots. */
-    if (o->api_sock && api_server_start(&api, o->api_sock, vm, err)) {
+    if (o->api_sock && api_server_start(&api, o->api_sock, &host, err)) {
         fprintf(stderr, "corral: error: %s\n", err);
         goto out;
     }
@@ -777,6 +817,7 @@ out:
     console_restore();
     /* The API goes first: no request may reach a VM being torn down. */
     api_server_stop(api);
+    api_ctx_destroy(&host); /* its metrics sink reads the VM */
     vm_registry_remove(reg_path);
     vm_destroy(vm);
     log_writer_stop();

@@ -4,18 +4,32 @@
 #include "core/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/ring.h"
 
-int log_verbose;
+_Atomic int log_verbose;
+
+/* Where lines go: stderr until log_configure names a file; a later file
+ * is dup3()ed over the same descriptor, so a writer in the middle of a
+ * line never sees it closed. */
+static _Atomic int log_out = STDERR_FILENO;
+static _Atomic bool log_to_file;
+static _Atomic int show_level; /* enum log_show_level */
+static _Atomic bool show_origin;
+static pthread_mutex_t opt_lock = PTHREAD_MUTEX_INITIALIZER; /* module, configure */
+static char module_filter[64];
+static _Atomic bool have_module;
 
 /* Set up once and never destroyed: a thread that saw the writer running
  * may still be putting a line in when it stops. */
@@ -36,18 +50,25 @@ uint64_t log_dropped_lines(void)
     return atomic_load_explicit(&dropped_lines, memory_order_relaxed);
 }
 
-/* The whole buffer, unless stderr is gone. */
-static void write_all(const char *p, size_t n)
+bool log_write_fd(int fd, const void *buf, size_t len)
 {
-    while (n) {
-        ssize_t w = write(STDERR_FILENO, p, n);
+    const char *p = buf;
+    while (len) {
+        ssize_t w = write(fd, p, len);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            return;
+            return false;
         p += w;
-        n -= (size_t)w;
+        len -= (size_t)w;
     }
+    return true;
+}
+
+/* The whole buffer, unless the output is gone (or a pipe is full). */
+static void write_all(const char *p, size_t n)
+{
+    (void)log_write_fd(atomic_load(&log_out), p, n);
 }
 
 /* The one thread that may block on stderr. Between chunks (the ring only
@@ -113,20 +134,147 @@ void log_writer_stop(void)
         pthread_detach(writer); /* blocked in write(2) for good */
 }
 
-void log_msg(const char *level, const char *fmt, ...)
+static const struct { const char *name; int level; } level_names[] = {
+    { "off", LOG_OFF }, { "error", LOG_ERROR }, { "warning", LOG_WARN }, { "warn", LOG_WARN },
+    { "info", LOG_INFO }, { "debug", LOG_DEBUG }, { "trace", LOG_TRACE },
+};
+
+int log_level_parse(const char *name, int *level)
+{
+    for (size_t i = 0; name && i < sizeof(level_names) / sizeof(level_names[0]); i++)
+        if (!strcasecmp(name, level_names[i].name)) {
+            *level = level_names[i].level;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+const char *log_level_name(int level)
+{
+    static const char *const names[] = { "Off", "Error", "Warning", "Info", "Debug", "Trace" };
+    if (level < LOG_OFF)
+        level = LOG_OFF;
+    if (level > LOG_TRACE)
+        level = LOG_TRACE;
+    return names[level - LOG_OFF];
+}
+
+int log_open_output(const char *path, const char *what, char *err, size_t errlen)
+{
+    struct stat st;
+    int flags = O_WRONLY | O_CREAT | O_APPEND;
+    if (stat(path, &st) == 0 && S_ISFIFO(st.st_mode))
+        flags = O_RDWR; /* never waits for a reader, and write fails with EAGAIN when full */
+    int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "%s '%.200s': %s", what, path, strerror(e));
+        return -e;
+    }
+    if (fstat(fd, &st) < 0 ||
+        (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))) {
+        close(fd);
+        snprintf(err, errlen, "%s '%.200s': not a file, a named pipe or a character device",
+                 what, path);
+        return -EINVAL;
+    }
+    return fd;
+}
+
+int log_configure(const char *path, const struct log_options *o, char *err, size_t errlen)
+{
+    const char *mod = o->module;
+    if (mod && strlen(mod) >= sizeof(module_filter)) {
+        snprintf(err, errlen, "module is over %zu characters", sizeof(module_filter) - 1);
+        return -EINVAL;
+    }
+    if (o->level < LOG_OFF || o->level > LOG_TRACE) {
+        snprintf(err, errlen, "unknown log level %d", o->level);
+        return -EINVAL;
+    }
+    pthread_mutex_lock(&opt_lock);
+    if (path) {
+        int fd = log_open_output(path, "log_path", err, errlen);
+        if (fd < 0) {
+            pthread_mutex_unlock(&opt_lock);
+            return fd;
+        }
+        if (!atomic_load(&log_to_file)) {
+            atomic_store(&log_out, fd);
+            atomic_store(&log_to_file, true);
+        } else {
+            dup3(fd, atomic_load(&log_out), O_CLOEXEC);
+            close(fd);
+        }
+    }
+    /* "api::server" is Firecracker's spelling of api/server. */
+    size_t k = 0;
+    for (const char *p = mod; p && *p && k + 1 < sizeof(module_filter); p++) {
+        if (p[0] == ':' && p[1] == ':') {
+            module_filter[k++] = '/';
+            p++;
+        } else {
+            module_filter[k++] = *p;
+        }
+    }
+    module_filter[k] = 0;
+    atomic_store(&have_module, k > 0);
+    atomic_store(&show_level, o->show_level);
+    atomic_store(&show_origin, o->show_origin);
+    atomic_store(&log_verbose, o->level);
+    pthread_mutex_unlock(&opt_lock);
+    return 0;
+}
+
+static int msg_level(const char *level)
+{
+    if (!level)
+        return LOG_INFO;
+    int l;
+    return log_level_parse(level, &l) ? LOG_ERROR : l;
+}
+
+/* src/api/server.c -> api/server.c */
+static const char *short_file(const char *file)
+{
+    return file && !strncmp(file, "src/", 4) ? file + 4 : file;
+}
+
+static bool module_ok(const char *file)
+{
+    if (!atomic_load(&have_module))
+        return true;
+    if (!file)
+        return false;
+    pthread_mutex_lock(&opt_lock);
+    bool ok = !strncmp(short_file(file), module_filter, strlen(module_filter));
+    pthread_mutex_unlock(&opt_lock);
+    return ok;
+}
+
+static void vlog(const char *level, const char *file, int line, const char *fmt, va_list ap)
 {
     /* One write per line so lines from different threads do not interleave. */
     char buf[1024];
-    va_list ap;
-    int n;
-
-    if (level)
-        n = snprintf(buf, sizeof(buf), "corral: %s: ", level);
-    else
-        n = snprintf(buf, sizeof(buf), "corral: ");
-    va_start(ap, fmt);
-    vsnprintf(buf + n, sizeof(buf) - 1 - (size_t)n, fmt, ap);
-    va_end(ap);
+    size_t n = 0;
+    if (msg_level(level) > atomic_load(&log_verbose) || !module_ok(file))
+        return;
+    if (atomic_load(&log_to_file)) {
+        struct timespec ts;
+        struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        n += strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, ".%03ldZ ", ts.tv_nsec / 1000000);
+    }
+    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "corral: ");
+    int sl = atomic_load(&show_level);
+    if ((sl == LOG_SHOW_LEVEL_CLI && level) || sl == LOG_SHOW_LEVEL_ALL)
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s: ", level ? level : "info");
+    if (atomic_load(&show_origin) && file)
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "[%s:%d] ", short_file(file), line);
+    if (n < sizeof(buf) - 1)
+        vsnprintf(buf + n, sizeof(buf) - 1 - n, fmt, ap);
     size_t len = strlen(buf);
     buf[len++] = '\n';
     if (nonblocking && atomic_load(&writer_running)) {
@@ -134,7 +282,23 @@ void log_msg(const char *level, const char *fmt, ...)
             atomic_fetch_add_explicit(&dropped_lines, 1, memory_order_relaxed);
         return;
     }
-    fwrite(buf, 1, len, stderr);
+    write_all(buf, len);
+}
+
+void log_msg(const char *level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, NULL, 0, fmt, ap);
+    va_end(ap);
+}
+
+void log_msg_at(const char *level, const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, file, line, fmt, ap);
+    va_end(ap);
 }
 
 static pthread_mutex_t ratelimit_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -4,11 +4,15 @@
 #include "vm/config.h"
 #include "vm/vm.h"
 
+#include "core/log.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_VCPUS VIRT_MAX_HARTS
 #define MIN_MEM_MIB 16
@@ -37,6 +41,8 @@ static void drive_free(struct vm_drive *d)
     free(d->format);
     free(d->cache);
     free(d->serial);
+    free(d->partuuid);
+    free(d->io_engine);
     memset(d, 0, sizeof(*d));
 }
 
@@ -57,6 +63,11 @@ void vmcfg_free(struct vm_config *c)
     free(c->test_elf);
     free(c->mmu_type);
     free(c->full_cmdline);
+    free(c->huge_pages);
+    free(c->serial_out);
+    free(c->metrics_path);
+    json_decref(c->metrics_properties);
+    vmcfg_logger_free(&c->logger);
     for (unsigned i = 0; i < c->ndrives; i++)
         drive_free(&c->drives[i]);
     for (unsigned i = 0; i < c->nnets; i++)
@@ -209,6 +220,73 @@ static int get_limit(const json_t *obj, const char *key, bool patch, struct rate
     return 0;
 }
 
+int vmcfg_check_file(const char *path, const char *what, bool writable, char *err)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return fail(err, "%s '%s': %s", what, path, strerror(errno));
+    /* What else a path may be (a FIFO, a device) is the loader's and the
+     * disk layer's to refuse, at start, with their own reasons. */
+    if (S_ISDIR(st.st_mode))
+        return fail(err, "%s '%s': is a directory", what, path);
+    if (access(path, writable ? R_OK | W_OK : R_OK) < 0)
+        return fail(err, "%s '%s': %s", what, path, strerror(errno));
+    return 0;
+}
+
+static const char *str_member(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key)); /* NULL unless a string */
+}
+
+int vmcfg_check_boot_files(const json_t *body, char *err)
+{
+    static const char *const keys[] = { "kernel_image_path", "initrd_path", "firmware_path" };
+    char what[64];
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const char *p = str_member(body, keys[i]);
+        snprintf(what, sizeof(what), "boot-source: %s", keys[i]);
+        if (p && *p && vmcfg_check_file(p, what, false, err))
+            return -EINVAL;
+    }
+    return 0;
+}
+
+int vmcfg_check_drive_file(const char *url_id, const json_t *body, char *err)
+{
+    const char *id = url_id ? url_id : str_member(body, "drive_id");
+    const char *p = str_member(body, "path_on_host");
+    json_t *ro = json_object_get(body, "is_read_only");
+    char what[VM_ID_LEN + 64];
+    if (!vmcfg_valid_id(id))
+        return 0; /* the parser names what is wrong with the id */
+    snprintf(what, sizeof(what), "drive '%s': path_on_host", id);
+    if (p && *p && vmcfg_check_file(p, what, !json_is_true(ro), err))
+        return -EINVAL;
+    return 0;
+}
+
+/* The files a loaded configuration names (as the PUTs check them). */
+static int check_config_files(const struct vm_config *c, char *err)
+{
+    const char *const boot[][2] = { { c->kernel, "kernel_image_path" },
+                                    { c->initrd, "initrd_path" },
+                                    { c->firmware, "firmware_path" } };
+    char what[VM_ID_LEN + 64];
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(what, sizeof(what), "boot-source: %s", boot[i][1]);
+        if (boot[i][0] && vmcfg_check_file(boot[i][0], what, false, err))
+            return -EINVAL;
+    }
+    for (unsigned i = 0; i < c->ndrives; i++) {
+        const struct vm_drive *d = &c->drives[i];
+        snprintf(what, sizeof(what), "drive '%s': path_on_host", d->id);
+        if (vmcfg_check_file(d->path, what, !d->readonly, err))
+            return -EINVAL;
+    }
+    return 0;
+}
+
 /* ---- resources ---- */
 
 int vmcfg_put_boot_source(struct vm_config *c, const json_t *body, char *err)
@@ -244,20 +322,44 @@ int vmcfg_put_boot_source(struct vm_config *c, const json_t *body, char *err)
     return 0;
 }
 
+/* One of `allowed` (NULL-terminated), or absent. */
+static int get_enum(const json_t *obj, const char *key, const char *const *allowed,
+                    const char **out, const char *what, char *err)
+{
+    int r = get_str(obj, key, false, out, what, err);
+    if (r || !*out)
+        return r;
+    for (const char *const *a = allowed; *a; a++)
+        if (!strcmp(*out, *a))
+            return 0;
+    char list[128] = "";
+    for (const char *const *a = allowed; *a; a++)
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+                 a == allowed ? "" : ", ", *a);
+    return fail(err, "%s: '%s' is '%.64s'; it must be one of %s", what, key, *out, list);
+}
+
 int vmcfg_put_machine_config(struct vm_config *c, const json_t *body, char *err)
 {
     static const char *const keys[] = { "vcpu_count", "mem_size_mib", "smt", "mem_merge",
                                         "cpu_quota_pct", "cpu_weight", "memory_limit_mib",
+                                        "track_dirty_pages", "huge_pages", "cpu_template",
                                         NULL };
-    const char *w = "machine-config";
+    static const char *const huge[] = { "None", "Transparent", "2M", NULL };
+    static const char *const templates[] = { "None", "C3", "T2", "T2S", "T2CL", "T2A",
+                                             "V1N1", NULL };
+    const char *w = "machine-config", *hp, *tmpl;
     long long cpus, mem, quota = 0, weight = 0, limit = 0;
-    bool smt = false, merge = false;
+    bool smt = false, merge = false, dirty = false;
     int r;
     if ((r = check_object(body, w, err)) || (r = check_keys(body, keys, w, err)) ||
         (r = get_uint(body, "vcpu_count", 1, MAX_VCPUS, &cpus, w, err)) ||
         (r = get_uint(body, "mem_size_mib", MIN_MEM_MIB, MAX_MEM_MIB, &mem, w, err)) ||
         (r = get_bool(body, "smt", false, &smt, w, err)) ||
-        (r = get_bool(body, "mem_merge", false, &merge, w, err)))
+        (r = get_bool(body, "mem_merge", false, &merge, w, err)) ||
+        (r = get_bool(body, "track_dirty_pages", false, &dirty, w, err)) ||
+        (r = get_enum(body, "huge_pages", huge, &hp, w, err)) ||
+        (r = get_enum(body, "cpu_template", templates, &tmpl, w, err)))
         return r;
     /* Corral's quotas: absent means none. */
     if ((json_object_get(body, "cpu_quota_pct") &&
@@ -269,14 +371,45 @@ int vmcfg_put_machine_config(struct vm_config *c, const json_t *body, char *err)
                        err))))
         return r;
     if (smt)
-        return fail(err, "%s: 'smt' is not supported on RISC-V harts", w);
+        return fail(err, "%s: 'smt' is not supported on RISC-V harts (they have no "
+                    "hardware threads to pair)", w);
+    if (tmpl && strcmp(tmpl, "None"))
+        return fail(err, "%s: 'cpu_template' %s is an x86/Arm CPU model; RISC-V harts "
+                    "here have one ISA (only None)", w, tmpl);
+    if (hp && !strcmp(hp, "2M"))
+        return fail(err, "%s: 'huge_pages' 2M (hugetlbfs) is not supported: guest RAM is "
+                    "an anonymous mapping, backed by transparent huge pages when it can "
+                    "be (None or Transparent)", w);
+    char *hp_copy = NULL;
+    if (vmcfg_set_str(&hp_copy, hp))
+        return fail(err, "out of memory");
+    free(c->huge_pages);
+    c->huge_pages = hp_copy;
     c->ncpus = (unsigned)cpus;
     c->mem_mib = (uint64_t)mem;
     c->mem_merge = merge;
+    c->track_dirty_pages = dirty;
     c->cpu_quota_pct = (unsigned)quota;
     c->cpu_weight = (unsigned)weight;
     c->memory_limit_mib = (uint64_t)limit;
     return 0;
+}
+
+int vmcfg_patch_machine_config(struct vm_config *c, const json_t *body, char *err)
+{
+    int r;
+    if ((r = check_object(body, "machine-config", err)))
+        return r;
+    if (json_object_size(body) == 0)
+        return fail(err, "Empty PATCH request.");
+    json_t *merged = vmcfg_machine_config_json(c);
+    if (!merged || json_object_update(merged, (json_t *)body)) {
+        json_decref(merged);
+        return fail(err, "out of memory");
+    }
+    r = vmcfg_put_machine_config(c, merged, err);
+    json_decref(merged);
+    return r;
 }
 
 /* The body's id must match the URL's (Firecracker's rule); in a config
@@ -300,29 +433,66 @@ static int body_id(const json_t *body, const char *key, const char *url_id, char
     return 0;
 }
 
+/* A partition UUID as the kernel's root=PARTUUID= takes it: hex digits
+ * and '-' (a GPT UUID, or an MBR's 8 digits with "-NN"). */
+static bool valid_partuuid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 36)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+              (s[i] >= 'A' && s[i] <= 'F') || s[i] == '-'))
+            return false;
+    return true;
+}
+
 int vmcfg_put_drive(struct vm_config *c, const char *url_id, const json_t *body, char *err)
 {
     static const char *const keys[] = { "drive_id", "path_on_host", "is_root_device",
                                         "is_read_only", "format", "cache", "rate_limiter",
+                                        "partuuid", "cache_type", "io_engine", "socket",
                                         NULL };
-    const char *w = "drive", *path, *format, *cache;
+    static const char *const cache_types[] = { "Unsafe", "Writeback", NULL };
+    static const char *const engines[] = { "Sync", "Async", NULL };
+    const char *w = "drive", *path, *format, *cache, *partuuid, *cache_type, *engine, *sock;
     bool root = false, ro = false;
-    char id[VM_ID_LEN];
+    char id[VM_ID_LEN], what[VM_ID_LEN + 32];
     struct ratelimit_cfg rl;
     int r;
     if ((r = check_object(body, w, err)) || (r = check_keys(body, keys, w, err)) ||
         (r = body_id(body, "drive_id", url_id, id, w, err)) ||
-        (r = get_str(body, "path_on_host", true, &path, w, err)) ||
+        (r = get_str(body, "socket", false, &sock, w, err)))
+        return r;
+    if (sock)
+        return fail(err, "drive '%s': 'socket' (vhost-user-block) is not supported: "
+                    "Corral's disks are virtio-blk served by the VMM itself", id);
+    snprintf(what, sizeof(what), "drive '%s'", id);
+    w = what;
+    if ((r = get_str(body, "path_on_host", true, &path, w, err)) ||
         (r = get_bool(body, "is_root_device", true, &root, w, err)) ||
         (r = get_bool(body, "is_read_only", false, &ro, w, err)) ||
         (r = get_str(body, "format", false, &format, w, err)) ||
         (r = get_str(body, "cache", false, &cache, w, err)) ||
+        (r = get_str(body, "partuuid", false, &partuuid, w, err)) ||
+        (r = get_enum(body, "cache_type", cache_types, &cache_type, w, err)) ||
+        (r = get_enum(body, "io_engine", engines, &engine, w, err)) ||
         (r = get_limit(body, "rate_limiter", false, &rl, w, err)))
         return r;
     if (cache && strcmp(cache, "writeback") && strcmp(cache, "none") && strcmp(cache, "unsafe"))
         return fail(err, "%s: 'cache' is '%s'; it must be writeback, none or unsafe", w, cache);
+    if (cache && cache_type)
+        return fail(err, "%s: give 'cache_type' (Firecracker's) or 'cache', not both", w);
+    /* Firecracker's Unsafe ignores flushes, as cache=unsafe does. */
+    if (cache_type)
+        cache = !strcmp(cache_type, "Unsafe") ? "unsafe" : "writeback";
     if (format && strcmp(format, "raw") && strcmp(format, "qcow2"))
         return fail(err, "%s: 'format' is '%s'; it must be raw or qcow2", w, format);
+    if (partuuid && !valid_partuuid(partuuid))
+        return fail(err, "%s: 'partuuid' '%.64s' is not a partition UUID (hex digits and "
+                    "'-')", w, partuuid);
+    if (partuuid && !root)
+        partuuid = NULL; /* Firecracker's rule: it only names a root device */
     unsigned slot = c->ndrives;
     for (unsigned i = 0; i < c->ndrives; i++) {
         if (!strcmp(c->drives[i].id, id))
@@ -336,7 +506,8 @@ int vmcfg_put_drive(struct vm_config *c, const char *url_id, const json_t *body,
     struct vm_drive d = { .root = root, .readonly = ro, .rate_limit = rl };
     snprintf(d.id, sizeof(d.id), "%s", id);
     if (vmcfg_set_str(&d.path, path) || vmcfg_set_str(&d.format, format) ||
-        vmcfg_set_str(&d.cache, cache)) {
+        vmcfg_set_str(&d.cache, cache) || vmcfg_set_str(&d.partuuid, partuuid) ||
+        vmcfg_set_str(&d.io_engine, engine)) {
         drive_free(&d);
         return fail(err, "out of memory");
     }
@@ -352,7 +523,7 @@ int vmcfg_put_net(struct vm_config *c, const char *url_id, const json_t *body, c
 {
     static const char *const keys[] = { "iface_id", "host_dev_name", "guest_mac", "type",
                                         "hostfwd", "rx_rate_limiter", "tx_rate_limiter",
-                                        NULL };
+                                        "mtu", NULL };
     const char *w = "network-interface", *tap, *mac, *type;
     char id[VM_ID_LEN];
     struct vm_net n = { 0 };
@@ -365,6 +536,17 @@ int vmcfg_put_net(struct vm_config *c, const char *url_id, const json_t *body, c
         (r = get_limit(body, "rx_rate_limiter", false, &n.rx_limit, w, err)) ||
         (r = get_limit(body, "tx_rate_limiter", false, &n.tx_limit, w, err)))
         return r;
+    json_t *mtu = json_object_get(body, "mtu");
+    if (mtu && !json_is_null(mtu)) {
+        long long v;
+        if ((r = get_uint(body, "mtu", 68, 65535, &v, w, err)))
+            return r;
+        /* The device advertises VIRTIO_NET_F_MTU with a fixed 1500. */
+        if (v != VM_NET_MTU)
+            return fail(err, "%s: 'mtu' %lld is not supported: the virtio-net device has a "
+                        "fixed MTU of %d", w, v, VM_NET_MTU);
+        n.mtu = (unsigned)v;
+    }
     snprintf(n.id, sizeof(n.id), "%s", id);
     /* Corral extension: "type": "user" is libslirp user-mode networking;
      * the default (Firecracker's only kind) is a TAP device. */
@@ -499,16 +681,20 @@ int vmcfg_put_balloon(struct vm_config *c, const json_t *body, char *err)
 {
     static const char *const keys[] = { "amount_mib", "deflate_on_oom",
                                         "stats_polling_interval_s", "free_page_reporting",
-                                        NULL };
+                                        "free_page_hinting", NULL };
     const char *w = "balloon";
     long long amount, interval = 0;
-    bool oom = false, report = false;
+    bool oom = false, report = false, hint = false;
     int r;
     if ((r = check_object(body, w, err)) || (r = check_keys(body, keys, w, err)) ||
         (r = get_uint(body, "amount_mib", 0, MAX_MEM_MIB, &amount, w, err)) ||
         (r = get_bool(body, "deflate_on_oom", true, &oom, w, err)) ||
-        (r = get_bool(body, "free_page_reporting", false, &report, w, err)))
+        (r = get_bool(body, "free_page_reporting", false, &report, w, err)) ||
+        (r = get_bool(body, "free_page_hinting", false, &hint, w, err)))
         return r;
+    if (hint)
+        return fail(err, "%s: 'free_page_hinting' is not supported (free_page_reporting "
+                    "gives freed guest pages back instead)", w);
     if (json_object_get(body, "stats_polling_interval_s") &&
         (r = get_uint(body, "stats_polling_interval_s", 0, MAX_STATS_INTERVAL_S, &interval,
                       w, err)))
@@ -557,6 +743,122 @@ json_t *vmcfg_balloon_json(const struct vm_config *c)
                      "deflate_on_oom", b->deflate_on_oom, "stats_polling_interval_s",
                      (json_int_t)b->stats_polling_interval_s, "free_page_reporting",
                      b->free_page_reporting);
+}
+
+int vmcfg_put_entropy(struct vm_config *c, const json_t *body, char *err)
+{
+    static const char *const keys[] = { "rate_limiter", NULL };
+    struct ratelimit_cfg rl;
+    int r;
+    if ((r = check_object(body, "entropy", err)) || (r = check_keys(body, keys, "entropy", err)) ||
+        (r = get_limit(body, "rate_limiter", false, &rl, "entropy", err)))
+        return r;
+    c->rng = true;
+    c->rng_limit = rl;
+    return 0;
+}
+
+int vmcfg_put_serial(struct vm_config *c, const json_t *body, char *err)
+{
+    static const char *const keys[] = { "serial_out_path", "rate_limiter", NULL };
+    const char *w = "serial", *path;
+    struct ratelimit_cfg rl = { 0 };
+    int r;
+    if ((r = check_object(body, w, err)) || (r = check_keys(body, keys, w, err)) ||
+        (r = get_str(body, "serial_out_path", false, &path, w, err)))
+        return r;
+    /* Its rate_limiter is one token bucket (bytes), not a RateLimiter. */
+    json_t *b = json_object_get(body, "rate_limiter");
+    if (b && !json_is_null(b)) {
+        json_t *wrap = json_pack("{s:O}", "bandwidth", b);
+        char sub[VM_ERR_LEN - 64];
+        if (!wrap)
+            return fail(err, "out of memory");
+        r = ratelimit_cfg_parse(&rl, wrap, "rate_limiter", sub, sizeof(sub));
+        json_decref(wrap);
+        if (r)
+            return fail(err, "%s: %s", w, sub);
+    }
+    if (path && !*path)
+        return fail(err, "%s: 'serial_out_path' must not be empty", w);
+    if ((r = vmcfg_set_str(&c->serial_out, path)))
+        return fail(err, "out of memory");
+    c->serial_limit = rl;
+    c->serial_limit_set = b && !json_is_null(b);
+    return 0;
+}
+
+void vmcfg_logger_free(struct vm_logger *l)
+{
+    free(l->log_path);
+    free(l->module);
+    memset(l, 0, sizeof(*l));
+}
+
+int vmcfg_parse_logger(struct vm_logger *out, const json_t *body, char *err)
+{
+    static const char *const keys[] = { "log_path", "level", "show_level", "show_log_origin",
+                                        "module", NULL };
+    const char *w = "logger", *path, *level, *module;
+    struct vm_logger l = { .present = true, .level = LOG_INFO }; /* Firecracker's default */
+    int r;
+    if ((r = check_object(body, w, err)) || (r = check_keys(body, keys, w, err)) ||
+        (r = get_str(body, "log_path", false, &path, w, err)) ||
+        (r = get_str(body, "level", false, &level, w, err)) ||
+        (r = get_bool(body, "show_level", false, &l.show_level, w, err)) ||
+        (r = get_bool(body, "show_log_origin", false, &l.show_log_origin, w, err)) ||
+        (r = get_str(body, "module", false, &module, w, err)))
+        return r;
+    if (level && log_level_parse(level, &l.level))
+        return fail(err, "%s: 'level' is '%.32s'; it must be Error, Warning, Info, Debug, "
+                    "Trace or Off", w, level);
+    if (path && !*path)
+        return fail(err, "%s: 'log_path' must not be empty", w);
+    if (module && strlen(module) > 63)
+        return fail(err, "%s: 'module' is over 63 characters", w);
+    if (vmcfg_set_str(&l.log_path, path) || vmcfg_set_str(&l.module, module)) {
+        vmcfg_logger_free(&l);
+        return fail(err, "out of memory");
+    }
+    vmcfg_logger_free(out);
+    *out = l;
+    return 0;
+}
+
+int vmcfg_put_metrics(struct vm_config *c, const json_t *body, char *err)
+{
+    static const char *const keys[] = { "metrics_path", "emit_id", "properties", NULL };
+    const char *path;
+    bool emit_id = false;
+    int r;
+    if ((r = check_object(body, "metrics", err)) || (r = check_keys(body, keys, "metrics", err)) ||
+        (r = get_str(body, "metrics_path", true, &path, "metrics", err)) ||
+        (r = get_bool(body, "emit_id", false, &emit_id, "metrics", err)))
+        return r;
+    json_t *props = json_object_get(body, "properties");
+    if (props && !json_is_null(props)) {
+        const char *k;
+        json_t *v;
+        if (!json_is_object(props))
+            return fail(err, "metrics: 'properties' must be an object of strings");
+        json_object_foreach(props, k, v) {
+            if (!json_is_string(v))
+                return fail(err, "metrics: properties.%.64s must be a string", k);
+        }
+        if (json_object_size(props) > 64)
+            return fail(err, "metrics: at most 64 properties");
+    } else {
+        props = NULL;
+    }
+    if (c->metrics_path)
+        return fail(err, "metrics: the metrics system is already initialized (to '%.200s')",
+                    c->metrics_path);
+    if (vmcfg_set_str(&c->metrics_path, path))
+        return fail(err, "out of memory");
+    c->metrics_emit_id = emit_id;
+    json_decref(c->metrics_properties);
+    c->metrics_properties = props ? json_deep_copy(props) : NULL;
+    return 0;
 }
 
 void vmcfg_clear_devices(struct vm_config *c, bool drives, bool nets)
@@ -608,27 +910,58 @@ oom:
     return fail(err, "out of memory");
 }
 
+/* Firecracker's resources that Corral does not have: null (or an empty
+ * list) is what its own vm_config.json holds and is accepted; anything
+ * else is refused with the reason docs/api.yaml gives. */
+static const struct {
+    const char *key, *why;
+} absent_resources[] = {
+    { "cpu-config", "CPU templates and KVM capability modifiers are x86/Arm features" },
+    { "vsock", "there is no virtio-vsock device yet" },
+    { "mmds-config", "there is no MMDS yet" },
+    { "pmem", "there is no virtio-pmem device" },
+    { "memory-hotplug", "there is no virtio-mem device" },
+};
+
 int vmcfg_apply_document(struct vm_config *c, const json_t *doc, char *err)
 {
     static const char *const keys[] = { "boot-source", "machine-config", "drives",
-                                        "network-interfaces", "balloon", NULL };
+                                        "network-interfaces", "balloon", "entropy",
+                                        "serial", "logger", "metrics", "cpu-config", "vsock",
+                                        "mmds-config", "pmem", "memory-hotplug", NULL };
     int r;
     if (!json_is_object(doc))
         return fail(err, "the configuration must be a JSON object");
     if ((r = check_keys(doc, keys, "configuration", err)))
         return r;
+    for (size_t i = 0; i < sizeof(absent_resources) / sizeof(absent_resources[0]); i++) {
+        json_t *v = json_object_get(doc, absent_resources[i].key);
+        if (v && !json_is_null(v) && !(json_is_array(v) && json_array_size(v) == 0))
+            return fail(err, "'%s' is not supported: %s", absent_resources[i].key,
+                        absent_resources[i].why);
+    }
+    /* Present and not null: Firecracker writes "balloon": null and the like. */
+#define MEMBER(name) ((v = json_object_get(doc, name)) && !json_is_null(v))
     json_t *v;
-    if ((v = json_object_get(doc, "boot-source")) && (r = vmcfg_put_boot_source(c, v, err)))
+    if (MEMBER("boot-source") && (r = vmcfg_put_boot_source(c, v, err)))
         return r;
-    if ((v = json_object_get(doc, "machine-config")) &&
-        (r = vmcfg_put_machine_config(c, v, err)))
+    if (MEMBER("machine-config") && (r = vmcfg_put_machine_config(c, v, err)))
         return r;
-    if ((v = json_object_get(doc, "balloon")) && (r = vmcfg_put_balloon(c, v, err)))
+    if (MEMBER("balloon") && (r = vmcfg_put_balloon(c, v, err)))
         return r;
+    if (MEMBER("entropy") && (r = vmcfg_put_entropy(c, v, err)))
+        return r;
+    if (MEMBER("serial") && (r = vmcfg_put_serial(c, v, err)))
+        return r;
+    if (MEMBER("logger") && (r = vmcfg_parse_logger(&c->logger, v, err)))
+        return r;
+    if (MEMBER("metrics") && (r = vmcfg_put_metrics(c, v, err)))
+        return r;
+#undef MEMBER
     static const char *const lists[] = { "drives", "network-interfaces" };
     for (int k = 0; k < 2; k++) {
         json_t *arr = json_object_get(doc, lists[k]);
-        if (!arr)
+        if (!arr || json_is_null(arr))
             continue;
         if (!json_is_array(arr))
             return fail(err, "'%s' must be an array", lists[k]);
@@ -651,6 +984,8 @@ int vmcfg_load_file(struct vm_config *c, const char *path, char *err)
     char sub[VM_ERR_LEN];
     int r = vmcfg_apply_document(c, doc, sub);
     json_decref(doc);
+    if (!r)
+        r = check_config_files(c, sub);
     if (r)
         fail(err, "%s: %s", path, sub);
     return r;
@@ -672,9 +1007,10 @@ static void set_limit(json_t *o, const char *key, const struct ratelimit_cfg *l)
 
 json_t *vmcfg_machine_config_json(const struct vm_config *c)
 {
-    json_t *j = json_pack("{s:I, s:I, s:b, s:b}", "vcpu_count", (json_int_t)c->ncpus,
+    json_t *j = json_pack("{s:I, s:I, s:b, s:b, s:b, s:s}", "vcpu_count", (json_int_t)c->ncpus,
                           "mem_size_mib", (json_int_t)c->mem_mib, "smt", 0, "mem_merge",
-                          c->mem_merge);
+                          c->mem_merge, "track_dirty_pages", c->track_dirty_pages,
+                          "huge_pages", c->huge_pages ? c->huge_pages : "None");
     if (j && c->cpu_quota_pct)
         json_object_set_new(j, "cpu_quota_pct", json_integer(c->cpu_quota_pct));
     if (j && c->cpu_weight)
@@ -685,6 +1021,50 @@ json_t *vmcfg_machine_config_json(const struct vm_config *c)
     return j;
 }
 
+/* entropy, serial, logger, metrics: present when configured. */
+static int vmcfg_extras_json(const struct vm_config *c, json_t *doc)
+{
+    if (c->rng) {
+        json_t *e = json_object();
+        if (!e)
+            return -1;
+        set_limit(e, "rate_limiter", &c->rng_limit);
+        json_object_set_new(doc, "entropy", e);
+    }
+    if (c->serial_out || c->serial_limit_set) {
+        json_t *s = json_object();
+        if (!s)
+            return -1;
+        set_str(s, "serial_out_path", c->serial_out);
+        if (c->serial_limit_set) {
+            json_t *rl = ratelimit_cfg_json(&c->serial_limit);
+            json_t *bw = json_object_get(rl, "bandwidth");
+            json_object_set(s, "rate_limiter", bw ? bw : json_null());
+            json_decref(rl);
+        }
+        json_object_set_new(doc, "serial", s);
+    }
+    if (c->logger.present) {
+        const struct vm_logger *l = &c->logger;
+        json_t *o = json_pack("{s:s, s:b, s:b}", "level", log_level_name(l->level),
+                              "show_level", l->show_level, "show_log_origin",
+                              l->show_log_origin);
+        if (!o)
+            return -1;
+        set_str(o, "log_path", l->log_path);
+        set_str(o, "module", l->module);
+        json_object_set_new(doc, "logger", o);
+    }
+    if (c->metrics_path) {
+        json_t *m = json_pack("{s:s, s:b}", "metrics_path", c->metrics_path, "emit_id",
+                              c->metrics_emit_id);
+        if (m && c->metrics_properties)
+            json_object_set(m, "properties", c->metrics_properties);
+        json_object_set_new(doc, "metrics", m);
+    }
+    return 0;
+}
+
 json_t *vmcfg_to_json(const struct vm_config *c)
 {
     json_t *doc = json_object(), *bs = json_object(), *drives = json_array(),
@@ -693,17 +1073,26 @@ json_t *vmcfg_to_json(const struct vm_config *c)
         goto err;
     set_str(bs, "kernel_image_path", c->kernel);
     set_str(bs, "initrd_path", c->initrd);
-    set_str(bs, "boot_args", c->cmdline);
+    /* What the kernel gets when none were given (root= is added at start). */
+    if (c->kernel || c->cmdline)
+        set_str(bs, "boot_args", c->cmdline ? c->cmdline : VM_DEFAULT_CMDLINE);
     set_str(bs, "firmware_path", c->firmware);
     for (unsigned i = 0; i < c->ndrives; i++) {
         const struct vm_drive *d = &c->drives[i];
         json_t *o = json_pack("{s:s, s:s, s:b, s:b}", "drive_id", d->id, "path_on_host",
                               d->path, "is_root_device", d->root, "is_read_only",
                               d->readonly);
-        if (o && d->format)
-            set_str(o, "format", d->format);
-        if (o && d->cache)
+        if (!o)
+            continue;
+        set_str(o, "format", d->format);
+        /* Firecracker's spelling where it has one; "cache": "none" is ours. */
+        if (d->cache && !strcmp(d->cache, "none"))
             set_str(o, "cache", d->cache);
+        else
+            set_str(o, "cache_type", d->cache && !strcmp(d->cache, "unsafe") ? "Unsafe"
+                                                                             : "Writeback");
+        set_str(o, "partuuid", d->partuuid);
+        set_str(o, "io_engine", d->io_engine);
         set_limit(o, "rate_limiter", &d->rate_limit);
         json_array_append_new(drives, o);
     }
@@ -728,8 +1117,12 @@ json_t *vmcfg_to_json(const struct vm_config *c)
         }
         set_limit(o, "rx_rate_limiter", &n->rx_limit);
         set_limit(o, "tx_rate_limiter", &n->tx_limit);
+        if (n->mtu)
+            json_object_set_new(o, "mtu", json_integer(n->mtu));
         json_array_append_new(nets, o);
     }
+    if (vmcfg_extras_json(c, doc))
+        goto err_doc;
     json_object_set_new(doc, "boot-source", bs);
     json_object_set_new(doc, "machine-config", vmcfg_machine_config_json(c));
     json_object_set_new(doc, "drives", drives);
@@ -737,6 +1130,9 @@ json_t *vmcfg_to_json(const struct vm_config *c)
     if (c->balloon.present)
         json_object_set_new(doc, "balloon", vmcfg_balloon_json(c));
     return doc;
+err_doc:
+    json_decref(doc);
+    return NULL;
 err:
     json_decref(doc);
     json_decref(bs);
@@ -783,8 +1179,10 @@ int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err)
     c->full_cmdline = NULL;
     bool has_root = !strncmp(args, "root=", 5) || strstr(args, " root=");
     if (root && !has_root) {
-        if (asprintf(&c->full_cmdline, "%s root=/dev/vda %s", args,
-                     root->readonly ? "ro" : "rw") < 0) {
+        /* Firecracker's rule: a partuuid names the root partition. */
+        if (asprintf(&c->full_cmdline, "%s root=%s%s %s", args,
+                     root->partuuid ? "PARTUUID=" : "/dev/vda",
+                     root->partuuid ? root->partuuid : "", root->readonly ? "ro" : "rw") < 0) {
             c->full_cmdline = NULL;
             return fail(err, "out of memory");
         }

@@ -17,6 +17,7 @@
 #define VM_MAX_DRIVES MACHINE_MAX_DISKS
 #define VM_MAX_NETS MACHINE_MAX_NICS
 #define VM_DEFAULT_CMDLINE "console=ttyS0"
+#define VM_NET_MTU 1500 /* what devices/virtio_net.c advertises */
 
 struct vm_drive {
     char id[VM_ID_LEN];
@@ -24,6 +25,8 @@ struct vm_drive {
     char *format;        /* NULL: probed */
     char *cache;         /* NULL: writeback */
     char *serial;        /* --disk serial=S (not in the API); NULL: default */
+    char *partuuid;      /* root=PARTUUID= instead of /dev/vda (root drive) */
+    char *io_engine;     /* "Sync" / "Async" as given (both behave alike) */
     bool root, readonly;
     struct ratelimit_cfg rate_limit; /* rate_limiter; zero: none */
 };
@@ -37,6 +40,7 @@ struct vm_net {
     uint8_t mac[6];
     bool mac_set;
     struct ratelimit_cfg rx_limit, tx_limit; /* rx_/tx_rate_limiter */
+    unsigned mtu;        /* as given; 0: not given (the device's is 1500) */
 };
 
 /* PUT /balloon (Firecracker's fields + free_page_reporting). */
@@ -45,6 +49,16 @@ struct vm_balloon {
     uint64_t amount_mib;
     bool deflate_on_oom, free_page_reporting;
     unsigned stats_polling_interval_s;
+};
+
+/* PUT /logger and the config file's "logger" (applied by the API layer,
+ * which owns the process's log output). */
+struct vm_logger {
+    bool present;
+    char *log_path;      /* NULL: stderr */
+    int level;           /* enum log_level (core/log.h) */
+    bool show_level, show_log_origin;
+    char *module;        /* only lines from src/<module>... */
 };
 
 struct vm_config {
@@ -57,7 +71,18 @@ struct vm_config {
     /* Quotas (vm/cgroup.h); 0 = none. */
     unsigned cpu_quota_pct, cpu_weight;
     uint64_t memory_limit_mib;
-    bool rng;
+    bool rng;            /* --rng or PUT /entropy */
+    struct ratelimit_cfg rng_limit; /* entropy rate_limiter: kept, not enforced */
+    /* Firecracker's machine-config fields that have one meaning here. */
+    bool track_dirty_pages; /* Corral always logs dirty pages; kept as given */
+    char *huge_pages;    /* "None" / "Transparent" as given; NULL: not given */
+    char *serial_out;    /* PUT /serial serial_out_path (the API layer opens it) */
+    struct ratelimit_cfg serial_limit; /* its rate_limiter bucket (bw): kept */
+    bool serial_limit_set;
+    struct vm_logger logger;
+    char *metrics_path;  /* PUT /metrics (the API layer writes it) */
+    bool metrics_emit_id;        /* each line gets "id" (the VM's) */
+    json_t *metrics_properties;  /* each line gets "properties"; owned */
     int cpu_engine;      /* enum cpu_engine; 0 = default */
     struct vm_balloon balloon;
     struct vm_drive drives[VM_MAX_DRIVES];
@@ -81,6 +106,25 @@ int vmcfg_put_drive(struct vm_config *c, const char *id, const json_t *body,
 int vmcfg_put_net(struct vm_config *c, const char *id, const json_t *body,
                   char *err) WARN_UNUSED;
 int vmcfg_put_balloon(struct vm_config *c, const json_t *body, char *err) WARN_UNUSED;
+/* PATCH /machine-config: the fields given over the current ones, checked
+ * as a whole PUT would be; an empty body is refused. */
+int vmcfg_patch_machine_config(struct vm_config *c, const json_t *body, char *err) WARN_UNUSED;
+/* PUT /entropy ({rate_limiter}), PUT /serial ({serial_out_path,
+ * rate_limiter}), PUT /logger, PUT /metrics: check and record. Opening the
+ * files is the caller's (the API layer), after these succeed. */
+int vmcfg_put_entropy(struct vm_config *c, const json_t *body, char *err) WARN_UNUSED;
+int vmcfg_put_serial(struct vm_config *c, const json_t *body, char *err) WARN_UNUSED;
+int vmcfg_parse_logger(struct vm_logger *out, const json_t *body, char *err) WARN_UNUSED;
+void vmcfg_logger_free(struct vm_logger *l);
+int vmcfg_put_metrics(struct vm_config *c, const json_t *body, char *err) WARN_UNUSED;
+/* The files a body names must be there, as Firecracker opens them at the
+ * PUT: the API checks PUT /boot-source and PUT /drives bodies with these,
+ * vmcfg_load_file the whole file (the parsers themselves touch no file).
+ * There, not a directory, readable (and writable unless the drive
+ * is_read_only); the message names the field, or the drive. */
+int vmcfg_check_file(const char *path, const char *what, bool writable, char *err) WARN_UNUSED;
+int vmcfg_check_boot_files(const json_t *body, char *err) WARN_UNUSED;
+int vmcfg_check_drive_file(const char *url_id, const json_t *body, char *err) WARN_UNUSED;
 /* PATCH /drives/{id} ({drive_id, path_on_host, rate_limiter}; a path must
  * be the drive's own) and PATCH /network-interfaces/{id} ({iface_id,
  * rx_rate_limiter, tx_rate_limiter}): change the limiters of a drive or

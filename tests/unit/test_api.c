@@ -1,7 +1,8 @@
-/* The API without a guest: routing (404/405), request bodies, the state
- * checks seen through HTTP, the socket rules (mode 0600, missing
- * directory, live and stale sockets), the 64 KiB body limit, and 100
- * concurrent clients. */
+/* The API without a guest: routing (Firecracker's 400 for an unknown path
+ * or method), request bodies, the state checks seen through HTTP, paths
+ * checked at the PUT, the socket rules (mode 0600, missing directory,
+ * live and stale sockets), the 64 KiB body limit, and 100 concurrent
+ * clients. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -21,21 +22,31 @@
 #include "api/api.h"
 
 static struct vm *vm;
-static char dir[64], sock[128];
+static struct api_ctx ctx;
+static char dir[64], sock[128], disk[128], image[128];
 
 static int setup(void **state)
 {
     snprintf(dir, sizeof(dir), "/tmp/corral-api-test-XXXXXX");
     assert_non_null(mkdtemp(dir));
     snprintf(sock, sizeof(sock), "%s/api.sock", dir);
+    /* Paths a PUT names must exist (they are checked at the PUT). */
+    snprintf(disk, sizeof(disk), "%s/r", dir);
+    snprintf(image, sizeof(image), "%s/Image", dir);
+    fclose(fopen(disk, "w"));
+    fclose(fopen(image, "w"));
     assert_int_equal(vm_create(&vm, "unit", NULL), 0);
+    api_ctx_init(&ctx, vm);
     return 0;
 }
 
 static int teardown(void **state)
 {
+    api_ctx_destroy(&ctx);
     vm_destroy(vm);
     unlink(sock);
+    unlink(disk);
+    unlink(image);
     rmdir(dir);
     return 0;
 }
@@ -44,7 +55,7 @@ static void dispatch(const char *method, const char *path, const char *body,
                      struct api_reply *rep)
 {
     memset(rep, 0, sizeof(*rep));
-    api_dispatch(vm, method, path, body, body ? strlen(body) : 0, rep);
+    api_dispatch(&ctx, method, path, body, body ? strlen(body) : 0, rep);
 }
 
 static void expect(const char *method, const char *path, const char *body, unsigned status,
@@ -58,6 +69,15 @@ static void expect(const char *method, const char *path, const char *body, unsig
     json_decref(rep.body);
 }
 
+/* expect() with the body a format: every %s is the test's image file. */
+static void expectf(const char *method, const char *path, unsigned status, const char *needle,
+                    const char *fmt)
+{
+    char body[1024];
+    snprintf(body, sizeof(body), fmt, disk, disk, disk);
+    expect(method, path, body, status, needle);
+}
+
 static void test_routing(void **state)
 {
     char id[80], allow[64];
@@ -68,19 +88,22 @@ static void test_routing(void **state)
     assert_string_equal(id, "rootfs");
     assert_null(api_route_find("DELETE", "/machine-config", id, sizeof(id), allow,
                                sizeof(allow), &rep));
-    assert_int_equal(rep.status, 405);
-    assert_string_equal(allow, "GET, PUT");
+    /* Firecracker answers 400 for both an unknown path and a method the
+     * path does not have; Allow still lists the path's methods. */
+    assert_int_equal(rep.status, 400);
+    assert_string_equal(rep.fault, "Invalid request method and/or path: DELETE machine-config.");
+    assert_string_equal(allow, "GET, PUT, PATCH");
     assert_null(api_route_find("GET", "/drives/", id, sizeof(id), allow, sizeof(allow), &rep));
-    assert_int_equal(rep.status, 404);
+    assert_int_equal(rep.status, 400);
     assert_null(api_route_find("PUT", "/drives/a/b", id, sizeof(id), allow, sizeof(allow),
                                &rep));
-    assert_int_equal(rep.status, 404);
+    assert_int_equal(rep.status, 400);
     assert_non_null(api_route_find("GET", "/vm/config", id, sizeof(id), allow,
                                    sizeof(allow), &rep));
     assert_string_equal(id, "");
-    expect("GET", "/nope", NULL, 404, "no resource");
-    expect("POST", "/actions", "{}", 405, "not allowed");
-    expect("GET", "/vm", NULL, 405, "PATCH");
+    expect("GET", "/nope", NULL, 400, "Invalid request method and/or path: GET nope.");
+    expect("POST", "/actions", "{}", 400, "Invalid request method and/or path: POST actions.");
+    expect("GET", "/vm", NULL, 400, "GET vm.");
 }
 
 static void test_bodies(void **state)
@@ -97,15 +120,22 @@ static void test_bodies(void **state)
     expect("PUT", "/actions", "{\"action_type\":\"Reset\"}", 400, "not started");
     expect("GET", "/", "{}", 400, "takes no body");
     expect("PUT", "/machine-config", "{\"vcpu_count\":2,\"mem_size_mib\":64}", 204, NULL);
-    expect("PUT", "/drives/rootfs", "{\"path_on_host\":\"/r\",\"is_root_device\":true}", 204,
-           NULL);
+    expectf("PUT", "/drives/rootfs", 204, NULL,
+            "{\"path_on_host\":\"%s\",\"is_root_device\":true}");
     expect("PUT", "/drives/" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
            "{\"path_on_host\":\"/r\",\"is_root_device\":false}", 400, "drive_id");
+    /* A file that is not there: at the PUT, in the API's words. */
+    expect("PUT", "/drives/data", "{\"path_on_host\":\"/nonexistent/d.img\","
+                                  "\"is_root_device\":false}", 400,
+           "drive 'data': path_on_host '/nonexistent/d.img': No such file or directory");
     expect("PUT", "/network-interfaces/eth0", "{\"type\":\"user\"}", 204, NULL);
-    expect("PUT", "/boot-source", "{\"kernel_image_path\":\"/nonexistent/Image\","
-                                  "\"firmware_path\":\"/nonexistent/fw\"}", 204, NULL);
-    /* Start fails on the missing files: 400, and the VM is still configurable. */
-    expect("PUT", "/actions", "{\"action_type\":\"InstanceStart\"}", 400, "No such file");
+    expect("PUT", "/boot-source", "{\"kernel_image_path\":\"/nonexistent/Image\"}", 400,
+           "boot-source: kernel_image_path '/nonexistent/Image': No such file");
+    /* Empty files: start fails on the images (400), and the VM is still
+     * configurable. */
+    expectf("PUT", "/boot-source", 204, NULL,
+            "{\"kernel_image_path\":\"%s\",\"firmware_path\":\"%s\"}");
+    expect("PUT", "/actions", "{\"action_type\":\"InstanceStart\"}", 400, NULL);
     expect("PUT", "/machine-config", "{\"vcpu_count\":1,\"mem_size_mib\":64}", 204, NULL);
 
     struct api_reply rep;
@@ -131,10 +161,10 @@ static void test_bodies(void **state)
 static void test_patch_limiters(void **state)
 {
     expect("PATCH", "/drives/d", "{\"rate_limiter\":null}", 400, "no drive 'd'");
-    expect("PUT", "/drives/d", "{\"path_on_host\":\"/r\",\"is_root_device\":false,"
-                               "\"rate_limiter\":{\"bandwidth\":{\"size\":-1,\"refill_time\":1}}}",
-           400, "rate_limiter.bandwidth.size");
-    expect("PUT", "/drives/d", "{\"path_on_host\":\"/r\",\"is_root_device\":false}", 204, NULL);
+    expectf("PUT", "/drives/d", 400, "rate_limiter.bandwidth.size",
+            "{\"path_on_host\":\"%s\",\"is_root_device\":false,"
+            "\"rate_limiter\":{\"bandwidth\":{\"size\":-1,\"refill_time\":1}}}");
+    expectf("PUT", "/drives/d", 204, NULL, "{\"path_on_host\":\"%s\",\"is_root_device\":false}");
     expect("PATCH", "/drives/d", "{\"rate_limiter\":{\"bandwidth\":{\"size\":1048576,"
                                  "\"refill_time\":1000}}}", 204, NULL);
     expect("PATCH", "/drives/d", "{\"rate_limiter\":{\"ops\":{\"size\":5,\"refill_time\":0}}}",
@@ -166,8 +196,8 @@ static void test_memory_limit_refused(void **state)
 {
     expect("PUT", "/machine-config", "{\"vcpu_count\":1,\"mem_size_mib\":256,"
                                      "\"memory_limit_mib\":128}", 204, NULL);
-    expect("PUT", "/boot-source", "{\"kernel_image_path\":\"/nonexistent/Image\","
-                                  "\"firmware_path\":\"/nonexistent/fw\"}", 204, NULL);
+    expectf("PUT", "/boot-source", 204, NULL,
+            "{\"kernel_image_path\":\"%s\",\"firmware_path\":\"%s\"}");
     expect("PUT", "/actions", "{\"action_type\":\"InstanceStart\"}", 400,
            "memory limit 128 MiB is below the 320 MiB");
     /* The VM is still configurable. */
@@ -246,10 +276,10 @@ static void test_server(void **state)
     struct api_server *s;
     char err[API_ERR_LEN], *resp;
     unsigned status;
-    assert_int_equal(api_server_start(&s, sock, vm, err), 0);
+    assert_int_equal(api_server_start(&s, sock, &ctx, err), 0);
     /* A second server on the same path is refused. */
     struct api_server *s2;
-    assert_int_not_equal(api_server_start(&s2, sock, vm, err), 0);
+    assert_int_not_equal(api_server_start(&s2, sock, &ctx, err), 0);
 
     assert_int_equal(api_client_request(sock, "PUT", "/machine-config",
                                         "{\"vcpu_count\":2,\"mem_size_mib\":128}", &status,
@@ -262,7 +292,7 @@ static void test_server(void **state)
     assert_non_null(strstr(resp, "\"mem_size_mib\":128"));
     free(resp);
     assert_int_equal(api_client_request(sock, "DELETE", "/", NULL, &status, &resp, err), 0);
-    assert_int_equal(status, 405);
+    assert_int_equal(status, 400);
     assert_non_null(strstr(resp, "fault_message"));
     free(resp);
     assert_int_equal(api_client_request(sock, "PATCH", "/vm", "{\"state\":\"Flying\"}",

@@ -1,7 +1,8 @@
 /* docs/api.yaml is the API's contract: its (method, path) set must be the
  * server's route table, no more and no less; and every property the spec
- * gives the drive, interface and rate-limiter bodies is a key their
- * parsers know. */
+ * gives the bodies (drive, interface, rate limiter, machine-config,
+ * entropy, serial, logger, metrics, the whole document) is a key
+ * their parsers know. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -147,7 +148,9 @@ static void parse_as(const char *schema, const char *body, char *err)
     json_t *d = json_loads("{\"path_on_host\":\"/x\",\"is_root_device\":false}", 0, NULL);
     assert_int_equal(vmcfg_put_drive(&c, "d", d, err), 0);
     json_decref(d);
-    assert_int_equal(vmcfg_put_net(&c, "n", json_object(), err), 0);
+    json_t *empty = json_object();
+    assert_int_equal(vmcfg_put_net(&c, "n", empty, err), 0);
+    json_decref(empty);
     const struct vm_drive *dr;
     struct ratelimit_cfg rl;
     unsigned i;
@@ -160,6 +163,22 @@ static void parse_as(const char *schema, const char *body, char *err)
         r = vmcfg_put_net(&c, "n", j, err);
     else if (!strcmp(schema, "PartialNetworkInterface"))
         r = vmcfg_patch_net(&c, "n", j, &i, err);
+    else if (!strcmp(schema, "MachineConfiguration")) {
+        json_object_set_new(j, "vcpu_count", json_integer(1));
+        json_object_set_new(j, "mem_size_mib", json_integer(64));
+        r = vmcfg_put_machine_config(&c, j, err);
+    } else if (!strcmp(schema, "EntropyDevice"))
+        r = vmcfg_put_entropy(&c, j, err);
+    else if (!strcmp(schema, "SerialDevice"))
+        r = vmcfg_put_serial(&c, j, err);
+    else if (!strcmp(schema, "MetricsConfig"))
+        r = vmcfg_put_metrics(&c, j, err);
+    else if (!strcmp(schema, "Logger")) {
+        struct vm_logger l = { 0 };
+        r = vmcfg_parse_logger(&l, j, err);
+        vmcfg_logger_free(&l);
+    } else if (!strcmp(schema, "FullVmConfiguration"))
+        r = vmcfg_apply_document(&c, j, err);
     else if (!strcmp(schema, "RateLimiter"))
         r = ratelimit_cfg_parse(&rl, j, "rate_limiter", err, VM_ERR_LEN);
     else {
@@ -177,7 +196,9 @@ static void test_schemas_match_parsers(void **state)
 {
     static const char *const schemas[] = { "Drive", "PartialDrive", "NetworkInterface",
                                            "PartialNetworkInterface", "RateLimiter",
-                                           "TokenBucket" };
+                                           "TokenBucket", "MachineConfiguration",
+                                           "EntropyDevice", "SerialDevice", "MetricsConfig",
+                                           "Logger", "FullVmConfiguration" };
     char props[MAX_PROPS][64], body[256], err[VM_ERR_LEN];
     for (size_t s = 0; s < sizeof(schemas) / sizeof(schemas[0]); s++) {
         size_t n = read_props(schemas[s], props);

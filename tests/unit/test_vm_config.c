@@ -340,7 +340,9 @@ static void test_document_errors(void **state)
     static const struct {
         const char *doc, *needle;
     } bad[] = {
-        { "{\"logger\":{}}", "unknown key 'logger'" },
+        { "{\"loggers\":{}}", "unknown key 'loggers'" },
+        { "{\"logger\":{\"level\":\"Loud\"}}", "'level' is 'Loud'" },
+        { "{\"vsock\":{\"guest_cid\":3}}", "'vsock' is not supported" },
         { "{\"boot-source\":{\"kernel_image_path\":\"/k\",\"x\":1}}", "unknown key 'x'" },
         { "{\"drives\":{}}", "'drives' must be an array" },
         { "{\"drives\":[{\"path_on_host\":\"/d\",\"is_root_device\":false}]}", "drive_id" },
