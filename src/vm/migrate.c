@@ -847,7 +847,7 @@ refuse:
            : mig_send_simple(fd, "refuse", why, err)) {
         /* the source is gone already: nothing to tell */
     }
-    snprintf(err, VM_ERR_LEN, "--incoming %.200s: %.300s", uri, why);
+    snprintf(err, VM_ERR_LEN, "--incoming %.160s: %.320s", uri, why);
     r = -EINVAL;
 out:
     mig_pc_dest_finish(pc, true, NULL);
