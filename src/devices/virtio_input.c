@@ -15,7 +15,17 @@
  * the driver (LEDs and the like), consumed and ignored. Events the driver
  * has no buffer for yet wait in a small FIFO, flushed when it posts some;
  * a device reset drops them (they were meant for the driver instance
- * that was there). */
+ * that was there).
+ *
+ * Why a power button and no Ctrl-Alt-Del key: Firecracker's SendCtrlAltDel
+ * makes an x86 guest reboot, which ends a Firecracker VM. Here the same
+ * request must end the VM too, and a Linux guest takes Ctrl-Alt-Del as a
+ * reboot (Corral reboots in place) or, with a shell as PID 1 and the
+ * kernel's default C_A_D, as an immediate unsynced restart. So both
+ * Shutdown and SendCtrlAltDel press KEY_POWER (vm/vm.c); a systemd guest
+ * handles it through systemd-logind (udev tags key devices
+ * "power-switch"; HandlePowerKey=poweroff by default), busybox through
+ * acpid (guest/acpid.conf). */
 #include "devices/virtio_input.h"
 
 #include <errno.h>
