@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/vclock.h"
 #include "virtio/virtio_mmio.h"
+#include "devices/uart16550.h"
 #include "devices/virtio_balloon.h"
 #include "vm/cgroup.h"
 
@@ -505,6 +506,11 @@ static int shutdown_tick_locked(struct vm *vm)
             vm->shutdown_io_seen = io;
             vm->shutdown_io_since_ns = now;
         }
+        /* A guest starved of host CPU may not even have read the last key:
+         * its work has not begun, so the quiet wait counts from when it has
+         * (still within SHUTDOWN_KEY_MAX_MS of sending it). */
+        if (uart_rx_space(vm->m->uart) < UART_FIFO_SIZE)
+            vm->shutdown_io_since_ns = now;
         int64_t quiet = vm->shutdown_io_since_ns + SHUTDOWN_SETTLE_MS * NS_PER_MS;
         int64_t cap = vm->shutdown_key_ns + SHUTDOWN_KEY_MAX_MS * NS_PER_MS;
         int64_t ready = quiet < cap ? quiet : cap;
