@@ -17,7 +17,7 @@ set -euo pipefail
 
 SUITE=trixie
 ARCH=riscv64
-MODULES="virtio_mmio virtio_blk virtio_net virtio-rng virtio_balloon crc32c_generic ext4 vmw_vsock_virtio_transport"
+MODULES="virtio_mmio virtio_blk virtio_net virtio-rng virtio_balloon virtio_input evdev crc32c_generic ext4 vmw_vsock_virtio_transport"
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/corral
 QUIET=0 PRINT_DIR=0
@@ -174,7 +174,8 @@ for p in "${PKGS[@]}"; do
 done
 
 # ---- build the guest: keyed by package versions and the recipe ----
-recipe=$(cat "$0" "$HERE/guest/init" "$HERE/guest/udhcpc.script" "$HERE/guest/pagecheck.c" | sha256sum | cut -c1-12)
+recipe=$(cat "$0" "$HERE/guest/init" "$HERE/guest/udhcpc.script" "$HERE/guest/pagecheck.c" \
+    "$HERE/guest/acpid.conf" "$HERE/guest/power-button" | sha256sum | cut -c1-12)
 KVER=${KPKG#linux-image-}
 KEY=$(printf '%s ' "${VER[@]}" "$recipe" | sha256sum | cut -c1-12)
 OUT=$CACHE/guest/$KVER-$KEY
@@ -223,6 +224,9 @@ bb=$( (ls "$x"/busybox/usr/bin/busybox "$x"/busybox/bin/busybox 2>/dev/null || t
 cp "$bb" "$root/bin/busybox"
 install -m 0755 "$HERE/guest/init" "$root/init"
 install -m 0755 "$HERE/guest/udhcpc.script" "$root/usr/share/udhcpc/default.script"
+# The power button: busybox acpid's action file and the power-off action.
+install -m 0644 "$HERE/guest/acpid.conf" "$root/etc/acpid.conf"
+install -D -m 0755 "$HERE/guest/power-button" "$root/etc/acpi/PWRF/00000080"
 # pagecheck: the page-verifying workload of the snapshot and migration tests.
 command -v riscv64-linux-gnu-gcc >/dev/null || die "riscv64-linux-gnu-gcc is missing (scripts/deps.sh installs it)"
 riscv64-linux-gnu-gcc -std=gnu11 -static -O2 -s -Wall -Wextra -Werror -D_GNU_SOURCE \

@@ -25,6 +25,7 @@
 #include "devices/uart16550.h"
 #include "devices/virtio_balloon.h"
 #include "devices/virtio_blk.h"
+#include "devices/virtio_input.h"
 #include "devices/virtio_net.h"
 #include "devices/virtio_rng.h"
 #include "net/net.h"
@@ -101,6 +102,8 @@ static void destroy_virtio(struct machine *m)
     m->rng = NULL;
     virtio_balloon_destroy(m->balloon);
     m->balloon = NULL;
+    virtio_input_destroy(m->power_button);
+    m->power_button = NULL;
     m->nvirtio = 0;
     iothread_timer_free(m->throttle_timer);
     m->throttle_timer = NULL;
@@ -131,9 +134,9 @@ static int create_balloon(struct machine *m, char *err)
     return add_virtio_slot(m, virtio_balloon_dev(m->balloon), err);
 }
 
-/* Disks, NICs and the rng into slots 0.. in that order. Host-side
- * problems (missing image, busy port, no TAP) fail here, before the guest
- * starts, with one line in `err`. */
+/* Disks, NICs, the rng, the balloon and the power button into slots 0..
+ * in that order. Host-side problems (missing image, busy port, no TAP)
+ * fail here, before the guest starts, with one line in `err`. */
 static int create_virtio(struct machine *m, char *err)
 {
     const struct machine_config *c = &m->cfg;
@@ -143,9 +146,11 @@ static int create_virtio(struct machine *m, char *err)
                  MACHINE_MAX_DISKS, MACHINE_MAX_NICS);
         return -EINVAL;
     }
-    if (c->ndisks + c->nnets + (c->rng ? 1 : 0) + (c->balloon ? 1 : 0) > VIRTIO_MMIO_SLOTS) {
-        snprintf(err, VIRT_ERR_LEN, "too many virtio devices: %u disks + %u NICs%s > %d slots",
-                 c->ndisks, c->nnets, c->rng ? " + rng" : "", VIRTIO_MMIO_SLOTS);
+    /* One slot is the power button's. */
+    if (c->ndisks + c->nnets + (c->rng ? 1 : 0) + (c->balloon ? 1 : 0) > VIRTIO_MMIO_SLOTS - 1) {
+        snprintf(err, VIRT_ERR_LEN, "too many virtio devices: %u disks + %u NICs%s%s > %d slots",
+                 c->ndisks, c->nnets, c->rng ? " + rng" : "", c->balloon ? " + balloon" : "",
+                 VIRTIO_MMIO_SLOTS - 1);
         return -EINVAL;
     }
     if ((r = iothread_create(&m->io)) || (r = machine_throttle_init(m))) {
@@ -216,7 +221,13 @@ static int create_virtio(struct machine *m, char *err)
     }
     if (c->balloon && (r = create_balloon(m, err)))
         return r;
-    return 0;
+    /* Last, so that adding it moved no other device. */
+    m->power_button = virtio_input_create(&m->bus.ram, m->io, next_slot_irq(m));
+    if (!m->power_button) {
+        snprintf(err, VIRT_ERR_LEN, "power button: cannot create the device");
+        return -ENOMEM;
+    }
+    return add_virtio_slot(m, virtio_input_dev(m->power_button), err);
 }
 
 int machine_create(struct machine **out, const struct machine_config *cfg, char *err)
@@ -690,6 +701,11 @@ int machine_reset(struct machine *m, char *err)
     gmem_clear_code_map(ram);
     atomic_fetch_add(&ram->code_gen, 1);
     return machine_load(m, err);
+}
+
+int machine_press_power_button(struct machine *m)
+{
+    return virtio_input_press_power(m->power_button);
 }
 
 size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len)

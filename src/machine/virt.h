@@ -31,6 +31,7 @@ struct virtio_blk;
 struct virtio_net;
 struct virtio_rng;
 struct virtio_balloon;
+struct virtio_input;
 
 #define MACHINE_MAX_DISKS 6
 #define MACHINE_MAX_NICS 4
@@ -148,12 +149,14 @@ struct machine {
     struct goldfish_rtc *rtc;
     struct sifive_test *finisher;
     /* virtio-mmio slots 0..nvirtio-1, filled in order: disks (vda is
-     * slot 0), NICs, rng. Their backends run on the I/O thread. */
+     * slot 0), NICs, rng, balloon, and always last the power button.
+     * Their backends run on the I/O thread. */
     struct iothread *io;
     struct virtio_blk *blk[MACHINE_MAX_DISKS];
     struct virtio_net *net[MACHINE_MAX_NICS];
     struct virtio_rng *rng;
     struct virtio_balloon *balloon;
+    struct virtio_input *power_button;
     struct virtio_dev *virtio[8];
     unsigned nvirtio;
     char disk_serial[MACHINE_MAX_DISKS][24];
@@ -255,6 +258,12 @@ void machine_saved_config_free(struct machine_saved_config *sc);
 /* Size in bytes of disk i; the MAC NIC i uses. */
 uint64_t machine_disk_size(const struct machine *m, unsigned i);
 void machine_nic_mac(const struct machine *m, unsigned i, uint8_t mac[6]);
+
+/* Press the power button (virtio-input KEY_POWER). Any thread. 0: a
+ * driver in the guest has it; -ENODEV: no driver has the device (a guest
+ * without virtio_input, or still booting), nobody will hear it;
+ * -ENOSPC: earlier presses still wait for the guest. */
+int machine_press_power_button(struct machine *m) WARN_UNUSED;
 
 /* Console input from the host (main thread). Returns bytes accepted. */
 size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len);

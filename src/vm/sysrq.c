@@ -1,9 +1,11 @@
-/* Asking a Linux guest to power off on a board with no power button:
- * a serial BREAK followed by a key is Linux's magic SysRq on a serial
- * console (CONFIG_MAGIC_SYSRQ_SERIAL, on in Debian's kernel, whose default
- * sysrq mask 0x1b6 allows sync, remount and power off). SysRq 'o' runs
- * kernel_power_off(), which ends in SBI SRST -> OpenSBI -> the syscon
- * poweroff register: the same stop as a guest's own `poweroff -f`.
+/* The emergency way to make a Linux guest power off, for a guest that
+ * has no driver for the power button (devices/virtio_input.c) or ignored
+ * it (vm/vm.c, shutdown_tick_locked): a serial BREAK followed by a key is
+ * Linux's magic SysRq on a serial console (CONFIG_MAGIC_SYSRQ_SERIAL, on
+ * in Debian's kernel, whose default sysrq mask 0x1b6 allows sync, remount
+ * and power off). SysRq 'o' runs kernel_power_off(), which ends in SBI
+ * SRST -> OpenSBI -> the syscon poweroff register: the same stop as a
+ * guest's own `poweroff -f`.
  *
  * The break goes through uart_send_break(), then the key follows.
  */

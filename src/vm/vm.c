@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/vclock.h"
 #include "virtio/virtio_mmio.h"
+#include "devices/uart16550.h"
 #include "devices/virtio_balloon.h"
 #include "vm/cgroup.h"
 
@@ -25,6 +26,8 @@
 #define SHUTDOWN_STEP_MS 200    /* at least this between the SysRq keys */
 #define SHUTDOWN_SETTLE_MS 700  /* and this long with no virtio request done */
 #define SHUTDOWN_KEY_MAX_MS 4000 /* but no longer than this per key */
+#define SHUTDOWN_BUTTON 1       /* vm->shutdown_step: press the power button next */
+#define SHUTDOWN_SYSRQ 2        /* ... SysRq s next (u, o: 3, 4) */
 
 static void kick(struct vm *vm)
 {
@@ -332,9 +335,9 @@ int vm_shutdown(struct vm *vm, char *err)
                 machine_resume(vm->m);
             if (!vm->shutdown_step) {
                 int64_t now = vclock_host_now_ns();
-                vm->shutdown_step = 1;
+                vm->shutdown_step = SHUTDOWN_BUTTON; /* shutdown_tick_locked */
                 vm->shutdown_next_ns = now;
-                vm->shutdown_deadline_ns = now + VM_SHUTDOWN_TIMEOUT_MS * NS_PER_MS;
+                vm->shutdown_deadline_ns = now + 2 * VM_SHUTDOWN_TIMEOUT_MS * NS_PER_MS;
             }
         }
         vm->state = next;
@@ -461,32 +464,60 @@ static uint64_t virtio_requests(struct machine *m)
     return n;
 }
 
-/* Shutdown progress: SysRq s (sync), u (remount read-only), o (power
- * off). SysRq s and u only queue work in the guest, so the next key waits
- * until the disks have been quiet for SHUTDOWN_SETTLE_MS: sending 'o'
- * while the sync still writes loses the data a guest poweroff keeps.
+/* Shutdown progress, as on a real machine: first the power button
+ * (virtio-input KEY_POWER; the guest's acpid or systemd-logind shuts it
+ * down cleanly). A guest that has no driver for the button, or is still
+ * running VM_SHUTDOWN_TIMEOUT_MS after the press, gets the emergency
+ * path: SysRq s (sync), u (remount read-only), o (power off). SysRq s and
+ * u only queue work in the guest, so the next key waits until the disks
+ * have been quiet for SHUTDOWN_SETTLE_MS: sending 'o' while the sync
+ * still writes loses the data a guest poweroff keeps. If the guest is
+ * still running VM_SHUTDOWN_TIMEOUT_MS after SysRq began, it is stopped.
+ * vm->shutdown_step: 0 none, 1 press the button next, 2..4 SysRq s, u, o
+ * sent next (from shutdown_next_ns), 5 all sent.
  * Lock held. Returns ms until it needs to run again (or INT_MAX). */
 static int shutdown_tick_locked(struct vm *vm)
 {
     static const char keys[] = { 's', 'u', 'o' };
+    const int nkeys = (int)sizeof(keys);
     if (!vm->shutdown_step)
         return INT_MAX;
     int64_t now = vclock_host_now_ns();
+    if (vm->shutdown_step == SHUTDOWN_BUTTON) {
+        int r = machine_press_power_button(vm->m);
+        vm->shutdown_step = SHUTDOWN_SYSRQ;
+        vm->shutdown_next_ns = now;
+        if (r == -ENODEV) {
+            log_info("Shutdown: no driver for the power button in the guest; "
+                     "emergency sync and power off (SysRq)");
+        } else {
+            log_info("Shutdown: power button pressed; SysRq in %d ms if the guest is "
+                     "still running", VM_SHUTDOWN_TIMEOUT_MS);
+            vm->shutdown_next_ns = now + VM_SHUTDOWN_TIMEOUT_MS * NS_PER_MS;
+        }
+        vm->shutdown_key_ns = vm->shutdown_next_ns;
+        vm->shutdown_deadline_ns = vm->shutdown_next_ns + VM_SHUTDOWN_TIMEOUT_MS * NS_PER_MS;
+    }
     if (now >= vm->shutdown_deadline_ns) {
-        log_warn("the guest did not power off within %d ms; stopping it",
-                 VM_SHUTDOWN_TIMEOUT_MS);
+        log_warn("the guest did not power off (power button, then SysRq); stopping it");
         vm->shutdown_step = 0;
         machine_request_stop(vm->m, MACHINE_QUIT, 0);
         return 0;
     }
+    int key = vm->shutdown_step - SHUTDOWN_SYSRQ; /* index into keys[] */
     int64_t due = vm->shutdown_next_ns;
     bool watching = false;
-    if (vm->shutdown_step > 1 && vm->shutdown_step <= (int)sizeof(keys) && vm->m->nvirtio) {
+    if (key > 0 && key < nkeys) {
         uint64_t io = virtio_requests(vm->m);
         if (io != vm->shutdown_io_seen) {
             vm->shutdown_io_seen = io;
             vm->shutdown_io_since_ns = now;
         }
+        /* A guest starved of host CPU may not even have read the last key:
+         * its work has not begun, so the quiet wait counts from when it has
+         * (still within SHUTDOWN_KEY_MAX_MS of sending it). */
+        if (uart_rx_space(vm->m->uart) < UART_FIFO_SIZE)
+            vm->shutdown_io_since_ns = now;
         int64_t quiet = vm->shutdown_io_since_ns + SHUTDOWN_SETTLE_MS * NS_PER_MS;
         int64_t cap = vm->shutdown_key_ns + SHUTDOWN_KEY_MAX_MS * NS_PER_MS;
         int64_t ready = quiet < cap ? quiet : cap;
@@ -494,10 +525,13 @@ static int shutdown_tick_locked(struct vm *vm)
             due = ready;
         watching = true;
     }
-    if (vm->shutdown_step <= (int)sizeof(keys) && now >= due) {
-        int r = vm_guest_sysrq(vm->m, keys[vm->shutdown_step - 1]);
+    if (key < nkeys && now >= due) {
+        int r = vm_guest_sysrq(vm->m, keys[key]);
         if (r == 0) {
+            if (key == 0)
+                log_info("Shutdown: SysRq s sent; u and o follow");
             vm->shutdown_step++;
+            key++;
             vm->shutdown_key_ns = now;
             vm->shutdown_io_seen = virtio_requests(vm->m);
             vm->shutdown_io_since_ns = now;
@@ -508,7 +542,7 @@ static int shutdown_tick_locked(struct vm *vm)
             due = vm->shutdown_next_ns;
         }
     }
-    int64_t next = vm->shutdown_step <= (int)sizeof(keys) ? due : vm->shutdown_deadline_ns;
+    int64_t next = key < nkeys ? due : vm->shutdown_deadline_ns;
     /* While waiting for the disks to go quiet, look again every 50 ms. */
     if (watching && next > now + 50 * NS_PER_MS)
         next = now + 50 * NS_PER_MS;

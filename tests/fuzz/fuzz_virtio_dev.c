@@ -1,11 +1,13 @@
-/* virtio-blk and virtio-rng behind the virtio-mmio transport: the harness
- * brings each device to DRIVER_OK with its queues at input-chosen
- * addresses, fills guest RAM from the input, then replays fuzzed
- * register accesses; every queue notification is served synchronously
- * (as the I/O thread would), so the request parsers see hostile chains.
- * virtio-net needs a network backend and is not covered here.
- * Input: 8-byte header (queue base offsets), 8 KiB of RAM, then 8-byte
- * records: device, offset (u16), value (u32), and a flags byte. */
+/* virtio-blk, virtio-rng and virtio-input (the power button) behind the
+ * virtio-mmio transport: the harness brings each device to DRIVER_OK with
+ * its queues at input-chosen addresses, fills guest RAM from the input,
+ * then replays fuzzed register accesses; every queue notification is
+ * served synchronously (as the I/O thread would), so the request parsers
+ * see hostile chains. virtio-net needs a network backend and is not
+ * covered here.
+ * Input: 8-byte header (queue base offsets: blk, rng, input), 8 KiB of
+ * RAM, then 8-byte records: device (low 2 bits: 0 blk, 1 rng, 2 input,
+ * 3 press the power button), offset (u16), value (u32), and a flags byte. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 
 #include "block/block.h"
 #include "devices/virtio_blk.h"
+#include "devices/virtio_input.h"
 #include "devices/virtio_rng.h"
 #include "virtio/virtio_mmio.h"
 
@@ -22,6 +25,7 @@
 #define RAM_IN 8192
 #define BLK_MMIO VIRTIO_MMIO_BASE
 #define RNG_MMIO (VIRTIO_MMIO_BASE + VIRTIO_MMIO_SIZE)
+#define INPUT_MMIO (VIRTIO_MMIO_BASE + 2 * VIRTIO_MMIO_SIZE)
 
 static void no_irq(void *opaque, unsigned line, bool level)
 {
@@ -76,6 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct bus bus;
     static struct virtio_blk *blk;
     static struct virtio_rng *rng;
+    static struct virtio_input *input;
     static bool init;
     if (!init) {
         if (gmem_init(&bus.ram, RAM_BASE, RAM_SIZE))
@@ -91,8 +96,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct irq_line irq = { .set = no_irq };
         blk = virtio_blk_create(be, "fuzz", &bus.ram, NULL, irq);
         rng = virtio_rng_create(&bus.ram, NULL, irq);
-        if (!blk || !rng || virtio_mmio_attach(virtio_blk_dev(blk), &bus, BLK_MMIO) ||
-            virtio_mmio_attach(virtio_rng_dev(rng), &bus, RNG_MMIO))
+        input = virtio_input_create(&bus.ram, NULL, irq);
+        if (!blk || !rng || !input || virtio_mmio_attach(virtio_blk_dev(blk), &bus, BLK_MMIO) ||
+            virtio_mmio_attach(virtio_rng_dev(rng), &bus, RNG_MMIO) ||
+            virtio_mmio_attach(virtio_input_dev(input), &bus, INPUT_MMIO))
             return 0;
         init = true;
     }
@@ -104,17 +111,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(ram, 0, RAM_SIZE);
     size_t n = size - 8 < RAM_IN ? size - 8 : RAM_IN;
     memcpy(ram, data + 8, n);
-    struct virtio_dev *devs[2] = { virtio_blk_dev(blk), virtio_rng_dev(rng) };
-    const gpa_t mmio[2] = { BLK_MMIO, RNG_MMIO };
+    struct virtio_dev *devs[3] = { virtio_blk_dev(blk), virtio_rng_dev(rng),
+                                   virtio_input_dev(input) };
+    const gpa_t mmio[3] = { BLK_MMIO, RNG_MMIO, INPUT_MMIO };
     bring_up(&bus, BLK_MMIO, 1, hdr[0]);
     bring_up(&bus, RNG_MMIO, 1, hdr[1]);
-    /* Both devices look at their queue once, as if notified. */
+    bring_up(&bus, INPUT_MMIO, 2, hdr[2]);
+    /* Every device looks at its queues once, as if notified; the power
+     * button has a press to deliver into whatever chains RAM holds. */
     wr(&bus, BLK_MMIO + 0x050, 0);
     wr(&bus, RNG_MMIO + 0x050, 0);
-    serve(devs[0]);
-    serve(devs[1]);
+    wr(&bus, INPUT_MMIO + 0x050, 1);
+    (void)!virtio_input_press_power(input);
+    for (unsigned k = 0; k < 3; k++)
+        serve(devs[k]);
     for (size_t i = 8 + RAM_IN; i + 8 <= size; i += 8) {
-        unsigned d = data[i] & 1;
+        unsigned d = data[i] & 3;
+        if (d == 3) {
+            (void)!virtio_input_press_power(input);
+            serve(devs[2]);
+            continue;
+        }
         uint16_t off;
         uint32_t val;
         memcpy(&off, data + i + 1, 2);
