@@ -159,7 +159,7 @@ static int find_default_guest(char *dir, size_t len)
         return 0;
     /* Not built yet: run the pipeline (it prints its own progress). */
     char cmd[PATH_MAX + 64];
-    snprintf(cmd, sizeof(cmd), "'%s/scripts/guest.sh' --quiet", CORRAL_SOURCE_DIR);
+    snprintf(cmd, sizeof(cmd), "'%s/scripts/guest.sh' --progress", CORRAL_SOURCE_DIR);
     fprintf(stderr, "corral: building the default Debian guest (first run)\n");
     if (system(cmd) != 0 || stat(probe, &st) != 0) {
         fprintf(stderr, "corral: error: no default guest in %s; run 'make guest' "
