@@ -3,12 +3,13 @@
 # inherited SIGINT ignored from /init); the shell has the console as its
 # controlling terminal (job control). The escapes: Ctrl-A h lists them all,
 # Ctrl-A b sends a break (then 'h' is Linux's SysRq help), Ctrl-A c opens
-# the monitor (status, pause, resume, help) and closes it again, Ctrl-A x
+# the monitor (status, pause, resume, snapshot, metrics, help) and closes it again, Ctrl-A x
 # quits with status 0. One boot.
 . "$(dirname "$0")/lib/lib.sh"
 dir=$(guest_dir) || exit 1
 log=$(mktemp)
-trap 'rm -f "$log"; [ -n "${CORRAL_PID:-}" ] && kill -9 "$CORRAL_PID" 2>/dev/null' EXIT
+snap=$(mktemp -d)
+trap 'rm -rf "$log" "$snap"; [ -n "${CORRAL_PID:-}" ] && kill -9 "$CORRAL_PID" 2>/dev/null' EXIT
 start_corral "$log" run --firmware "$dir/fw_dynamic.bin" --kernel "$dir/Image" \
     --initrd "$dir/initramfs.cpio" --cmdline "console=ttyS0 quiet"
 wait_for 'guest ready' 120 || exit 1
@@ -52,6 +53,13 @@ send $'status\r'
 wait_for 'VM [^ ]+: Paused' 5 || exit 1
 send $'resume\r'
 wait_for '^[0-9.]+ resumed' 5 || exit 1
+send "snapshot $snap/s1"$'\r'
+wait_for "snapshot $snap/s1 written \\(Full\\)" 30 || exit 1
+[ -s "$snap/s1/state" ] && [ -e "$snap/s1/memory" ] || { echo "FAIL: the monitor's snapshot left no state/memory files"; exit 1; }
+send $'status\r'
+wait_for 'VM [^ ]+: Running.*' 5 || exit 1
+send $'metrics console\r'
+wait_for '^[0-9.]+ console[a-z_.]*: [0-9]+' 5 || exit 1
 send $'bogus\r'
 wait_for "unknown command 'bogus'" 5 || exit 1
 send $'help\r'
@@ -60,7 +68,7 @@ send $'\001c'
 wait_for 'back to the guest console' 5 || exit 1
 send $'echo BACK-$((7*6))\n'
 wait_for '^[0-9.]+ BACK-42' 10 || { echo "FAIL: the guest did not answer after the monitor"; exit 1; }
-echo "ok: Ctrl-A c monitor: status, pause, resume, help, back to the guest"
+echo "ok: Ctrl-A c monitor: status, pause, resume, snapshot, metrics, help, back to the guest"
 
 # ---- Ctrl-A x ----
 send $'\001x'
