@@ -51,6 +51,9 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libcor
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libcorral.a $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BINS)
+# test_console builds the console and monitor sources in (the CLI is not
+# in libcorral.a).
+$(BUILD)/tests/unit/test_console: $(CLI_SRCS) $(wildcard src/cli/*.h)
 
 # Bare-metal ISA test programs (tests/isa/Makefile.inc builds them).
 include tests/isa/rules.mk
