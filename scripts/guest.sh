@@ -130,7 +130,12 @@ lists_fresh() {
     [ -n "$(find "$APTDIR/lists" -maxdepth 1 -name "*_${SUITE}_main_binary-${ARCH}_Packages*" -mtime -1 2>/dev/null)" ]
 }
 if ! lists_fresh; then
-    note "updating the $SUITE/$ARCH package index from $MIRROR"
+    # The first run waits on this for a while: say so even with --progress.
+    if [ -e "$CACHE/guest/current/MANIFEST" ]; then
+        note "updating the $SUITE/$ARCH package index from $MIRROR"
+    else
+        say "updating the $SUITE/$ARCH package index from $MIRROR"
+    fi
     if ! apt_get update -qq >"$APTDIR/update.log" 2>&1 || grep -q '^[EW]: Failed' "$APTDIR/update.log"; then
         if [ -z "$(ls "$APTDIR"/lists/*_Packages* 2>/dev/null)" ]; then
             if verify_build "$CACHE/guest/current"; then
