@@ -1,9 +1,10 @@
-# Issue 16, the console: in the default guest's shell Ctrl-C interrupts a
-# foreground `sleep 100` and the shell answers after it (the shell had
+# Issue 16, the console. In the default guest's shell: Ctrl-C interrupts
+# a foreground `sleep 100` and the shell answers after it (the shell had
 # inherited SIGINT ignored from /init); the shell has the console as its
-# controlling terminal (job control). The escapes: Ctrl-A h lists them all,
-# Ctrl-A b sends a break (then 'h' is Linux's SysRq help), Ctrl-A c opens
-# the monitor (status, pause, resume, snapshot, metrics, help) and closes it again, Ctrl-A x
+# controlling terminal, so job control works (Ctrl-Z stops a job, kill %1
+# ends it). The escapes: Ctrl-A h lists them all, Ctrl-A b sends a break
+# (then 'h' is Linux's SysRq help), Ctrl-A c opens the monitor (status,
+# pause, resume, snapshot, metrics, help) and closes it again, Ctrl-A x
 # quits with status 0. One boot.
 . "$(dirname "$0")/lib/lib.sh"
 dir=$(guest_dir) || exit 1
@@ -26,6 +27,15 @@ grep -qE '^[0-9.]+ SLEEP-DONE' "$log" && { echo "FAIL: 'sleep 100; echo' went on
 tty_nr=$(grep -E '^[0-9.]+ ALIVE-42' "$log" | tail -n 1 | awk '{ print $3 }')
 [ -n "$tty_nr" ] && [ "$tty_nr" != 0 ] || { echo "FAIL: the shell has no controlling terminal (tty_nr '$tty_nr')"; exit 1; }
 echo "ok: Ctrl-C interrupted sleep 100, the shell answered (controlling tty $tty_nr)"
+
+# ---- job control: Ctrl-Z stops the foreground job, fg/kill find it ----
+send $'sleep 200\n'
+sleep 1
+send $'\032'
+wait_for 'Stopped.*sleep 200' 10 || { echo "FAIL: Ctrl-Z did not stop the foreground job"; exit 1; }
+send $'kill %1; echo JOBS-$((40+2))\n'
+wait_for '^[0-9.]+ JOBS-42' 10 || exit 1
+echo "ok: job control (Ctrl-Z, kill %1)"
 
 # ---- Ctrl-A h ----
 send $'\001h'
