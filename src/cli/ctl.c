@@ -1,7 +1,8 @@
 /* corral ctl: one API request to a running VM (by --sock, or by --name
  * through the registry), printed for people (or as the API's JSON with
- * --json). Exit status 0 when the VM accepted it, 1
- * when it refused (its fault_message is printed), 2 for usage errors. */
+ * --json). Exit status 0 when the VM accepted it, 1 when it refused (its
+ * fault_message is printed), 2 for usage errors. Also the JSON flattener
+ * that ctl and the console monitor print with. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
