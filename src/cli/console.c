@@ -31,24 +31,68 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Replies to the guest's terminal queries (ESC[6n, ESC[c ...) can still
- * be on their way when the guest stops: read and drop input until it has
- * been quiet for 100 ms (at most 500 ms), still in raw mode, so none of it
- * lands in the shell that started us. */
+/* Terminal queries and their replies. A guest's shell asks the terminal
+ * things (ESC[6n: where is the cursor; ESC[c: what are you) and the
+ * terminal answers on our input (ESC[row;colR, ESC[?...c, ESC[0n). The
+ * times of the last query seen in the guest's output and of the last
+ * reply seen in the input tell whether an answer is still on its way. */
+static _Atomic int64_t last_query_ms = -1, last_reply_ms = -1;
+
+/* One byte through a CSI recognizer (*st: 0 outside, 1 after ESC, 2 in
+ * the parameters); true when a sequence ends with one of `finals`. */
+static bool csi_ends(int *st, uint8_t c, const char *finals)
+{
+    if (c == 0x1b) {
+        *st = 1;
+        return false;
+    }
+    if (*st == 1) {
+        *st = c == '[' ? 2 : 0;
+        return false;
+    }
+    if (*st != 2)
+        return false;
+    if ((c >= '0' && c <= '9') || c == ';' || c == '?' || c == '>')
+        return false;
+    *st = 0;
+    return c && strchr(finals, c);
+}
+
+/* Guest output (console thread only). */
+static int out_csi;
+static void note_queries(const uint8_t *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (csi_ends(&out_csi, buf[i], "nc"))
+            atomic_store(&last_query_ms, mono_ms());
+}
+
+/* Replies that are still on their way when the guest stops would land in
+ * the shell that started us: read and drop input, still in raw mode,
+ * until it has been quiet for 100 ms (at most 500 ms); when the guest's
+ * last query has no reply yet, wait up to a second for that reply first. */
 static void drain_input(void)
 {
     uint8_t junk[256];
-    int64_t end = mono_ms() + 500;
+    int st = 0;
+    bool awaiting = atomic_load(&last_query_ms) > atomic_load(&last_reply_ms);
+    int64_t end = mono_ms() + (awaiting ? 1000 : 500);
     for (;;) {
         int64_t left = end - mono_ms();
         if (left <= 0)
             break;
         struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
-        int r = poll(&p, 1, left < 100 ? (int)left : 100);
+        int r = poll(&p, 1, awaiting || left < 100 ? (int)left : 100);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0 || !(p.revents & POLLIN) || read(STDIN_FILENO, junk, sizeof(junk)) <= 0)
+        if (r <= 0 || !(p.revents & POLLIN))
             break;
+        ssize_t n = read(STDIN_FILENO, junk, sizeof(junk));
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n; i++)
+            if (csi_ends(&st, junk[i], "Rcn"))
+                awaiting = false;
     }
 }
 
@@ -189,6 +233,8 @@ size_t console_filter_input(struct console_filter *f, uint8_t *buf, size_t len, 
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         uint8_t c = buf[i];
+        if (csi_ends(&f->reply_csi, c, "Rcn"))
+            atomic_store(&last_reply_ms, mono_ms());
         if (f->escape) {
             f->escape = false;
             switch (c) {
@@ -245,7 +291,8 @@ size_t console_filter_input(struct console_filter *f, uint8_t *buf, size_t len, 
 
 void console_write(void *opaque, const uint8_t *buf, size_t len)
 {
-    (void)opaque;
+    if (opaque) /* the guest's output (console_say passes NULL) */
+        note_queries(buf, len);
     while (len) {
         ssize_t n = write(out_fd, buf, len);
         if (n < 0) {

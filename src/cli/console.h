@@ -27,6 +27,7 @@ struct console_filter {
     bool escape;     /* saw Ctrl-A */
     bool monitor;    /* Ctrl-A c: input is a monitor command line */
     int csi;         /* monitor: inside a terminal escape sequence */
+    int reply_csi;   /* a terminal's reply being recognized */
     char line[CONSOLE_LINE_MAX];
     size_t line_len;
 };
@@ -37,7 +38,8 @@ size_t console_filter_input(struct console_filter *f, uint8_t *buf, size_t len,
 /* Text for the user on the console, with "\n" written as "\r\n". */
 void console_say(const char *text);
 
-/* Output sink for the UART: writes everything to stdout or a file. */
+/* Output sink for the UART: writes everything to stdout or a file.
+ * `opaque` non-NULL marks the guest's output (console thread only). */
 void console_write(void *opaque, const uint8_t *buf, size_t len);
 /* Redirect guest output to a file (--console file:PATH). */
 int console_open_file(const char *path);

@@ -3,7 +3,8 @@
 # reaches the shell that started corral. A bare-metal program in the
 # firmware's place (the kernel is loaded, never reached) prints text
 # without a newline and ESC[6n; in a pty, Ctrl-A x is typed and the
-# "terminal" answers 50 ms later; the shell then reads what is left.
+# "terminal" answers 300 ms later (a slow link); the shell then reads what
+# is left. corral saw the query go out with no reply yet, so it waits for it.
 . "$(dirname "$0")/lib/lib.sh"
 dir=$(guest_dir) || exit 1
 work_setup
@@ -21,7 +22,7 @@ echo "left=[\$left]"
 [ "\$(stty -g)" = "\$before" ] && echo tty-restored
 EOT
 # script echoes what it is fed (its stdin is no terminal): -E never.
-out=$( { sleep 1.5; printf '\001x'; sleep 0.05; printf '\033[24;80R'; sleep 2; } |
+out=$( { sleep 1.5; printf '\001x'; sleep 0.3; printf '\033[24;80R'; sleep 2; } |
     timeout 30 script -E never -qec "bash $work/inner.sh" /dev/null 2>&1 | tr -d '\r')
 printf '%s\n' "$out" | cat -v
 grep -qx 'rc=0' <<<"$out" || { echo "FAIL: 'rc=0' is not on a line of its own: corral left the cursor mid-line"; exit 1; }

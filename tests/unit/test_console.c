@@ -131,6 +131,26 @@ static void test_monitor(void **state)
     vm_destroy(vm);
 }
 
+/* A query in the guest's output leaves a reply awaited until one comes in
+ * (and passes to the guest like any input). */
+static void test_query_reply(void **state)
+{
+    struct console_filter f = { 0 };
+    uint8_t buf[64];
+    bool quit;
+    console_write(NULL, (const uint8_t *)"\033[6n", 4); /* ours: not the guest's */
+    assert_int_equal(atomic_load(&last_query_ms), -1);
+    console_write(&f, (const uint8_t *)"$ \033[?25l\033[6", 11);
+    assert_int_equal(atomic_load(&last_query_ms), -1); /* not a query, and half of one */
+    console_write(&f, (const uint8_t *)"n", 1);
+    assert_true(atomic_load(&last_query_ms) >= 0);
+    assert_true(atomic_load(&last_query_ms) > atomic_load(&last_reply_ms));
+    assert_int_equal(feed(&f, "\033[24;80R", buf, &quit), 8);
+    assert_memory_equal(buf, "\033[24;80R", 8);
+    assert_true(atomic_load(&last_reply_ms) >= atomic_load(&last_query_ms));
+    free(take_output());
+}
+
 int main(void)
 {
     int fd = mkstemp(out_path);
@@ -140,6 +160,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_escapes),
         cmocka_unit_test(test_monitor),
+        cmocka_unit_test(test_query_reply),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     unlink(out_path);
