@@ -117,7 +117,8 @@ int cli_stop(int argc, char **argv)
         case 't':
             timeout = strtod(optarg, &end);
             if (end == optarg || *end || !(timeout > 0 && timeout <= 3600))
-                return cli_usage_error("stop --timeout %s: give 0 to 3600 seconds", optarg);
+                return cli_usage_error("stop --timeout %s: give a number of seconds, above 0 "
+                                       "and at most 3600", optarg);
             break;
         case 'f': force = true; break;
         case 'h':
