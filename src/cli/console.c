@@ -21,7 +21,11 @@ static struct termios saved;
 static volatile sig_atomic_t raw_active;
 static int out_fd = STDOUT_FILENO;
 static bool out_drops; /* pty: drop output nobody reads, never stall a hart */
-/* The last byte written out, to end the session on a fresh line. */
+/* Where escape help and the monitor answer: the user's terminal, which is
+ * not out_fd when guest output goes to a file (-1: out_fd). */
+static int say_fd = -1;
+static void write_out(int fd, const uint8_t *buf, size_t len);
+/* The last byte written to stdout, to end the session on a fresh line. */
 static _Atomic unsigned char last_out = '\n';
 
 static int64_t mono_ms(void)
@@ -99,8 +103,7 @@ static void drain_input(void)
 void console_restore(void)
 {
     if (raw_active) {
-        if (out_fd == STDOUT_FILENO && atomic_load(&last_out) != '\n' &&
-            write(STDOUT_FILENO, "\r\n", 2) == 2)
+        if (atomic_load(&last_out) != '\n' && write(STDOUT_FILENO, "\r\n", 2) == 2)
             atomic_store(&last_out, '\n');
         drain_input();
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
@@ -142,12 +145,13 @@ void console_raw(void)
 
 void console_say(const char *text)
 {
+    int fd = say_fd >= 0 ? say_fd : out_fd;
     while (*text) {
         size_t n = strcspn(text, "\n");
-        console_write(NULL, (const uint8_t *)text, n);
+        write_out(fd, (const uint8_t *)text, n);
         text += n;
         if (*text == '\n') {
-            console_write(NULL, (const uint8_t *)"\r\n", 2);
+            write_out(fd, (const uint8_t *)"\r\n", 2);
             text++;
         }
     }
@@ -224,7 +228,8 @@ static void monitor_byte(struct console_filter *f, uint8_t c, bool *quit)
         monitor_prompt();
     } else if (c >= 0x20 && c < 0x7f && f->line_len + 1 < sizeof(f->line)) {
         f->line[f->line_len++] = (char)c;
-        console_write(NULL, &c, 1);
+        const char echo[2] = { (char)c, 0 };
+        console_say(echo);
     }
 }
 
@@ -289,12 +294,10 @@ size_t console_filter_input(struct console_filter *f, uint8_t *buf, size_t len, 
     return o;
 }
 
-void console_write(void *opaque, const uint8_t *buf, size_t len)
+static void write_out(int fd, const uint8_t *buf, size_t len)
 {
-    if (opaque) /* the guest's output (console_say passes NULL) */
-        note_queries(buf, len);
     while (len) {
-        ssize_t n = write(out_fd, buf, len);
+        ssize_t n = write(fd, buf, len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -308,10 +311,18 @@ void console_write(void *opaque, const uint8_t *buf, size_t len)
         }
         if (n == 0)
             return;
-        atomic_store(&last_out, buf[n - 1]);
+        if (fd == STDOUT_FILENO)
+            atomic_store(&last_out, buf[n - 1]);
         buf += n;
         len -= (size_t)n;
     }
+}
+
+void console_write(void *opaque, const uint8_t *buf, size_t len)
+{
+    if (opaque) /* the guest's output (console_say passes NULL) */
+        note_queries(buf, len);
+    write_out(out_fd, buf, len);
 }
 
 int console_open_file(const char *path)
@@ -320,6 +331,7 @@ int console_open_file(const char *path)
     if (fd < 0)
         return -errno;
     out_fd = fd;
+    say_fd = STDOUT_FILENO;
     return 0;
 }
 

@@ -35,7 +35,8 @@ struct console_filter {
  * Sets *quit when the user typed Ctrl-A x (or quit in the monitor). */
 size_t console_filter_input(struct console_filter *f, uint8_t *buf, size_t len,
                             bool *quit);
-/* Text for the user on the console, with "\n" written as "\r\n". */
+/* Text for the user on the console (the terminal when guest output goes
+ * to a file), with "\n" written as "\r\n". */
 void console_say(const char *text);
 
 /* Output sink for the UART: writes everything to stdout or a file.

@@ -157,6 +157,7 @@ int main(void)
     if (fd < 0 || console_open_file(out_path))
         return 1;
     close(fd);
+    say_fd = -1; /* the monitor's answers into the file too, to be read back */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_escapes),
         cmocka_unit_test(test_monitor),
