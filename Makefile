@@ -26,7 +26,8 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 DEPS_STAMP := $(BUILD)/.deps-checked
 
-.PHONY: all deps test unit isa guest-tests asan run bench guest clean clang fuzz fuzz-build tsan
+.PHONY: all deps test unit isa guest-tests asan run bench guest clean clang fuzz fuzz-build tsan \
+	install uninstall
 
 all: $(BUILD)/corral
 
@@ -50,6 +51,9 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libcor
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libcorral.a $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BINS)
+# test_console builds the console and monitor sources in (the CLI is not
+# in libcorral.a).
+$(BUILD)/tests/unit/test_console: $(CLI_SRCS) $(wildcard src/cli/*.h)
 
 # Bare-metal ISA test programs (tests/isa/Makefile.inc builds them).
 include tests/isa/rules.mk
@@ -107,9 +111,25 @@ clang: deps
 guest: deps
 	@scripts/guest.sh
 
+# The first run fetches and builds the guest, with progress on stderr.
 run: deps $(BUILD)/corral
-	@scripts/guest.sh --quiet
+	@scripts/guest.sh --progress
 	@$(BUILD)/corral up
+
+# The binary, its man page and bash completion under $(DESTDIR)$(PREFIX).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+install: $(BUILD)/corral
+	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man1" "$(DESTDIR)$(BASHCOMPDIR)"
+	install -m 0755 $(BUILD)/corral "$(DESTDIR)$(BINDIR)/corral"
+	install -m 0644 docs/corral.1 "$(DESTDIR)$(MANDIR)/man1/corral.1"
+	install -m 0644 scripts/corral.bash-completion "$(DESTDIR)$(BASHCOMPDIR)/corral"
+
+uninstall:
+	rm -f "$(DESTDIR)$(BINDIR)/corral" "$(DESTDIR)$(MANDIR)/man1/corral.1" \
+		"$(DESTDIR)$(BASHCOMPDIR)/corral"
 
 bench: deps $(BUILD)/corral isa
 	@BUILD=$(BUILD) bench/run-all.sh

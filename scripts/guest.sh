@@ -3,7 +3,13 @@
 # OpenSBI with a private apt configuration, and build the default guest
 # (kernel Image, fw_dynamic.bin, modules tree, initramfs) into the cache.
 #
-#   scripts/guest.sh [--quiet] [--print-dir]
+#   scripts/guest.sh [--quiet | --progress] [--print-dir]
+#
+# Output goes to stderr: each package fetched (name, size, and on a
+# terminal a bar with the percentage) and each build step. --progress says
+# nothing when the guest is already built (what `make run` and `corral up`
+# use); --quiet says nothing at all but errors; --print-dir prints the
+# build's directory on stdout (quiet otherwise).
 #
 # Cache: ${XDG_CACHE_HOME:-~/.cache}/corral
 #   apt/                 private apt state (sources, lists, caches)
@@ -20,16 +26,34 @@ ARCH=riscv64
 MODULES="virtio_mmio virtio_blk virtio_net virtio-rng virtio_balloon virtio_input evdev crc32c_generic ext4 vmw_vsock_virtio_transport"
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/corral
-QUIET=0 PRINT_DIR=0
+QUIET=0 PRINT_DIR=0 BRIEF=0
 for a in "$@"; do
     case $a in
         --quiet) QUIET=1 ;;
+        --progress) BRIEF=1 ;;
         --print-dir) PRINT_DIR=1 QUIET=1 ;;
-        *) echo "corral-guest: error: unknown option $a" >&2; exit 2 ;;
+        -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+        *) echo "corral-guest: error: unknown option $a (--quiet, --progress, --print-dir)" >&2; exit 2 ;;
     esac
 done
+TTY=0
+[ "$QUIET" = 0 ] && [ -t 2 ] && TTY=1
 
 say() { [ "$QUIET" = 1 ] || echo "corral-guest: $*" >&2; }
+# Only when something has to be done (--progress stays quiet otherwise).
+note() { [ "$BRIEF" = 1 ] || say "$@"; }
+STEP=0 STEPS=8
+step() { STEP=$((STEP + 1)); say "[$STEP/$STEPS] $*"; }
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
+# A bar for a download in progress on a terminal: done/total bytes.
+bar() {
+    local done=$1 total=$2 pct width=30 fill
+    [ "$total" -gt 0 ] || total=1
+    pct=$((done * 100 / total)); [ $pct -gt 100 ] && pct=100
+    fill=$((pct * width / 100))
+    printf '\r\033[Kcorral-guest:   [%-*s] %3d%%  %s / %s' "$width" "$(printf '%*s' "$fill" '' | tr ' ' '#')" \
+        "$pct" "$(mib "$done")" "$(mib "$total")" >&2
+}
 die() { echo "corral-guest: error: $*" >&2; exit 1; }
 
 mkdir -p "$CACHE/debs" "$CACHE/guest" "$CACHE/apt"
@@ -106,7 +130,12 @@ lists_fresh() {
     [ -n "$(find "$APTDIR/lists" -maxdepth 1 -name "*_${SUITE}_main_binary-${ARCH}_Packages*" -mtime -1 2>/dev/null)" ]
 }
 if ! lists_fresh; then
-    say "updating the $SUITE/$ARCH package index from $MIRROR"
+    # The first run waits on this for a while: say so even with --progress.
+    if [ -e "$CACHE/guest/current/MANIFEST" ]; then
+        note "updating the $SUITE/$ARCH package index from $MIRROR"
+    else
+        say "updating the $SUITE/$ARCH package index from $MIRROR"
+    fi
     if ! apt_get update -qq >"$APTDIR/update.log" 2>&1 || grep -q '^[EW]: Failed' "$APTDIR/update.log"; then
         if [ -z "$(ls "$APTDIR"/lists/*_Packages* 2>/dev/null)" ]; then
             if verify_build "$CACHE/guest/current"; then
@@ -160,11 +189,22 @@ deb_ok() {
 for p in "${PKGS[@]}"; do
     deb_ok "$p" && continue
     [ -f "${DEB[$p]}" ] && say "cached ${DEB[$p]##*/} is corrupt (size or SHA256 differs from the index); fetching it again"
-    say "fetching $p ${VER[$p]}"
+    say "fetching $p ${VER[$p]} ($(mib "${SIZE[$p]}"))"
     tmp=$(mktemp -d "$CACHE/debs/.tmp.XXXXXX")
-    if ! (cd "$tmp" && apt_get download -qq "$p=${VER[$p]}") >"$tmp/log" 2>&1; then
+    (cd "$tmp" && apt_get download -qq "$p=${VER[$p]}") >"$tmp/log" 2>&1 &
+    dl=$!
+    if [ "$TTY" = 1 ]; then
+        # apt writes the .deb into $tmp as it arrives: its size is the progress.
+        while kill -0 "$dl" 2>/dev/null; do
+            bar "$(find "$tmp" -maxdepth 1 -name '*.deb' -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')" "${SIZE[$p]}"
+            sleep 0.2
+        done
+    fi
+    if ! wait "$dl"; then
+        [ "$TTY" = 1 ] && printf '\n' >&2
         die "could not fetch package $p ${VER[$p]} from $MIRROR ($(grep -m1 '^[EW]:' "$tmp/log" | cut -c1-160)); $HINT"
     fi
+    [ "$TTY" = 1 ] && { bar "${SIZE[$p]}" "${SIZE[$p]}"; printf '\n' >&2; }
     got=$(ls "$tmp"/*.deb | head -n 1)
     mv -f "$got" "${DEB[$p]}.part"
     sync "${DEB[$p]}.part" 2>/dev/null || true
@@ -183,7 +223,7 @@ if verify_build "$OUT"; then
     [ "$(readlink "$CACHE/guest/current" 2>/dev/null)" = "${OUT##*/}" ] || {
         ln -sfn "${OUT##*/}" "$CACHE/guest/.tmp.link" && mv -T "$CACHE/guest/.tmp.link" "$CACHE/guest/current"
     }
-    say "guest is up to date: $OUT"
+    note "guest is up to date: $OUT"
     [ "$PRINT_DIR" = 1 ] && echo "$OUT"
     exit 0
 fi
@@ -191,12 +231,14 @@ fi
 
 say "building the guest in $OUT"
 tmp=$(mktemp -d "$CACHE/guest/.tmp.XXXXXX")
+step "unpacking the kernel, busybox and OpenSBI packages"
 x=$tmp/extract
 mkdir -p "$x/kernel" "$x/busybox" "$x/opensbi"
 dpkg-deb -x "${DEB[$KPKG]}" "$x/kernel"
 dpkg-deb -x "${DEB[busybox-static]}" "$x/busybox"
 dpkg-deb -x "${DEB[opensbi]}" "$x/opensbi"
 
+step "kernel Image and fw_dynamic.bin"
 image=$( (ls "$x"/kernel/boot/vmlinu[xz]-* 2>/dev/null || true) | head -n 1)
 [ -n "$image" ] || die "no kernel image in ${DEB[$KPKG]}"
 case $(head -c 2 "$image" | od -An -tx1 | tr -d ' ') in
@@ -208,6 +250,7 @@ fw=$x/opensbi/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
 cp "$fw" "$tmp/fw_dynamic.bin"
 
 # Modules tree with a modules.dep of our own (Debian makes it at install).
+step "module dependencies (depmod)"
 moddir=$( (ls -d "$x"/kernel/usr/lib/modules/* "$x"/kernel/lib/modules/* 2>/dev/null || true) | head -n 1)
 [ -n "$moddir" ] || die "no modules tree in ${DEB[$KPKG]}"
 mkdir -p "$tmp/modroot/lib/modules"
@@ -217,6 +260,7 @@ mv "$tmp/modroot/lib/modules/$KVER" "$tmp/modules"
 rmdir -p "$tmp/modroot/lib/modules" 2>/dev/null || true
 
 # initramfs: busybox, /init, the wanted modules and their dependencies.
+step "initramfs: busybox and /init"
 root=$tmp/initramfs
 mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,run,root,mnt,newroot,usr/bin,usr/sbin,usr/share/udhcpc}
 bb=$( (ls "$x"/busybox/usr/bin/busybox "$x"/busybox/bin/busybox 2>/dev/null || true) | head -n 1)
@@ -228,6 +272,7 @@ install -m 0755 "$HERE/guest/udhcpc.script" "$root/usr/share/udhcpc/default.scri
 install -m 0644 "$HERE/guest/acpid.conf" "$root/etc/acpid.conf"
 install -D -m 0755 "$HERE/guest/power-button" "$root/etc/acpi/PWRF/00000080"
 # pagecheck: the page-verifying workload of the snapshot and migration tests.
+step "initramfs: pagecheck (riscv64-linux-gnu-gcc)"
 command -v riscv64-linux-gnu-gcc >/dev/null || die "riscv64-linux-gnu-gcc is missing (scripts/deps.sh installs it)"
 riscv64-linux-gnu-gcc -std=gnu11 -static -O2 -s -Wall -Wextra -Werror -D_GNU_SOURCE \
     -o "$root/bin/pagecheck" "$HERE/guest/pagecheck.c" 2>"$tmp/pagecheck.log" ||
@@ -253,6 +298,7 @@ add_module() { # $1 = path relative to the modules dir, dependencies first
     esac >"$root/lib/modules/$KVER/$plain"
     echo "$plain" >>"$root/etc/modules"
 }
+step "initramfs: modules ($MODULES)"
 for m in $MODULES; do
     rel=$(awk -F: -v m="$m" '{ n = $1; sub(/.*\//, "", n); sub(/\.ko.*/, "", n); if (n == m) { print $1; exit } }' "$tmp/modules/modules.dep")
     if [ -n "$rel" ]; then
@@ -261,6 +307,7 @@ for m in $MODULES; do
         die "module $m is neither in modules.dep nor built into $KVER"
     fi
 done
+step "initramfs: the cpio archive"
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$tmp/initramfs.cpio"
 # /dev/console as a second archive, written by hand so no mknod (root) is
 # needed: the kernel opens it for init's stdin/stdout.
@@ -275,6 +322,7 @@ newc() { # name mode rdevmajor rdevminor
 { newc dev/console $((0x2180)) 5 1; newc TRAILER!!! 0 0 0; } >>"$tmp/initramfs.cpio"
 truncate -s %512 "$tmp/initramfs.cpio"
 
+step "MANIFEST (SHA-256 of every file)"
 rm -rf "$x" "$root" "$tmp/depmod.log" "$tmp/pagecheck.log"
 cat >"$tmp/VERSIONS" <<EOT
 suite $SUITE

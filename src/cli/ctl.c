@@ -1,14 +1,19 @@
-/* corral ctl: one API request to a running VM, printed for people (or as
- * the API's JSON with --json). Exit status 0 when the VM accepted it, 1
- * when it refused (its fault_message is printed), 2 for usage errors. */
+/* corral ctl: one API request to a running VM (by --sock, or by --name
+ * through the registry), printed for people (or as the API's JSON with
+ * --json). Exit status 0 when the VM accepted it, 1 when it refused (its
+ * fault_message is printed), 2 for usage errors. Also the JSON flattener
+ * that ctl and the console monitor print with. */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "cli/cli.h"
+#include "vm/registry.h"
 
 struct ctl_cmd {
     const char *name, *method, *path, *body, *done;
@@ -51,57 +56,128 @@ static long long parse_mib(const char *s)
     return *end ? -1 : (long long)(v * mul);
 }
 
-/* Nested objects as dotted keys, arrays as [i]: "instructions.per_hart[0]: 12". */
-static void print_flat(const char *prefix, json_t *j)
+void cli_json_flat(const char *prefix, const json_t *j,
+                   void (*line)(const char *key, const char *value, void *opaque),
+                   void *opaque)
 {
     char key[256];
     if (json_is_object(j)) {
         const char *k;
         json_t *v;
-        json_object_foreach(j, k, v) {
+        json_object_foreach((json_t *)j, k, v) {
             snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "", k);
-            print_flat(key, v);
+            cli_json_flat(key, v, line, opaque);
         }
     } else if (json_is_array(j)) {
         size_t i;
         json_t *v;
         json_array_foreach(j, i, v) {
             snprintf(key, sizeof(key), "%s[%zu]", prefix, i);
-            print_flat(key, v);
+            cli_json_flat(key, v, line, opaque);
         }
-    } else {
-        char *s = json_dumps(j, JSON_ENCODE_ANY);
-        if (json_is_string(j))
-            printf("%s: %s\n", prefix, json_string_value(j));
-        else
-            printf("%s: %s\n", prefix, s ? s : "?");
+    } else if (j) {
+        char *s = json_is_string(j) ? NULL : json_dumps(j, JSON_ENCODE_ANY);
+        line(prefix, json_is_string(j) ? json_string_value(j) : s ? s : "?", opaque);
         free(s);
     }
+}
+
+static void print_line(const char *key, const char *value, void *opaque)
+{
+    (void)opaque;
+    printf("%s: %s\n", key, value);
+}
+
+static const char ctl_help[] =
+    "usage: corral ctl (--sock PATH | --name NAME) [--json] COMMAND [ARG]\n"
+    "\n"
+    "One request to a running VM's API socket. --name finds the socket in the\n"
+    "registry of VMs started with --name and --api-sock (see corral ps).\n"
+    "\n"
+    "commands:\n"
+    "  status         the VM's id and state\n"
+    "  pause          stop the guest's CPUs\n"
+    "  resume         run a paused guest again\n"
+    "  shutdown       ask the guest to power off (hard stop after a timeout)\n"
+    "  reset          reboot the guest at once\n"
+    "  start          start a VM configured through the API\n"
+    "  metrics        counters of the VM and its devices\n"
+    "  config         the VM's configuration (GET /vm/config)\n"
+    "  balloon SIZE   set the balloon target (e.g. 128M)\n"
+    "  balloon-stats  the balloon's statistics\n"
+    "\n"
+    "options:\n"
+    "  --sock PATH    the VM's API socket (corral run --api-sock PATH)\n"
+    "  --name NAME    the VM registered as NAME (corral run --name NAME)\n"
+    "  --json         print the API's JSON answer as it is\n"
+    "  -h, --help     this help\n"
+    "\n"
+    "Exit status: 0 when the VM accepted the request, 1 when it refused it\n"
+    "(its reason is printed) or could not be reached, 2 for usage errors.\n";
+
+int cli_sock_for_name(const char *name, char *sock, size_t len)
+{
+    struct vm_registry_entry e;
+    int r = vm_registry_find(name, &e);
+    if (r == -ENOENT) {
+        fprintf(stderr, "corral: error: no running VM is named '%s' (see corral ps)\n", name);
+        return 1;
+    }
+    if (r) {
+        fprintf(stderr, "corral: error: cannot read the VM registry: %s\n", strerror(-r));
+        return 1;
+    }
+    if (!*e.socket) {
+        fprintf(stderr, "corral: error: VM '%s' (pid %d) has no API socket: start it with "
+                        "--api-sock PATH as well as --name\n", name, (int)e.pid);
+        return 1;
+    }
+    snprintf(sock, len, "%s", e.socket);
+    return 0;
 }
 
 int cli_ctl(int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "sock", required_argument, NULL, 's' },
+        { "name", required_argument, NULL, 'n' },
         { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
         { 0 },
     };
-    const char *sock = NULL;
+    const char *sock = NULL, *vm_name = NULL;
+    char reg_sock[PATH_MAX];
     bool as_json = false;
     int c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
         switch (c) {
         case 's': sock = optarg; break;
+        case 'n': vm_name = optarg; break;
         case 'j': as_json = true; break;
+        case 'h':
+            fputs(ctl_help, stdout);
+            return 0;
         default:
             return cli_usage_error("ctl: unknown option or missing value near '%s'",
                                    argv[optind - 1]);
         }
     }
-    if (!sock)
-        return cli_usage_error("ctl: which VM? give --sock PATH%s", "");
+    for (int i = optind; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(ctl_help, stdout);
+            return 0;
+        }
+    if (sock && vm_name)
+        return cli_usage_error("ctl: --sock and --name: give one%s", "");
+    if (!sock && !vm_name)
+        return cli_usage_error("ctl: which VM? give --sock PATH or --name NAME%s", "");
+    if (vm_name) {
+        if (cli_sock_for_name(vm_name, reg_sock, sizeof(reg_sock)))
+            return 1;
+        sock = reg_sock;
+    }
     if (optind >= argc)
         return cli_usage_error("ctl: no command (status, pause, resume, shutdown, reset, "
                                "metrics)%s", "");
@@ -154,7 +230,7 @@ int cli_ctl(int argc, char **argv)
     } else if (cmd->done) {
         printf("%s\n", cmd->done);
     } else if (j) {
-        print_flat("", j);
+        cli_json_flat("", j, print_line, NULL);
     }
     json_decref(j);
     free(resp);

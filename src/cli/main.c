@@ -9,6 +9,7 @@
  *   corral up [flags]                the default Debian guest (cache)
  *   corral ctl --sock PATH CMD       talk to a running VM (ctl.c)
  *   corral ps                        list named VMs (ps.c)
+ *   corral stop NAME                 stop a named VM (stop.c)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -58,8 +59,10 @@ static void print_help(void)
            "  corral run --api-sock PATH [options]   configure and start through the API\n"
            "  corral run --test ELF        run a bare-metal test program\n"
            "  corral up [options]          boot the default Debian guest\n"
-           "  corral ctl --sock PATH status|pause|resume|shutdown|reset|metrics [--json]\n"
+           "  corral ctl (--sock PATH | --name NAME) status|pause|resume|shutdown|reset|\n"
+           "      metrics|config|balloon SIZE|balloon-stats [--json]\n"
            "  corral ps [--json]           list running VMs started with --name\n"
+           "  corral stop [--timeout S] [--force] NAME...   shut named VMs down\n"
            "  corral snapshot create --sock PATH --dir DIR [--diff] [--no-resume]\n"
            "  corral snapshot merge --dir DIR --out DIR   fold a Diff chain into a Full one\n"
            "  corral migrate --sock PATH [--mode precopy|postcopy|auto] [--zstd N]\n"
@@ -108,7 +111,9 @@ static void print_help(void)
            "  -v, --verbose      more log output (-vv: debug)\n"
            "  --log-level L      error, warning (default), info, debug, trace or off\n"
            "  --log-file PATH    append the log to a file or named pipe (not stderr)\n\n"
-           "console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n",
+           "console: Ctrl-A x quits, Ctrl-A b sends a break (SysRq), Ctrl-A c opens the\n"
+           "monitor, Ctrl-A h lists the keys, Ctrl-A Ctrl-A sends Ctrl-A.\n"
+           "'corral COMMAND --help' describes one command; 'man corral' all of them.\n",
            VM_VERSION);
 }
 
@@ -161,7 +166,7 @@ static int find_default_guest(char *dir, size_t len)
         return 0;
     /* Not built yet: run the pipeline (it prints its own progress). */
     char cmd[PATH_MAX + 64];
-    snprintf(cmd, sizeof(cmd), "'%s/scripts/guest.sh' --quiet", CORRAL_SOURCE_DIR);
+    snprintf(cmd, sizeof(cmd), "'%s/scripts/guest.sh' --progress", CORRAL_SOURCE_DIR);
     fprintf(stderr, "corral: building the default Debian guest (first run)\n");
     if (system(cmd) != 0 || stat(probe, &st) != 0) {
         fprintf(stderr, "corral: error: no default guest in %s; run 'make guest' "
@@ -642,6 +647,7 @@ static int cmd_run(struct run_opts *o, bool up)
         return 1;
     }
     api_ctx_init(&host, vm);
+    filter.vm = vm; /* Ctrl-A b and the Ctrl-A c monitor act on it */
     if (o->config_file && vmcfg_load_file(&vm->cfg, o->config_file, err)) {
         fprintf(stderr, "corral: error: --config-file %s\n", err);
         status = 2;
@@ -845,6 +851,10 @@ int main(int argc, char **argv)
         return cli_ctl(argc - 1, argv + 1);
     if (!strcmp(cmd, "ps"))
         return cli_ps(argc - 1, argv + 1);
+    if (!strcmp(cmd, "stop"))
+        return cli_stop(argc - 1, argv + 1);
+    if (cli_asks_help(argc - 1, argv + 1) && cli_print_command_help(cmd))
+        return 0;
     if (!strcmp(cmd, "snapshot"))
         return cli_snapshot(argc - 1, argv + 1);
     if (!strcmp(cmd, "migrate"))

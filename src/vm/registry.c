@@ -51,26 +51,36 @@ int vm_registry_dir(char *out, size_t len)
     return 0;
 }
 
-/* Field 22 of /proc/PID/stat: start time in clock ticks since boot. */
-static unsigned long long proc_start_time(pid_t pid)
+/* Fields of /proc/PID/stat: the state (3) and the start time in clock
+ * ticks since boot (22). False when the process is gone. */
+static bool proc_stat(pid_t pid, char *state, unsigned long long *start)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "r");
     if (!f)
-        return 0;
+        return false;
     size_t n = fread(buf, 1, sizeof(buf) - 1, f);
     fclose(f);
     buf[n] = 0;
     char *p = strrchr(buf, ')'); /* comm may hold spaces and ')' */
-    if (!p)
-        return 0;
+    if (!p || p[1] != ' ' || !p[2])
+        return false;
+    *state = p[2];
     p++;
     /* After ')': field 3 (state) onwards; start time is field 22. */
     for (int field = 3; field < 22 && p; field++) {
         p = strchr(p + 1, ' ');
     }
-    return p ? strtoull(p + 1, NULL, 10) : 0;
+    *start = p ? strtoull(p + 1, NULL, 10) : 0;
+    return true;
+}
+
+static unsigned long long proc_start_time(pid_t pid)
+{
+    char state;
+    unsigned long long start = 0;
+    return proc_stat(pid, &state, &start) ? start : 0;
 }
 
 static bool entry_alive(pid_t pid, unsigned long long start)
@@ -79,8 +89,19 @@ static bool entry_alive(pid_t pid, unsigned long long start)
         return false;
     if (kill(pid, 0) < 0 && errno == ESRCH)
         return false;
-    unsigned long long now = proc_start_time(pid);
+    char state;
+    unsigned long long now;
+    if (!proc_stat(pid, &state, &now))
+        return true; /* no /proc: trust kill() */
+    /* A VM killed but not yet reaped by its parent is as dead as one gone. */
+    if (state == 'Z' || state == 'X' || state == 'x')
+        return false;
     return now == 0 || start == 0 || now == start;
+}
+
+bool vm_registry_alive(const struct vm_registry_entry *e)
+{
+    return entry_alive(e->pid, e->start_time);
 }
 
 static int read_entry(const char *path, struct vm_registry_entry *e, unsigned long long *start)
@@ -98,7 +119,8 @@ static int read_entry(const char *path, struct vm_registry_entry *e, unsigned lo
         snprintf(e->name, sizeof(e->name), "%s", name);
         snprintf(e->socket, sizeof(e->socket), "%s", sock ? sock : "");
         e->pid = (pid_t)pid;
-        *start = (unsigned long long)st;
+        e->start_time = (unsigned long long)st;
+        *start = e->start_time;
     }
     json_decref(doc);
     return r ? -EINVAL : 0;
@@ -211,5 +233,24 @@ int vm_registry_list(struct vm_registry_entry **out, size_t *n)
         qsort(v, cnt, sizeof(*v), cmp_entry);
     *out = v;
     *n = cnt;
+    return 0;
+}
+
+int vm_registry_find(const char *name, struct vm_registry_entry *out)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 80];
+    unsigned long long start;
+    if (!vm_registry_valid_name(name))
+        return -ENOENT;
+    int r = vm_registry_dir(dir, sizeof(dir));
+    if (r)
+        return r;
+    snprintf(path, sizeof(path), "%s/%s.json", dir, name);
+    if (read_entry(path, out, &start))
+        return -ENOENT;
+    if (!entry_alive(out->pid, start)) {
+        unlink(path);
+        return -ENOENT;
+    }
     return 0;
 }
