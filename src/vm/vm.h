@@ -51,7 +51,9 @@ struct vm {
     /* Under lock. */
     bool quit_requested;          /* stop before start (Shutdown, signal) */
     int exit_status;
-    int shutdown_step;            /* 0: none; 1..3: sysrq s, u, o sent next */
+    int shutdown_step;            /* 0: none; 1: press the power button next;
+                                   * 2..4: SysRq s, u, o next; 5: all sent
+                                   * (vm.c SHUTDOWN_BUTTON, SHUTDOWN_SYSRQ) */
     int64_t shutdown_next_ns, shutdown_deadline_ns;
     /* After SysRq s and u: the key that follows waits until the virtio
      * devices have completed no request for a while (the emergency sync
