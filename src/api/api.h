@@ -62,6 +62,11 @@ struct api_route {
     /* Firecracker's routes that Corral does not serve: answered 400 with
      * this reason (docs/api.yaml's x-corral-refused says the same). */
     const char *refused;
+    /* The handler does host file I/O (a snapshot's files, the kernel and
+     * images at InstanceStart): the server runs it on a thread of its own
+     * with the connection suspended, so no pool thread, and no other
+     * request, waits for the disk. */
+    bool off_thread;
 };
 
 extern const struct api_route api_routes[];

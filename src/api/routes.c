@@ -253,8 +253,9 @@ static API_HANDLER(get_balloon_stats)
         api_reply_fault(out, 400, "%s", err);
 }
 
-#define ROUTE(m, p, body, handler) { m, p, body, handler, NULL }
-#define REFUSED(m, p, why) { m, p, API_BODY_OPTIONAL, NULL, why }
+#define ROUTE(m, p, body, handler) { m, p, body, handler, NULL, false }
+#define ROUTE_IO(m, p, body, handler) { m, p, body, handler, NULL, true }
+#define REFUSED(m, p, why) { m, p, API_BODY_OPTIONAL, NULL, why, false }
 #define NO_MMDS "MMDS (the metadata service) is not implemented yet"
 #define NO_HINTING "free page hinting is not supported; the balloon does free_page_reporting"
 #define NO_HOTPLUG "memory hotplug needs a virtio-mem device, which Corral does not have"
@@ -275,12 +276,12 @@ const struct api_route api_routes[] = {
     ROUTE("PUT", "/serial", API_BODY, api_put_serial),
     ROUTE("PUT", "/logger", API_BODY, api_put_logger),
     ROUTE("PUT", "/metrics", API_BODY, api_put_metrics),
-    ROUTE("PUT", "/actions", API_BODY, put_actions),
+    ROUTE_IO("PUT", "/actions", API_BODY, put_actions),
     ROUTE("PATCH", "/vm", API_BODY, patch_vm),
     ROUTE("GET", "/vm/config", API_NO_BODY, get_vm_config),
     ROUTE("GET", "/metrics", API_NO_BODY, get_metrics),
-    ROUTE("PUT", "/snapshot/create", API_BODY, api_put_snapshot_create),
-    ROUTE("PUT", "/snapshot/load", API_BODY, api_put_snapshot_load),
+    ROUTE_IO("PUT", "/snapshot/create", API_BODY, api_put_snapshot_create),
+    ROUTE_IO("PUT", "/snapshot/load", API_BODY, api_put_snapshot_load),
     ROUTE("PUT", "/migrate", API_BODY, api_put_migrate),
     ROUTE("GET", "/migrate", API_NO_BODY, api_get_migrate),
     ROUTE("PUT", "/migrate/cancel", API_NO_BODY, api_put_migrate_cancel),

@@ -32,6 +32,7 @@
 #define API_CONN_TIMEOUT_S 10
 #define API_MAX_CONNS 256
 #define API_MAX_URL 1024
+#define API_MAX_JOBS 16 /* off-thread requests at once; more are refused */
 #define API_MAX_HEADER_BYTES 8192
 /* Token bucket: sustained requests per second and burst. */
 #define API_RATE_PER_S 2000
@@ -40,6 +41,11 @@
 struct api_server {
     struct MHD_Daemon *daemon;
     struct api_ctx *ctx;
+    /* Requests running on their own thread (api_route.off_thread), with
+     * their connection suspended: stopping waits for them. */
+    pthread_mutex_t jobs_lock;
+    pthread_cond_t jobs_cond;
+    unsigned jobs;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     dev_t dev;
     ino_t ino;
@@ -53,6 +59,12 @@ struct request {
     char *buf;
     size_t len, cap;
     bool too_big;
+    /* Off-thread requests: what the job needs, and its answer. */
+    struct api_server *s;
+    struct MHD_Connection *conn;
+    char method[8], url[API_MAX_URL + 1];
+    struct api_reply rep;
+    bool job_started, job_done;
 };
 
 int api_socket_bind(const char *path, char *err)
@@ -215,6 +227,55 @@ static bool admit(struct api_server *s, struct MHD_Connection *c, const char *ur
     return true;
 }
 
+/* An off-thread request: the handler runs here, then the connection is
+ * resumed and on_request sends the answer. */
+static void *job_main(void *arg)
+{
+    struct request *rq = arg;
+    struct api_server *s = rq->s;
+    api_dispatch(s->ctx, rq->method, rq->url, rq->buf, rq->len, &rq->rep);
+    pthread_mutex_lock(&s->jobs_lock);
+    rq->job_done = true;
+    MHD_resume_connection(rq->conn);
+    s->jobs--;
+    pthread_cond_broadcast(&s->jobs_cond);
+    pthread_mutex_unlock(&s->jobs_lock);
+    return NULL;
+}
+
+/* false: run it inline (no thread could be made); *busy: refused. */
+static bool start_job(struct api_server *s, struct MHD_Connection *c, struct request *rq,
+                      const char *method, const char *url, bool *busy)
+{
+    rq->s = s;
+    rq->conn = c;
+    snprintf(rq->method, sizeof(rq->method), "%s", method);
+    snprintf(rq->url, sizeof(rq->url), "%s", url);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    pthread_mutex_lock(&s->jobs_lock);
+    *busy = s->jobs >= API_MAX_JOBS;
+    if (*busy) {
+        pthread_mutex_unlock(&s->jobs_lock);
+        pthread_attr_destroy(&attr);
+        return false;
+    }
+    MHD_suspend_connection(c);
+    rq->job_started = true;
+    bool ok = pthread_create(&t, &attr, job_main, rq) == 0;
+    if (ok) {
+        s->jobs++;
+    } else {
+        rq->job_started = false;
+        MHD_resume_connection(c);
+    }
+    pthread_mutex_unlock(&s->jobs_lock);
+    pthread_attr_destroy(&attr);
+    return ok;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload, size_t *upload_size, void **ctx)
@@ -269,11 +330,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (rq->too_big)
         return MHD_YES; /* the 413 is queued already */
+    if (rq->job_started) {
+        /* Resumed: the job's answer (or, spuriously, not yet). */
+        pthread_mutex_lock(&s->jobs_lock);
+        bool done = rq->job_done;
+        pthread_mutex_unlock(&s->jobs_lock);
+        return done ? send_reply(c, &rq->rep, NULL) : MHD_YES;
+    }
 
     char allow[64] = "";
     char id[VM_ID_LEN + 1];
-    if (!api_route_find(method, url, id, sizeof(id), allow, sizeof(allow), &rep))
+    const struct api_route *route =
+        api_route_find(method, url, id, sizeof(id), allow, sizeof(allow), &rep);
+    if (!route)
         return send_reply(c, &rep, allow);
+    bool busy = false;
+    if (route->off_thread && start_job(s, c, rq, method, url, &busy))
+        return MHD_YES;
+    if (busy) {
+        api_reply_fault(&rep, 503, "%d requests that read or write files are in progress; "
+                        "try again", API_MAX_JOBS);
+        return send_reply(c, &rep, NULL);
+    }
     api_dispatch(s->ctx, method, url, rq->buf, rq->len, &rep);
     return send_reply(c, &rep, NULL);
 }
@@ -322,6 +400,8 @@ int api_server_start(struct api_server **out, const char *path, struct api_ctx *
     s->ctx = ctx;
     s->owner = geteuid();
     pthread_mutex_init(&s->rate_lock, NULL);
+    pthread_mutex_init(&s->jobs_lock, NULL);
+    pthread_cond_init(&s->jobs_cond, NULL);
     s->tokens = API_RATE_BURST;
     clock_gettime(CLOCK_MONOTONIC, &s->rate_ts);
     /* Server threads inherit this mask: signals stay with the main thread. */
@@ -329,7 +409,8 @@ int api_server_start(struct api_server **out, const char *path, struct api_ctx *
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     s->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG |
+            MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
         on_request, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)API_THREADS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_CONN_TIMEOUT_S,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNS,
@@ -352,11 +433,19 @@ void api_server_stop(struct api_server *s)
 {
     if (!s)
         return;
+    /* A suspended connection must be resumed before the daemon stops:
+     * let the jobs finish (a snapshot's files; bounded by the disk). */
+    pthread_mutex_lock(&s->jobs_lock);
+    while (s->jobs)
+        pthread_cond_wait(&s->jobs_cond, &s->jobs_lock);
+    pthread_mutex_unlock(&s->jobs_lock);
     MHD_stop_daemon(s->daemon); /* closes the listening socket too */
     struct stat st;
     /* Remove the file only if it is still the one we bound. */
     if (lstat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
         unlink(s->path);
     pthread_mutex_destroy(&s->rate_lock);
+    pthread_mutex_destroy(&s->jobs_lock);
+    pthread_cond_destroy(&s->jobs_cond);
     free(s);
 }
