@@ -23,10 +23,12 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+# Host-side helpers of the tests and benchmarks (tests/tools).
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 
 DEPS_STAMP := $(BUILD)/.deps-checked
 
-.PHONY: all deps test unit isa guest-tests asan run bench guest clean clang fuzz fuzz-build tsan \
+.PHONY: all deps test unit tools isa guest-tests asan run bench guest clean clang fuzz fuzz-build tsan \
 	install uninstall
 
 all: $(BUILD)/corral
@@ -51,6 +53,11 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libcor
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libcorral.a $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BINS)
+
+$(BUILD)/tools/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -o $@ $<
+tools: $(TOOL_BINS)
 # test_console builds the console and monitor sources in (the CLI is not
 # in libcorral.a).
 $(BUILD)/tests/unit/test_console: $(CLI_SRCS) $(wildcard src/cli/*.h)
@@ -60,7 +67,7 @@ include tests/isa/rules.mk
 
 # Everything: unit tests, ISA programs, the QEMU pipeline check and the
 # guest tests. Ends with "N passed, N failed[, N skipped]".
-test: deps $(BUILD)/corral unit isa fuzz-build
+test: deps $(BUILD)/corral unit isa tools fuzz-build
 	@BUILD=$(BUILD) FUZZ_BUILD=build-fuzz tests/run-all.sh
 
 # Unit tests, the ISA programs and the guest tests that drive device code

@@ -8,8 +8,10 @@
 # each move its pages verify (zero mismatches), its counter and uptime moved
 # on, its console answers on the new process, and the old process exited 0.
 # Bad input: a paused VM, a second migration while one runs, no one at the
-# URI, garbage sent to the incoming port, and a destination killed in the
-# middle -> clear errors, and the source VM keeps running, intact.
+# URI, garbage sent to the incoming port, a destination killed in the
+# middle, a connection reset and a byte flipped at random points, a
+# refused configuration -> clear errors, and the source VM keeps running,
+# intact.
 source "$(dirname "$0")/lib/snapshot_lib.bash"
 rounds=${MIGRATE_ROUNDS:-5}
 api() {
@@ -66,6 +68,11 @@ wait "$kpid" 2>/dev/null
 snap_check 2
 r=$(api GET /migrate)
 grep -q '"status":"failed"' <<<"$r" || snap_fail "GET /migrate after the failure: $r"
+# A reset connection, a flipped byte and a refused configuration, at
+# random points (bench/migrate/faults.sh injects 100): the source goes on.
+snap_fault 3 drop
+snap_fault 4 corrupt
+snap_fault 5 refuse
 
 # Back and forth, each way of sending less in turn (zero pages and dedup
 # are on by default), each counted in the statistics.
@@ -80,16 +87,16 @@ for ((k = 1; k <= rounds; k++)); do
         n=$(grep -o "[0-9]* ${counted[$i]}" <<<"$SNAP_MIG_OUT" | awk '{print $1}')
         [ "${n:-0}" -gt 0 ] || snap_fail "migration $k (${modes[$i]}): no ${counted[$i]} pages: $SNAP_MIG_OUT"
     fi
-    snap_check "$((k + 2))"
+    snap_check "$((k + 5))"
 done
 # The destination an API-only process waiting after PUT /migrate/incoming.
 SNAP_MIG_VIA_API=1 snap_migrate "$((rounds + 1))"
-snap_check "$((rounds + 3))"
+snap_check "$((rounds + 6))"
 # 24 MiB/s against 16 MB/s of rewrites: each round re-dirties more than
 # half of what it sent, until the harts are throttled.
 snap_migrate "$((rounds + 2))" --max-bandwidth 24
 grep -q "throttled to [0-9]*%" <<<"$SNAP_MIG_OUT" ||
     snap_fail "a migration that cannot converge was not throttled: $SNAP_MIG_OUT"
-snap_check "$((rounds + 4))"
+snap_check "$((rounds + 7))"
 snap_poweroff
 echo "PASS: $rounds live migrations, one to PUT /migrate/incoming and one by auto-converge, bad input refused with the source intact"

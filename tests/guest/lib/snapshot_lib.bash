@@ -131,3 +131,38 @@ snap_migrate() {
     rm -rf "$old_dir"
     SNAP_SOCK=$new_sock
 }
+
+# snap_fault K KIND: a pre-copy migration that fails at a random point,
+# after which the source must still run with its workload intact:
+#   kill     the destination is killed 0.2..1.4 s into the migration
+#   drop     the connection is reset after a random number of bytes
+#   corrupt  one random byte of the stream is flipped
+#   refuse   the destination refuses the configuration (an override
+#            names an interface the VM does not have)
+# Drop and corrupt go through tests/tools/faultproxy. Sets SNAP_FAULT_OUT.
+snap_fault() {
+    local k=$1 kind=$2 port pport dpid ppid at
+    port=$(free_port)
+    local extra=()
+    [ "$kind" = refuse ] && extra=(--net-override "nosuch=tap9")
+    "$CORRAL" run --incoming "tcp:127.0.0.1:$port" "${extra[@]}" </dev/null \
+        >"$SNAP_WORK/fault$k.log" 2>&1 &
+    dpid=$!
+    local target=$port
+    if [ "$kind" = drop ] || [ "$kind" = corrupt ]; then
+        pport=$(free_port)
+        at=$(( (RANDOM * 32768 + RANDOM) % (60 << 20) + 1024 ))
+        "$BUILD/tools/faultproxy" "$pport" "$port" "$kind" "$at" >"$SNAP_WORK/proxy$k.log" 2>&1 &
+        ppid=$!
+        target=$pport
+    fi
+    sleep 0.3
+    [ "$kind" = kill ] && ( sleep "0.$((RANDOM % 12 + 2))"; kill -9 "$dpid" 2>/dev/null ) &
+    SNAP_FAULT_OUT=$("$CORRAL" migrate --sock "$SNAP_SOCK" "tcp:127.0.0.1:$target" 2>&1) &&
+        snap_fail "fault $k ($kind${at:+ at byte $at}): the migration succeeded: $SNAP_FAULT_OUT"
+    kill -9 "$dpid" 2>/dev/null
+    wait "$dpid" 2>/dev/null
+    [ -n "${ppid:-}" ] && { kill "$ppid" 2>/dev/null; wait "$ppid" 2>/dev/null; }
+    echo "fault $k ($kind${at:+ at byte $at}): $SNAP_FAULT_OUT"
+    snap_check "$k"
+}
