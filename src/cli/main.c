@@ -208,6 +208,21 @@ struct run_opts {
     bool log_level_set;  /* --log-level (into log_verbose) */
 };
 
+/* A migrated VM keeps its name: registered here once the source, which
+ * holds it until it exits (a moment after the switch-over), is gone. */
+static void register_migrated(const char *name, const char *sock, char *path, size_t len)
+{
+    char err[VM_ERR_LEN];
+    int r = -EEXIST;
+    for (int i = 0; i < 60 && r == -EEXIST; i++) {
+        if ((r = vm_registry_add(name, sock, path, len, err)) == -EEXIST)
+            usleep(50000);
+    }
+    if (r)
+        fprintf(stderr, "corral: warning: the migrated VM is not listed by 'corral ps': %s\n",
+                err);
+}
+
 static int parse_run_flags(int argc, char **argv, struct run_opts *o)
 {
     enum { O_KERNEL = 256, O_INITRD, O_FIRMWARE, O_CMDLINE, O_CPUS, O_MEMORY,
@@ -802,6 +817,8 @@ static int cmd_run(struct run_opts *o, bool up)
         fprintf(stderr, "corral: error: %s\n", err);
         goto out;
     }
+    if (o->incoming && !o->name && vm->migrated_name[0])
+        register_migrated(vm->migrated_name, o->api_sock, reg_path, sizeof(reg_path));
     if (o->restore) {
         char state[PATH_MAX + 16];
         snprintf(state, sizeof(state), "%s/state", o->restore);

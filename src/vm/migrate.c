@@ -18,6 +18,7 @@
 #include "vm/migrate_pages.h"
 #include "vm/migrate_disks.h"
 #include "vm/migrate_postcopy.h"
+#include "vm/registry.h"
 #include "vm/migrate_stream.h"
 
 #define PAGES_PER_FRAME 256
@@ -320,6 +321,12 @@ static void *source_thread(void *arg)
     machine_config_save(m, VM_VERSION, &o);
     if (a->migrate_disks)
         mig_disks_put_formats(m, &o);
+    if (strcmp(vm->id, VM_ANONYMOUS_ID)) {
+        /* Its name goes with it: `corral ps` finds it there. */
+        state_begin(&o, "vm-name", 1, 0);
+        state_put_str(&o, vm->id);
+        state_end(&o);
+    }
     if ((r = mig_send(fd, &o, err)) || (r = expect(fd, "hello-ack", &buf, &cap, &s, err)) ||
         (r = expect(fd, "config-ok", &buf, &cap, &s, err)))
         goto fail;
@@ -770,6 +777,16 @@ static int incoming_stream(struct vm *vm, int fd, const char *uri, char *err)
                 goto refuse;
             }
             free(missing);
+            continue;
+        }
+        if (!strcmp(s.id, "vm-name")) {
+            char name[VM_ID_LEN];
+            state_get_str(&s.body, name, sizeof(name), NULL);
+            if (state_in_finish(&s.body) || !vm_registry_valid_name(name)) {
+                snprintf(why, sizeof(why), "a bad VM name in the stream");
+                goto refuse;
+            }
+            snprintf(vm->migrated_name, sizeof(vm->migrated_name), "%s", name);
             continue;
         }
         if (!strcmp(s.id, "disk-chunks") && (features & MIG_F_DISKS) && !pc) {

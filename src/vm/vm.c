@@ -118,7 +118,7 @@ int vm_create(struct vm **out, const char *id, const struct vm_console_ops *con)
     pthread_mutex_init(&vm->mig_lock, NULL);
     snprintf(vm->mig.status, sizeof(vm->mig.status), "none");
     vmcfg_init(&vm->cfg);
-    snprintf(vm->id, sizeof(vm->id), "%s", id ? id : "anonymous-instance");
+    snprintf(vm->id, sizeof(vm->id), "%s", id ? id : VM_ANONYMOUS_ID);
     if (con)
         vm->con = *con;
     else

@@ -92,6 +92,8 @@ struct vm {
     /* Incoming storage migration: the disks are created here (never an
      * existing file); on failure the ones created are removed. */
     bool create_disks;
+    /* The name the VM had on the source ("vm-name"), for the registry. */
+    char migrated_name[VM_ID_LEN];
     char create_formats[VM_MAX_DRIVES][8]; /* the source's, disk by disk */
     unsigned ncreate_formats;
     char *created_disks[VM_MAX_DRIVES];
@@ -133,7 +135,8 @@ struct vm {
     struct vm_cgroup *cgroup;     /* quotas, entered at start (vm/cgroup.h) */
 };
 
-/* `id` names the VM in GET / (NULL: "anonymous-instance"). */
+/* `id` names the VM in GET / (NULL: VM_ANONYMOUS_ID, Firecracker's). */
+#define VM_ANONYMOUS_ID "anonymous-instance"
 int vm_create(struct vm **out, const char *id, const struct vm_console_ops *con) WARN_UNUSED;
 /* Flushes console output still queued (giving up after 1 s without
  * progress: a reader that never reads does not hold the exit). */

@@ -25,7 +25,8 @@ out=$(timeout 10 "$CORRAL" run --incoming tcp:127.0.0.1:99999 </dev/null 2>&1) &
 grep -q "port 1..65535" <<<"$out" || snap_fail "--incoming port 99999: $out"
 echo "ok: bad port -> $out"
 
-snap_boot 1
+vm_name=migprecopy-$$
+snap_boot 1 --name "$vm_name"
 snap_check 0
 
 # Bad input first, on the source.
@@ -88,6 +89,17 @@ for ((k = 1; k <= rounds; k++)); do
         [ "${n:-0}" -gt 0 ] || snap_fail "migration $k (${modes[$i]}): no ${counted[$i]} pages: $SNAP_MIG_OUT"
     fi
     snap_check "$((k + 5))"
+    if [ "$k" = 1 ]; then
+        # The name went with the VM: corral ps lists it at its new process.
+        for ((i = 0; i < 30; i++)); do
+            ps_pid=$("$CORRAL" ps --json | jq -r --arg n "$vm_name" '.[] | select(.name == $n) | .pid')
+            [ "$ps_pid" = "$CORRAL_PID" ] && break
+            sleep 0.1
+        done
+        [ "$ps_pid" = "$CORRAL_PID" ] ||
+            snap_fail "corral ps: $vm_name at pid '${ps_pid}', the destination is $CORRAL_PID"
+        echo "ok: corral ps lists $vm_name at the destination (pid $ps_pid)"
+    fi
 done
 # The destination an API-only process waiting after PUT /migrate/incoming.
 SNAP_MIG_VIA_API=1 snap_migrate "$((rounds + 1))"
