@@ -240,6 +240,9 @@ static int add_rules(scmp_filter_ctx ctx, enum sandbox_kind k)
                                   SCMP_A1(SCMP_CMP_EQ, io_ioctls[i], 0));
     }
     if (api) {
+        /* Is a registered VM's process alive (vm/registry.c)? Signal 0
+         * only: nothing is ever signalled. */
+        r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1, SCMP_A1(SCMP_CMP_EQ, 0, 0));
         /* Threads, never processes; clone3 hides its flags from BPF, so
          * it fails and glibc falls back to clone. */
         r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
