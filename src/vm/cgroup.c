@@ -1,8 +1,10 @@
 /* cgroup quotas (see cgroup.h). */
 #include "vm/cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +77,31 @@ static int self_path(const char *ctrl, char *out, size_t len)
 }
 
 /* Make a child of our cgroup under mount `mnt` for hierarchy `ctrl`. */
+/* A VMM killed with SIGKILL leaves its (empty) corral-PID cgroup behind:
+ * the next one to make a cgroup beside it removes those whose process is
+ * gone. An empty cgroup is removed with rmdir; one still in use refuses. */
+static void sweep_stale(const char *parent)
+{
+    DIR *dir = opendir(parent);
+    if (!dir)
+        return;
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        char *end;
+        if (strncmp(e->d_name, "corral-", 7))
+            continue;
+        long pid = strtol(e->d_name + 7, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 ||
+            errno != ESRCH)
+            continue;
+        char path[800];
+        snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
+        if (rmdir(path) == 0)
+            log_info("cgroup: removed %s, left by a VMM that is gone", path);
+    }
+    closedir(dir);
+}
+
 static int make_dir(struct cg_dir *d, const char *mnt, const char *ctrl, char *err,
                     size_t errlen)
 {
@@ -87,6 +114,7 @@ static int make_dir(struct cg_dir *d, const char *mnt, const char *ctrl, char *e
     if (!strcmp(rel, "/"))
         rel[0] = 0;
     snprintf(d->orig, sizeof(d->orig), "%s%s", mnt, rel);
+    sweep_stale(d->orig);
     snprintf(d->mine, sizeof(d->mine), "%s/corral-%ld", d->orig, (long)getpid());
     if (mkdir(d->mine, 0755) && errno != EEXIST) {
         r = -errno;

@@ -134,7 +134,8 @@ snap_migrate() {
 
 # snap_fault K KIND: a pre-copy migration that fails at a random point,
 # after which the source must still run with its workload intact:
-#   kill     the destination is killed 0.2..1.4 s into the migration
+#   kill     the destination is killed 0.1..1.5 s into the migration (capped
+#            at 64 MiB/s, so it has not finished by then)
 #   drop     the connection is reset after a random number of bytes
 #   corrupt  one random byte of the stream is flipped
 #   refuse   the destination refuses the configuration (an override
@@ -157,8 +158,12 @@ snap_fault() {
         target=$pport
     fi
     sleep 0.3
-    [ "$kind" = kill ] && ( sleep "0.$((RANDOM % 12 + 2))"; kill -9 "$dpid" 2>/dev/null ) &
-    SNAP_FAULT_OUT=$("$CORRAL" migrate --sock "$SNAP_SOCK" "tcp:127.0.0.1:$target" 2>&1) &&
+    local cap=()
+    if [ "$kind" = kill ]; then
+        cap=(--max-bandwidth 64)
+        ( sleep "$((RANDOM % 15 / 10)).$((RANDOM % 10))1"; kill -9 "$dpid" 2>/dev/null ) &
+    fi
+    SNAP_FAULT_OUT=$("$CORRAL" migrate --sock "$SNAP_SOCK" "${cap[@]}" "tcp:127.0.0.1:$target" 2>&1) &&
         snap_fail "fault $k ($kind${at:+ at byte $at}): the migration succeeded: $SNAP_FAULT_OUT"
     kill -9 "$dpid" 2>/dev/null
     wait "$dpid" 2>/dev/null
