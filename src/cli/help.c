@@ -38,7 +38,8 @@ static const struct cmd_help helps[] = {
     { "migrate",
       "usage: corral migrate --sock PATH [--mode precopy|postcopy|auto] [--zstd LEVEL]\n"
       "                      [--delta-cache MIB] [--no-dedup] [--no-zero-pages]\n"
-      "                      [--max-bandwidth MIBPS] [--downtime-ms N] URI\n"
+      "                      [--max-bandwidth MIBPS] [--downtime-ms N] [--compress-threads N]\n"
+      "                      [--migrate-disks] URI\n"
       "\n"
       "Live-migrate the VM behind --sock to a 'corral run --incoming URI' (or a\n"
       "process given PUT /migrate/incoming). URI: tcp:HOST:PORT, unix:PATH, fd:N.\n"
@@ -46,6 +47,8 @@ static const struct cmd_help helps[] = {
       "  --mode M            precopy (default), postcopy, or auto (switch to\n"
       "                      post-copy after 3 rounds)\n"
       "  --zstd LEVEL        compress pages (1..19; 0 = off)\n"
+      "  --compress-threads N  compress on N threads (default 1)\n"
+      "  --migrate-disks     copy the disks too (the destination needs --disk-override)\n"
       "  --delta-cache MIB   send changed pages as deltas against a cache\n"
       "  --no-dedup          send repeated pages again\n"
       "  --no-zero-pages     send zero pages as data\n"

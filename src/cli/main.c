@@ -65,7 +65,7 @@ static void print_help(void)
            "  corral stop [--timeout S] [--force] NAME...   shut named VMs down\n"
            "  corral snapshot create --sock PATH --dir DIR [--diff] [--no-resume]\n"
            "  corral snapshot merge --dir DIR --out DIR   fold a Diff chain into a Full one\n"
-           "  corral migrate --sock PATH [--mode precopy|postcopy|auto] [--zstd N]\n"
+           "  corral migrate --sock PATH [--mode precopy|postcopy|auto] [--zstd N [--compress-threads N]]\n"
            "      [--delta-cache MIB] [--no-dedup] [--max-bandwidth MIBPS] [--downtime-ms N]\n"
            "      [--migrate-disks] URI\n"
            "                               live-migrate to 'corral run --incoming URI'\n"

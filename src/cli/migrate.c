@@ -45,6 +45,7 @@ int cli_migrate(int argc, char **argv)
         { "downtime-ms", required_argument, NULL, 'd' },
         { "max-bandwidth", required_argument, NULL, 'b' },
         { "zstd", required_argument, NULL, 'z' },
+        { "compress-threads", required_argument, NULL, 't' },
         { "delta-cache", required_argument, NULL, 'c' },
         { "no-dedup", no_argument, NULL, 'D' },
         { "no-zero-pages", no_argument, NULL, 'Z' },
@@ -56,6 +57,7 @@ int cli_migrate(int argc, char **argv)
         { 'd', "--downtime-ms", "downtime_limit_ms", 1, 60000 },
         { 'b', "--max-bandwidth", "max_bandwidth_mibps", 0, 1000000 },
         { 'z', "--zstd", "zstd_level", 0, 19 },
+        { 't', "--compress-threads", "threads", 1, 64 },
         { 'c', "--delta-cache", "delta_cache_mib", 0, 4096 },
     };
     const char *sock = NULL;
@@ -77,7 +79,7 @@ int cli_migrate(int argc, char **argv)
                 json_decref(comp);
                 return cli_usage_error("migrate: %s", what);
             }
-            json_object_set_new(c == 'z' ? comp : body, nums[i].key, json_integer(n));
+            json_object_set_new(c == 'z' || c == 't' ? comp : body, nums[i].key, json_integer(n));
             known = true;
         }
         if (known)
@@ -99,7 +101,8 @@ int cli_migrate(int argc, char **argv)
         json_decref(body);
         json_decref(comp);
         return cli_usage_error("migrate: usage: corral migrate --sock PATH [--downtime-ms N] "
-                               "[--max-bandwidth MIBPS] [--zstd LEVEL] [--delta-cache MIB] "
+                               "[--max-bandwidth MIBPS] [--zstd LEVEL] [--compress-threads N] "
+                               "[--delta-cache MIB] "
                                "[--no-dedup] [--no-zero-pages] [--mode precopy|postcopy|auto] "
                                "[--migrate-disks] URI%s", "");
     }

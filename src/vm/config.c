@@ -2,6 +2,7 @@
  * checked whole before anything is changed, so a refused request leaves
  * the configuration as it was. */
 #include "vm/config.h"
+#include "vm/migrate_pages.h"
 #include "vm/vm.h"
 
 #include "core/log.h"
@@ -1225,7 +1226,6 @@ int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err)
 #define MIG_MAX_BANDWIDTH_MIBPS 1000000
 #define MIG_MAX_DELTA_CACHE_MIB 4096
 #define MIG_MAX_ZSTD_LEVEL 19
-#define MIG_MAX_THREADS 64
 
 /* An optional integer in lo..hi: *v keeps its default when absent. */
 static int opt_uint(const json_t *o, const char *key, long long lo, long long hi, long long *v,
@@ -1274,5 +1274,6 @@ int vm_mig_params_from_json(struct vm_mig_params *p, const json_t *body, char *e
     p->max_bandwidth_mibps = (uint32_t)bw;
     p->delta_cache_mib = (uint32_t)delta;
     p->zstd_level = (int)level;
+    p->compression_threads = (unsigned)threads;
     return 0;
 }

@@ -90,15 +90,14 @@ static int send_pages(struct mig_args *a, int fd, struct gmem *ram, const uint64
         size_t count_at = o.len;
         state_put_u32(&o, 0);
         uint32_t n = 0;
+        uint64_t batch[PAGES_PER_FRAME];
         struct mig_page_counts c = { 0 };
-        for (; p < npages && n < PAGES_PER_FRAME; p++) {
-            if (bits && !((bits[p >> 6] >> (p & 63)) & 1))
-                continue;
-            mig_encode_page(a->enc, ram, p, &o, &c);
-            n++;
-        }
+        for (; p < npages && n < PAGES_PER_FRAME; p++)
+            if (!bits || ((bits[p >> 6] >> (p & 63)) & 1))
+                batch[n++] = p;
         if (!n)
             break;
+        mig_encode_pages(a->enc, ram, batch, n, &o, &c);
         for (unsigned i = 0; i < 4 && !o.err; i++)
             o.buf[count_at + i] = (uint8_t)(n >> (8 * i));
         state_end(&o);
@@ -572,6 +571,7 @@ int vm_migrate_start(struct vm *vm, const struct vm_mig_params *p, char *err)
     a->pages = (struct mig_page_opts){
         .zero_pages = p->zero_pages, .zstd_level = p->zstd_level, .dedup = p->dedup,
         .delta_cache_mib = p->delta_cache_mib,
+        .threads = p->compression_threads ? p->compression_threads : 1,
     };
     pthread_mutex_lock(&vm->mig_lock);
     memset(&vm->mig, 0, sizeof(vm->mig));
@@ -583,6 +583,7 @@ int vm_migrate_start(struct vm *vm, const struct vm_mig_params *p, char *err)
     snprintf(vm->mig.mode, sizeof(vm->mig.mode), "%s",
              p->mode == VM_MIG_POSTCOPY ? "postcopy" : p->mode == VM_MIG_AUTO ? "auto" : "precopy");
     vm->mig.zstd_level = p->zstd_level;
+    vm->mig.compression_threads = a->pages.threads;
     vm->mig.dedup = p->dedup;
     vm->mig.delta_cache_mib = p->delta_cache_mib;
     vm->mig.start_ns = vclock_host_now_ns();
@@ -625,7 +626,7 @@ json_t *vm_migrate_json(struct vm *vm)
     json_t *j = json_pack(
         "{s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:I, s:I, s:f, s:f, s:f, s:f, s:f,"
         " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f},"
-        " s:{s:I, s:b, s:I}}",
+        " s:{s:I, s:I, s:b, s:I}}",
         "status", s->status, "error", s->error, "uri", s->uri, "mode", s->mode,
         "postcopy_requests", (json_int_t)s->postcopy_requests,
         "cpu_throttle_percentage", (json_int_t)s->throttle_pct,
@@ -648,7 +649,8 @@ json_t *vm_migrate_json(struct vm *vm)
         "dirty_pages_rate", s->dirty_pages_rate,
         "compression_ratio", ratio,
         "settings",
-        "zstd_level", (json_int_t)s->zstd_level, "dedup", s->dedup,
+        "zstd_level", (json_int_t)s->zstd_level,
+        "compression_threads", (json_int_t)s->compression_threads, "dedup", s->dedup,
         "delta_cache_mib", (json_int_t)s->delta_cache_mib);
     if (j && s->migrate_disks)
         json_object_set_new(j, "disk", json_pack("{s:I, s:I}", "transferred_bytes",

@@ -37,9 +37,13 @@ enum mig_page_kind {
 #define MIG_F_DISKS (1ULL << 3) /* storage migration (migrate_disks.h) */
 #define MIG_F_KNOWN (MIG_F_ZSTD | MIG_F_DEDUP | MIG_F_DELTA | MIG_F_DISKS)
 
+#define MIG_MAX_THREADS 64 /* compression threads */
+#define MIG_BATCH_MAX 256  /* pages encoded together (their zstd in parallel) */
+
 struct mig_page_opts {
     bool zero_pages;       /* zero pages as a flag (else sent raw) */
     int zstd_level;        /* 0: off; 1..19 */
+    unsigned threads;      /* threads compressing with zstd (1: the sender alone) */
     bool dedup;
     uint32_t delta_cache_mib; /* 0: no page delta */
 };
@@ -66,6 +70,11 @@ uint64_t *mig_encoder_stale(struct mig_encoder *e);
  * smallest form allowed: zero, dedup, delta, zstd, else raw. */
 void mig_encode_page(struct mig_encoder *e, struct gmem *ram, uint64_t p, struct state_out *o,
                      struct mig_page_counts *c);
+/* The same for n pages in order, as records one after another. Kinds are
+ * decided in order (a page may refer to one before it); the zstd
+ * compression of a batch runs on `threads` threads. */
+void mig_encode_pages(struct mig_encoder *e, struct gmem *ram, const uint64_t *pages,
+                      unsigned n, struct state_out *o, struct mig_page_counts *c);
 
 /* The destination: apply one encoded page from `in` to RAM. features are
  * what the hello frame allowed. 0 or -EINVAL (in's error set). */

@@ -117,6 +117,7 @@ struct vm {
         uint64_t disk_bytes, disk_chunks; /* storage migration: sent */
         uint32_t downtime_limit_ms, max_bandwidth_mibps;
         int zstd_level;
+        unsigned compression_threads;
         bool dedup;
         uint32_t delta_cache_mib;
         int64_t start_ns;
@@ -208,6 +209,7 @@ struct vm_mig_params {
     uint32_t max_bandwidth_mibps; /* 0: unlimited */
     bool zero_pages;              /* zero pages as a flag */
     int zstd_level;               /* 0: no compression */
+    unsigned compression_threads; /* 1 (default): the sender compresses alone */
     bool dedup;
     uint32_t delta_cache_mib;     /* 0: no page delta */
     bool migrate_disks;           /* copy the disks too (storage migration) */

@@ -77,7 +77,7 @@ snap_fault 5 refuse
 
 # Back and forth, each way of sending less in turn (zero pages and dedup
 # are on by default), each counted in the statistics.
-modes=("" "--zstd 3" "--delta-cache 64" "--zstd 1 --delta-cache 32 --max-bandwidth 400"
+modes=("" "--zstd 3 --compress-threads 2" "--delta-cache 64" "--zstd 1 --delta-cache 32 --max-bandwidth 400"
        "--no-dedup --no-zero-pages")
 counted=("dedup" "compressed" "delta" "delta" "")
 for ((k = 1; k <= rounds; k++)); do

@@ -116,6 +116,34 @@ static void every_encoding_roundtrips(void **state)
     assert_int_equal(c.normal, NPAGES + (NPAGES + 2) / 3); /* round 0, then every third */
 }
 
+/* Compression on 4 threads sends exactly the bytes one thread sends. */
+static void threads_send_the_same(void **state)
+{
+    struct gmem src;
+    assert_int_equal(gmem_init(&src, BASE, SIZE), 0);
+    fill(&src, 2);
+    uint64_t pages[NPAGES];
+    for (uint64_t p = 0; p < NPAGES; p++)
+        pages[p] = p;
+    struct state_out out[2];
+    for (unsigned k = 0; k < 2; k++) {
+        struct mig_page_opts o = { .zero_pages = true, .zstd_level = 3, .dedup = true,
+                                   .threads = k ? 4 : 1 };
+        struct mig_encoder *e = mig_encoder_new(&o, &src);
+        assert_non_null(e);
+        struct mig_page_counts c = { 0 };
+        state_out_init(&out[k]);
+        mig_encode_pages(e, &src, pages, NPAGES, &out[k], &c);
+        assert_true(c.compressed > 0);
+        mig_encoder_free(e);
+    }
+    assert_int_equal(out[0].len, out[1].len);
+    assert_memory_equal(out[0].buf, out[1].buf, out[0].len);
+    state_out_free(&out[0]);
+    state_out_free(&out[1]);
+    gmem_destroy(&src);
+}
+
 /* A duplicate refers to a page the destination holds; never to one the
  * guest is writing (dirty since the last harvest): its copy there may be
  * older than what the comparison saw. */
@@ -210,6 +238,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_encoding_roundtrips),
+        cmocka_unit_test(threads_send_the_same),
         cmocka_unit_test(written_page_is_no_reference),
         cmocka_unit_test(hostile_records_refused),
     };
