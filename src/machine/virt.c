@@ -556,6 +556,7 @@ static void *hart_thread(void *arg)
                 pthread_cond_wait(&m->pause_cond, &m->pause_lock);
             m->nparked--;
             pthread_mutex_unlock(&m->pause_lock);
+            machine_throttle_point(m, t); /* the rest of a slice's sleep */
             continue;
         }
         hart_run(t->h, 0);

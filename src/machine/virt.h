@@ -134,7 +134,7 @@ struct machine_device {
 struct hart_thread_arg {
     struct machine *m;
     struct hart *h;
-    _Atomic int throttle_due; /* throttle.c: sleep at the next boundary */
+    _Atomic int64_t throttle_until_ns; /* throttle.c: sleep to this (CLOCK_REALTIME); 0: none */
 };
 
 struct machine {
