@@ -258,6 +258,53 @@ static bool mmds_arp(struct net_user *u, const uint8_t *f, size_t len, const voi
     return true;
 }
 
+/* The TCP checksum over the pseudo header and the segment. */
+static uint16_t tcp_csum(const uint8_t *ip, const uint8_t *tcp, size_t len)
+{
+    uint32_t s = get16(ip + 12) + get16(ip + 14) + get16(ip + 16) + get16(ip + 18) + 6 +
+                 (uint32_t)len;
+    for (size_t i = 0; i + 1 < len; i += 2)
+        s += get16(tcp + i);
+    if (len & 1)
+        s += (uint32_t)tcp[len - 1] << 8;
+    return (uint16_t)~csum_fold(s);
+}
+
+/* The guest closed its MMDS connection (FIN, already given to libslirp):
+ * libslirp never closes a guestfwd connection itself (it has no host
+ * socket to see an end on) and would keep it half-open for good, one
+ * more for every request. Reset it on the guest's behalf, right after
+ * the FIN (seq = FIN + 1), so libslirp frees it; the guest is left in
+ * FIN_WAIT_2, which its own timer ends. */
+static void mmds_reset_after_fin(struct net_user *u, const uint8_t *f, size_t ihl)
+{
+    const uint8_t *ip = f + 14, *tcp = ip + ihl;
+    size_t tot = get16(ip + 2), doff = (size_t)(tcp[12] >> 4) * 4;
+    if (doff < 20 || tot < ihl + doff || 14 + tot > sizeof(u->txbuf))
+        return;
+    uint32_t seq = (uint32_t)get16(tcp + 4) << 16 | get16(tcp + 6);
+    seq += (uint32_t)(tot - ihl - doff) + 1;
+    uint8_t *r = u->txbuf;
+    memcpy(r, f, 14 + 20);           /* ethernet + a 20-byte IPv4 header */
+    uint8_t *rip = r + 14, *rt = rip + 20;
+    rip[0] = 0x45;
+    put16(rip + 2, 40);
+    put16(rip + 6, 0);
+    memcpy(rt, tcp, 4);              /* the ports */
+    put16(rt + 4, (uint16_t)(seq >> 16));
+    put16(rt + 6, (uint16_t)seq);
+    memset(rt + 8, 0, 12);
+    rt[12] = 5 << 4;
+    rt[13] = 0x04;                   /* RST */
+    uint32_t s = 0;
+    put16(rip + 10, 0);
+    for (int i = 0; i < 20; i += 2)
+        s += get16(rip + i);
+    put16(rip + 10, (uint16_t)~csum_fold(s));
+    put16(rt + 16, tcp_csum(rip, rt, 20));
+    slirp_input(u->slirp, r, 14 + 40);
+}
+
 /* A frame from the guest, before libslirp sees it: false to pass it on
  * (maybe rewritten), true when it was taken here (answered or dropped). */
 static bool mmds_from_guest(struct net_user *u, uint8_t *f, size_t len)
@@ -373,8 +420,13 @@ static int user_send(struct net_backend *nb, const struct iovec *iov, int n)
     if (u->mmds && mmds_from_guest(u, u->buf, len))
         return 0;
     slirp_input(u->slirp, u->buf, (int)len);
-    if (u->mmds)
+    if (u->mmds) {
+        size_t ihl;
+        const uint8_t *ip = tcp_ip_header(u->buf, len, &ihl);
+        if (ip && ip[9] == 6 && !memcmp(ip + 16, &u->mmds_fwd, 4) && (ip[ihl + 13] & 0x01))
+            mmds_reset_after_fin(u, u->buf, ihl);
         mmds_flush(u);
+    }
     return 0;
 }
 
