@@ -39,6 +39,8 @@ void mmds_conn_consume(struct mmds_conn *c, size_t n)
 {
     if (n > c->out_len)
         n = c->out_len;
+    if (n == 0)
+        return;
     memmove(c->out, c->out + n, c->out_len - n);
     c->out_len -= n;
 }
