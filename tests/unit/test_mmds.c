@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "net/mmds.h"
+#include "vm/config.h"
 
 static json_t *js(const char *s)
 {
@@ -180,6 +181,42 @@ static struct mmds *http_store(enum mmds_version v)
     return m;
 }
 
+/* The HTTP tests' fixture: a store and one connection. */
+struct http_fx {
+    struct mmds *m;
+    struct mmds_conn c;
+};
+
+static int http_setup(void **state, enum mmds_version v)
+{
+    struct http_fx *fx = calloc(1, sizeof(*fx));
+    if (!fx)
+        return -1;
+    fx->m = http_store(v);
+    mmds_conn_init(&fx->c);
+    *state = fx;
+    return 0;
+}
+
+static int setup_v1(void **state)
+{
+    return http_setup(state, MMDS_V1);
+}
+
+static int setup_v2(void **state)
+{
+    return http_setup(state, MMDS_V2);
+}
+
+static int http_teardown(void **state)
+{
+    struct http_fx *fx = *state;
+    mmds_conn_free(&fx->c);
+    mmds_free(fx->m);
+    free(fx);
+    return 0;
+}
+
 /* Feed `req`, return the answer (NUL-terminated, static) and clear it. */
 static const char *exchange(struct mmds_conn *c, struct mmds *m, const char *req)
 {
@@ -201,62 +238,60 @@ static const char *body_of(const char *resp)
 
 static void test_http_v1(void **state)
 {
-    struct mmds *m = http_store(MMDS_V1);
-    struct mmds_conn c;
-    mmds_conn_init(&c);
-    const char *r = exchange(&c, m, "GET /latest/meta-data/ami-id HTTP/1.1\r\nHost: x\r\n\r\n");
+    struct http_fx *fx = *state;
+    struct mmds *m = fx->m;
+    struct mmds_conn *c = &fx->c;
+    const char *r = exchange(c, m, "GET /latest/meta-data/ami-id HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_non_null(strstr(r, "HTTP/1.1 200 OK\r\n"));
     assert_non_null(strstr(r, "Content-Length: 12\r\n"));
     assert_string_equal(body_of(r), "ami-87654321");
-    r = exchange(&c, m, "GET /latest/meta-data HTTP/1.1\r\n\r\n");
+    r = exchange(c, m, "GET /latest/meta-data HTTP/1.1\r\n\r\n");
     assert_string_equal(body_of(r), "ami-id\nn\nnet/\nr");
-    r = exchange(&c, m, "GET /latest/meta-data/net HTTP/1.1\r\naccept: application/json\r\n\r\n");
+    r = exchange(c, m, "GET /latest/meta-data/net HTTP/1.1\r\naccept: application/json\r\n\r\n");
     assert_non_null(strstr(r, "Content-Type: application/json"));
     assert_string_equal(body_of(r), "{\"mac\":\"aa\"}");
-    r = exchange(&c, m, "GET /latest/meta-data/n HTTP/1.1\r\n\r\n");
+    r = exchange(c, m, "GET /latest/meta-data/n HTTP/1.1\r\n\r\n");
     assert_non_null(strstr(r, "HTTP/1.1 501 "));
-    r = exchange(&c, m, "GET /latest/meta-data/n HTTP/1.1\r\nAccept: application/json\r\n\r\n");
+    r = exchange(c, m, "GET /latest/meta-data/n HTTP/1.1\r\nAccept: application/json\r\n\r\n");
     assert_string_equal(body_of(r), "5");
-    r = exchange(&c, m, "GET /nope HTTP/1.1\r\n\r\n");
+    r = exchange(c, m, "GET /nope HTTP/1.1\r\n\r\n");
     assert_non_null(strstr(r, "HTTP/1.1 404 "));
     assert_string_equal(body_of(r), "Resource not found: /nope.");
     /* V1 answers even with a bogus token. */
-    r = exchange(&c, m, "GET /latest/meta-data/r HTTP/1.1\r\nX-metadata-token: zz\r\n\r\n");
+    r = exchange(c, m, "GET /latest/meta-data/r HTTP/1.1\r\nX-metadata-token: zz\r\n\r\n");
     assert_string_equal(body_of(r), "r-1");
-    r = exchange(&c, m, "DELETE /latest HTTP/1.1\r\n\r\n");
+    r = exchange(c, m, "DELETE /latest HTTP/1.1\r\n\r\n");
     assert_non_null(strstr(r, "HTTP/1.1 405 "));
     assert_non_null(strstr(r, "Allow: GET, PUT\r\n"));
     /* Pipelined, split at every byte: the same answers. */
     const char *two = "GET /latest/meta-data/r HTTP/1.1\r\n\r\nGET /latest/meta-data/ami-id "
                       "HTTP/1.1\r\n\r\n";
     for (size_t i = 0; two[i]; i++)
-        mmds_conn_feed(&c, m, (const uint8_t *)two + i, 1, 1000);
+        mmds_conn_feed(c, m, (const uint8_t *)two + i, 1, 1000);
     char all[1024];
-    snprintf(all, sizeof(all), "%.*s", (int)c.out_len, (const char *)c.out);
+    snprintf(all, sizeof(all), "%.*s", (int)c->out_len, (const char *)c->out);
     const char *second = strstr(all + 1, "HTTP/1.1 200");
     assert_non_null(second);
     assert_string_equal(body_of(second), "ami-87654321");
-    mmds_conn_consume(&c, c.out_len);
+    mmds_conn_consume(c, c->out_len);
     /* imds_compat: IMDS format whatever Accept says. */
     mmds_configure(m, MMDS_V1, MMDS_DEFAULT_IPV4, true);
-    r = exchange(&c, m, "GET /latest/meta-data/net HTTP/1.1\r\nAccept: application/json\r\n\r\n");
+    r = exchange(c, m, "GET /latest/meta-data/net HTTP/1.1\r\nAccept: application/json\r\n\r\n");
     assert_string_equal(body_of(r), "mac");
-    mmds_conn_free(&c);
-    mmds_free(m);
 }
 
 static void test_http_v2_tokens(void **state)
 {
-    struct mmds *m = http_store(MMDS_V2);
-    struct mmds_conn c;
-    mmds_conn_init(&c);
-    const char *r = exchange(&c, m, "GET /latest/meta-data/ami-id HTTP/1.1\r\n\r\n");
+    struct http_fx *fx = *state;
+    struct mmds *m = fx->m;
+    struct mmds_conn *c = &fx->c;
+    const char *r = exchange(c, m, "GET /latest/meta-data/ami-id HTTP/1.1\r\n\r\n");
     assert_non_null(strstr(r, "HTTP/1.1 401 "));
     assert_non_null(strstr(body_of(r), "No MMDS token provided"));
-    r = exchange(&c, m, "GET /latest/meta-data/ami-id HTTP/1.1\r\nX-metadata-token: nope\r\n\r\n");
+    r = exchange(c, m, "GET /latest/meta-data/ami-id HTTP/1.1\r\nX-metadata-token: nope\r\n\r\n");
     assert_non_null(strstr(r, "HTTP/1.1 401 "));
     assert_string_equal(body_of(r), "MMDS token not valid.");
-    r = exchange(&c, m, "PUT /latest/api/token HTTP/1.1\r\n\r\n");
+    r = exchange(c, m, "PUT /latest/api/token HTTP/1.1\r\n\r\n");
     assert_non_null(strstr(r, "HTTP/1.1 400 "));
     assert_non_null(strstr(body_of(r), "Token time to live value not found"));
     static const char *const bad_ttls[] = { "0", "21601", "-1", "1x", "", "99999999999" };
@@ -264,16 +299,16 @@ static void test_http_v2_tokens(void **state)
         char req[256];
         snprintf(req, sizeof(req), "PUT /latest/api/token HTTP/1.1\r\n"
                  "X-metadata-token-ttl-seconds: %s\r\n\r\n", bad_ttls[i]);
-        r = exchange(&c, m, req);
+        r = exchange(c, m, req);
         if (!strstr(r, "HTTP/1.1 400 ") || !strstr(r, "Invalid time to live"))
             fail_msg("ttl '%s': %s", bad_ttls[i], r);
     }
-    r = exchange(&c, m, "PUT /latest/api/token HTTP/1.1\r\nX-Forwarded-For: 1.2.3.4\r\n"
+    r = exchange(c, m, "PUT /latest/api/token HTTP/1.1\r\nX-Forwarded-For: 1.2.3.4\r\n"
                         "X-metadata-token-ttl-seconds: 60\r\n\r\n");
     assert_non_null(strstr(r, "HTTP/1.1 400 "));
-    r = exchange(&c, m, "PUT /latest/other HTTP/1.1\r\nX-metadata-token-ttl-seconds: 60\r\n\r\n");
+    r = exchange(c, m, "PUT /latest/other HTTP/1.1\r\nX-metadata-token-ttl-seconds: 60\r\n\r\n");
     assert_non_null(strstr(r, "HTTP/1.1 404 "));
-    r = exchange(&c, m, "PUT /latest/api/token HTTP/1.1\r\n"
+    r = exchange(c, m, "PUT /latest/api/token HTTP/1.1\r\n"
                         "X-aws-ec2-metadata-token-ttl-seconds: 60\r\n\r\n");
     assert_non_null(strstr(r, "HTTP/1.1 200 OK"));
     char tok[MMDS_TOKEN_LEN + 1];
@@ -282,14 +317,12 @@ static void test_http_v2_tokens(void **state)
     char req[256];
     snprintf(req, sizeof(req), "GET /latest/meta-data/ami-id HTTP/1.1\r\n"
              "X-metadata-token:   %s  \r\n\r\n", tok);
-    r = exchange(&c, m, req);
+    r = exchange(c, m, req);
     assert_string_equal(body_of(r), "ami-87654321");
     /* Expired at 1000 + 60. */
-    mmds_conn_feed(&c, m, (const uint8_t *)req, strlen(req), 1060);
-    assert_true(c.out_len > 13);
-    assert_memory_equal(c.out, "HTTP/1.1 401 ", 13);
-    mmds_conn_free(&c);
-    mmds_free(m);
+    mmds_conn_feed(c, m, (const uint8_t *)req, strlen(req), 1060);
+    assert_true(c->out_len > 13);
+    assert_memory_equal(c->out, "HTTP/1.1 401 ", 13);
 }
 
 /* Each of these is refused with 400 (or 413/501) and closes the
@@ -356,16 +389,68 @@ static void test_http_malformed(void **state)
 /* A guest that never reads its answers: they stop at MMDS_HTTP_MAX_OUT. */
 static void test_http_out_bounded(void **state)
 {
-    struct mmds *m = http_store(MMDS_V1);
-    struct mmds_conn c;
-    mmds_conn_init(&c);
+    struct http_fx *fx = *state;
+    struct mmds *m = fx->m;
+    struct mmds_conn *c = &fx->c;
     const char *req = "GET /latest/meta-data HTTP/1.1\r\n\r\n";
     for (int i = 0; i < 20000; i++)
-        mmds_conn_feed(&c, m, (const uint8_t *)req, strlen(req), 0);
-    assert_true(c.out_len <= MMDS_HTTP_MAX_OUT);
-    assert_true(c.closed);
-    mmds_conn_free(&c);
-    mmds_free(m);
+        mmds_conn_feed(c, m, (const uint8_t *)req, strlen(req), 0);
+    assert_true(c->out_len <= MMDS_HTTP_MAX_OUT);
+    assert_true(c->closed);
+}
+
+/* mmds-config in a config document: after the interfaces it names, only
+ * user-mode ones; GET /vm/config's shape loads back the same. */
+static void test_config_document(void **state)
+{
+    struct vm_config c;
+    char err[VM_ERR_LEN];
+    vmcfg_init(&c);
+    json_t *doc = js("{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"mmds-config\":{\"version\":\"V2\",\"network_interfaces\":[\"u0\"],"
+                     "\"ipv4_address\":\"169.254.170.2\"},\"network-interfaces\":[{\"iface_id\":"
+                     "\"u0\",\"type\":\"user\"},{\"iface_id\":\"t0\",\"host_dev_name\":\"tap0\"}]}");
+    assert_int_equal(vmcfg_apply_document(&c, doc, err), 0);
+    json_decref(doc);
+    assert_true(c.mmds.present);
+    assert_int_equal(c.mmds.version, MMDS_V2);
+    assert_int_equal(c.mmds.ipv4, 0xa9feaa02u);
+    assert_int_equal(mmds_version(vmcfg_mmds_store(&c)), MMDS_V2);
+    json_t *out = vmcfg_to_json(&c);
+    json_t *want = js("{\"version\":\"V2\",\"network_interfaces\":[\"u0\"],"
+                      "\"ipv4_address\":\"169.254.170.2\",\"imds_compat\":false}");
+    assert_true(json_equal(json_object_get(out, "mmds-config"), want));
+    json_decref(want);
+    struct vm_config back;
+    vmcfg_init(&back);
+    if (vmcfg_apply_document(&back, out, err))
+        fail_msg("GET /vm/config does not load back: %s", err);
+    assert_int_equal(back.mmds.ipv4, c.mmds.ipv4);
+    vmcfg_free(&back);
+    json_decref(out);
+    static const char *const bad[] = {
+        "{\"network_interfaces\":[\"t0\"]}",      /* a TAP interface */
+        "{\"network_interfaces\":[\"nope\"]}",
+        "{\"network_interfaces\":[]}",
+        "{\"network_interfaces\":[\"u0\",\"u0\"]}",
+        "{\"network_interfaces\":[\"u0\"],\"ipv4_address\":\"10.0.2.4\"}",
+        "{\"network_interfaces\":[\"u0\"],\"ipv4_address\":\"169.254.1\"}",
+        "{\"network_interfaces\":[\"u0\"],\"version\":\"v2\"}",
+        "{\"network_interfaces\":[\"u0\"],\"imds_compat\":1}",
+        "{\"network_interfaces\":[\"u0\"],\"other\":1}",
+        "{\"network_interfaces\":[7]}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *b = js(bad[i]);
+        if (vmcfg_put_mmds_config(&c, b, err) != -EINVAL)
+            fail_msg("accepted %s", bad[i]);
+        json_decref(b);
+    }
+    json_t *tap = js("{\"network_interfaces\":[\"t0\"]}");
+    assert_int_equal(vmcfg_put_mmds_config(&c, tap, err), -EINVAL);
+    assert_non_null(strstr(err, "TAP"));
+    json_decref(tap);
+    assert_int_equal(c.mmds.ipv4, 0xa9feaa02u); /* refusals changed nothing */
+    vmcfg_free(&c);
 }
 
 int main(void)
@@ -375,10 +460,11 @@ int main(void)
         cmocka_unit_test(test_store_put_patch_limit),
         cmocka_unit_test(test_lookup),
         cmocka_unit_test(test_tokens),
-        cmocka_unit_test(test_http_v1),
-        cmocka_unit_test(test_http_v2_tokens),
+        cmocka_unit_test_setup_teardown(test_http_v1, setup_v1, http_teardown),
+        cmocka_unit_test_setup_teardown(test_http_v2_tokens, setup_v2, http_teardown),
         cmocka_unit_test(test_http_malformed),
-        cmocka_unit_test(test_http_out_bounded),
+        cmocka_unit_test_setup_teardown(test_http_out_bounded, setup_v1, http_teardown),
+        cmocka_unit_test(test_config_document),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
