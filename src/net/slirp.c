@@ -39,6 +39,12 @@ struct net_user {
     /* libslirp's guestfwd has no notion of connections: one conversation
      * at a time, restarted by the guest's SYN. */
     struct mmds_conn mconn;
+    /* The guest's last segment to MMDS (ethernet + a 20-byte IPv4 header +
+     * the ports) and the sequence number that follows it: what a reset on
+     * its behalf needs. open: a connection libslirp still holds. */
+    uint8_t mmds_hdr[14 + 24];
+    uint32_t mmds_next_seq;
+    bool mmds_open;
     uint8_t buf[NET_MAX_FRAME];
     uint8_t txbuf[NET_MAX_FRAME];
 };
@@ -270,29 +276,27 @@ static uint16_t tcp_csum(const uint8_t *ip, const uint8_t *tcp, size_t len)
     return (uint16_t)~csum_fold(s);
 }
 
-/* The guest closed its MMDS connection (FIN, already given to libslirp):
- * libslirp never closes a guestfwd connection itself (it has no host
- * socket to see an end on) and would keep it half-open for good, one
- * more for every request. Reset it on the guest's behalf, right after
- * the FIN (seq = FIN + 1), so libslirp frees it; the guest is left in
- * FIN_WAIT_2, which its own timer ends. */
-static void mmds_reset_after_fin(struct net_user *u, const uint8_t *f, size_t ihl)
+/* A reset from the guest's side of its MMDS connection, to libslirp,
+ * which frees the connection. Two uses: after the guest's FIN (libslirp
+ * never closes a guestfwd connection itself, having no host socket to
+ * see an end on, and would keep it half-open for good, one more per
+ * request), and before a snapshot (a saved guestfwd connection cannot be
+ * loaded where MMDS is not configured yet). The guest, left in FIN_WAIT_2
+ * or believing it is connected, ends it by its own timer or on the reset
+ * its next segment gets. */
+static void mmds_reset(struct net_user *u)
 {
-    const uint8_t *ip = f + 14, *tcp = ip + ihl;
-    size_t tot = get16(ip + 2), doff = (size_t)(tcp[12] >> 4) * 4;
-    if (doff < 20 || tot < ihl + doff || 14 + tot > sizeof(u->txbuf))
-        return;
-    uint32_t seq = (uint32_t)get16(tcp + 4) << 16 | get16(tcp + 6);
-    seq += (uint32_t)(tot - ihl - doff) + 1;
     uint8_t *r = u->txbuf;
-    memcpy(r, f, 14 + 20);           /* ethernet + a 20-byte IPv4 header */
+    if (!u->mmds_open)
+        return;
+    u->mmds_open = false;
+    memcpy(r, u->mmds_hdr, 14 + 24);
     uint8_t *rip = r + 14, *rt = rip + 20;
     rip[0] = 0x45;
     put16(rip + 2, 40);
     put16(rip + 6, 0);
-    memcpy(rt, tcp, 4);              /* the ports */
-    put16(rt + 4, (uint16_t)(seq >> 16));
-    put16(rt + 6, (uint16_t)seq);
+    put16(rt + 4, (uint16_t)(u->mmds_next_seq >> 16));
+    put16(rt + 6, (uint16_t)u->mmds_next_seq);
     memset(rt + 8, 0, 12);
     rt[12] = 5 << 4;
     rt[13] = 0x04;                   /* RST */
@@ -303,6 +307,33 @@ static void mmds_reset_after_fin(struct net_user *u, const uint8_t *f, size_t ih
     put16(rip + 10, (uint16_t)~csum_fold(s));
     put16(rt + 16, tcp_csum(rip, rt, 20));
     slirp_input(u->slirp, r, 14 + 40);
+}
+
+/* A guest segment to MMDS, as libslirp got it: remember where the
+ * connection is, and reset it once the guest has closed it. */
+static void mmds_track(struct net_user *u, const uint8_t *f, size_t len)
+{
+    size_t ihl;
+    const uint8_t *ip = tcp_ip_header((uint8_t *)f, len, &ihl);
+    if (!ip || ip[9] != 6 || memcmp(ip + 16, &u->mmds_fwd, 4))
+        return;
+    const uint8_t *tcp = ip + ihl;
+    size_t tot = get16(ip + 2), doff = (size_t)(tcp[12] >> 4) * 4;
+    uint8_t flags = tcp[13];
+    if (doff < 20 || tot < ihl + doff || 14 + tot > len)
+        return;
+    if (flags & 0x04) {              /* the guest reset it itself */
+        u->mmds_open = false;
+        return;
+    }
+    uint32_t seq = (uint32_t)get16(tcp + 4) << 16 | get16(tcp + 6);
+    seq += (uint32_t)(tot - ihl - doff) + ((flags & 0x02) ? 1 : 0) + ((flags & 0x01) ? 1 : 0);
+    memcpy(u->mmds_hdr, f, 14 + 20);
+    memcpy(u->mmds_hdr + 14 + 20, tcp, 4);
+    u->mmds_next_seq = seq;
+    u->mmds_open = true;
+    if (flags & 0x01)
+        mmds_reset(u);
 }
 
 /* A frame from the guest, before libslirp sees it: false to pass it on
@@ -421,10 +452,7 @@ static int user_send(struct net_backend *nb, const struct iovec *iov, int n)
         return 0;
     slirp_input(u->slirp, u->buf, (int)len);
     if (u->mmds) {
-        size_t ihl;
-        const uint8_t *ip = tcp_ip_header(u->buf, len, &ihl);
-        if (ip && ip[9] == 6 && !memcmp(ip + 16, &u->mmds_fwd, 4) && (ip[ihl + 13] & 0x01))
-            mmds_reset_after_fin(u, u->buf, ihl);
+        mmds_track(u, u->buf, len);
         mmds_flush(u);
     }
     return 0;
@@ -465,6 +493,8 @@ static ssize_t state_read_cb(void *buf, size_t len, void *opaque)
 static void user_save_state(struct net_backend *nb, struct state_out *o)
 {
     struct net_user *u = (struct net_user *)nb;
+    if (u->mmds)
+        mmds_reset(u);
     state_begin(o, "slirp", 1, 0);
     state_put_u32(o, (uint32_t)slirp_state_version());
     slirp_state_save(u->slirp, state_write_cb, o);

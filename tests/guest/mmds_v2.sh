@@ -50,8 +50,8 @@ expect_status 400 PUT /mmds "{\"k\":\"$big\"}"
 expect_status 204 PUT /actions '{"action_type":"InstanceStart"}'
 expect_status 400 PUT /mmds/config '{"network_interfaces":["eth0"]}'   # after start
 
-for _ in $(seq 400); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$pid" 2>/dev/null && fail "the guest did not finish within 60 s"
+for _ in $(seq 1200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && fail "the guest did not finish within 120 s"
 wait "$pid"
 pid=
 sed -i 's/\r$//' "$out"
