@@ -26,6 +26,7 @@
  * must not reach a metadata service of the host's own network. */
 #define MMDS_FWD_ADDR "10.0.2.4"
 #define MMDS_PORT 80
+#define MMDS_MAX_CONNS 8
 static const uint8_t mmds_mac[6] = { 0x52, 0x55, 0xa9, 0xfe, 0xa9, 0xfe };
 
 struct net_user {
@@ -39,12 +40,15 @@ struct net_user {
     /* libslirp's guestfwd has no notion of connections: one conversation
      * at a time, restarted by the guest's SYN. */
     struct mmds_conn mconn;
-    /* The guest's last segment to MMDS (ethernet + a 20-byte IPv4 header +
-     * the ports) and the sequence number that follows it: what a reset on
-     * its behalf needs. open: a connection libslirp still holds. */
-    uint8_t mmds_hdr[14 + 24];
-    uint32_t mmds_next_seq;
-    bool mmds_open;
+    /* The guest's connections to MMDS that libslirp holds, at most
+     * MMDS_MAX_CONNS (a new one resets the oldest). */
+    struct mmds_tcp {
+        bool open;
+        uint8_t hdr[14 + 24]; /* its last segment: ethernet, IPv4, the ports */
+        uint32_t next_seq;    /* the sequence number after that segment */
+        uint64_t opened;      /* order of the SYNs */
+    } mmds_tcp[MMDS_MAX_CONNS];
+    uint64_t mmds_syns;
     uint8_t buf[NET_MAX_FRAME];
     uint8_t txbuf[NET_MAX_FRAME];
 };
@@ -280,23 +284,25 @@ static uint16_t tcp_csum(const uint8_t *ip, const uint8_t *tcp, size_t len)
  * which frees the connection. Two uses: after the guest's FIN (libslirp
  * never closes a guestfwd connection itself, having no host socket to
  * see an end on, and would keep it half-open for good, one more per
- * request), and before a snapshot (a saved guestfwd connection cannot be
- * loaded where MMDS is not configured yet). The guest, left in FIN_WAIT_2
+ * request), before a snapshot (a saved guestfwd connection cannot be
+ * loaded where MMDS is not configured yet), and for the oldest of
+ * MMDS_MAX_CONNS open ones when the guest opens another: libslirp keeps
+ * a bounded number of them whatever the guest does. The guest, left in FIN_WAIT_2
  * or believing it is connected, ends it by its own timer or on the reset
  * its next segment gets. */
-static void mmds_reset(struct net_user *u)
+static void mmds_reset(struct net_user *u, struct mmds_tcp *t)
 {
     uint8_t *r = u->txbuf;
-    if (!u->mmds_open)
+    if (!t->open)
         return;
-    u->mmds_open = false;
-    memcpy(r, u->mmds_hdr, 14 + 24);
+    t->open = false;
+    memcpy(r, t->hdr, sizeof(t->hdr));
     uint8_t *rip = r + 14, *rt = rip + 20;
     rip[0] = 0x45;
     put16(rip + 2, 40);
     put16(rip + 6, 0);
-    put16(rt + 4, (uint16_t)(u->mmds_next_seq >> 16));
-    put16(rt + 6, (uint16_t)u->mmds_next_seq);
+    put16(rt + 4, (uint16_t)(t->next_seq >> 16));
+    put16(rt + 6, (uint16_t)t->next_seq);
     memset(rt + 8, 0, 12);
     rt[12] = 5 << 4;
     rt[13] = 0x04;                   /* RST */
@@ -309,7 +315,31 @@ static void mmds_reset(struct net_user *u)
     slirp_input(u->slirp, r, 14 + 40);
 }
 
-/* A guest segment to MMDS, as libslirp got it: remember where the
+/* The connection a guest segment belongs to (by the guest's port); a SYN
+ * takes a free slot or the oldest one, resetting it. NULL: not known. */
+static struct mmds_tcp *mmds_tcp_find(struct net_user *u, const uint8_t *tcp, bool syn)
+{
+    struct mmds_tcp *oldest = &u->mmds_tcp[0], *free_slot = NULL;
+    for (unsigned i = 0; i < MMDS_MAX_CONNS; i++) {
+        struct mmds_tcp *t = &u->mmds_tcp[i];
+        if (t->open && !memcmp(t->hdr + 14 + 20, tcp, 2))
+            return t;
+        if (!t->open && !free_slot)
+            free_slot = t;
+        if (t->opened < oldest->opened)
+            oldest = t;
+    }
+    if (!syn)
+        return NULL;
+    if (!free_slot) {
+        mmds_reset(u, oldest);
+        free_slot = oldest;
+    }
+    free_slot->opened = ++u->mmds_syns;
+    return free_slot;
+}
+
+/* A guest segment to MMDS, as libslirp got it: remember where its
  * connection is, and reset it once the guest has closed it. */
 static void mmds_track(struct net_user *u, const uint8_t *f, size_t len)
 {
@@ -322,18 +352,21 @@ static void mmds_track(struct net_user *u, const uint8_t *f, size_t len)
     uint8_t flags = tcp[13];
     if (doff < 20 || tot < ihl + doff || 14 + tot > len)
         return;
+    struct mmds_tcp *t = mmds_tcp_find(u, tcp, (flags & 0x12) == 0x02);
+    if (!t)
+        return;
     if (flags & 0x04) {              /* the guest reset it itself */
-        u->mmds_open = false;
+        t->open = false;
         return;
     }
     uint32_t seq = (uint32_t)get16(tcp + 4) << 16 | get16(tcp + 6);
     seq += (uint32_t)(tot - ihl - doff) + ((flags & 0x02) ? 1 : 0) + ((flags & 0x01) ? 1 : 0);
-    memcpy(u->mmds_hdr, f, 14 + 20);
-    memcpy(u->mmds_hdr + 14 + 20, tcp, 4);
-    u->mmds_next_seq = seq;
-    u->mmds_open = true;
+    memcpy(t->hdr, f, 14 + 20);
+    memcpy(t->hdr + 14 + 20, tcp, 4);
+    t->next_seq = seq;
+    t->open = true;
     if (flags & 0x01)
-        mmds_reset(u);
+        mmds_reset(u, t);
 }
 
 /* A frame from the guest, before libslirp sees it: false to pass it on
@@ -493,8 +526,8 @@ static ssize_t state_read_cb(void *buf, size_t len, void *opaque)
 static void user_save_state(struct net_backend *nb, struct state_out *o)
 {
     struct net_user *u = (struct net_user *)nb;
-    if (u->mmds)
-        mmds_reset(u);
+    for (unsigned i = 0; u->mmds && i < MMDS_MAX_CONNS; i++)
+        mmds_reset(u, &u->mmds_tcp[i]);
     state_begin(o, "slirp", 1, 0);
     state_put_u32(o, (uint32_t)slirp_state_version());
     slirp_state_save(u->slirp, state_write_cb, o);
