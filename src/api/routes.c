@@ -256,7 +256,6 @@ static API_HANDLER(get_balloon_stats)
 #define ROUTE(m, p, body, handler) { m, p, body, handler, NULL, false }
 #define ROUTE_IO(m, p, body, handler) { m, p, body, handler, NULL, true }
 #define REFUSED(m, p, why) { m, p, API_BODY_OPTIONAL, NULL, why, false }
-#define NO_MMDS "MMDS (the metadata service) is not implemented yet"
 #define NO_HINTING "free page hinting is not supported; the balloon does free_page_reporting"
 #define NO_HOTPLUG "memory hotplug needs a virtio-mem device, which Corral does not have"
 #define NO_PMEM "Corral has no virtio-pmem device; use a drive"
@@ -298,10 +297,10 @@ const struct api_route api_routes[] = {
                                   "features; RISC-V harts here have one fixed ISA"),
     REFUSED("PUT", "/pmem/{id}", NO_PMEM),
     REFUSED("PATCH", "/pmem/{id}", NO_PMEM),
-    REFUSED("PUT", "/mmds", NO_MMDS),
-    REFUSED("PATCH", "/mmds", NO_MMDS),
-    REFUSED("GET", "/mmds", NO_MMDS),
-    REFUSED("PUT", "/mmds/config", NO_MMDS),
+    ROUTE("PUT", "/mmds", API_BODY, api_put_mmds),
+    ROUTE("PATCH", "/mmds", API_BODY, api_patch_mmds),
+    ROUTE("GET", "/mmds", API_NO_BODY, api_get_mmds),
+    ROUTE("PUT", "/mmds/config", API_BODY, api_put_mmds_config),
     REFUSED("PUT", "/vsock", "virtio-vsock is not implemented yet"),
     REFUSED("PUT", "/hotplug/memory", NO_HOTPLUG),
     REFUSED("PATCH", "/hotplug/memory", NO_HOTPLUG),

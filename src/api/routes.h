@@ -34,6 +34,10 @@ API_HANDLER(api_put_metrics);
 API_HANDLER(api_patch_machine_config);
 API_HANDLER(api_put_entropy);
 API_HANDLER(api_put_serial);
+API_HANDLER(api_put_mmds_config);
+API_HANDLER(api_put_mmds);
+API_HANDLER(api_patch_mmds);
+API_HANDLER(api_get_mmds);
 /* PUT /actions {"action_type": "FlushMetrics"} */
 void api_flush_metrics(struct api_ctx *ctx, struct api_reply *out);
 

@@ -1,6 +1,6 @@
 /* Firecracker's host-side resources: GET /version, PUT /logger, PUT
  * /metrics (and FlushMetrics), PUT /serial, PUT /entropy and PATCH
- * /machine-config. The bodies are parsed in vm/config.c (shared with
+ * /machine-config, and MMDS (PUT /mmds/config, PUT/PATCH/GET /mmds). The bodies are parsed in vm/config.c (shared with
  * --config-file); what opens files and starts threads is here, in the
  * API layer that owns them for the VM (struct api_ctx). */
 #include <errno.h>
@@ -11,6 +11,7 @@
 
 #include "api/routes.h"
 #include "core/log.h"
+#include "net/mmds.h"
 
 void api_ctx_init(struct api_ctx *ctx, struct vm *vm)
 {
@@ -259,4 +260,55 @@ int api_ctx_apply_config(struct api_ctx *ctx, char *err)
         pthread_mutex_unlock(&ctx->lock);
     }
     return r;
+}
+
+/* ---- MMDS (net/mmds.h) ---- */
+
+/* PUT /mmds/config: before start only, as in Firecracker. */
+API_HANDLER(api_put_mmds_config)
+{
+    configure_unstarted(ctx, "PUT /mmds/config", vmcfg_put_mmds_config, body, out);
+}
+
+/* PUT and PATCH /mmds, in any state. Under the VM's lock: the store
+ * belongs to the configuration, which a snapshot load replaces. */
+static void mmds_write(struct api_ctx *ctx, const json_t *body, bool patch,
+                       struct api_reply *out)
+{
+    char err[API_ERR_LEN];
+    if (!json_is_object(body)) {
+        api_reply_fault(out, 400, "the MMDS data must be a JSON object");
+        return;
+    }
+    pthread_mutex_lock(&ctx->vm->lock);
+    struct mmds *m = vmcfg_mmds_store(&ctx->vm->cfg);
+    int r = !m ? -ENOMEM
+               : patch ? mmds_patch(m, body, err, sizeof(err)) : mmds_put(m, body, err,
+                                                                            sizeof(err));
+    pthread_mutex_unlock(&ctx->vm->lock);
+    if (r == -ENOMEM)
+        api_reply_fault(out, 500, "out of memory");
+    else if (r)
+        api_reply_fault(out, 400, "%s", err);
+    else
+        out->status = 204;
+}
+
+API_HANDLER(api_put_mmds)
+{
+    mmds_write(ctx, body, false, out);
+}
+
+API_HANDLER(api_patch_mmds)
+{
+    mmds_write(ctx, body, true, out);
+}
+
+API_HANDLER(api_get_mmds)
+{
+    pthread_mutex_lock(&ctx->vm->lock);
+    struct mmds *m = vmcfg_mmds_store(&ctx->vm->cfg);
+    json_t *j = m ? mmds_get(m) : NULL;
+    pthread_mutex_unlock(&ctx->vm->lock);
+    api_reply_json(out, j);
 }

@@ -61,6 +61,7 @@ struct machine_net {
     bool mac_set;
     struct ratelimit_cfg rx_limit, tx_limit; /* guest-bound, host-bound; zero: none */
     char *strings;          /* as in machine_disk; machine_net_release */
+    struct mmds *mmds;      /* answer MMDS here (user-mode only); not owned */
 };
 
 struct machine_config {

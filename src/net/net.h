@@ -50,5 +50,12 @@ int net_user_open(struct iothread *io, const char *const *hostfwd, unsigned nhos
 int net_tap_open(struct iothread *io, const char *name, struct net_backend **out, char *err,
                  size_t errlen) WARN_UNUSED;
 void net_close(struct net_backend *nb);
+/* Answer MMDS (net/mmds.h) on this user-mode interface: the guest's TCP
+ * to the MMDS address, port 80, reaches the store's HTTP responder. Main
+ * thread, before the I/O thread runs the backend. -EINVAL with a message
+ * for a TAP interface. */
+struct mmds;
+int net_user_attach_mmds(struct net_backend *nb, struct mmds *m, char *err,
+                         size_t errlen) WARN_UNUSED;
 
 #endif

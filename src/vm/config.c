@@ -6,8 +6,12 @@
 #include "vm/vm.h"
 
 #include "core/log.h"
+#include "net/mmds.h"
+
+#include <arpa/inet.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +73,8 @@ void vmcfg_free(struct vm_config *c)
     free(c->metrics_path);
     json_decref(c->metrics_properties);
     vmcfg_logger_free(&c->logger);
+    mmds_free(c->mmds_store);
+    c->mmds_store = NULL;
     for (unsigned i = 0; i < c->ndrives; i++)
         drive_free(&c->drives[i]);
     for (unsigned i = 0; i < c->nnets; i++)
@@ -919,7 +925,6 @@ static const struct {
 } absent_resources[] = {
     { "cpu-config", "CPU templates and KVM capability modifiers are x86/Arm features" },
     { "vsock", "there is no virtio-vsock device yet" },
-    { "mmds-config", "there is no MMDS yet" },
     { "pmem", "there is no virtio-pmem device" },
     { "memory-hotplug", "there is no virtio-mem device" },
 };
@@ -973,7 +978,105 @@ int vmcfg_apply_document(struct vm_config *c, const json_t *doc, char *err)
                 return r;
         }
     }
+    /* After the interfaces it names. */
+    v = json_object_get(doc, "mmds-config");
+    if (v && !json_is_null(v) && (r = vmcfg_put_mmds_config(c, v, err)))
+        return r;
     return 0;
+}
+
+/* ---- MMDS ---- */
+
+struct mmds *vmcfg_mmds_store(struct vm_config *c)
+{
+    if (!c->mmds_store)
+        c->mmds_store = mmds_new();
+    return c->mmds_store;
+}
+
+static const struct vm_net *find_net(const struct vm_config *c, const char *id)
+{
+    for (unsigned i = 0; i < c->nnets; i++)
+        if (!strcmp(c->nets[i].id, id))
+            return &c->nets[i];
+    return NULL;
+}
+
+int vmcfg_put_mmds_config(struct vm_config *c, const json_t *body, char *err)
+{
+    static const char *const keys[] = { "version", "network_interfaces", "ipv4_address",
+                                        "imds_compat", NULL };
+    const char *w = "mmds-config", *ver, *addr;
+    struct vm_mmds_config n = { .present = true, .version = MMDS_V1,
+                                .ipv4 = MMDS_DEFAULT_IPV4 };
+    int r;
+    if ((r = check_object(body, w, err)) || (r = check_keys(body, keys, w, err)) ||
+        (r = get_str(body, "version", false, &ver, w, err)) ||
+        (r = get_str(body, "ipv4_address", false, &addr, w, err)) ||
+        (r = get_bool(body, "imds_compat", false, &n.imds_compat, w, err)))
+        return r;
+    if (ver && !strcmp(ver, "V2"))
+        n.version = MMDS_V2;
+    else if (ver && strcmp(ver, "V1"))
+        return fail(err, "%s: 'version' must be \"V1\" or \"V2\", not '%.16s'", w, ver);
+    if (addr) {
+        struct in_addr a;
+        if (inet_pton(AF_INET, addr, &a) != 1)
+            return fail(err, "%s: 'ipv4_address' '%.64s' is not an IPv4 address", w, addr);
+        n.ipv4 = ntohl(a.s_addr);
+        /* Firecracker's rule: a link-local address (169.254.0.0/16). */
+        if ((n.ipv4 >> 16) != 0xa9fe)
+            return fail(err, "%s: 'ipv4_address' %s is not link-local (169.254.0.0/16)", w,
+                        addr);
+    }
+    json_t *list = json_object_get(body, "network_interfaces");
+    if (!json_is_array(list) || json_array_size(list) == 0)
+        return fail(err, "%s: 'network_interfaces' must be a non-empty array of interface "
+                    "ids", w);
+    if (json_array_size(list) > VM_MAX_NETS)
+        return fail(err, "%s: 'network_interfaces' names more than %d interfaces", w,
+                    VM_MAX_NETS);
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e) {
+        const char *id = json_string_value(e);
+        if (!id)
+            return fail(err, "%s: 'network_interfaces' must hold interface ids (strings)", w);
+        const struct vm_net *net = find_net(c, id);
+        if (!net)
+            return fail(err, "%s: no network interface '%.64s' (PUT /network-interfaces "
+                        "first)", w, id);
+        if (net->kind != MACHINE_NET_USER)
+            return fail(err, "%s: interface '%.64s' is a TAP device: MMDS is answered on "
+                        "user-mode interfaces only here", w, id);
+        for (unsigned k = 0; k < n.nifaces; k++)
+            if (!strcmp(n.ifaces[k], id))
+                return fail(err, "%s: interface '%.64s' is named twice", w, id);
+        snprintf(n.ifaces[n.nifaces++], VM_ID_LEN, "%s", id);
+    }
+    struct mmds *store = vmcfg_mmds_store(c);
+    if (!store)
+        return fail(err, "out of memory");
+    mmds_configure(store, (enum mmds_version)n.version, n.ipv4, n.imds_compat);
+    c->mmds = n;
+    return 0;
+}
+
+json_t *vmcfg_mmds_config_json(const struct vm_config *c)
+{
+    const struct vm_mmds_config *m = &c->mmds;
+    struct in_addr a = { .s_addr = htonl(m->ipv4) };
+    char addr[INET_ADDRSTRLEN];
+    json_t *ifs = json_array();
+    if (!ifs || !inet_ntop(AF_INET, &a, addr, sizeof(addr))) {
+        json_decref(ifs);
+        return NULL;
+    }
+    for (unsigned i = 0; i < m->nifaces; i++)
+        json_array_append_new(ifs, json_string(m->ifaces[i]));
+    return json_pack("{s:s, s:o, s:s, s:b}", "version", m->version == MMDS_V2 ? "V2" : "V1",
+                     "network_interfaces", ifs, "ipv4_address", addr, "imds_compat",
+                     m->imds_compat);
 }
 
 int vmcfg_load_file(struct vm_config *c, const char *path, char *err)
@@ -1063,6 +1166,8 @@ static int vmcfg_extras_json(const struct vm_config *c, json_t *doc)
             json_object_set(m, "properties", c->metrics_properties);
         json_object_set_new(doc, "metrics", m);
     }
+    if (c->mmds.present)
+        json_object_set_new(doc, "mmds-config", vmcfg_mmds_config_json(c));
     return 0;
 }
 
@@ -1144,8 +1249,77 @@ err:
 
 /* ---- to the board ---- */
 
+int vmcfg_default_guest_dir(char *dir, size_t len)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    char link[PATH_MAX];
+    int n;
+    if (xdg && *xdg)
+        n = snprintf(link, sizeof(link), "%s/corral/guest/current", xdg);
+    else
+        n = snprintf(link, sizeof(link), "%s/.cache/corral/guest/current", home ? home : ".");
+    if (n < 0 || (size_t)n >= sizeof(link) || (size_t)n >= len)
+        return -ENAMETOOLONG;
+    /* The link as it is now: a rebuild moving it later does not change
+     * what this VM was started with. */
+    char real[PATH_MAX];
+    if (!realpath(link, real)) {
+        snprintf(dir, len, "%s", link);
+        return -ENOENT;
+    }
+    if (strlen(real) >= len)
+        return -ENAMETOOLONG;
+    snprintf(dir, len, "%s", real);
+    return 0;
+}
+
+/* A file of the default guest for a field left out: *dst set, or -EINVAL
+ * with a message that says what to do. */
+static int default_guest_file(char **dst, const char *file, const char *field, char *err)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 32];
+    struct stat st;
+    int r = vmcfg_default_guest_dir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    if (r || stat(path, &st) || !S_ISREG(st.st_mode))
+        return fail(err, "no %s given and the default guest's %s is not built (%.200s): run "
+                    "'make guest' (scripts/guest.sh) in the Corral source tree, or give %s",
+                    field, file, path, field);
+    if (vmcfg_set_str(dst, path))
+        return fail(err, "out of memory");
+    return 0;
+}
+
+/* Firecracker's getting-started boot gives neither firmware nor initrd:
+ * OpenSBI comes from the default guest build, and so does the initramfs
+ * when the kernel must mount a root disk (Debian's kernel has virtio_blk
+ * and ext4 as modules; guest/init loads them and switches to root=,
+ * honouring ro/rw). An initrd or firmware that was given always wins. */
+static int apply_boot_defaults(struct vm_config *c, bool has_root, char *err)
+{
+    int r;
+    if (c->test_elf || !c->kernel)
+        return 0;
+    if (!c->firmware) {
+        if ((r = default_guest_file(&c->firmware, "fw_dynamic.bin",
+                                    "firmware (boot-source firmware_path, --firmware)", err)))
+            return r;
+        c->firmware_default = true;
+    }
+    if (!c->initrd && has_root) {
+        if ((r = default_guest_file(&c->initrd, "initramfs.cpio",
+                                    "initrd (boot-source initrd_path, --initrd) for the root "
+                                    "disk", err)))
+            return r;
+        c->initrd_default = true;
+    }
+    return 0;
+}
+
 int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err)
 {
+    int r;
     memset(mc, 0, sizeof(*mc));
     mc->ncpus = c->ncpus;
     mc->mem_size = c->mem_mib << 20;
@@ -1163,12 +1337,6 @@ int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err)
         mc->test_elf = c->test_elf;
     else if (!c->kernel)
         return fail(err, "no kernel given (boot-source kernel_image_path, or --kernel)");
-    if (!c->test_elf && !c->firmware)
-        return fail(err, "no firmware given (boot-source firmware_path, or --firmware)");
-    mc->kernel = c->kernel;
-    mc->initrd = c->initrd;
-    mc->firmware = c->firmware;
-
     /* The root device goes first, so the guest sees it as /dev/vda, and
      * boot_args gain root= unless they name one (Firecracker's rule). */
     const char *args = c->cmdline ? c->cmdline : VM_DEFAULT_CMDLINE;
@@ -1176,9 +1344,16 @@ int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err)
     for (unsigned i = 0; i < c->ndrives; i++)
         if (c->drives[i].root)
             root = &c->drives[i];
+    bool has_root = !strncmp(args, "root=", 5) || strstr(args, " root=");
+    if ((r = apply_boot_defaults(c, root || has_root, err)))
+        return r;
+    if (!c->test_elf && !c->firmware)
+        return fail(err, "no firmware given (boot-source firmware_path, or --firmware)");
+    mc->kernel = c->kernel;
+    mc->initrd = c->initrd;
+    mc->firmware = c->firmware;
     free(c->full_cmdline);
     c->full_cmdline = NULL;
-    bool has_root = !strncmp(args, "root=", 5) || strstr(args, " root=");
     if (root && !has_root) {
         /* Firecracker's rule: a partuuid names the root partition. */
         if (asprintf(&c->full_cmdline, "%s root=%s%s %s", args,
@@ -1216,6 +1391,17 @@ int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err)
         m->mac_set = v->mac_set;
         m->rx_limit = v->rx_limit;
         m->tx_limit = v->tx_limit;
+        m->mmds = NULL;
+        for (unsigned k = 0; c->mmds.present && k < c->mmds.nifaces; k++) {
+            if (strcmp(c->mmds.ifaces[k], v->id))
+                continue;
+            /* The interface may have been PUT again as a TAP since. */
+            if (v->kind != MACHINE_NET_USER)
+                return fail(err, "mmds-config: interface '%s' is a TAP device: MMDS is "
+                            "answered on user-mode interfaces only here", v->id);
+            if (!(m->mmds = vmcfg_mmds_store(c)))
+                return fail(err, "out of memory");
+        }
     }
     mc->nnets = c->nnets;
     return 0;

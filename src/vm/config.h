@@ -61,6 +61,18 @@ struct vm_logger {
     char *module;        /* only lines from src/<module>... */
 };
 
+/* PUT /mmds/config (net/mmds.h has the store it configures). */
+struct vm_mmds_config {
+    bool present;
+    int version;         /* enum mmds_version */
+    char ifaces[VM_MAX_NETS][VM_ID_LEN];
+    unsigned nifaces;
+    uint32_t ipv4;       /* host order */
+    bool imds_compat;
+};
+
+struct mmds;
+
 struct vm_config {
     char *kernel, *initrd, *firmware, *cmdline;
     char *test_elf;      /* --test: bare-metal program, no firmware */
@@ -90,6 +102,11 @@ struct vm_config {
     struct vm_net nets[VM_MAX_NETS];
     unsigned nnets;
     char *full_cmdline;  /* built by vmcfg_to_machine (root= added) */
+    /* firmware / initrd were left out and filled from the default guest
+     * build at start (vmcfg_to_machine). */
+    bool firmware_default, initrd_default;
+    struct vm_mmds_config mmds; /* PUT /mmds/config */
+    struct mmds *mmds_store;    /* owned; made by vmcfg_mmds_store */
 };
 
 void vmcfg_init(struct vm_config *c);
@@ -158,8 +175,22 @@ int vmcfg_parse_mac(const char *s, uint8_t mac[6]) WARN_UNUSED;
 json_t *vmcfg_machine_config_json(const struct vm_config *c);
 json_t *vmcfg_to_json(const struct vm_config *c);
 
+/* PUT /mmds/config ({version, network_interfaces, ipv4_address,
+ * imds_compat}): the interfaces must exist and be user-mode ones. */
+int vmcfg_put_mmds_config(struct vm_config *c, const json_t *body, char *err) WARN_UNUSED;
+json_t *vmcfg_mmds_config_json(const struct vm_config *c);
+/* The MMDS store, made on first use (NULL: out of memory). It lives as
+ * long as `c`; the running machine's network holds a pointer to it. */
+struct mmds *vmcfg_mmds_store(struct vm_config *c);
+
+/* The default guest build (scripts/guest.sh --print-dir without building:
+ * $XDG_CACHE_HOME/corral/guest/current, resolved). 0, or -errno with the
+ * path that was looked for in dir. */
+int vmcfg_default_guest_dir(char *dir, size_t len) WARN_UNUSED;
 /* Fill `mc` from `c` (strings stay owned by `c`, which must outlive the
- * machine). Checks that what start needs is there. */
+ * machine). Checks that what start needs is there. A missing firmware
+ * (and initrd, when there is a root disk or root=) is taken from the
+ * default guest build and recorded in `c`. */
 int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err) WARN_UNUSED;
 
 #endif

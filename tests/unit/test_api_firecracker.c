@@ -245,6 +245,18 @@ static const struct step {
       "must come before any configuration" },
     { "PUT", "/snapshot/load", "{\"snapshot_path\":\"@/s\",\"vsock_override\":{\"uds_path\":"
                                "\"/x\"}}", 400, "vsock_override is not supported" },
+    /* MMDS: on a user-mode interface only (eth0 and eth1 are TAP ones). */
+    { "PUT", "/mmds/config", "{\"version\":\"V2\",\"network_interfaces\":[\"eth0\"]}", 400,
+      "TAP device" },
+    { "PUT", "/network-interfaces/mmds0", "{\"iface_id\":\"mmds0\",\"type\":\"user\"}", 204,
+      NULL },
+    { "PUT", "/mmds/config", "{\"version\":\"V2\",\"network_interfaces\":[\"mmds0\"],"
+                             "\"ipv4_address\":\"169.254.170.2\",\"imds_compat\":false}", 204,
+      NULL },
+    { "PUT", "/mmds", "{\"latest\":{\"meta-data\":{\"ami-id\":\"ami-1\"}}}", 204, NULL },
+    { "PATCH", "/mmds", "{\"latest\":{\"meta-data\":{\"ami-id\":null,\"b\":\"c\"}}}", 204,
+      NULL },
+    { "GET", "/mmds", NULL, 200, NULL },
     { "GET", "/vm/config", NULL, 200, NULL },
     /* Refused, each with its documented reason. */
     { "PATCH", "/balloon/hinting/start", "{\"acknowledge_on_stop\":true}", 400, NULL },
@@ -253,10 +265,6 @@ static const struct step {
     { "PUT", "/cpu-config", "{\"kvm_capabilities\":[]}", 400, NULL },
     { "PUT", "/pmem/pmem0", "{\"id\":\"pmem0\",\"path_on_host\":\"@/rootfs.ext4\"}", 400, NULL },
     { "PATCH", "/pmem/pmem0", "{\"id\":\"pmem0\"}", 400, NULL },
-    { "PUT", "/mmds/config", "{\"version\":\"V2\",\"network_interfaces\":[\"eth0\"]}", 400, NULL },
-    { "PUT", "/mmds", "{\"latest\":{}}", 400, NULL },
-    { "PATCH", "/mmds", "{\"latest\":{}}", 400, NULL },
-    { "GET", "/mmds", NULL, 400, NULL },
     { "PUT", "/vsock", "{\"guest_cid\":3,\"uds_path\":\"@/v.sock\"}", 400, NULL },
     { "PUT", "/hotplug/memory", "{\"total_size_mib\":1024}", 400, NULL },
     { "PATCH", "/hotplug/memory", "{\"requested_size_mib\":512}", 400, NULL },
