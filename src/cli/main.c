@@ -720,11 +720,8 @@ static int cmd_run(struct run_opts *o, bool up)
         if (check_readable(c->kernel, "kernel") || check_readable(c->firmware, "firmware") ||
             check_readable(c->initrd, "initrd") || check_readable(c->test_elf, "test program"))
             goto out;
-        if (!c->test_elf && !c->firmware) {
-            fprintf(stderr, "corral: error: no firmware given (--firmware fw_dynamic.bin)\n");
-            status = 2;
-            goto out;
-        }
+        /* No --firmware: vmcfg_to_machine takes the default guest's
+         * OpenSBI, or says where it looked. */
     }
     if (o->dump_dtb) {
         if (vm_dump_dtb(vm, o->dump_dtb, err)) {
