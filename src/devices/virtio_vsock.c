@@ -430,8 +430,9 @@ static void send_control(struct virtio_vsock *v, struct conn *c, uint16_t op, ui
     c->need_credit = false;
 }
 
-/* Read host bytes into one RW packet of `c`: 1 sent, 0 nothing to send
- * (the chain is put back). */
+/* Read host bytes into one RW packet of `c`: 1 sent, 0 nothing to send,
+ * -1 nothing sent but `c` now owes a control packet (the chain is put
+ * back for both). */
 static int send_data(struct virtio_vsock *v, struct conn *c)
 {
     uint32_t room = (uint32_t)(v->chain.in_len - HDR_LEN < MAX_PAYLOAD ? v->chain.in_len - HDR_LEN
@@ -461,14 +462,18 @@ static int send_data(struct virtio_vsock *v, struct conn *c)
     virtq_unpop(&v->vdev.vq[RXQ]);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
         c->host_readable = false;
-    } else if (n == 0) {
+        set_events(c);
+        return 0;
+    }
+    if (n == 0) {
         c->host_eof = true;
         c->need_shutdown = true;
     } else {
         conn_reset(c);
     }
-    set_events(c);
-    return 0;
+    if (c->st != C_FREE)
+        set_events(c);
+    return -1;
 }
 
 /* Everything owed to the guest, while it has rx buffers. Lock held. */
@@ -505,8 +510,10 @@ static void rx_run(struct virtio_vsock *v)
             if (op) {
                 send_control(v, c, op, flags);
                 any = pushed = true;
-            } else if (send_data(v, c)) {
-                any = pushed = true;
+            } else {
+                int sent = send_data(v, c);
+                any |= sent != 0;
+                pushed |= sent > 0;
             }
         }
         v->next_conn = (v->next_conn + 1) % VSOCK_MAX_CONNS;
