@@ -420,15 +420,24 @@ static void test_guest_initiated(void **state)
     sh.flags = VIRTIO_VSOCK_SHUTDOWN_SEND;
     send_raw(&sh, NULL, 0, 0);
     assert_true(host_eof(s));
+    /* The host closes: SHUTDOWN(SEND) to the guest, which closes too. */
+    close(s);
+    virtio_vsock_poll(dev);
+    expect_rx(&h, VIRTIO_VSOCK_OP_SHUTDOWN);
+    assert_int_equal(h.flags, VIRTIO_VSOCK_SHUTDOWN_SEND);
+    sh.flags = VIRTIO_VSOCK_SHUTDOWN_SEND | VIRTIO_VSOCK_SHUTDOWN_RCV;
+    send_raw(&sh, NULL, 0, 0);
+    expect_rx(&h, VIRTIO_VSOCK_OP_RST);
     /* Nobody listens on 7001: RST. A second REQUEST on an open
      * connection: RST too. */
     send_pkt(1235, 7001, VIRTIO_VSOCK_OP_REQUEST, NULL, 0);
     expect_rx(&h, VIRTIO_VSOCK_OP_RST);
     assert_int_equal(h.dst_port, 1235);
-    send_pkt(1234, 7000, VIRTIO_VSOCK_OP_REQUEST, NULL, 0);
+    send_pkt(1236, 7000, VIRTIO_VSOCK_OP_REQUEST, NULL, 0);
+    expect_rx(&h, VIRTIO_VSOCK_OP_RESPONSE);
+    send_pkt(1236, 7000, VIRTIO_VSOCK_OP_REQUEST, NULL, 0);
     expect_rx(&h, VIRTIO_VSOCK_OP_RST);
     assert_int_equal(virtio_vsock_nconns(dev), 0);
-    close(s);
     close(l);
 }
 
