@@ -342,7 +342,9 @@ static void test_document_errors(void **state)
     } bad[] = {
         { "{\"loggers\":{}}", "unknown key 'loggers'" },
         { "{\"logger\":{\"level\":\"Loud\"}}", "'level' is 'Loud'" },
-        { "{\"vsock\":{\"guest_cid\":3}}", "'vsock' is not supported" },
+        { "{\"vsock\":{\"guest_cid\":3}}", "missing 'uds_path'" },
+        { "{\"vsock\":{\"guest_cid\":2,\"uds_path\":\"/v\"}}", "'guest_cid' is 2" },
+        { "{\"pmem\":[{\"id\":\"p\"}]}", "'pmem' is not supported" },
         { "{\"boot-source\":{\"kernel_image_path\":\"/k\",\"x\":1}}", "unknown key 'x'" },
         { "{\"drives\":{}}", "'drives' must be an array" },
         { "{\"drives\":[{\"path_on_host\":\"/d\",\"is_root_device\":false}]}", "drive_id" },
