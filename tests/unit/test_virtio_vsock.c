@@ -7,8 +7,8 @@
  * both ways, the guest's credit honoured and our credit updates, host EOF
  * (SHUTDOWN), guest shutdown (host EOF, RST), hostile packets (short
  * chain, bad type, foreign CID, lying length, unknown op, small rx
- * buffer), a bad CONNECT line, and the saved state (TRANSPORT_RESET
- * after a load, another CID refused). */
+ * buffer), a bad CONNECT line, the saved state (TRANSPORT_RESET after a
+ * load, another CID refused) and the board's saved configuration. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "devices/virtio_vsock.h"
+#include "machine/virt.h"
 #include "mem/bus.h"
 #include "state/state.h"
 
@@ -556,6 +557,44 @@ static void test_state_transport_reset(void **state)
     close(s);
 }
 
+/* The board's saved configuration carries the vsock subsection. */
+static void test_machine_config(void **state)
+{
+    (void)state;
+    struct machine *m = calloc(1, sizeof(*m));
+    assert_non_null(m);
+    m->nharts = 1;
+    m->bus.ram.base = VIRT_RAM_BASE;
+    m->bus.ram.size = 64 << 20;
+    m->cfg.vsock_cid = 9;
+    m->cfg.vsock_uds = "/tmp/some.sock";
+    struct state_out o;
+    state_out_init(&o);
+    state_out_header(&o);
+    machine_config_save(m, "test", &o);
+    assert_int_equal(state_out_status(&o), 0);
+    struct state_in in;
+    struct machine_saved_config sc;
+    char err[200];
+    assert_int_equal(state_in_open(&in, o.buf, o.len, "t", err, sizeof(err)), 0);
+    assert_int_equal(machine_config_load(&in, &sc), 0);
+    assert_int_equal(sc.cfg.vsock_cid, 9);
+    assert_string_equal(sc.cfg.vsock_uds, "/tmp/some.sock");
+    machine_saved_config_free(&sc);
+    state_out_free(&o);
+    /* No vsock: no subsection, none after a load. */
+    m->cfg.vsock_cid = 0;
+    state_out_init(&o);
+    state_out_header(&o);
+    machine_config_save(m, "test", &o);
+    assert_int_equal(state_in_open(&in, o.buf, o.len, "t", err, sizeof(err)), 0);
+    assert_int_equal(machine_config_load(&in, &sc), 0);
+    assert_int_equal(sc.cfg.vsock_cid, 0);
+    machine_saved_config_free(&sc);
+    state_out_free(&o);
+    free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -566,6 +605,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile_packets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_connect_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_transport_reset, setup, teardown),
+        cmocka_unit_test(test_machine_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
