@@ -74,7 +74,6 @@ struct conn {
     bool registered;
     uint32_t events;
     uint32_t host_port, guest_port;
-    char hello[HELLO_MAX];
     /* "OK <port>\n" still to write to the host, before any data. */
     char ok[24];
     unsigned ok_len, ok_off;
@@ -325,7 +324,7 @@ static void listen_accept(struct virtio_vsock *v)
         if (fd < 0) {
             if (errno == EINTR)
                 continue;
-            return;
+            return; /* EAGAIN; on EMFILE the next connection retries */
         }
         if (!conn_new(v, fd, C_HELLO)) {
             log_warn("%s: %d connections open: a host connection is refused", v->vdev.name,
