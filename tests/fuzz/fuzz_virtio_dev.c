@@ -20,6 +20,8 @@
 #include "devices/virtio_rng.h"
 #include "virtio/virtio_mmio.h"
 
+#include "../unit/virtio_driver.h"
+
 #define RAM_BASE 0x80000000ULL
 #define RAM_SIZE (64 * 1024)
 #define RAM_IN 8192
@@ -40,16 +42,7 @@ static void wr(struct bus *b, gpa_t pa, uint32_t v)
 /* As the I/O thread's notify handler does. */
 static void serve(struct virtio_dev *d)
 {
-    uint64_t v;
-    if (read(d->notify_fd, &v, sizeof(v)) < 0) {
-        /* nothing pending */
-    }
-    uint32_t bits = atomic_exchange(&d->notify_pending, 0);
-    pthread_mutex_lock(&d->lock);
-    for (unsigned q = 0; q < d->ops->nqueues; q++)
-        if ((bits & (1u << q)) && virtio_mmio_queue_live_locked(d, q))
-            d->ops->queue_notify(d, q);
-    pthread_mutex_unlock(&d->lock);
+    virtio_driver_serve(d);
 }
 
 static void bring_up(struct bus *b, gpa_t mmio, unsigned nq, uint16_t base)

@@ -22,6 +22,8 @@
 #include "devices/virtio_vsock.h"
 #include "virtio/virtio_mmio.h"
 
+#include "../unit/virtio_driver.h"
+
 #define RAM_BASE 0x80000000ULL
 #define RAM_SIZE (64 * 1024)
 #define RAM_IN 8192
@@ -40,17 +42,7 @@ static void wr(struct bus *b, gpa_t pa, uint32_t v)
 
 static void serve(struct virtio_vsock *v)
 {
-    struct virtio_dev *d = virtio_vsock_dev(v);
-    uint64_t x;
-    if (read(d->notify_fd, &x, sizeof(x)) < 0) {
-        /* nothing pending */
-    }
-    uint32_t bits = atomic_exchange(&d->notify_pending, 0);
-    pthread_mutex_lock(&d->lock);
-    for (unsigned q = 0; q < d->ops->nqueues; q++)
-        if ((bits & (1u << q)) && virtio_mmio_queue_live_locked(d, q))
-            d->ops->queue_notify(d, q);
-    pthread_mutex_unlock(&d->lock);
+    virtio_driver_serve(virtio_vsock_dev(v));
     virtio_vsock_poll(v);
 }
 

@@ -43,6 +43,11 @@
 #define CID 42
 
 static struct bus bus;
+#define VDRV_MMIO MMIO
+#define VDRV_QN QN
+#define VDRV_QRING QRING
+#include "virtio_driver.h"
+
 static struct virtio_vsock *dev;
 static char dir[64], uds[96];
 static uint16_t seen[3]; /* used entries consumed per queue */
@@ -53,60 +58,9 @@ static void no_irq(void *opaque, unsigned line, bool level)
     (void)opaque, (void)line, (void)level;
 }
 
-static uint64_t rd(uint64_t off, unsigned width)
-{
-    uint64_t v = 0;
-    assert_int_equal(bus_read(&bus, MMIO + off, width, &v), 0);
-    return v;
-}
-
-static void wr(uint64_t off, unsigned width, uint64_t v)
-{
-    assert_int_equal(bus_write(&bus, MMIO + off, width, v), 0);
-}
-
-static void *ram(gpa_t a)
-{
-    return gmem_ptr(&bus.ram, a, 1);
-}
-
 static void serve(void)
 {
-    struct virtio_dev *d = virtio_vsock_dev(dev);
-    uint64_t v;
-    if (read(d->notify_fd, &v, sizeof(v)) < 0) {
-        /* nothing pending */
-    }
-    uint32_t bits = atomic_exchange(&d->notify_pending, 0);
-    pthread_mutex_lock(&d->lock);
-    for (unsigned q = 0; q < d->ops->nqueues; q++)
-        if ((bits >> q & 1) && virtio_mmio_queue_live_locked(d, q))
-            d->ops->queue_notify(d, q);
-    pthread_mutex_unlock(&d->lock);
-}
-
-static void post(unsigned q, unsigned i, gpa_t addr, uint32_t len, uint16_t flags)
-{
-    struct virtq_desc d = { .addr = addr, .len = len, .flags = flags };
-    memcpy(ram(QRING(q) + 16ULL * i), &d, sizeof(d));
-    uint16_t *idx = ram(QRING(q) + 0x1000 + 2);
-    uint16_t *ring = ram(QRING(q) + 0x1000 + 4);
-    ring[*idx % QN] = (uint16_t)i;
-    __atomic_store_n(idx, (uint16_t)(*idx + 1), __ATOMIC_RELEASE);
-}
-
-static void queue_up(unsigned q)
-{
-    gpa_t desc = QRING(q), avail = desc + 0x1000, used = desc + 0x2000;
-    wr(0x030, 4, q);
-    wr(0x038, 4, QN);
-    wr(0x080, 4, (uint32_t)desc);
-    wr(0x084, 4, desc >> 32);
-    wr(0x090, 4, (uint32_t)avail);
-    wr(0x094, 4, avail >> 32);
-    wr(0x0a0, 4, (uint32_t)used);
-    wr(0x0a4, 4, used >> 32);
-    wr(0x044, 4, 1);
+    virtio_driver_serve(virtio_vsock_dev(dev));
 }
 
 /* Driver bring-up with `nrx` rx buffers posted and one event buffer. */
@@ -116,10 +70,7 @@ static void bring_up(unsigned nrx, uint32_t rxlen)
     memset(ram(QRING(0)), 0, 0x18000);
     memset(seen, 0, sizeof(seen));
     tx_slot = 0;
-    wr(0x070, 4, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-    wr(0x024, 4, 1);
-    wr(0x020, 4, 1);
-    wr(0x070, 4, 3 | VIRTIO_STATUS_FEATURES_OK);
+    features_ok();
     for (unsigned q = 0; q < 3; q++)
         queue_up(q);
     wr(0x070, 4, 0xf);
@@ -129,11 +80,6 @@ static void bring_up(unsigned nrx, uint32_t rxlen)
     post(2, 0, EVBUF, 4, VIRTQ_DESC_F_WRITE);
     wr(0x050, 4, 0);
     serve();
-}
-
-static uint16_t used_idx(unsigned q)
-{
-    return __atomic_load_n((uint16_t *)ram(QRING(q) + 0x2000 + 2), __ATOMIC_ACQUIRE);
 }
 
 /* The next packet the device put in rx (false: none). Its buffer is
