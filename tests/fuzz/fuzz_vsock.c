@@ -64,16 +64,27 @@ static int unix_socket(const char *path, bool listening)
     return s;
 }
 
+static char dir[] = "/tmp/fuzz_vsock.XXXXXX", uds[64], port1[80];
+
+/* The sockets' directory goes at exit (the device's socket is removed
+ * by destroy, which a fuzzer never reaches). */
+static void remove_dir(void)
+{
+    unlink(uds);
+    unlink(port1);
+    rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct bus bus;
     static struct virtio_vsock *vs;
-    static char uds[64];
     static int listener = -1;
     if (!vs) {
-        char dir[] = "/tmp/fuzz_vsock.XXXXXX", err[256], port1[80];
+        char err[256] = "";
         if (!mkdtemp(dir) || gmem_init(&bus.ram, RAM_BASE, RAM_SIZE))
             return 0;
+        atexit(remove_dir);
         snprintf(uds, sizeof(uds), "%s/v", dir);
         snprintf(port1, sizeof(port1), "%s_1", uds);
         listener = unix_socket(port1, true);
