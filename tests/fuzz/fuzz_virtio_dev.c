@@ -96,14 +96,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             return 0;
         init = true;
     }
-    if (size < 8)
-        return 0;
     uint16_t hdr[4];
-    memcpy(hdr, data, 8);
-    uint8_t *ram = gmem_ptr(&bus.ram, RAM_BASE, RAM_SIZE);
-    memset(ram, 0, RAM_SIZE);
-    size_t n = size - 8 < RAM_IN ? size - 8 : RAM_IN;
-    memcpy(ram, data + 8, n);
+    if (!virtio_driver_take_input(&bus.ram, data, size, RAM_IN, hdr))
+        return 0;
     struct virtio_dev *devs[3] = { virtio_blk_dev(blk), virtio_rng_dev(rng),
                                    virtio_input_dev(input) };
     const gpa_t mmio[3] = { BLK_MMIO, RNG_MMIO, INPUT_MMIO };

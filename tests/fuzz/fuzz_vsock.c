@@ -95,14 +95,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
     }
-    if (size < 8)
-        return 0;
     uint16_t hdr[4];
-    memcpy(hdr, data, 8);
-    uint8_t *ram = gmem_ptr(&bus.ram, RAM_BASE, RAM_SIZE);
-    memset(ram, 0, RAM_SIZE);
-    size_t n = size - 8 < RAM_IN ? size - 8 : RAM_IN;
-    memcpy(ram, data + 8, n);
+    if (!virtio_driver_take_input(&bus.ram, data, size, RAM_IN, hdr))
+        return 0;
     /* Reset, negotiate VERSION_1, queues at the header's offsets. */
     wr(&bus, MMIO + 0x070, 0);
     wr(&bus, MMIO + 0x070, 3);

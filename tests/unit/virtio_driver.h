@@ -7,6 +7,7 @@
 #ifndef CORRAL_TESTS_VIRTIO_DRIVER_H
 #define CORRAL_TESTS_VIRTIO_DRIVER_H
 
+#include <string.h>
 #include <unistd.h>
 
 #include "virtio/virtio_mmio.h"
@@ -24,6 +25,22 @@ static inline void virtio_driver_serve(struct virtio_dev *d)
         if ((bits >> q & 1) && virtio_mmio_queue_live_locked(d, q))
             d->ops->queue_notify(d, q);
     pthread_mutex_unlock(&d->lock);
+}
+
+/* Fuzzers: an input's 8-byte header into hdr[4], its next `max` bytes
+ * into guest RAM from its base (the rest of RAM zero). False when the
+ * input is shorter than the header. */
+static inline bool virtio_driver_take_input(struct gmem *mem, const uint8_t *data, size_t size,
+                                            size_t max, uint16_t hdr[4])
+{
+    if (size < 8)
+        return false;
+    memcpy(hdr, data, 8);
+    uint8_t *ram = gmem_ptr(mem, mem->base, mem->size);
+    memset(ram, 0, mem->size);
+    size_t n = size - 8 < max ? size - 8 : max;
+    memcpy(ram, data + 8, n);
+    return true;
 }
 
 #ifdef VDRV_MMIO
