@@ -215,7 +215,7 @@ done
 
 # ---- build the guest: keyed by package versions and the recipe ----
 recipe=$(cat "$0" "$HERE/guest/init" "$HERE/guest/udhcpc.script" "$HERE/guest/pagecheck.c" \
-    "$HERE/guest/acpid.conf" "$HERE/guest/power-button" | sha256sum | cut -c1-12)
+    "$HERE/guest/vsockcat.c" "$HERE/guest/acpid.conf" "$HERE/guest/power-button" | sha256sum | cut -c1-12)
 KVER=${KPKG#linux-image-}
 KEY=$(printf '%s ' "${VER[@]}" "$recipe" | sha256sum | cut -c1-12)
 OUT=$CACHE/guest/$KVER-$KEY
@@ -277,6 +277,10 @@ command -v riscv64-linux-gnu-gcc >/dev/null || die "riscv64-linux-gnu-gcc is mis
 riscv64-linux-gnu-gcc -std=gnu11 -static -O2 -s -Wall -Wextra -Werror -D_GNU_SOURCE \
     -o "$root/bin/pagecheck" "$HERE/guest/pagecheck.c" 2>"$tmp/pagecheck.log" ||
     die "building guest/pagecheck.c failed: $(head -n 3 "$tmp/pagecheck.log")"
+# vsockcat: AF_VSOCK connect/listen for the vsock tests.
+riscv64-linux-gnu-gcc -std=gnu11 -static -O2 -s -Wall -Wextra -Werror -D_GNU_SOURCE \
+    -o "$root/bin/vsockcat" "$HERE/guest/vsockcat.c" 2>"$tmp/pagecheck.log" ||
+    die "building guest/vsockcat.c failed: $(head -n 3 "$tmp/pagecheck.log")"
 echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
 echo "root:x:0:" >"$root/etc/group"
 : >"$root/etc/modules"

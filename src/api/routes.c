@@ -10,6 +10,9 @@
 #include "api/routes.h"
 #include "core/log.h"
 
+/* routes_fc.c (declared here: routes.h is shared with other resources). */
+API_HANDLER(api_put_vsock);
+
 void api_reply_fault(struct api_reply *out, unsigned status, const char *fmt, ...)
 {
     va_list ap;
@@ -272,6 +275,7 @@ const struct api_route api_routes[] = {
     ROUTE("PUT", "/network-interfaces/{iface_id}", API_BODY, put_net),
     ROUTE("PATCH", "/network-interfaces/{iface_id}", API_BODY, patch_net),
     ROUTE("PUT", "/entropy", API_BODY, api_put_entropy),
+    ROUTE("PUT", "/vsock", API_BODY, api_put_vsock),
     ROUTE("PUT", "/serial", API_BODY, api_put_serial),
     ROUTE("PUT", "/logger", API_BODY, api_put_logger),
     ROUTE("PUT", "/metrics", API_BODY, api_put_metrics),
@@ -301,7 +305,6 @@ const struct api_route api_routes[] = {
     ROUTE("PATCH", "/mmds", API_BODY, api_patch_mmds),
     ROUTE("GET", "/mmds", API_NO_BODY, api_get_mmds),
     ROUTE("PUT", "/mmds/config", API_BODY, api_put_mmds_config),
-    REFUSED("PUT", "/vsock", "virtio-vsock is not implemented yet"),
     REFUSED("PUT", "/hotplug/memory", NO_HOTPLUG),
     REFUSED("PATCH", "/hotplug/memory", NO_HOTPLUG),
     REFUSED("GET", "/hotplug/memory", NO_HOTPLUG),

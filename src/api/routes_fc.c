@@ -177,6 +177,13 @@ API_HANDLER(api_put_entropy)
     configure_unstarted(ctx, "PUT /entropy", vmcfg_put_entropy, body, out);
 }
 
+/* PUT /vsock: the virtio-vsock device (Firecracker's host side over a
+ * unix socket); the socket is bound at InstanceStart. */
+API_HANDLER(api_put_vsock)
+{
+    configure_unstarted(ctx, "PUT /vsock", vmcfg_put_vsock, body, out);
+}
+
 /* The serial console's output, written by the VM's console thread (the
  * one thread that may wait on the reader). A pipe that stays full loses
  * what does not fit rather than stalling the guest's console. */

@@ -84,6 +84,7 @@ static void print_help(void)
            "  --net user[,hostfwd=tcp::H-:G][,mac=M] | tap=NAME   virtio-net (repeatable)\n"
            "        [,rx_bw=,tx_bw= bytes/s][,rx_pps=,tx_pps= packets/s]   rate limits\n"
            "  --rng              virtio-rng entropy device\n"
+           "  --vsock cid=N,uds=PATH  virtio-vsock: host unix socket PATH (Firecracker's model)\n"
            "  --cpu-engine E     jit (default on x86-64 hosts) or interp; also CORRAL_CPU_ENGINE\n"
            "  --cpu-quota PCT    CPU bandwidth cap (100 = one core), via cgroups\n"
            "  --cpu-weight N     CPU weight 1..10000 (100 = default share)\n"
@@ -187,6 +188,7 @@ struct run_opts {
     struct machine_net nets[MACHINE_MAX_NICS];
     unsigned nnets;
     bool rng;
+    const char *vsock;   /* --vsock cid=N,uds=PATH */
     int cpu_engine;
     int mem_merge;       /* --mem-merge: -1 unset, 0 off, 1 on */
     unsigned cpu_quota, cpu_weight;
@@ -226,7 +228,7 @@ static void register_migrated(const char *name, const char *sock, char *path, si
 static int parse_run_flags(int argc, char **argv, struct run_opts *o)
 {
     enum { O_KERNEL = 256, O_INITRD, O_FIRMWARE, O_CMDLINE, O_CPUS, O_MEMORY,
-           O_CONSOLE, O_TEST, O_DUMP_DTB, O_MMU, O_CONFIG, O_API_SOCK, O_NAME, O_DISK, O_NET, O_RNG, O_TIMEOUT,
+           O_CONSOLE, O_TEST, O_DUMP_DTB, O_MMU, O_CONFIG, O_API_SOCK, O_NAME, O_DISK, O_NET, O_RNG, O_VSOCK, O_TIMEOUT,
            O_RESTORE, O_PAUSED, O_IGNORE_DISKS, O_INCOMING,
            O_CPU_ENGINE, O_BALLOON, O_MEM_MERGE, O_CPU_QUOTA, O_CPU_WEIGHT,
            O_MEM_LIMIT, O_NO_SECCOMP, O_SECCOMP_TEST, O_JAIL, O_UID, O_GID, O_NET_OVERRIDE,
@@ -249,6 +251,7 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         { "disk", required_argument, NULL, O_DISK },
         { "net", required_argument, NULL, O_NET },
         { "rng", no_argument, NULL, O_RNG },
+        { "vsock", required_argument, NULL, O_VSOCK },
         { "no-seccomp", no_argument, NULL, O_NO_SECCOMP },
         { "jail", required_argument, NULL, O_JAIL },
         { "uid", required_argument, NULL, O_UID },
@@ -309,6 +312,7 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
             break;
         }
         case O_RNG: o->rng = true; break;
+        case O_VSOCK: o->vsock = optarg; break;
         case O_NO_SECCOMP: o->no_seccomp = true; break;
         case O_JAIL: o->jail = optarg; break;
         case O_UID:
@@ -521,6 +525,15 @@ static int apply_flags(struct vm_config *c, const struct run_opts *o)
             goto bad;
     if (o->rng)
         c->rng = true;
+    if (o->vsock) {
+        uint64_t cid;
+        char *uds;
+        if (machine_parse_vsock(o->vsock, &cid, &uds, err))
+            goto bad;
+        free(c->vsock_uds);
+        c->vsock_uds = uds;
+        c->vsock_cid = cid;
+    }
     if (o->cpu_engine)
         c->cpu_engine = o->cpu_engine;
     if (o->ncpus)
@@ -651,7 +664,7 @@ static int cmd_run(struct run_opts *o, bool up)
     }
     const char *whole = o->restore ? "--restore" : "--incoming";
     if ((o->restore || o->incoming) && (o->kernel || o->firmware || o->initrd || o->config_file || o->test_elf ||
-                       o->ndisks || o->nnets || o->rng || o->cmdline || o->mmu_type || up)) {
+                       o->ndisks || o->nnets || o->rng || o->vsock || o->cmdline || o->mmu_type || up)) {
         fprintf(stderr, "corral: error: %s brings the whole machine; it does not take "
                         "--kernel, --firmware, --initrd, --cmdline, --disk, --net, --rng, "
                         "--mmu, --test or --config-file\n", whole);

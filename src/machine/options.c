@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/virtio_vsock.h"
+
 /* Split `arg` at single commas (",," stays a comma) into a NUL-separated
  * heap copy; returns the number of fields. */
 static int split(const char *arg, char **buf, char **fields, int max)
@@ -227,4 +229,49 @@ void machine_net_release(struct machine_net *n)
 {
     free(n->strings);
     memset(n, 0, sizeof(*n));
+}
+
+int machine_parse_vsock(const char *arg, uint64_t *cid, char **uds, char *err)
+{
+    char *buf, *f[4];
+    int n = split(arg, &buf, f, 4);
+    if (n < 0) {
+        snprintf(err, VIRT_ERR_LEN, "--vsock %s: too many options (cid=N,uds=PATH)", arg);
+        return -EINVAL;
+    }
+    const char *c = NULL, *u = NULL, *v;
+    for (int i = 0; i < n; i++) {
+        if ((v = value_of(f[i], "cid")))
+            c = v;
+        else if ((v = value_of(f[i], "uds")))
+            u = v;
+        else {
+            snprintf(err, VIRT_ERR_LEN, "--vsock %s: unknown option '%s' (cid=N,uds=PATH)", arg,
+                     f[i]);
+            goto fail;
+        }
+    }
+    char *end;
+    errno = 0;
+    unsigned long long x = c ? strtoull(c, &end, 10) : 0;
+    if (!c || !*c || *end || errno || *c == '-' || x < VSOCK_MIN_GUEST_CID ||
+        x > VSOCK_MAX_GUEST_CID) {
+        snprintf(err, VIRT_ERR_LEN, "--vsock %s: cid=N with N from %d to %llu", arg,
+                 VSOCK_MIN_GUEST_CID, VSOCK_MAX_GUEST_CID);
+        goto fail;
+    }
+    if (!u || !*u || strlen(u) > VSOCK_UDS_MAX) {
+        snprintf(err, VIRT_ERR_LEN, "--vsock %s: uds=PATH of 1 to %d bytes", arg, VSOCK_UDS_MAX);
+        goto fail;
+    }
+    if (!(*uds = strdup(u))) {
+        snprintf(err, VIRT_ERR_LEN, "out of memory");
+        goto fail;
+    }
+    *cid = x;
+    free(buf);
+    return 0;
+fail:
+    free(buf);
+    return -EINVAL;
 }

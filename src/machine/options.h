@@ -16,6 +16,9 @@ int machine_parse_disk(const char *arg, struct machine_disk *out, char *err) WAR
  * then [,rx_bw=B][,tx_bw=B][,rx_pps=N][,tx_pps=N] (per second; rx is
  * towards the guest) */
 int machine_parse_net(const char *arg, struct machine_net *out, char *err) WARN_UNUSED;
+/* cid=N,uds=PATH (N from 3; PATH the host's unix socket): *uds is a heap
+ * copy the caller frees. */
+int machine_parse_vsock(const char *arg, uint64_t *cid, char **uds, char *err) WARN_UNUSED;
 /* Free what a successful parse allocated; the struct is zeroed. */
 void machine_disk_release(struct machine_disk *d);
 void machine_net_release(struct machine_net *n);

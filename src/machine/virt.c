@@ -28,6 +28,7 @@
 #include "devices/virtio_input.h"
 #include "devices/virtio_net.h"
 #include "devices/virtio_rng.h"
+#include "devices/virtio_vsock.h"
 #include "net/net.h"
 #include "machine/fdt.h"
 #include "machine/loader.h"
@@ -102,6 +103,8 @@ static void destroy_virtio(struct machine *m)
     m->rng = NULL;
     virtio_balloon_destroy(m->balloon);
     m->balloon = NULL;
+    virtio_vsock_destroy(m->vsock);
+    m->vsock = NULL;
     virtio_input_destroy(m->power_button);
     m->power_button = NULL;
     m->nvirtio = 0;
@@ -134,7 +137,19 @@ static int create_balloon(struct machine *m, char *err)
     return add_virtio_slot(m, virtio_balloon_dev(m->balloon), err);
 }
 
-/* Disks, NICs, the rng, the balloon and the power button into slots 0..
+static int create_vsock(struct machine *m, char *err)
+{
+    char why[VIRT_ERR_LEN - 16];
+    m->vsock = virtio_vsock_create(m->cfg.vsock_cid, m->cfg.vsock_uds, &m->bus.ram, m->io,
+                                   next_slot_irq(m), why, sizeof(why));
+    if (!m->vsock) {
+        snprintf(err, VIRT_ERR_LEN, "vsock: %s", why);
+        return -EINVAL;
+    }
+    return add_virtio_slot(m, virtio_vsock_dev(m->vsock), err);
+}
+
+/* Disks, NICs, the rng, the balloon, vsock and the power button into slots 0..
  * in that order. Host-side problems (missing image, busy port, no TAP)
  * fail here, before the guest starts, with one line in `err`. */
 static int create_virtio(struct machine *m, char *err)
@@ -147,10 +162,11 @@ static int create_virtio(struct machine *m, char *err)
         return -EINVAL;
     }
     /* One slot is the power button's. */
-    if (c->ndisks + c->nnets + (c->rng ? 1 : 0) + (c->balloon ? 1 : 0) > VIRTIO_MMIO_SLOTS - 1) {
-        snprintf(err, VIRT_ERR_LEN, "too many virtio devices: %u disks + %u NICs%s%s > %d slots",
+    if (c->ndisks + c->nnets + (c->rng ? 1 : 0) + (c->balloon ? 1 : 0) + (c->vsock_cid ? 1 : 0) >
+        VIRTIO_MMIO_SLOTS - 1) {
+        snprintf(err, VIRT_ERR_LEN, "too many virtio devices: %u disks + %u NICs%s%s%s > %d slots",
                  c->ndisks, c->nnets, c->rng ? " + rng" : "", c->balloon ? " + balloon" : "",
-                 VIRTIO_MMIO_SLOTS - 1);
+                 c->vsock_cid ? " + vsock" : "", VIRTIO_MMIO_SLOTS - 1);
         return -EINVAL;
     }
     if ((r = iothread_create(&m->io)) || (r = machine_throttle_init(m))) {
@@ -224,6 +240,8 @@ static int create_virtio(struct machine *m, char *err)
             return r;
     }
     if (c->balloon && (r = create_balloon(m, err)))
+        return r;
+    if (c->vsock_cid && (r = create_vsock(m, err)))
         return r;
     /* Last, so that adding it moved no other device. */
     m->power_button = virtio_input_create(&m->bus.ram, m->io, next_slot_irq(m));

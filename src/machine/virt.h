@@ -32,6 +32,7 @@ struct virtio_net;
 struct virtio_rng;
 struct virtio_balloon;
 struct virtio_input;
+struct virtio_vsock;
 
 #define MACHINE_MAX_DISKS 6
 #define MACHINE_MAX_NICS 4
@@ -84,6 +85,10 @@ struct machine_config {
     uint64_t balloon_mib;
     unsigned balloon_stats_s;
     bool mem_merge;         /* --mem-merge on: KSM on guest RAM */
+    /* virtio-vsock (after the balloon) when vsock_cid is set: the guest's
+     * CID (>= 3) and the host's unix socket (virtio_vsock.h). */
+    uint64_t vsock_cid;
+    const char *vsock_uds;
     /* Console output (the UART's transmitter). */
     void (*console_write)(void *opaque, const uint8_t *buf, size_t len);
     void *console_opaque;
@@ -150,13 +155,14 @@ struct machine {
     struct goldfish_rtc *rtc;
     struct sifive_test *finisher;
     /* virtio-mmio slots 0..nvirtio-1, filled in order: disks (vda is
-     * slot 0), NICs, rng, balloon, and always last the power button.
+     * slot 0), NICs, rng, balloon, vsock, and always last the power button.
      * Their backends run on the I/O thread. */
     struct iothread *io;
     struct virtio_blk *blk[MACHINE_MAX_DISKS];
     struct virtio_net *net[MACHINE_MAX_NICS];
     struct virtio_rng *rng;
     struct virtio_balloon *balloon;
+    struct virtio_vsock *vsock;
     struct virtio_input *power_button;
     struct virtio_dev *virtio[8];
     unsigned nvirtio;

@@ -15,6 +15,7 @@
 #include "cpu/riscv/hart_state.h"
 #include "devices/virtio_balloon.h"
 #include "devices/virtio_input.h"
+#include "devices/virtio_vsock.h"
 #include "state/state.h"
 #include "virtio/virtio_mmio.h"
 
@@ -156,6 +157,13 @@ void machine_config_save(const struct machine *m, const char *vmm_version,
         state_put_u32(o, virtio_balloon_stats_interval(m->balloon));
         state_end(o);
     }
+    /* Subsection "vsock" (mandatory): u64 guest_cid, str uds_path. */
+    if (c->vsock_cid) {
+        state_begin(o, "vsock", 1, 0);
+        state_put_u64(o, c->vsock_cid);
+        state_put_str(o, c->vsock_uds);
+        state_end(o);
+    }
     state_end(o);
 }
 
@@ -174,6 +182,25 @@ static int balloon_config_load(struct state_section *sub, struct machine_config 
     if (c->balloon_mib > c->mem_size >> 20)
         return state_in_fail(b, "target %llu MiB is more than the RAM",
                              (unsigned long long)c->balloon_mib);
+    return state_in_finish(b);
+}
+
+static const char *keep(struct machine_saved_config *sc, struct state_in *in, bool nullable);
+
+static int vsock_config_load(struct state_section *sub, struct machine_saved_config *sc)
+{
+    struct state_in *b = &sub->body;
+    if (sub->version != 1)
+        return state_in_fail(b, "version %u; this Corral reads 1", sub->version);
+    sc->cfg.vsock_cid = state_get_u64(b);
+    sc->cfg.vsock_uds = keep(sc, b, false);
+    if (state_in_status(b))
+        return -EINVAL;
+    if (sc->cfg.vsock_cid < VSOCK_MIN_GUEST_CID || sc->cfg.vsock_cid > VSOCK_MAX_GUEST_CID)
+        return state_in_fail(b, "guest_cid %llu out of range",
+                             (unsigned long long)sc->cfg.vsock_cid);
+    if (!sc->cfg.vsock_uds[0] || strlen(sc->cfg.vsock_uds) > VSOCK_UDS_MAX)
+        return state_in_fail(b, "uds_path of %zu bytes", strlen(sc->cfg.vsock_uds));
     return state_in_finish(b);
 }
 
@@ -283,6 +310,9 @@ int machine_config_load(struct state_in *in, struct machine_saved_config *sc)
     while ((got = state_in_next(b, &sub)) > 0) {
         if (!strcmp(sub.id, "balloon")) {
             if (balloon_config_load(&sub, c))
+                return -EINVAL;
+        } else if (!strcmp(sub.id, "vsock")) {
+            if (vsock_config_load(&sub, sc))
                 return -EINVAL;
         } else if (!strcmp(sub.id, "limits")) {
             if (limits_load(&sub, c))

@@ -2,14 +2,8 @@
  * checked whole before anything is changed, so a refused request leaves
  * the configuration as it was. */
 #include "vm/config.h"
-#include "vm/migrate_pages.h"
-#include "vm/vm.h"
-
-#include "core/log.h"
-#include "net/mmds.h"
 
 #include <arpa/inet.h>
-
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -18,6 +12,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "core/log.h"
+#include "devices/virtio_vsock.h"
+#include "net/mmds.h"
+#include "vm/migrate_pages.h"
+#include "vm/vm.h"
 
 #define MAX_VCPUS VIRT_MAX_HARTS
 #define MIN_MEM_MIB 16
@@ -70,6 +70,8 @@ void vmcfg_free(struct vm_config *c)
     free(c->full_cmdline);
     free(c->huge_pages);
     free(c->serial_out);
+    free(c->vsock_uds);
+    free(c->vsock_id);
     free(c->metrics_path);
     json_decref(c->metrics_properties);
     vmcfg_logger_free(&c->logger);
@@ -765,6 +767,34 @@ int vmcfg_put_entropy(struct vm_config *c, const json_t *body, char *err)
     return 0;
 }
 
+int vmcfg_put_vsock(struct vm_config *c, const json_t *body, char *err)
+{
+    static const char *const keys[] = { "vsock_id", "guest_cid", "uds_path", NULL };
+    const char *w = "vsock", *id, *uds;
+    long long cid;
+    char *nid = NULL, *nuds = NULL;
+    int r;
+    if ((r = check_object(body, w, err)) || (r = check_keys(body, keys, w, err)) ||
+        (r = get_str(body, "vsock_id", false, &id, w, err)) ||
+        (r = get_uint(body, "guest_cid", VSOCK_MIN_GUEST_CID, (long long)VSOCK_MAX_GUEST_CID,
+                      &cid, w, err)) ||
+        (r = get_str(body, "uds_path", true, &uds, w, err)))
+        return r;
+    if (strlen(uds) > VSOCK_UDS_MAX)
+        return fail(err, "vsock: 'uds_path' is %zu bytes; at most %d (a guest port is "
+                    "appended for guest connections)", strlen(uds), VSOCK_UDS_MAX);
+    if ((id && vmcfg_set_str(&nid, id)) || vmcfg_set_str(&nuds, uds)) {
+        free(nid);
+        return fail(err, "out of memory");
+    }
+    free(c->vsock_id);
+    free(c->vsock_uds);
+    c->vsock_id = nid;
+    c->vsock_uds = nuds;
+    c->vsock_cid = (uint64_t)cid;
+    return 0;
+}
+
 int vmcfg_put_serial(struct vm_config *c, const json_t *body, char *err)
 {
     static const char *const keys[] = { "serial_out_path", "rate_limiter", NULL };
@@ -924,7 +954,6 @@ static const struct {
     const char *key, *why;
 } absent_resources[] = {
     { "cpu-config", "CPU templates and KVM capability modifiers are x86/Arm features" },
-    { "vsock", "there is no virtio-vsock device yet" },
     { "pmem", "there is no virtio-pmem device" },
     { "memory-hotplug", "there is no virtio-mem device" },
 };
@@ -958,6 +987,8 @@ int vmcfg_apply_document(struct vm_config *c, const json_t *doc, char *err)
     if (MEMBER("entropy") && (r = vmcfg_put_entropy(c, v, err)))
         return r;
     if (MEMBER("serial") && (r = vmcfg_put_serial(c, v, err)))
+        return r;
+    if (MEMBER("vsock") && (r = vmcfg_put_vsock(c, v, err)))
         return r;
     if (MEMBER("logger") && (r = vmcfg_parse_logger(&c->logger, v, err)))
         return r;
@@ -1125,9 +1156,17 @@ json_t *vmcfg_machine_config_json(const struct vm_config *c)
     return j;
 }
 
-/* entropy, serial, logger, metrics: present when configured. */
+/* entropy, serial, vsock, logger, metrics: present when configured. */
 static int vmcfg_extras_json(const struct vm_config *c, json_t *doc)
 {
+    if (c->vsock_cid) {
+        json_t *vs = json_pack("{s:I, s:s}", "guest_cid", (json_int_t)c->vsock_cid, "uds_path",
+                               c->vsock_uds);
+        if (!vs)
+            return -1;
+        set_str(vs, "vsock_id", c->vsock_id);
+        json_object_set_new(doc, "vsock", vs);
+    }
     if (c->rng) {
         json_t *e = json_object();
         if (!e)
@@ -1325,6 +1364,8 @@ int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err)
     mc->mem_size = c->mem_mib << 20;
     mc->mmu_type = c->mmu_type;
     mc->rng = c->rng;
+    mc->vsock_cid = c->vsock_cid;
+    mc->vsock_uds = c->vsock_uds;
     mc->cpu_engine = c->cpu_engine;
     mc->mem_merge = c->mem_merge;
     mc->balloon = c->balloon.present;

@@ -97,6 +97,10 @@ struct vm_config {
     json_t *metrics_properties;  /* each line gets "properties"; owned */
     int cpu_engine;      /* enum cpu_engine; 0 = default */
     struct vm_balloon balloon;
+    /* PUT /vsock: guest_cid 0 = no device; vsock_id as given (deprecated
+     * in Firecracker, kept for GET /vm/config). */
+    uint64_t vsock_cid;
+    char *vsock_uds, *vsock_id;
     struct vm_drive drives[VM_MAX_DRIVES];
     unsigned ndrives;
     struct vm_net nets[VM_MAX_NETS];
@@ -131,6 +135,9 @@ int vmcfg_patch_machine_config(struct vm_config *c, const json_t *body, char *er
  * files is the caller's (the API layer), after these succeed. */
 int vmcfg_put_entropy(struct vm_config *c, const json_t *body, char *err) WARN_UNUSED;
 int vmcfg_put_serial(struct vm_config *c, const json_t *body, char *err) WARN_UNUSED;
+/* PUT /vsock ({vsock_id (optional), guest_cid >= 3, uds_path}): the
+ * virtio-vsock device; the socket is made at InstanceStart. */
+int vmcfg_put_vsock(struct vm_config *c, const json_t *body, char *err) WARN_UNUSED;
 int vmcfg_parse_logger(struct vm_logger *out, const json_t *body, char *err) WARN_UNUSED;
 void vmcfg_logger_free(struct vm_logger *l);
 int vmcfg_put_metrics(struct vm_config *c, const json_t *body, char *err) WARN_UNUSED;

@@ -20,6 +20,8 @@
 #include "devices/virtio_rng.h"
 #include "virtio/virtio_mmio.h"
 
+#include "../unit/virtio_driver.h"
+
 #define RAM_BASE 0x80000000ULL
 #define RAM_SIZE (64 * 1024)
 #define RAM_IN 8192
@@ -40,16 +42,7 @@ static void wr(struct bus *b, gpa_t pa, uint32_t v)
 /* As the I/O thread's notify handler does. */
 static void serve(struct virtio_dev *d)
 {
-    uint64_t v;
-    if (read(d->notify_fd, &v, sizeof(v)) < 0) {
-        /* nothing pending */
-    }
-    uint32_t bits = atomic_exchange(&d->notify_pending, 0);
-    pthread_mutex_lock(&d->lock);
-    for (unsigned q = 0; q < d->ops->nqueues; q++)
-        if ((bits & (1u << q)) && virtio_mmio_queue_live_locked(d, q))
-            d->ops->queue_notify(d, q);
-    pthread_mutex_unlock(&d->lock);
+    virtio_driver_serve(d);
 }
 
 static void bring_up(struct bus *b, gpa_t mmio, unsigned nq, uint16_t base)
@@ -103,14 +96,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             return 0;
         init = true;
     }
-    if (size < 8)
-        return 0;
     uint16_t hdr[4];
-    memcpy(hdr, data, 8);
-    uint8_t *ram = gmem_ptr(&bus.ram, RAM_BASE, RAM_SIZE);
-    memset(ram, 0, RAM_SIZE);
-    size_t n = size - 8 < RAM_IN ? size - 8 : RAM_IN;
-    memcpy(ram, data + 8, n);
+    if (!virtio_driver_take_input(&bus.ram, data, size, RAM_IN, hdr))
+        return 0;
     struct virtio_dev *devs[3] = { virtio_blk_dev(blk), virtio_rng_dev(rng),
                                    virtio_input_dev(input) };
     const gpa_t mmio[3] = { BLK_MMIO, RNG_MMIO, INPUT_MMIO };

@@ -62,7 +62,7 @@ jq -e '.firecracker_version | type == "string"' <<<"$v" >/dev/null || fail "GET 
 expect_status 400 GET /invalid/path
 r=$(api_body GET /invalid/path | jq -r .fault_message)
 [ "$r" = "Invalid request method and/or path: GET invalid/path." ] || fail "unknown path: '$r'"
-expect_status 400 PUT /vsock '{"guest_cid":3,"uds_path":"/tmp/v.sock"}'
+expect_status 400 PUT /vsock '{"guest_cid":2,"uds_path":"/tmp/v.sock"}'
 grep -q 'corral: debug: api: PUT /vsock' "$work/cli.log" || fail "--log-file/--log-level: '$(cat "$work/cli.log")'"
 grep -q 'api: PUT /vsock' "$out" && fail "--log-file: the line went to stderr too"
 mkfifo "$work/metrics.fifo"

@@ -265,7 +265,8 @@ static const struct step {
     { "PUT", "/cpu-config", "{\"kvm_capabilities\":[]}", 400, NULL },
     { "PUT", "/pmem/pmem0", "{\"id\":\"pmem0\",\"path_on_host\":\"@/rootfs.ext4\"}", 400, NULL },
     { "PATCH", "/pmem/pmem0", "{\"id\":\"pmem0\"}", 400, NULL },
-    { "PUT", "/vsock", "{\"guest_cid\":3,\"uds_path\":\"@/v.sock\"}", 400, NULL },
+    { "PUT", "/vsock", "{\"guest_cid\":3,\"uds_path\":\"@/v.sock\"}", 204, NULL },
+    { "PUT", "/vsock", "{\"guest_cid\":2,\"uds_path\":\"@/v.sock\"}", 400, "'guest_cid' is 2" },
     { "PUT", "/hotplug/memory", "{\"total_size_mib\":1024}", 400, NULL },
     { "PATCH", "/hotplug/memory", "{\"requested_size_mib\":512}", 400, NULL },
     { "GET", "/hotplug/memory", NULL, 400, NULL },
@@ -439,11 +440,18 @@ static void test_firecracker_config_file(void **state)
     assert_true(c.drives[0].root);
     assert_false(c.balloon.present);
     vmcfg_free(&c);
-    /* What Corral lacks is refused with a reason, not as an unknown key. */
+    /* A vsock section configures the device. */
     json_object_set_new(doc, "vsock", json_pack("{s:i, s:s}", "guest_cid", 3, "uds_path", "/v"));
     vmcfg_init(&c);
+    assert_int_equal(vmcfg_apply_document(&c, doc, err), 0);
+    assert_int_equal(c.vsock_cid, 3);
+    assert_string_equal(c.vsock_uds, "/v");
+    vmcfg_free(&c);
+    /* What Corral lacks is refused with a reason, not as an unknown key. */
+    json_object_set_new(doc, "pmem", json_pack("[{s:s}]", "id", "p"));
+    vmcfg_init(&c);
     assert_int_equal(vmcfg_apply_document(&c, doc, err), -EINVAL);
-    assert_non_null(strstr(err, "'vsock' is not supported"));
+    assert_non_null(strstr(err, "'pmem' is not supported"));
     vmcfg_free(&c);
     json_decref(doc);
 }

@@ -32,6 +32,11 @@
 #define EVBUF(i) (RAM_BASE + 0x40000 + 0x10 * (uint64_t)(i))
 
 static struct bus bus;
+#define VDRV_MMIO MMIO
+#define VDRV_QN QN
+#define VDRV_QRING QRING
+#include "virtio_driver.h"
+
 static struct virtio_input *dev;
 static int irq_raised;
 
@@ -41,70 +46,20 @@ static void count_irq(void *opaque, unsigned line, bool level)
     irq_raised += level;
 }
 
-static uint64_t rd(uint64_t off, unsigned width)
-{
-    uint64_t v = 0;
-    assert_int_equal(bus_read(&bus, MMIO + off, width, &v), 0);
-    return v;
-}
-
-static void wr(uint64_t off, unsigned width, uint64_t v)
-{
-    assert_int_equal(bus_write(&bus, MMIO + off, width, v), 0);
-}
-
-static void *ram(gpa_t a)
-{
-    return gmem_ptr(&bus.ram, a, 1);
-}
-
 /* What the I/O thread would do on the notify eventfd. */
 static void serve(void)
 {
-    struct virtio_dev *d = virtio_input_dev(dev);
-    uint64_t v;
-    if (read(d->notify_fd, &v, sizeof(v)) < 0) {
-        /* no notification pending */
-    }
-    uint32_t bits = atomic_exchange(&d->notify_pending, 0);
-    pthread_mutex_lock(&d->lock);
-    for (unsigned q = 0; q < d->ops->nqueues; q++)
-        if ((bits >> q & 1) && virtio_mmio_queue_live_locked(d, q))
-            d->ops->queue_notify(d, q);
-    pthread_mutex_unlock(&d->lock);
-}
-
-static void queue_up(unsigned q)
-{
-    gpa_t desc = QRING(q), avail = desc + 0x1000, used = desc + 0x2000;
-    wr(0x030, 4, q);
-    wr(0x038, 4, QN);
-    wr(0x080, 4, (uint32_t)desc);
-    wr(0x084, 4, desc >> 32);
-    wr(0x090, 4, (uint32_t)avail);
-    wr(0x094, 4, avail >> 32);
-    wr(0x0a0, 4, (uint32_t)used);
-    wr(0x0a4, 4, used >> 32);
-    wr(0x044, 4, 1);
+    virtio_driver_serve(virtio_input_dev(dev));
 }
 
 /* Reset, negotiate VERSION_1 only, both queues, DRIVER_OK. */
 static void bring_up(void)
 {
-    wr(0x070, 4, 0);
-    wr(0x070, 4, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-    wr(0x024, 4, 1);
-    wr(0x020, 4, 1);
-    wr(0x070, 4, 3 | VIRTIO_STATUS_FEATURES_OK);
+    features_ok();
     queue_up(0);
     queue_up(1);
     wr(0x070, 4, 0xf);
     assert_int_equal(rd(0x070, 4), 0xf);
-}
-
-static uint16_t used_idx(unsigned q)
-{
-    return __atomic_load_n((uint16_t *)ram(QRING(q) + 0x2000 + 2), __ATOMIC_ACQUIRE);
 }
 
 static uint32_t used_len(unsigned q, unsigned i)
@@ -112,17 +67,6 @@ static uint32_t used_len(unsigned q, unsigned i)
     uint32_t len;
     memcpy(&len, ram(QRING(q) + 0x2000 + 4 + 8 * (i % QN) + 4), 4);
     return len;
-}
-
-/* Descriptor `i` of queue q: a buffer of `len` bytes, made available. */
-static void post(unsigned q, unsigned i, gpa_t addr, uint32_t len, uint16_t flags)
-{
-    struct virtq_desc d = { .addr = addr, .len = len, .flags = flags };
-    memcpy(ram(QRING(q) + 16ULL * i), &d, sizeof(d));
-    uint16_t *idx = ram(QRING(q) + 0x1000 + 2);
-    uint16_t *ring = ram(QRING(q) + 0x1000 + 4);
-    ring[*idx % QN] = (uint16_t)i;
-    __atomic_store_n(idx, (uint16_t)(*idx + 1), __ATOMIC_RELEASE);
 }
 
 static void post_event_buffers(unsigned n)

@@ -306,7 +306,8 @@ static void test_document_roundtrip(void **state)
         "\"drives\":[{\"drive_id\":\"data\",\"path_on_host\":\"/d\",\"is_root_device\":false},"
         "{\"drive_id\":\"rootfs\",\"path_on_host\":\"/r\",\"is_root_device\":true,"
         "\"is_read_only\":true}],"
-        "\"network-interfaces\":[{\"iface_id\":\"eth0\",\"type\":\"user\"}]}";
+        "\"network-interfaces\":[{\"iface_id\":\"eth0\",\"type\":\"user\"}],"
+        "\"vsock\":{\"vsock_id\":\"v0\",\"guest_cid\":7,\"uds_path\":\"/tmp/v.sock\"}}";
     json_t *j = js(doc);
     assert_int_equal(vmcfg_apply_document(&cfg, j, err), 0);
     json_decref(j);
@@ -317,6 +318,10 @@ static void test_document_roundtrip(void **state)
     assert_int_equal(vmcfg_apply_document(&again, out, err), 0);
     json_t *out2 = vmcfg_to_json(&again);
     assert_true(json_equal(out, out2));
+    json_t *vs = json_object_get(out, "vsock");
+    assert_int_equal(json_integer_value(json_object_get(vs, "guest_cid")), 7);
+    assert_string_equal(json_string_value(json_object_get(vs, "uds_path")), "/tmp/v.sock");
+    assert_string_equal(json_string_value(json_object_get(vs, "vsock_id")), "v0");
     json_decref(out);
     json_decref(out2);
     vmcfg_free(&again);
@@ -333,6 +338,8 @@ static void test_document_roundtrip(void **state)
     assert_string_equal(mc.cmdline, "console=ttyS0 root=/dev/vda ro");
     assert_int_equal(mc.nnets, 1);
     assert_int_equal(mc.nets[0].kind, MACHINE_NET_USER);
+    assert_int_equal(mc.vsock_cid, 7);
+    assert_string_equal(mc.vsock_uds, "/tmp/v.sock");
 }
 
 static void test_document_errors(void **state)
@@ -342,7 +349,9 @@ static void test_document_errors(void **state)
     } bad[] = {
         { "{\"loggers\":{}}", "unknown key 'loggers'" },
         { "{\"logger\":{\"level\":\"Loud\"}}", "'level' is 'Loud'" },
-        { "{\"vsock\":{\"guest_cid\":3}}", "'vsock' is not supported" },
+        { "{\"vsock\":{\"guest_cid\":3}}", "missing 'uds_path'" },
+        { "{\"vsock\":{\"guest_cid\":2,\"uds_path\":\"/v\"}}", "'guest_cid' is 2" },
+        { "{\"pmem\":[{\"id\":\"p\"}]}", "'pmem' is not supported" },
         { "{\"boot-source\":{\"kernel_image_path\":\"/k\",\"x\":1}}", "unknown key 'x'" },
         { "{\"drives\":{}}", "'drives' must be an array" },
         { "{\"drives\":[{\"path_on_host\":\"/d\",\"is_root_device\":false}]}", "drive_id" },
