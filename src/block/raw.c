@@ -121,6 +121,7 @@ int blk_raw_from_file(const char *path, struct blk_file *f, bool readonly, enum 
     rw->b.size = f->size;
     rw->b.readonly = readonly;
     rw->b.format = "raw";
+    rw->b.concurrent = true;
     rw->b.phys_block = f->blksize;
     snprintf(rw->b.path, sizeof(rw->b.path), "%s", path);
     *out = &rw->b;
