@@ -184,10 +184,14 @@ int blk_aio_fd(const struct blk_aio *a)
     return a->efd;
 }
 
-struct blk_aio_job *blk_aio_reap(struct blk_aio *a)
+void blk_aio_clear_fd(struct blk_aio *a)
 {
     uint64_t v;
     (void)!read(a->efd, &v, sizeof(v));
+}
+
+struct blk_aio_job *blk_aio_reap(struct blk_aio *a)
+{
     pthread_mutex_lock(&a->lock);
     struct blk_aio_job *j = a->done;
     a->done = a->done_tail = NULL;

@@ -43,9 +43,11 @@ void blk_aio_destroy(struct blk_aio *a);
 void blk_aio_submit(struct blk_aio *a, struct blk_aio_job *j);
 /* The eventfd that is readable while done jobs wait to be reaped. */
 int blk_aio_fd(const struct blk_aio *a);
-/* Every done job (a list through ->next, in completion order) or NULL;
- * clears the eventfd. */
+/* Every done job (a list through ->next, in completion order) or NULL.
+ * No system call (a hart's reset reaps too). */
 struct blk_aio_job *blk_aio_reap(struct blk_aio *a);
+/* Read the eventfd empty (its reader's thread: the I/O thread). */
+void blk_aio_clear_fd(struct blk_aio *a);
 /* Until no job is queued or running (done jobs may wait to be reaped). */
 void blk_aio_wait_idle(struct blk_aio *a);
 /* Jobs queued or running. */

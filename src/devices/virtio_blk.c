@@ -94,6 +94,7 @@ struct virtio_blk {
     struct blk_req *free_reqs;
     unsigned nreqs;
     bool starved;
+    bool quiesced;          /* virtio_blk_quiesce: pop nothing */
     /* Under vdev.lock. The timer is NULL without an I/O thread (then no
      * limit applies: nothing could wake the queue). A new limit arrives in
      * the mailbox and is taken up on the I/O thread. */
@@ -402,8 +403,8 @@ static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
     bool pushed = false;
     take_new_limit(b);
     b->starved = false;
-    if (b->throttled)
-        return; /* the timer takes the queue up again */
+    if (b->throttled || b->quiesced)
+        return; /* the timer, or virtio_blk_resume, takes the queue up again */
     for (;;) {
         struct blk_req *q = req_get_locked(b);
         if (!q) {
@@ -456,6 +457,7 @@ static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
 static void blk_aio_ready(void *opaque, uint32_t events)
 {
     struct virtio_blk *b = opaque;
+    blk_aio_clear_fd(b->aio); /* before reaping: a later completion rings again */
     pthread_mutex_lock(&b->vdev.lock);
     complete_locked(b);
     if (b->starved && virtio_mmio_queue_live_locked(&b->vdev, 0))
@@ -547,6 +549,24 @@ static const struct virtio_dev_ops blk_ops = {
     .save_state = blk_save_state,
     .load_state = blk_load_state,
 };
+
+void virtio_blk_quiesce(struct virtio_blk *b)
+{
+    pthread_mutex_lock(&b->vdev.lock);
+    b->quiesced = true;
+    pthread_mutex_unlock(&b->vdev.lock);
+    if (b->aio)
+        blk_aio_wait_idle(b->aio); /* the I/O thread answers them */
+}
+
+void virtio_blk_resume(struct virtio_blk *b)
+{
+    pthread_mutex_lock(&b->vdev.lock);
+    b->quiesced = false;
+    if (virtio_mmio_queue_live_locked(&b->vdev, 0))
+        blk_queue_notify(&b->vdev, 0); /* what the driver offered meanwhile */
+    pthread_mutex_unlock(&b->vdev.lock);
+}
 
 /* ---- storage migration ---- */
 
