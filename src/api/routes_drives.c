@@ -58,7 +58,7 @@ static int drive_op(struct vm *vm, const char *id, enum drive_op op, const char 
     if (r)
         return r;
 
-    char e[API_ERR_LEN] = "";
+    char e[API_ERR_LEN - 16] = "";
     virtio_blk_quiesce(blk);
     struct blk_backend **slot = virtio_blk_backend_slot(blk);
     if (op == OP_SNAPSHOT)
