@@ -77,6 +77,25 @@ static void unlink_locked(struct blk_aio *a, struct blk_aio_job *j)
     j->next = NULL;
 }
 
+static void post_done_locked(struct blk_aio *a, struct blk_aio_job *j)
+{
+    j->next = NULL;
+    if (a->done_tail)
+        a->done_tail->next = j;
+    else
+        a->done = j;
+    a->done_tail = j;
+    uint64_t one = 1;
+    (void)!write(a->efd, &one, sizeof(one));
+}
+
+void blk_aio_post_done(struct blk_aio *a, struct blk_aio_job *j)
+{
+    pthread_mutex_lock(&a->lock);
+    post_done_locked(a, j);
+    pthread_mutex_unlock(&a->lock);
+}
+
 static void *worker(void *opaque)
 {
     struct blk_aio *a = opaque;
@@ -94,20 +113,16 @@ static void *worker(void *opaque)
         pthread_mutex_lock(&a->lock);
         unlink_locked(a, j);
         j->running = false;
-        a->busy--;
         if (j->finish) {
+            /* Still busy until the hook is over: wait_idle means no job
+             * will be handed back any more. */
             pthread_mutex_unlock(&a->lock);
             j->finish(j); /* j may be gone after this */
             pthread_mutex_lock(&a->lock);
         } else {
-            if (a->done_tail)
-                a->done_tail->next = j;
-            else
-                a->done = j;
-            a->done_tail = j;
-            uint64_t one = 1;
-            (void)!write(a->efd, &one, sizeof(one));
+            post_done_locked(a, j);
         }
+        a->busy--;
         pthread_cond_broadcast(&a->work);
         pthread_cond_broadcast(&a->idle);
     }

@@ -27,7 +27,9 @@ struct blk_aio;
 struct blk_aio_job {
     void (*run)(struct blk_aio_job *j);    /* on a worker */
     /* Optional: called on the worker after run, instead of the done
-     * list (the job belongs to whoever waits for it). */
+     * list (the job belongs to whoever waits for it, or the hook puts it
+     * on the done list with blk_aio_post_done). The pool counts the job
+     * busy until the hook returns. */
     void (*finish)(struct blk_aio_job *j);
     uint64_t start, end;                   /* bytes touched; start == end: none */
     bool writes;
@@ -46,6 +48,8 @@ int blk_aio_fd(const struct blk_aio *a);
 /* Every done job (a list through ->next, in completion order) or NULL.
  * No system call (a hart's reset reaps too). */
 struct blk_aio_job *blk_aio_reap(struct blk_aio *a);
+/* From a finish hook: the done list after all. */
+void blk_aio_post_done(struct blk_aio *a, struct blk_aio_job *j);
 /* Read the eventfd empty (its reader's thread: the I/O thread). */
 void blk_aio_clear_fd(struct blk_aio *a);
 /* Until no job is queued or running (done jobs may wait to be reaped). */

@@ -17,6 +17,12 @@ struct blk_backend_ops {
      * vector is consumed (modified) as the transfer proceeds. */
     int (*preadv)(struct blk_backend *b, struct iovec *iov, int n, uint64_t off);
     int (*pwritev)(struct blk_backend *b, struct iovec *iov, int n, uint64_t off);
+    /* Optional: the whole read or write at once if it needs no wait for
+     * the disk (the page cache has it: RWF_NOWAIT), else -EAGAIN and
+     * nothing is known (the caller does it with preadv/pwritev, which
+     * may write the same bytes again). The vector is left as it was. */
+    int (*try_rw)(struct blk_backend *b, bool write, const struct iovec *iov, int n,
+                  uint64_t off);
     int (*flush)(struct blk_backend *b);
     /* Deallocate; reads of the range may return anything afterwards. */
     int (*discard)(struct blk_backend *b, uint64_t off, uint64_t len);

@@ -261,6 +261,39 @@ static enum prep prepare(struct virtio_blk *b, struct blk_req *q)
     }
 }
 
+/* A read or write is over (r: 0 or -errno). */
+static void rw_landed(struct blk_req *q, int r)
+{
+    struct virtio_blk *b = q->b;
+    bool write = q->type == T_OUT;
+    if (write)
+        track_mark(b, q->sector * SECTOR, q->len);
+    if (r) {
+        log_warn("%s: %s at sector %llu: %s", b->vdev.name, write ? "write" : "read",
+                 (unsigned long long)q->sector, strerror(-r));
+        q->status = S_IOERR;
+    } else if (!write) {
+        q->written = (uint32_t)q->len;
+    }
+}
+
+/* The I/O thread's shortcut (lock held): a read or write the page cache
+ * can take at once is done here, without waking a worker and the I/O
+ * thread again; nothing waits for the disk. Only with the pool idle, so
+ * it overtakes nothing it could conflict with, and never for a backend
+ * whose requests run one at a time. */
+static bool try_now(struct virtio_blk *b, struct blk_req *q)
+{
+    struct blk_backend *be = q->be;
+    if ((q->type != T_IN && q->type != T_OUT) || !be->ops->try_rw || !be->concurrent ||
+        blk_aio_busy(b->aio))
+        return false;
+    if (be->ops->try_rw(be, q->type == T_OUT, q->iov, q->niov, q->sector * SECTOR))
+        return false;
+    rw_landed(q, 0);
+    return true;
+}
+
 /* The disk part, on a worker (or inline without an I/O thread). No
  * device lock: only the request, its backend and the guest buffers. A
  * write marks its chunks changed once it has landed (even a failed one
@@ -279,13 +312,7 @@ static void req_run(struct blk_aio_job *j)
         bool write = q->type == T_OUT;
         r = write ? be->ops->pwritev(be, q->iov, q->niov, off)
                   : be->ops->preadv(be, q->iov, q->niov, off);
-        if (write)
-            track_mark(b, off, q->len);
-        if (r)
-            log_warn("%s: %s at sector %llu: %s", b->vdev.name, write ? "write" : "read",
-                     (unsigned long long)q->sector, strerror(-r));
-        else if (!write)
-            q->written = (uint32_t)q->len;
+        rw_landed(q, r);
         break;
     }
     case T_FLUSH:
@@ -347,6 +374,28 @@ static void req_finish_locked(struct virtio_blk *b, struct blk_req *q)
     virtq_chain_write(b->vdev.mem, c, c->in_len - 1, &q->status, 1);
     virtq_push(&b->vdev.vq[0], c, q->written + 1);
     req_put_locked(b, q);
+}
+
+/* A worker's request is over: answer it at once when the device lock is
+ * free (no second wake-up of the I/O thread), else leave it to the I/O
+ * thread. Never wait for the lock: a reset holds it while it waits for
+ * the workers. A starved queue is the I/O thread's to take up again. */
+static void req_finish_worker(struct blk_aio_job *j)
+{
+    struct blk_req *q = (struct blk_req *)j;
+    struct virtio_blk *b = q->b;
+    if (pthread_mutex_trylock(&b->vdev.lock)) {
+        blk_aio_post_done(b->aio, j);
+        return;
+    }
+    if (b->starved) {
+        pthread_mutex_unlock(&b->vdev.lock);
+        blk_aio_post_done(b->aio, j);
+        return;
+    }
+    req_finish_locked(b, q);
+    virtio_mmio_used_locked(&b->vdev, 0);
+    pthread_mutex_unlock(&b->vdev.lock);
 }
 
 /* Every request the workers finished goes to the used ring, in the order
@@ -437,11 +486,13 @@ static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
             return;
         case PREP_RUN:
             q->job.run = req_run;
-            if (b->aio) {
+            q->job.finish = req_finish_worker;
+            if (b->aio && !try_now(b, q)) {
                 blk_aio_submit(b->aio, &q->job);
                 break;
             }
-            req_run(&q->job);
+            if (!b->aio)
+                req_run(&q->job);
             /* fall through */
         case PREP_DONE:
             req_finish_locked(b, q);
