@@ -43,11 +43,11 @@ static struct bus bus;
 static struct iothread *io;
 static struct virtio_blk *blk;
 static char path[64];
-static bool irq_level;
+static bool irq_level; /* __atomic: set on the device's threads */
 
 static void fake_irq(void *opaque, unsigned line, bool level)
 {
-    irq_level = level;
+    __atomic_store_n(&irq_level, level, __ATOMIC_RELEASE);
 }
 
 static uint32_t rd(uint64_t off)
@@ -216,9 +216,9 @@ static void test_read_write_flush_id(void **state)
     assert_int_equal(((uint8_t *)gp(DATA))[0], 7);
     assert_int_equal(((uint8_t *)gp(DATA))[1023], 8);
     assert_int_equal(((uint32_t *)gp(USED + 4))[1], 1025); /* data + status */
-    assert_true(irq_level);
+    assert_true(__atomic_load_n(&irq_level, __ATOMIC_ACQUIRE));
     wr(0x064, rd(0x060));
-    assert_false(irq_level);
+    assert_false(__atomic_load_n(&irq_level, __ATOMIC_ACQUIRE));
 
     memset(gp(DATA), 0xab, 512);
     assert_int_equal(request(1, 100, 512, false), 0);
