@@ -17,13 +17,8 @@ command -v qemu-img >/dev/null || { echo "FAIL: qemu-img is not installed"; exit
 dir=$(guest_dir) || { echo "FAIL: no guest images"; exit 1; }
 
 work=$(mktemp -d /tmp/drive_snapshot.XXXX)
-sock=$work/api.sock
-log=$work/console.log
-cleanup() {
-    [ -n "${CORRAL_PID:-}" ] && kill "$CORRAL_PID" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+sock=$work/api.sock log=$work/console.log
+trap '[ -n "${CORRAL_PID:-}" ] && kill "$CORRAL_PID" 2>/dev/null; rm -rf "$work"' EXIT
 fail() { echo "---- console ----"; tail -n 20 "$log"; echo "FAIL: $*"; exit 1; }
 # pattern CHAR BYTES
 pattern() { head -c "$2" /dev/zero | tr '\0' "$1"; }

@@ -573,17 +573,25 @@ static void test_slow_disk_out_of_order(void **state)
     iothread_timer_free(t);
 }
 
+/* The fake disk with a read of SLOW_SECTOR (head 0) blocked in it, and a
+ * thread that lets it go in a second. */
+static struct iothread_timer *start_slow_read(bool *fired, pthread_t *rel)
+{
+    struct iothread_timer *t = open_fake(fired);
+    read_chain_at(0, HDR, DATA, STATUS, SLOW_SECTOR, 512);
+    offer_head(0);
+    assert_true(wait_until(fake_blocked, NULL, 5));
+    assert_int_equal(pthread_create(rel, NULL, release_later, NULL), 0);
+    return t;
+}
+
 /* iothread_stop (what machine_pause does) returns with the request that
  * was in flight answered in the used ring: nothing is saved half done. */
 static void test_stop_drains(void **state)
 {
     bool fired = false;
-    struct iothread_timer *t = open_fake(&fired);
-    read_chain_at(0, HDR, DATA, STATUS, SLOW_SECTOR, 512);
-    offer_head(0);
-    assert_true(wait_until(fake_blocked, NULL, 5));
     pthread_t rel;
-    assert_int_equal(pthread_create(&rel, NULL, release_later, NULL), 0);
+    struct iothread_timer *t = start_slow_read(&fired, &rel);
     iothread_stop(io);
     assert_int_equal(used_idx(), 1);
     assert_int_equal(*(uint8_t *)gp(STATUS), 0);
@@ -597,12 +605,8 @@ static void test_stop_drains(void **state)
 static void test_reset_waits(void **state)
 {
     bool fired = false;
-    struct iothread_timer *t = open_fake(&fired);
-    read_chain_at(0, HDR, DATA, STATUS, SLOW_SECTOR, 512);
-    offer_head(0);
-    assert_true(wait_until(fake_blocked, NULL, 5));
     pthread_t rel;
-    assert_int_equal(pthread_create(&rel, NULL, release_later, NULL), 0);
+    struct iothread_timer *t = start_slow_read(&fired, &rel);
     wr(0x070, 0);
     assert_int_equal(((uint8_t *)gp(DATA))[0], SLOW_SECTOR); /* it had landed */
     assert_int_equal(used_idx(), 0);
