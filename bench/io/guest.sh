@@ -6,7 +6,8 @@
 # run.sh parses (times in nanoseconds):
 #   io-seqwrite BYTES NS   io-seqread BYTES NS      one per repetition
 #   io-ddrand N NS         io-spawn N NS            busybox dd loops
-#   io-randc N NS                                   bench-iotool randread
+#   io-randr1 N NS  io-randr4 N NS                  bench-iotool randread, 1 and 4 jobs
+#   io-randw1 N NS  io-randw4 N NS                  bench-iotool randwrite, 1 and 4 jobs
 #   io-net BYTES NS                                 one per repetition
 #   io-error ...
 SEQ_MB=@SEQ_MB@ REPS=@REPS@ RAND_SECS=@RAND_SECS@ NET_MB=@NET_MB@ NET_PORTS="@NET_PORTS@"
@@ -59,7 +60,10 @@ loop io-ddrand "$RAND_SECS" if=$dev of=/dev/null iflag=direct
 # The same loop with nothing to read: the spawn cost each dd read also pays.
 loop io-spawn "$RAND_SECS" if=/dev/zero of=/dev/null
 if [ -x /bench-iotool ]; then
-    /bench-iotool randread $dev $blocks "$RAND_SECS" || echo "io-error: iotool randread failed"
+    for jobs in 1 4; do
+        /bench-iotool randread $dev $blocks "$RAND_SECS" $jobs || echo "io-error: iotool randread failed"
+        /bench-iotool randwrite $dev $blocks "$RAND_SECS" $jobs || echo "io-error: iotool randwrite failed"
+    done
 fi
 
 # Guest -> host through the slirp gateway, one port (a fresh receiver on

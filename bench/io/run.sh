@@ -5,7 +5,8 @@
 # (appended to the initramfs) in the guest: BENCH_IO_REPS rounds of
 # sequential write and read of BENCH_IO_SEQ_MB MiB with dd oflag/iflag=direct
 # and 1 MiB blocks; BENCH_IO_RAND_SECS seconds each of 4 KiB random reads
-# (O_DIRECT) from iotool.c and from a busybox dd loop, plus the dd loop on
+# (O_DIRECT) from iotool.c and from a busybox dd loop, 4 KiB random reads
+# and writes from iotool.c with 1 and 4 jobs, plus the dd loop on
 # /dev/zero (its spawn cost); BENCH_IO_NET_REPS transfers of BENCH_IO_NET_MB MiB
 # guest -> host through the slirp gateway to a busybox nc receiver on the
 # host. One boot per VMM. Prints the medians, in MB/s (10^6 bytes) and
@@ -137,18 +138,22 @@ for vmm in corral qemu; do
         M[$vmm,wr]=$(med $(rate "$log" io-seqwrite 1000))
         M[$vmm,rd]=$(med $(rate "$log" io-seqread 1000))
         M[$vmm,net]=$(med $(rate "$log" io-net 1000))
-        M[$vmm,randc]=$(med $(rate "$log" io-randc 1e9))
+        for k in r1 r4 w1 w4; do M[$vmm,rand$k]=$(med $(rate "$log" io-rand$k 1e9)); done
         M[$vmm,ddrand]=$(med $(rate "$log" io-ddrand 1e9))
         M[$vmm,spawn]=$(med $(rate "$log" io-spawn 1e9))
     }
-    printf 'io: %-6s seq write %s MB/s, seq read %s MB/s, 4k random read %s IOPS (busybox dd loop %s/s, spawn-only loop %s/s), net guest->host %s MB/s; process %s s wall %s s cpu\n' \
-        "$vmm" "$(fmt "${M[$vmm,wr]}" 1)" "$(fmt "${M[$vmm,rd]}" 1)" "$(fmt "${M[$vmm,randc]}" 0)" \
+    printf 'io: %-6s seq write %s MB/s, seq read %s MB/s, 4k random read %s IOPS (4 jobs %s), 4k random write %s IOPS (4 jobs %s) (busybox dd loop %s/s, spawn-only loop %s/s), net guest->host %s MB/s; process %s s wall %s s cpu\n' \
+        "$vmm" "$(fmt "${M[$vmm,wr]}" 1)" "$(fmt "${M[$vmm,rd]}" 1)" "$(fmt "${M[$vmm,randr1]}" 0)" \
+        "$(fmt "${M[$vmm,randr4]}" 0)" "$(fmt "${M[$vmm,randw1]}" 0)" "$(fmt "${M[$vmm,randw4]}" 0)" \
         "$(fmt "${M[$vmm,ddrand]}" 1)" "$(fmt "${M[$vmm,spawn]}" 1)" "$(fmt "${M[$vmm,net]}" 1)" \
         "$RUN_WALL" "$RUN_CPU"
 done
 echo "io: ratios corral/qemu: seq write $(ratio "${M[corral,wr]}" "${M[qemu,wr]}" %.2f)x," \
     "seq read $(ratio "${M[corral,rd]}" "${M[qemu,rd]}" %.2f)x," \
-    "4k random read $(ratio "${M[corral,randc]}" "${M[qemu,randc]}" %.2f)x" \
+    "4k random read $(ratio "${M[corral,randr1]}" "${M[qemu,randr1]}" %.2f)x" \
+    "(4 jobs $(ratio "${M[corral,randr4]}" "${M[qemu,randr4]}" %.2f)x)," \
+    "4k random write $(ratio "${M[corral,randw1]}" "${M[qemu,randw1]}" %.2f)x" \
+    "(4 jobs $(ratio "${M[corral,randw4]}" "${M[qemu,randw4]}" %.2f)x)" \
     "(dd loop $(ratio "${M[corral,ddrand]}" "${M[qemu,ddrand]}" %.2f)x)," \
     "net $(ratio "${M[corral,net]}" "${M[qemu,net]}" %.2f)x"
 exit $status

@@ -272,6 +272,8 @@ const struct api_route api_routes[] = {
     ROUTE("PATCH", "/machine-config", API_BODY, api_patch_machine_config),
     ROUTE("PUT", "/drives/{drive_id}", API_BODY, put_drive),
     ROUTE("PATCH", "/drives/{drive_id}", API_BODY, patch_drive),
+    ROUTE_IO("PUT", "/drives/{drive_id}/snapshot", API_BODY, api_put_drive_snapshot),
+    ROUTE_IO("PUT", "/drives/{drive_id}/commit", API_BODY_OPTIONAL, api_put_drive_commit),
     ROUTE("PUT", "/network-interfaces/{iface_id}", API_BODY, put_net),
     ROUTE("PATCH", "/network-interfaces/{iface_id}", API_BODY, patch_net),
     ROUTE("PUT", "/entropy", API_BODY, api_put_entropy),

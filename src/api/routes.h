@@ -27,6 +27,10 @@ API_HANDLER(api_get_migrate);
 API_HANDLER(api_put_migrate_cancel);
 API_HANDLER(api_put_migrate_incoming);
 
+/* routes_drives.c */
+API_HANDLER(api_put_drive_snapshot);
+API_HANDLER(api_put_drive_commit);
+
 /* routes_fc.c */
 API_HANDLER(api_get_version);
 API_HANDLER(api_put_logger);

@@ -1,7 +1,7 @@
 /* Block backends: what a virtio-blk device reads and writes. An ops table
  * so image formats (raw, qcow2) plug in behind one interface.
  * Threads: opened on the main thread; I/O calls from one thread at a time
- * (the I/O thread). Offsets and lengths are bytes. */
+ * (a disk's worker, block/aio.h), or several at once when `concurrent`. Offsets and lengths are bytes. */
 #ifndef CORRAL_BLOCK_BLOCK_H
 #define CORRAL_BLOCK_BLOCK_H
 
@@ -17,6 +17,12 @@ struct blk_backend_ops {
      * vector is consumed (modified) as the transfer proceeds. */
     int (*preadv)(struct blk_backend *b, struct iovec *iov, int n, uint64_t off);
     int (*pwritev)(struct blk_backend *b, struct iovec *iov, int n, uint64_t off);
+    /* Optional: the whole read or write at once if it needs no wait for
+     * the disk (the page cache has it: RWF_NOWAIT), else -EAGAIN and
+     * nothing is known (the caller does it with preadv/pwritev, which
+     * may write the same bytes again). The vector is left as it was. */
+    int (*try_rw)(struct blk_backend *b, bool write, const struct iovec *iov, int n,
+                  uint64_t off);
     int (*flush)(struct blk_backend *b);
     /* Deallocate; reads of the range may return anything afterwards. */
     int (*discard)(struct blk_backend *b, uint64_t off, uint64_t len);
@@ -43,6 +49,10 @@ struct blk_backend {
     uint64_t size;          /* bytes */
     uint32_t phys_block;    /* preferred I/O size of the file (bytes) */
     bool readonly;
+    /* preadv/pwritev/flush/discard/write_zeroes may run on several
+     * threads at once (raw: plain file calls). qcow2's metadata caches
+     * are not: its requests run one at a time (block/aio.h). */
+    bool concurrent;
     enum blk_cache cache;
     const char *format;     /* "raw" or "qcow2" */
     char path[4096];

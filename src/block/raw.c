@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 struct raw {
     struct blk_backend b;
@@ -28,6 +29,20 @@ static int raw_preadv(struct blk_backend *b, struct iovec *iov, int n, uint64_t 
 static int raw_pwritev(struct blk_backend *b, struct iovec *iov, int n, uint64_t off)
 {
     return blk_file_pwritev(&to_raw(b)->f, iov, n, off);
+}
+
+static int raw_try_rw(struct blk_backend *b, bool write, const struct iovec *iov, int n,
+                      uint64_t off)
+{
+    struct raw *r = to_raw(b);
+    if (r->f.direct)
+        return -EAGAIN; /* O_DIRECT with RWF_NOWAIT still waits for the device */
+    size_t want = 0;
+    for (int i = 0; i < n; i++)
+        want += iov[i].iov_len;
+    ssize_t got = write ? pwritev2(r->f.fd, iov, n, (off_t)off, RWF_NOWAIT)
+                        : preadv2(r->f.fd, iov, n, (off_t)off, RWF_NOWAIT);
+    return got >= 0 && (size_t)got == want ? 0 : -EAGAIN;
 }
 
 static int raw_flush(struct blk_backend *b)
@@ -97,6 +112,7 @@ static void raw_close(struct blk_backend *b)
 static const struct blk_backend_ops raw_ops = {
     .preadv = raw_preadv,
     .pwritev = raw_pwritev,
+    .try_rw = raw_try_rw,
     .flush = raw_flush,
     .discard = raw_discard,
     .write_zeroes = raw_write_zeroes,
@@ -121,6 +137,7 @@ int blk_raw_from_file(const char *path, struct blk_file *f, bool readonly, enum 
     rw->b.size = f->size;
     rw->b.readonly = readonly;
     rw->b.format = "raw";
+    rw->b.concurrent = true;
     rw->b.phys_block = f->blksize;
     snprintf(rw->b.path, sizeof(rw->b.path), "%s", path);
     *out = &rw->b;

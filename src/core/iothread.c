@@ -20,6 +20,7 @@
 #include "core/seccomp.h"
 
 #define IOTHREAD_MAX_SOURCES 4
+#define IOTHREAD_MAX_DRAINS 16 /* disks */
 #define IOTHREAD_MAX_POLLFDS 256
 
 struct fd_entry {
@@ -50,6 +51,11 @@ struct iothread {
     struct iothread_timer *timers;
     struct iothread_source sources[IOTHREAD_MAX_SOURCES];
     int nsources;
+    struct {
+        iothread_drain_cb *cb;
+        void *opaque;
+    } drains[IOTHREAD_MAX_DRAINS];
+    int ndrains;
 };
 
 int64_t iothread_now_ns(void)
@@ -366,4 +372,25 @@ void iothread_stop(struct iothread *io)
     iothread_kick(io);
     pthread_join(io->thread, NULL);
     io->running = false;
+    for (int i = 0; i < io->ndrains; i++)
+        io->drains[i].cb(io->drains[i].opaque);
+}
+
+int iothread_add_drain(struct iothread *io, iothread_drain_cb *cb, void *opaque)
+{
+    if (io->ndrains == IOTHREAD_MAX_DRAINS)
+        return -ENOSPC;
+    io->drains[io->ndrains].cb = cb;
+    io->drains[io->ndrains].opaque = opaque;
+    io->ndrains++;
+    return 0;
+}
+
+void iothread_del_drain(struct iothread *io, void *opaque)
+{
+    for (int i = 0; i < io->ndrains; i++)
+        if (io->drains[i].opaque == opaque) {
+            io->drains[i] = io->drains[--io->ndrains];
+            return;
+        }
 }

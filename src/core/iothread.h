@@ -39,8 +39,16 @@ struct iothread_source {
 int iothread_create(struct iothread **out) WARN_UNUSED;
 void iothread_destroy(struct iothread *io);
 int iothread_start(struct iothread *io) WARN_UNUSED;
-/* Returns once the loop has finished its current round and exited. */
+/* Returns once the loop has finished its current round and exited and
+ * every drain hook has run. */
 void iothread_stop(struct iothread *io);
+/* A drain hook runs on iothread_stop's caller after the loop exited:
+ * a device finishes the requests it still has in flight on threads of
+ * its own, so a stopped I/O thread means a quiet device (pause,
+ * snapshot). Add and remove with the loop stopped. */
+typedef void iothread_drain_cb(void *opaque);
+int iothread_add_drain(struct iothread *io, iothread_drain_cb *cb, void *opaque) WARN_UNUSED;
+void iothread_del_drain(struct iothread *io, void *opaque);
 /* Wake the loop (e.g. after arming a timer from another thread). */
 void iothread_kick(struct iothread *io);
 bool iothread_is_current(const struct iothread *io);

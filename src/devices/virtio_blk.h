@@ -1,5 +1,6 @@
 /* virtio-blk (virtio 1.2 section 5.2) over a block backend. Requests are
- * served on the I/O thread. Threads: as virtio_mmio.h; create/destroy on
+ * popped and answered on the I/O thread and run on the disk's workers
+ * (block/aio.h), several at once; stopping the I/O thread drains them. Threads: as virtio_mmio.h; create/destroy on
  * the main thread with harts and the I/O thread stopped. */
 #ifndef CORRAL_DEVICES_VIRTIO_BLK_H
 #define CORRAL_DEVICES_VIRTIO_BLK_H
@@ -28,6 +29,14 @@ struct blk_backend *virtio_blk_backend(struct virtio_blk *b);
  * overlay put over the running image). Device quiesced. */
 struct blk_backend **virtio_blk_backend_slot(struct virtio_blk *b);
 
+/* Stop taking requests and wait until those in flight have landed (the
+ * I/O thread answers them; a paused machine's are answered already):
+ * afterwards nothing uses the backend until virtio_blk_resume, which
+ * takes up what the driver offered meanwhile. Not the I/O thread or a
+ * hart; not while a storage-migration copy runs. */
+void virtio_blk_quiesce(struct virtio_blk *b);
+void virtio_blk_resume(struct virtio_blk *b);
+
 /* Start limiting to `c` (no limit when it limits nothing), with full
  * buckets; requests held back by the old limit are taken up again at once
  * under the new one. Any thread; never waits for the device (the I/O
@@ -40,8 +49,8 @@ void virtio_blk_set_rate_limit(struct virtio_blk *b, const struct ratelimit_cfg 
  * discard or write-zeroes marks its chunks changed again. track_copy
  * takes up to `max` changed chunks, reads them into buf (max << shift
  * bytes; the last chunk of the disk may be short) and lists them in
- * `chunks`; it runs on the I/O thread and waits for it, or directly when
- * `io_stopped` (machine paused). Returns the count or -errno. Not the
+ * `chunks`; it runs on one of the disk's workers and waits for it, or
+ * directly when `io_stopped` (machine paused). Returns the count or -errno. Not the
  * I/O thread. */
 int virtio_blk_track_start(struct virtio_blk *b, unsigned shift) WARN_UNUSED;
 void virtio_blk_track_stop(struct virtio_blk *b);

@@ -3,7 +3,11 @@
  * image. Covers feature negotiation, read/write/flush/get-id/discard/
  * write-zeroes, readonly, bad requests (IOERR/UNSUPP) and malformed
  * chains (NEEDS_RESET, then a reset brings the device back), and the
- * rate limiter (a held request waits in the ring; a new limit frees it). */
+ * rate limiter (a held request waits in the ring; a new limit frees it).
+ * Asynchronous requests against a fake disk whose reads of one sector
+ * block until the test lets them go: the I/O thread keeps serving other
+ * work and the registers meanwhile, a later request completes first, and
+ * stopping the I/O thread (a pause) drains what is in flight. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,11 +43,11 @@ static struct bus bus;
 static struct iothread *io;
 static struct virtio_blk *blk;
 static char path[64];
-static bool irq_level;
+static bool irq_level; /* __atomic: set on the device's threads */
 
 static void fake_irq(void *opaque, unsigned line, bool level)
 {
-    irq_level = level;
+    __atomic_store_n(&irq_level, level, __ATOMIC_RELEASE);
 }
 
 static uint32_t rd(uint64_t off)
@@ -211,9 +216,9 @@ static void test_read_write_flush_id(void **state)
     assert_int_equal(((uint8_t *)gp(DATA))[0], 7);
     assert_int_equal(((uint8_t *)gp(DATA))[1023], 8);
     assert_int_equal(((uint32_t *)gp(USED + 4))[1], 1025); /* data + status */
-    assert_true(irq_level);
+    assert_true(__atomic_load_n(&irq_level, __ATOMIC_ACQUIRE));
     wr(0x064, rd(0x060));
-    assert_false(irq_level);
+    assert_false(__atomic_load_n(&irq_level, __ATOMIC_ACQUIRE));
 
     memset(gp(DATA), 0xab, 512);
     assert_int_equal(request(1, 100, 512, false), 0);
@@ -381,6 +386,241 @@ static void test_rate_limit(void **state)
     assert_true(now_s() - t0 < limited / 2);
 }
 
+/* ---- asynchronous requests ---- */
+
+#define SLOW_SECTOR 8
+#define HDR_B (HDR + 0x100)
+#define STATUS_B (STATUS + 0x100)
+#define DATA_B (DATA + 0x20000)
+
+/* A disk of DISK_SECTORS whose byte i reads as (i / 512) & 0xff; a read
+ * that starts at SLOW_SECTOR waits until `release`. */
+static struct fake_disk {
+    struct blk_backend b;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool blocked, release;
+} fake;
+
+static int fake_preadv(struct blk_backend *b, struct iovec *iov, int n, uint64_t off)
+{
+    if (off == SLOW_SECTOR * 512ULL) {
+        pthread_mutex_lock(&fake.lock);
+        fake.blocked = true;
+        pthread_cond_broadcast(&fake.cond);
+        while (!fake.release)
+            pthread_cond_wait(&fake.cond, &fake.lock);
+        pthread_mutex_unlock(&fake.lock);
+    }
+    for (int i = 0; i < n; i++) {
+        for (size_t k = 0; k < iov[i].iov_len; k++)
+            ((uint8_t *)iov[i].iov_base)[k] = (uint8_t)((off + k) / 512);
+        off += iov[i].iov_len;
+    }
+    return 0;
+}
+
+static int fake_fail(struct blk_backend *b, struct iovec *iov, int n, uint64_t off)
+{
+    return -EIO;
+}
+
+static int fake_flush(struct blk_backend *b)
+{
+    return 0;
+}
+
+static void fake_close(struct blk_backend *b)
+{
+}
+
+static const struct blk_backend_ops fake_ops = {
+    .preadv = fake_preadv, .pwritev = fake_fail, .flush = fake_flush, .close = fake_close,
+};
+
+static void fake_release(void)
+{
+    pthread_mutex_lock(&fake.lock);
+    fake.release = true;
+    pthread_cond_broadcast(&fake.cond);
+    pthread_mutex_unlock(&fake.lock);
+}
+
+static void *release_later(void *arg)
+{
+    struct timespec ts = { 1, 0 }; /* wide: the machine is shared */
+    nanosleep(&ts, NULL);
+    fake_release();
+    return NULL;
+}
+
+static void timer_fired(void *opaque)
+{
+    __atomic_store_n((bool *)opaque, true, __ATOMIC_RELEASE);
+}
+
+static bool wait_until(bool (*cond)(void *), void *arg, double seconds)
+{
+    double end = now_s() + seconds;
+    while (!cond(arg)) {
+        if (now_s() > end)
+            return false;
+        struct timespec ts = { 0, 500000 };
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
+static bool flag_set(void *arg)
+{
+    return __atomic_load_n((bool *)arg, __ATOMIC_ACQUIRE);
+}
+
+static bool fake_blocked(void *arg)
+{
+    pthread_mutex_lock(&fake.lock);
+    bool b = fake.blocked;
+    pthread_mutex_unlock(&fake.lock);
+    return b;
+}
+
+static bool used_reaches(void *arg)
+{
+    return used_idx() == *(uint16_t *)arg;
+}
+
+/* A read of `len` bytes at `sector` as chain head..head+2. */
+static void read_chain_at(unsigned head, gpa_t hdr, gpa_t data, gpa_t status, uint64_t sector,
+                          uint32_t len)
+{
+    struct { uint32_t type, rsv; uint64_t sector; } h = { 0, 0, sector };
+    memcpy(gp(hdr), &h, sizeof(h));
+    *(uint8_t *)gp(status) = 0xee;
+    memset(gp(data), 0xee, len);
+    set_desc(head, hdr, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(head + 1));
+    set_desc(head + 1, data, len, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, (uint16_t)(head + 2));
+    set_desc(head + 2, status, 1, VIRTQ_DESC_F_WRITE, 0);
+}
+
+static void offer_head(uint16_t head)
+{
+    uint16_t *aidx = gp(AVAIL + 2);
+    uint16_t *ring = gp(AVAIL + 4);
+    ring[*aidx % QN] = head;
+    __atomic_store_n(aidx, (uint16_t)(*aidx + 1), __ATOMIC_RELEASE);
+    wr(0x050, 0);
+}
+
+static uint32_t used_id(unsigned slot)
+{
+    uint32_t id;
+    memcpy(&id, (uint8_t *)gp(USED + 4 + 8 * (slot % QN)), 4);
+    return id;
+}
+
+static struct iothread_timer *open_fake(bool *fired)
+{
+    memset(&fake, 0, sizeof(fake));
+    pthread_mutex_init(&fake.lock, NULL);
+    pthread_cond_init(&fake.cond, NULL);
+    fake.b = (struct blk_backend){ .ops = &fake_ops, .size = DISK_SECTORS * 512ULL,
+                                   .phys_block = 512, .readonly = true, .concurrent = true,
+                                   .format = "raw" };
+    struct irq_line irq = { .set = fake_irq, .line = 1 };
+    blk = virtio_blk_create(&fake.b, "fake", &bus.ram, io, irq);
+    assert_non_null(blk);
+    assert_int_equal(virtio_mmio_attach(virtio_blk_dev(blk), &bus, MMIO), 0);
+    /* Another user of the same I/O thread (as virtio-net would be). */
+    struct iothread_timer *t = iothread_timer_new(io, timer_fired, fired);
+    assert_non_null(t);
+    assert_int_equal(iothread_start(io), 0);
+    driver_init(true);
+    return t;
+}
+
+static void test_slow_disk_out_of_order(void **state)
+{
+    bool fired = false;
+    struct iothread_timer *t = open_fake(&fired);
+    read_chain_at(0, HDR, DATA, STATUS, SLOW_SECTOR, 512);
+    read_chain_at(3, HDR_B, DATA_B, STATUS_B, 16, 1024);
+    offer_head(0);
+    assert_true(wait_until(fake_blocked, NULL, 5));
+
+    /* The slow read holds neither the I/O thread nor the registers. */
+    pthread_t rel;
+    assert_int_equal(pthread_create(&rel, NULL, release_later, NULL), 0);
+    double t0 = now_s();
+    assert_int_equal(rd(0x070), 0xf);
+    iothread_timer_mod(t, iothread_now_ns());
+    assert_true(wait_until(flag_set, &fired, 0.8));
+    /* The second request overtakes the first. */
+    offer_head(3);
+    uint16_t one = 1, two = 2;
+    assert_true(wait_until(used_reaches, &one, 0.8));
+    assert_true(now_s() - t0 < 0.95); /* before release_later let the first go */
+    assert_int_equal(used_id(0), 3);
+    assert_int_equal(*(uint8_t *)gp(STATUS_B), 0);
+    assert_int_equal(((uint8_t *)gp(DATA_B))[0], 16);
+    assert_int_equal(((uint8_t *)gp(DATA_B))[1023], 17);
+    assert_int_equal(*(uint8_t *)gp(STATUS), 0xee);
+
+    assert_true(wait_until(used_reaches, &two, 5));
+    assert_int_equal(used_id(1), 0);
+    assert_int_equal(*(uint8_t *)gp(STATUS), 0);
+    assert_int_equal(((uint8_t *)gp(DATA))[511], SLOW_SECTOR);
+    pthread_join(rel, NULL);
+    iothread_timer_free(t);
+}
+
+/* The fake disk with a read of SLOW_SECTOR (head 0) blocked in it, and a
+ * thread that lets it go in a second. */
+static struct iothread_timer *start_slow_read(bool *fired, pthread_t *rel)
+{
+    struct iothread_timer *t = open_fake(fired);
+    read_chain_at(0, HDR, DATA, STATUS, SLOW_SECTOR, 512);
+    offer_head(0);
+    assert_true(wait_until(fake_blocked, NULL, 5));
+    assert_int_equal(pthread_create(rel, NULL, release_later, NULL), 0);
+    return t;
+}
+
+/* iothread_stop (what machine_pause does) returns with the request that
+ * was in flight answered in the used ring: nothing is saved half done. */
+static void test_stop_drains(void **state)
+{
+    bool fired = false;
+    pthread_t rel;
+    struct iothread_timer *t = start_slow_read(&fired, &rel);
+    iothread_stop(io);
+    assert_int_equal(used_idx(), 1);
+    assert_int_equal(*(uint8_t *)gp(STATUS), 0);
+    assert_int_equal(((uint8_t *)gp(DATA))[0], SLOW_SECTOR);
+    pthread_join(rel, NULL);
+    iothread_timer_free(t);
+}
+
+/* A reset waits for the request in flight and drops it: nothing reaches
+ * the rings the driver sets up afterwards. */
+static void test_reset_waits(void **state)
+{
+    bool fired = false;
+    pthread_t rel;
+    struct iothread_timer *t = start_slow_read(&fired, &rel);
+    wr(0x070, 0);
+    assert_int_equal(((uint8_t *)gp(DATA))[0], SLOW_SECTOR); /* it had landed */
+    assert_int_equal(used_idx(), 0);
+    assert_int_equal(*(uint8_t *)gp(STATUS), 0xee);
+    driver_init(true);
+    read_chain_at(3, HDR_B, DATA_B, STATUS_B, 16, 512);
+    offer_head(3);
+    uint16_t one = 1;
+    assert_true(wait_until(used_reaches, &one, 5));
+    assert_int_equal(used_id(0), 3);
+    pthread_join(rel, NULL);
+    iothread_timer_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -391,6 +631,9 @@ int main(void)
         T(test_readonly),
         T(test_malformed),
         T(test_rate_limit),
+        T(test_slow_disk_out_of_order),
+        T(test_stop_drains),
+        T(test_reset_waits),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
