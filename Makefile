@@ -93,7 +93,8 @@ fuzz-build: deps
 		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN) -DCORRAL_FUZZ" \
 		EXTRA_LDLIBS="$(FUZZ_SAN)" build-fuzz/libcorral.a $(FUZZ_BINS)
 
-build-fuzz/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) build-fuzz/libcorral.a
+build-fuzz/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(wildcard tests/unit/virtio_driver.h) \
+		build-fuzz/libcorral.a
 	@mkdir -p $(dir $@)
 	clang $(CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -Itests/fuzz -o $@ $< \
 		build-fuzz/libcorral.a $(LDLIBS)

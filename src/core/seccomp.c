@@ -219,12 +219,13 @@ static int add_rules(scmp_filter_ctx ctx, enum sandbox_kind k)
                           SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER, 0),
                           SCMP_A1(SCMP_CMP_EQ, 0, 0));
     if (kind_includes(k, SANDBOX_IO)) {
-        /* libslirp's sockets: IP only (no netlink, no packet sockets). */
+        /* libslirp's sockets (IP) and vsock's host side (unix: a guest
+         * connection to port P reaches <uds>_P); no netlink, no packet
+         * sockets. */
         static const int domains[] = { AF_INET, AF_INET6, AF_UNIX };
         for (unsigned i = 0; i < sizeof(domains) / sizeof(domains[0]); i++)
-            if (api || domains[i] != AF_UNIX)
-                r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-                                      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)domains[i], 0));
+            r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+                                  SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)domains[i], 0));
         /* libslirp rereads /etc/resolv.conf: opening for reading only
          * (with --jail, only what was bound in is there to read). */
         if (!api) {

@@ -451,6 +451,9 @@ static int config_from_saved(struct vm_config *c, const struct machine_saved_con
     c->ncpus = mc->ncpus;
     c->mem_mib = mc->mem_size >> 20;
     c->rng = mc->rng;
+    c->vsock_cid = mc->vsock_cid;
+    if (mc->vsock_cid && vmcfg_set_str(&c->vsock_uds, mc->vsock_uds))
+        return fail(err, -ENOMEM, "out of memory");
     if (mc->balloon)
         c->balloon = (struct vm_balloon){
             .present = true, .amount_mib = mc->balloon_mib,

@@ -106,7 +106,13 @@ SNAP_MIG_VIA_API=1 snap_migrate "$((rounds + 1))"
 snap_check "$((rounds + 6))"
 # 24 MiB/s against 16 MB/s of rewrites: each round re-dirties more than
 # half of what it sent, until the harts are throttled.
+# On a loaded host the guest may dirty too slowly to need the throttle at
+# 24 MiB/s; then once more, back, at 6 MiB/s.
 snap_migrate "$((rounds + 2))" --max-bandwidth 24
+if ! grep -q "throttled to [0-9]*%" <<<"$SNAP_MIG_OUT"; then
+    echo "(converged without the throttle at 24 MiB/s: the guest dirtied slowly; again at 6)"
+    snap_migrate "$((rounds + 3))" --max-bandwidth 6
+fi
 grep -q "throttled to [0-9]*%" <<<"$SNAP_MIG_OUT" ||
     snap_fail "a migration that cannot converge was not throttled: $SNAP_MIG_OUT"
 snap_check "$((rounds + 7))"

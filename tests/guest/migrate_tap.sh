@@ -59,7 +59,7 @@ head -c $((4 << 20)) /dev/urandom >"$SNAP_WORK/blob"
 want=$(md5sum <"$SNAP_WORK/blob" | cut -d' ' -f1)
 # Its input never ends (a closed input would half-close the connection
 # and end the sender's nc); it ends when the sender closes.
-send $'(sleep 600 | nc -l -p 5000 >/tmp/rx; touch /tmp/rx.done) & printf "L%s\\n" ISTENING\n'
+send $'(sleep 600 | nc -l -p 5000 >/tmp/rx; touch /tmp/rx.done) & while ! netstat -ltn | grep -q ":5000 "; do usleep 100000; done; printf "L%s\\n" ISTENING\n'
 wait_for 'LISTENING' 20 || snap_fail "the guest's listener did not start"
 sleep 0.5
 (

@@ -6,8 +6,8 @@
 #    compared on the host);
 #  - guest-initiated: the guest's `vsockcat 2 5001` reaches the host
 #    listener on "<uds>_5001" and sends `seq 1 20000`.
-# --no-seccomp: the I/O thread's allow-list has no socket(AF_UNIX) yet,
-# which a guest-initiated connection needs (src/core/seccomp.c).
+# With the seccomp filters on: the I/O thread may make AF_UNIX sockets
+# (a guest-initiated connection needs one).
 source "$(dirname "$0")/lib/lib.sh"
 dir=$(guest_dir) || { echo "FAIL: no guest build"; exit 1; }
 tool=$BUILD/tools/vsock_host
@@ -30,7 +30,7 @@ wait; echo echo-done"
 log=$work/boot.log
 timeout "$GUEST_TIMEOUT" "$CORRAL" run --firmware "$dir/fw_dynamic.bin" \
     --kernel "$dir/Image" --initrd "$dir/initramfs.cpio" --memory 256M \
-    --vsock "cid=3,uds=$uds" --no-seccomp \
+    --vsock "cid=3,uds=$uds" \
     --cmdline "console=ttyS0 quiet corral.cmd=$(urlencode "$cmd")" </dev/null >"$log" 2>&1 &
 vm=$!
 pids+=($vm)
