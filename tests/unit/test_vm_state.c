@@ -97,8 +97,11 @@ static void test_vm_not_started(void **state)
     json_t *body = json_pack("{s:s}", "kernel_image_path", "/nonexistent/Image");
     assert_int_equal(vm_configure(vm, VM_RES_BOOT_SOURCE, NULL, body, err), 0);
     json_decref(body);
+    /* The firmware defaults to the default guest's OpenSBI when that is
+     * built (else the error says where it looked): either way the error
+     * names what is missing. */
     assert_int_equal(vm_start(vm, err), -EINVAL);
-    assert_non_null(strstr(err, "firmware"));
+    assert_true(strstr(err, "/nonexistent/Image") || strstr(err, "firmware"));
     /* Shutdown before start: the loop ends at once with status 0. */
     assert_int_equal(vm_shutdown(vm, err), 0);
     assert_int_equal(vm_get_state(vm), VM_STOPPED);
