@@ -150,24 +150,13 @@ static API_HANDLER(patch_net)
 /* One string member and nothing else: {"action_type": ...}, {"state": ...}. */
 static const char *only_string(const json_t *body, const char *key, struct api_reply *out)
 {
-    const char *k;
-    json_t *v;
-    if (!json_is_object(body)) {
-        api_reply_fault(out, 400, "the body must be a JSON object");
+    const char *const keys[] = { key, NULL };
+    const char *v;
+    if (!api_only_keys(body, keys, out) || !api_opt_string(body, key, &v, out))
         return NULL;
-    }
-    json_object_foreach((json_t *)body, k, v) {
-        if (strcmp(k, key)) {
-            api_reply_fault(out, 400, "unknown key '%s'", k);
-            return NULL;
-        }
-    }
-    v = json_object_get(body, key);
-    if (!json_is_string(v)) {
+    if (!v)
         api_reply_fault(out, 400, "'%s' must be a string", key);
-        return NULL;
-    }
-    return json_string_value(v);
+    return v;
 }
 
 static API_HANDLER(put_actions)
@@ -270,7 +259,7 @@ const struct api_route api_routes[] = {
     ROUTE("GET", "/machine-config", API_NO_BODY, get_machine_config),
     ROUTE("PUT", "/machine-config", API_BODY, put_machine_config),
     ROUTE("PATCH", "/machine-config", API_BODY, api_patch_machine_config),
-    ROUTE("PUT", "/drives/{drive_id}", API_BODY, put_drive),
+    ROUTE_IO("PUT", "/drives/{drive_id}", API_BODY, put_drive),
     ROUTE("PATCH", "/drives/{drive_id}", API_BODY, patch_drive),
     ROUTE_IO("PUT", "/drives/{drive_id}/snapshot", API_BODY, api_put_drive_snapshot),
     ROUTE_IO("PUT", "/drives/{drive_id}/commit", API_BODY_OPTIONAL, api_put_drive_commit),
@@ -278,9 +267,9 @@ const struct api_route api_routes[] = {
     ROUTE("PATCH", "/network-interfaces/{iface_id}", API_BODY, patch_net),
     ROUTE("PUT", "/entropy", API_BODY, api_put_entropy),
     ROUTE("PUT", "/vsock", API_BODY, api_put_vsock),
-    ROUTE("PUT", "/serial", API_BODY, api_put_serial),
-    ROUTE("PUT", "/logger", API_BODY, api_put_logger),
-    ROUTE("PUT", "/metrics", API_BODY, api_put_metrics),
+    ROUTE_IO("PUT", "/serial", API_BODY, api_put_serial),
+    ROUTE_IO("PUT", "/logger", API_BODY, api_put_logger),
+    ROUTE_IO("PUT", "/metrics", API_BODY, api_put_metrics),
     ROUTE_IO("PUT", "/actions", API_BODY, put_actions),
     ROUTE("PATCH", "/vm", API_BODY, patch_vm),
     ROUTE("GET", "/vm/config", API_NO_BODY, get_vm_config),
