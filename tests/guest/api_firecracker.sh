@@ -13,18 +13,7 @@
 # SendCtrlAltDel ends the process with status 0.
 source "$(dirname "$0")/lib/lib.sh"
 source "$(dirname "$0")/lib/api.bash"
-command -v curl >/dev/null || { echo "FAIL: curl is not installed"; exit 1; }
-command -v jq >/dev/null || { echo "FAIL: jq is not installed"; exit 1; }
-dir=$(guest_dir) || { echo "FAIL: no guest images"; exit 1; }
-
-work=$(mktemp -d)
-sock=$work/api.sock
-out=$work/stdout.log
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-export XDG_RUNTIME_DIR=$work/run
-mkdir -p "$XDG_RUNTIME_DIR"
+api_setup stdout.log
 fail() {
     echo "---- stdout/stderr ----"; tail -n 20 "$out" 2>/dev/null
     echo "---- serial ----"; tail -n 20 "$work/serial.log" 2>/dev/null

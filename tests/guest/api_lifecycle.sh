@@ -7,18 +7,7 @@
 # the process with status 0 and the socket file is gone.
 source "$(dirname "$0")/lib/lib.sh"
 source "$(dirname "$0")/lib/api.bash"
-command -v curl >/dev/null || { echo "FAIL: curl is not installed"; exit 1; }
-command -v jq >/dev/null || { echo "FAIL: jq is not installed"; exit 1; }
-dir=$(guest_dir) || { echo "FAIL: no guest images"; exit 1; }
-
-work=$(mktemp -d)
-sock=$work/api.sock
-out=$work/console.log
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-export XDG_RUNTIME_DIR=$work/run
-mkdir -p "$XDG_RUNTIME_DIR"
+api_setup console.log
 
 fail() { echo "---- console ----"; tail -n 20 "$out"; echo "FAIL: $*"; exit 1; }
 ticks() { grep -a -o 'tick [0-9]*' "$out" | awk '{print $2}'; }
