@@ -1,13 +1,19 @@
 # Corral — build, test, run. Every target that needs a package installs it
 # first through scripts/deps.sh (idempotent, silent when all is there).
 
+# Both cores by default (CI runs plain `make test`); -jN on the command
+# line still wins.
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc)
+endif
+
 CC ?= gcc
 ifeq ($(origin CC),default)
 CC := gcc
 endif
 BUILD ?= build
 # libfdt ships no pkg-config file on Debian 12: linked by name below.
-PKGS := slirp libzstd libxxhash jansson libmicrohttpd zlib libseccomp
+PKGS := slirp libzstd libxxhash jansson libmicrohttpd zlib libseccomp libcurl
 OPT ?= -O2
 CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Isrc -D_GNU_SOURCE -g $(OPT) -fno-strict-aliasing \

@@ -29,5 +29,9 @@ void cli_json_flat(const char *prefix, const json_t *j,
 int cli_snapshot(int argc, char **argv);
 /* corral migrate --sock PATH URI (migrate.c) */
 int cli_migrate(int argc, char **argv);
+/* corral agent --etcd URL --name HOST --addr ADDR (agent.c) */
+int cli_agent(int argc, char **argv);
+/* corral cluster [--etcd URL] COMMAND (cluster.c) */
+int cli_cluster(int argc, char **argv);
 
 #endif

@@ -70,7 +70,10 @@ static void print_help(void)
            "      [--migrate-disks] URI\n"
            "                               live-migrate to 'corral run --incoming URI'\n"
            "  corral restore DIR [--paused] [--api-sock PATH] [--name NAME] ...\n"
-           "                               run a snapshot in this new process\n\n"
+           "                               run a snapshot in this new process\n"
+           "  corral agent --etcd URL --name HOST --addr ADDR   join a cluster of hosts\n"
+           "  corral cluster [--etcd URL] hosts|ps|create|stop|start|rm|migrate|drain|balance\n"
+           "                               the cluster's VMs, from any host\n\n"
            "options:\n"
            "  --kernel PATH      RISC-V Linux Image\n"
            "  --firmware PATH    OpenSBI fw_dynamic.bin\n"
@@ -97,6 +100,8 @@ static void print_help(void)
            "  --api-sock PATH    serve the management API on this unix socket\n"
            "  --name NAME        register the VM for 'corral ps'\n"
            "  --timeout SECONDS  stop a guest that runs longer (exit 124)\n"
+           "  --fence-file PATH [--fence-timeout S]  stop at once (exit 125) when PATH\n"
+           "                     is not touched for S seconds (default 3; corral agent)\n"
            "  --restore DIR      start from the snapshot in DIR (see corral snapshot)\n"
            "  --incoming URI     wait for a live migration (tcp:HOST:PORT, unix:PATH, fd:N)\n"
            "  --paused           with --restore: load, but do not run until resumed\n"
@@ -195,6 +200,8 @@ struct run_opts {
     uint64_t memory_limit;
     const char *balloon; /* --balloon SIZE[,deflate-on-oom][,reporting][,stats=N] */
     double timeout;      /* --timeout SECONDS; 0 = none */
+    const char *fence_file; /* --fence-file PATH (vm/fence.h) */
+    double fence_timeout;   /* --fence-timeout SECONDS */
     const char *restore; /* --restore DIR: a snapshot directory */
     const char *incoming; /* --incoming URI: a live migration arrives here */
     /* --net-override IFACE=TAP, --disk-override DRIVE=PATH, in order. */
@@ -232,7 +239,7 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
            O_RESTORE, O_PAUSED, O_IGNORE_DISKS, O_INCOMING,
            O_CPU_ENGINE, O_BALLOON, O_MEM_MERGE, O_CPU_QUOTA, O_CPU_WEIGHT,
            O_MEM_LIMIT, O_NO_SECCOMP, O_SECCOMP_TEST, O_JAIL, O_UID, O_GID, O_NET_OVERRIDE,
-           O_DISK_OVERRIDE, O_LOG_LEVEL, O_LOG_FILE };
+           O_DISK_OVERRIDE, O_LOG_LEVEL, O_LOG_FILE, O_FENCE_FILE, O_FENCE_TIMEOUT };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "initrd", required_argument, NULL, O_INITRD },
@@ -264,6 +271,8 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         { "cpu-weight", required_argument, NULL, O_CPU_WEIGHT },
         { "memory-limit", required_argument, NULL, O_MEM_LIMIT },
         { "timeout", required_argument, NULL, O_TIMEOUT },
+        { "fence-file", required_argument, NULL, O_FENCE_FILE },
+        { "fence-timeout", required_argument, NULL, O_FENCE_TIMEOUT },
         { "restore", required_argument, NULL, O_RESTORE },
         { "incoming", required_argument, NULL, O_INCOMING },
         { "net-override", required_argument, NULL, O_NET_OVERRIDE },
@@ -373,6 +382,12 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
                 o->mem_merge = 0;
             else
                 return cli_usage_error("--mem-merge %s: must be on or off", optarg);
+            break;
+        case O_FENCE_FILE: o->fence_file = optarg; break;
+        case O_FENCE_TIMEOUT:
+            o->fence_timeout = strtod(optarg, &end);
+            if (*optarg == '\0' || *end || !(o->fence_timeout >= 0.5) || o->fence_timeout > 3600)
+                return cli_usage_error("--fence-timeout %s: must be 0.5 to 3600 seconds", optarg);
             break;
         case O_TIMEOUT:
             o->timeout = strtod(optarg, &end);
@@ -845,6 +860,9 @@ static int cmd_run(struct run_opts *o, bool up)
     }
     if (o->timeout > 0)
         vm_set_timeout(vm, o->timeout);
+    if (o->fence_file)
+        vm_set_fence(vm, o->fence_file,
+                     (int64_t)((o->fence_timeout > 0 ? o->fence_timeout : 3) * 1000));
     status = vm_run(vm, &got_signal);
 out:
     console_restore();
@@ -886,6 +904,10 @@ int main(int argc, char **argv)
         return cli_snapshot(argc - 1, argv + 1);
     if (!strcmp(cmd, "migrate"))
         return cli_migrate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "agent"))
+        return cli_agent(argc - 1, argv + 1);
+    if (!strcmp(cmd, "cluster"))
+        return cli_cluster(argc - 1, argv + 1);
     bool restore = !strcmp(cmd, "restore");
     if (!strcmp(cmd, "run") || !strcmp(cmd, "up") || restore) {
         /* corral restore DIR [options] = corral run --restore DIR [options] */

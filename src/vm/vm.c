@@ -585,6 +585,13 @@ static int handle_stop_locked(struct vm *vm, int stop, int sig)
             fprintf(stderr, "corral: guest reported failure (code %d)\n", code);
         return code > 0 && code < 256 ? code : 1;
     default:
+        if (vm->fenced) {
+            if (vm->con.restore)
+                vm->con.restore();
+            fprintf(stderr, "corral: error: fenced: %s went stale (the cluster agent is "
+                            "gone); the VM stopped\n", vm->fence.path);
+            return 125;
+        }
         if (vm->timed_out) {
             if (vm->con.restore)
                 vm->con.restore();
@@ -594,6 +601,13 @@ static int handle_stop_locked(struct vm *vm, int stop, int sig)
         }
         return sig ? 128 + sig : 0;
     }
+}
+
+void vm_set_fence(struct vm *vm, const char *path, int64_t timeout_ms)
+{
+    vm->fence.path = (char *)path;
+    vm->fence.timeout_ms = timeout_ms;
+    vm->fence.next_check_ns = 0;
 }
 
 void vm_set_timeout(struct vm *vm, double seconds)
@@ -621,6 +635,19 @@ int vm_run(struct vm *vm, volatile sig_atomic_t *sig)
             } else {
                 vm->quit_requested = true;
                 vm->exit_status = 128 + s;
+            }
+        }
+        if (!vm->fenced && vm_fence_expired(&vm->fence, vclock_host_now_ns(), &timeout)) {
+            /* Our agent is gone or lost the cluster: the VM may already be
+             * restarting elsewhere. Stop now, without a shutdown. */
+            vm->fenced = true;
+            log_error("fenced: %s not touched for %lld ms (the cluster agent is gone); "
+                      "stopping", vm->fence.path, (long long)vm->fence.timeout_ms);
+            if (vm->m) {
+                machine_request_stop(vm->m, MACHINE_QUIT, 0);
+            } else {
+                vm->quit_requested = true;
+                vm->exit_status = 125;
             }
         }
         if (!vm->m && vm->quit_requested) {

@@ -17,6 +17,7 @@
 #include "core/ring.h"
 #include "machine/virt.h"
 #include "vm/config.h"
+#include "vm/fence.h"
 #include "vm/snapshot.h"
 #include "vm/state.h"
 
@@ -64,6 +65,8 @@ struct vm {
     unsigned resets;
     int64_t timeout_ns;           /* --timeout: 0 = none */
     bool timed_out;
+    struct vm_fence fence;        /* --fence-file (vm/fence.h); main thread */
+    bool fenced;
 
     _Atomic uint64_t con_tx_bytes, con_rx_bytes;
 
@@ -188,6 +191,9 @@ int vm_run(struct vm *vm, volatile sig_atomic_t *sig);
 /* Stop the guest `seconds` after it starts (a runaway test): vm_run then
  * prints why and returns 124. Before vm_run. */
 void vm_set_timeout(struct vm *vm, double seconds);
+/* Stop at once (exit 125) when `path` goes untouched for timeout_ms
+ * (vm/fence.h). Before vm_run; path must outlive the VM. */
+void vm_set_fence(struct vm *vm, const char *path, int64_t timeout_ms);
 
 /* Snapshots (vm/snapshot.h). Create: Paused only; the VM stays paused.
  * Load: a fresh process before any configuration; builds the machine
