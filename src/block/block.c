@@ -49,7 +49,8 @@ int blk_open_chain(const char *path, const struct blk_open_opts *o, struct blk_c
         }
     }
     struct blk_file f;
-    int r = blk_file_open(&f, path, o->readonly, o->cache, err, errlen);
+    int r = o->inactive ? blk_file_open_inactive(&f, path, o->readonly, o->cache, err, errlen)
+                        : blk_file_open(&f, path, o->readonly, o->cache, err, errlen);
     if (r)
         return r;
     struct stat fst;
@@ -88,6 +89,15 @@ int blk_open_chain(const char *path, const struct blk_open_opts *o, struct blk_c
     }
     if (!strcmp(fmt, "raw"))
         return blk_raw_from_file(path, &f, o->readonly, o->cache, out, err, errlen);
+    if (o->inactive && (r = blk_file_activate(&f, path, err, errlen))) {
+        /* No hand-over for qcow2 (its metadata caches would need reading
+         * again once the source let go): it must be free now. */
+        size_t n = strlen(err);
+        snprintf(err + n, errlen > n ? errlen - n : 0, " (a qcow2 disk on shared storage "
+                 "cannot be live-migrated yet: use a raw image, or --migrate-disks)");
+        blk_file_close(&f);
+        return r;
+    }
     struct blk_chain local = { .depth = 0 };
     if (!chain) {
         local.dev[0] = st.st_dev;

@@ -34,6 +34,13 @@ struct blk_backend_ops {
     /* Back to read-write (undoes make_readonly; commit, failed overlay
      * switches). -EBUSY when another process now uses the file. */
     int (*make_writable)(struct blk_backend *b);
+    /* Optional (raw only): a live migration's hand-over of an image both
+     * ends open (shared storage). The source flushes and lets go of its
+     * locks (inactivate) before it sends the devices; the destination,
+     * which opened with blk_open_opts.inactive, takes them (activate:
+     * -EBUSY while the source still holds them). */
+    int (*inactivate)(struct blk_backend *b);
+    int (*activate)(struct blk_backend *b, char *err, size_t errlen);
     void (*close)(struct blk_backend *b);
 };
 
@@ -62,6 +69,7 @@ struct blk_open_opts {
     const char *format;     /* "raw", "qcow2" or NULL: probe */
     bool readonly;
     enum blk_cache cache;
+    bool inactive; /* a migration's destination: see blk_backend_ops.activate */
 };
 
 /* Open an image. Only regular files and block devices (a FIFO or socket

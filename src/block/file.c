@@ -85,8 +85,8 @@ static int apply_locks(struct blk_file *f, const char *path, bool writer, char *
     return 0;
 }
 
-int blk_file_open(struct blk_file *f, const char *path, bool readonly, enum blk_cache cache,
-                  char *err, size_t errlen)
+static int file_open(struct blk_file *f, const char *path, bool readonly, enum blk_cache cache,
+                     bool inactive, char *err, size_t errlen)
 {
     struct stat st;
     int r;
@@ -136,9 +136,18 @@ int blk_file_open(struct blk_file *f, const char *path, bool readonly, enum blk_
     if (pb < 512 || pb > 65536 || (pb & (pb - 1)))
         pb = 4096;
     f->blksize = pb;
-    if ((r = apply_locks(f, path, !readonly, err, errlen)))
+    f->want_write = !readonly;
+    if (inactive) {
+        /* Only "I read": the source still writes and refuses sharing. */
+        if ((r = lock_byte(fd, LOCK_PERM_BASE + PERM_READ, F_RDLCK)) && !lock_unsupported(r)) {
+            snprintf(err, errlen, "%s: cannot lock the image: %s", path, strerror(-r));
+            goto err_close;
+        }
+        f->inactive = true;
+    } else if ((r = apply_locks(f, path, !readonly, err, errlen))) {
         goto err_close;
-    f->writable = !readonly;
+    }
+    f->writable = !readonly && !inactive;
     off_t end = lseek(fd, 0, SEEK_END);
     if (end < 0) {
         r = -errno;
@@ -151,6 +160,45 @@ err_close:
     close(fd);
     f->fd = -1;
     return r;
+}
+
+int blk_file_open(struct blk_file *f, const char *path, bool readonly, enum blk_cache cache,
+                  char *err, size_t errlen)
+{
+    return file_open(f, path, readonly, cache, false, err, errlen);
+}
+
+int blk_file_open_inactive(struct blk_file *f, const char *path, bool readonly,
+                           enum blk_cache cache, char *err, size_t errlen)
+{
+    return file_open(f, path, readonly, cache, true, err, errlen);
+}
+
+int blk_file_activate(struct blk_file *f, const char *path, char *err, size_t errlen)
+{
+    if (!f->inactive)
+        return 0;
+    int r = apply_locks(f, path, f->want_write, err, errlen);
+    if (r) {
+        f->inactive = false;
+        blk_file_inactivate(f); /* back to holding only the read lock */
+        return r;
+    }
+    f->inactive = false;
+    f->writable = f->want_write;
+    return 0;
+}
+
+void blk_file_inactivate(struct blk_file *f)
+{
+    if (f->inactive || f->fd < 0)
+        return;
+    for (int b = LOCK_PERM_BASE + 1; b < LOCK_PERM_BASE + 4; b++)
+        (void)lock_byte(f->fd, b, F_UNLCK);
+    for (int b = LOCK_SHARED_BASE; b < LOCK_SHARED_BASE + 4; b++)
+        (void)lock_byte(f->fd, b, F_UNLCK);
+    f->inactive = true;
+    f->writable = false;
 }
 
 void blk_file_close(struct blk_file *f)

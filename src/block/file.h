@@ -14,6 +14,8 @@ struct blk_file {
     int fd;
     bool direct;        /* O_DIRECT: buffers, offsets, lengths aligned */
     bool writable;      /* holds the writer's locks */
+    bool inactive;      /* holds only the consistent-read lock (a migration's hand-over) */
+    bool want_write;    /* opened read-write: what activation takes */
     uint32_t align;     /* O_DIRECT alignment */
     uint32_t blksize;   /* st_blksize, sanitised */
     uint64_t size;      /* at open */
@@ -21,6 +23,18 @@ struct blk_file {
 
 int blk_file_open(struct blk_file *f, const char *path, bool readonly, enum blk_cache cache,
                   char *err, size_t errlen) WARN_UNUSED;
+/* Open for a migration's destination while the source still runs on the
+ * same (shared) file: read-write, but holding only the shared
+ * consistent-read lock and checking nothing against writers;
+ * blk_file_activate takes the rest once the source has let go. */
+int blk_file_open_inactive(struct blk_file *f, const char *path, bool readonly,
+                           enum blk_cache cache, char *err, size_t errlen) WARN_UNUSED;
+/* Take the locks an open would have taken: -EBUSY (message in err) while
+ * another process still holds what we need. */
+int blk_file_activate(struct blk_file *f, const char *path, char *err, size_t errlen) WARN_UNUSED;
+/* Let go of every lock but the shared consistent-read one (the source's
+ * side of the hand-over; the caller has flushed). */
+void blk_file_inactivate(struct blk_file *f);
 void blk_file_close(struct blk_file *f);
 /* Drop the writer's lock bytes and O_RDWR use: keep a shared reader lock. */
 int blk_file_lock_readonly(struct blk_file *f, const char *path, char *err,

@@ -89,6 +89,21 @@ static int raw_make_readonly(struct blk_backend *b)
     return blk_file_lock_readonly(&r->f, b->path, err, sizeof(err));
 }
 
+static int raw_inactivate(struct blk_backend *b)
+{
+    struct raw *r = to_raw(b);
+    int e = b->readonly ? 0 : raw_flush(b);
+    if (e)
+        return e;
+    blk_file_inactivate(&r->f);
+    return 0;
+}
+
+static int raw_activate(struct blk_backend *b, char *err, size_t errlen)
+{
+    return blk_file_activate(&to_raw(b)->f, b->path, err, errlen);
+}
+
 static int raw_make_writable(struct blk_backend *b)
 {
     struct raw *r = to_raw(b);
@@ -118,6 +133,8 @@ static const struct blk_backend_ops raw_ops = {
     .write_zeroes = raw_write_zeroes,
     .make_readonly = raw_make_readonly,
     .make_writable = raw_make_writable,
+    .inactivate = raw_inactivate,
+    .activate = raw_activate,
     .close = raw_close,
 };
 

@@ -19,7 +19,7 @@ static const char agent_help[] =
     "\n"
     "Join this host to a Corral cluster kept in etcd and run the VMs the\n"
     "cluster places on it, each as its own 'corral run' process. Stopping the\n"
-    "agent leaves its VMs running for the fence timeout (lease - 3 s): an\n"
+    "agent leaves its VMs running for the fence timeout (lease/2 - 1 s): an\n"
     "agent restarted by then adopts them; otherwise they stop and the cluster\n"
     "restarts the ones with shared storage on other hosts.\n"
     "\n"
@@ -31,7 +31,7 @@ static const char agent_help[] =
     "  --cpus N           harts offered (default: the host's CPUs)\n"
     "  --state-dir DIR    VM sockets, consoles and logs\n"
     "                     (default: $XDG_RUNTIME_DIR or /tmp, then corral-agent-HOST)\n"
-    "  --lease SECONDS    the host's etcd lease, 5..60 (default 6): a host is\n"
+    "  --lease SECONDS    the host's etcd lease, 5..60 (default 10): a host is\n"
     "                     declared lost this long after its agent stops answering\n"
     "  -h, --help         this help\n";
 
@@ -71,7 +71,7 @@ int cli_agent(int argc, char **argv)
         { "lease", required_argument, NULL, 'l' },  { "help", no_argument, NULL, 'h' },
         { 0 },
     };
-    struct cluster_agent_opts o = { .etcd = getenv("CORRAL_ETCD"), .ttl = 6,
+    struct cluster_agent_opts o = { .etcd = getenv("CORRAL_ETCD"), .ttl = 10,
                                     .cpus = (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
                                     .memory_mib = default_memory_mib() };
     long n;

@@ -6,16 +6,22 @@
  *      should run here, stop what should not, kill (fence) what belongs to
  *      another host, and drive migrations from either end;
  *   4. as leader, moves the VMs of lost hosts to surviving ones.
- * Timing of the fence (TTL = lease seconds, default 6): the heartbeat is
- * touched only when the last successful keepalive is under 1.2 s old, so
- * the lease outlives every touch by at least TTL - 1.2 s; VMs stop (their
- * harts halt) when the file is TTL - 3 s old, checked every 200 ms. A dead or cut-off agent's VMs are therefore gone before
+ * The lease is kept alive, and the heartbeat file touched, by a thread of
+ * its own, so that a slow reconcile (etcd or a VM's API answering late on
+ * a loaded host) never starves them.
+ * Timing of the fence (TTL = lease seconds, default 10): the heartbeat is
+ * touched only while the last successful keepalive is under TTL/2 old, so
+ * the lease outlives every touch by at least TTL/2; VMs stop (their harts
+ * halt) when the file is TTL/2 - 1 s old, checked every 200 ms. A dead or
+ * cut-off agent's VMs are therefore gone before its lease expires. A dead or cut-off agent's VMs are therefore gone before
  * its lease expires and the leader restarts them elsewhere. */
 #include "cluster/agent.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +38,8 @@
 #include "cluster/records.h"
 
 #define AGENT_TICK_MS 250
-#define KEEPALIVE_MS 800
-#define TOUCH_MAX_AGE_MS 1200 /* touch the heartbeat only with a keepalive this fresh */
+#define KEEPALIVE_MS 500
+#define HEARTBEAT_MS 250
 #define STOP_GRACE_MS 20000
 #define START_TIMEOUT_MS 60000
 
@@ -42,9 +48,15 @@ struct agent {
     struct etcd *e;
     struct agent_procs procs;
     char heartbeat[4096];
-    int64_t lease;
-    int64_t last_keepalive_ok, last_keepalive_try;
+    int64_t lease; /* main thread: the one joined with */
+    int64_t last_try;
     bool registered;
+    /* Shared with the lease thread. */
+    pthread_t lease_thread;
+    _Atomic int64_t live_lease;      /* 0: none to keep */
+    _Atomic int64_t last_keepalive_ok; /* monotonic ms */
+    _Atomic bool lease_lost;
+    _Atomic bool quit;
     struct cluster_view view;
 };
 
@@ -95,7 +107,9 @@ static int join(struct agent *a)
     if (r)
         return r;
     a->registered = true;
-    a->last_keepalive_ok = mono_ms();
+    atomic_store(&a->last_keepalive_ok, mono_ms());
+    atomic_store(&a->lease_lost, false);
+    atomic_store(&a->live_lease, a->lease);
     /* Status records were on the old lease: rewrite them. */
     for (int i = 0; i < AGENT_MAX_PROCS; i++)
         a->procs.p[i].state[0] = '\0';
@@ -122,34 +136,53 @@ static void kill_all(struct agent *a, const char *why)
     }
 }
 
+/* The lease thread: keepalive every KEEPALIVE_MS on its own etcd handle,
+ * and the heartbeat touched while the lease is surely alive. */
+static void *lease_main(void *opaque)
+{
+    struct agent *a = opaque;
+    char err[256];
+    struct etcd *e = etcd_open(a->o->etcd, err, sizeof(err));
+    int64_t last_try = 0;
+    while (!atomic_load(&a->quit)) {
+        int64_t now = mono_ms(), lease = atomic_load(&a->live_lease);
+        if (e && lease && now - last_try >= KEEPALIVE_MS) {
+            last_try = now;
+            int r = etcd_lease_keepalive(e, lease, NULL);
+            if (!r) {
+                atomic_store(&a->last_keepalive_ok, mono_ms());
+            } else if (r == -ENOENT && atomic_load(&a->live_lease) == lease) {
+                atomic_store(&a->live_lease, 0);
+                atomic_store(&a->lease_lost, true);
+            }
+        }
+        now = mono_ms();
+        if (atomic_load(&a->live_lease) &&
+            now - atomic_load(&a->last_keepalive_ok) < a->o->ttl * 1000LL / 2)
+            touch_heartbeat(a);
+        usleep(HEARTBEAT_MS * 1000);
+    }
+    etcd_close(e);
+    return NULL;
+}
+
 static void keep_lease(struct agent *a)
 {
     int64_t now = mono_ms();
-    if (!a->registered) {
-        if (now - a->last_keepalive_try >= KEEPALIVE_MS) {
-            a->last_keepalive_try = now;
-            if (!join(a))
-                say(a, "joined the cluster (lease %lld, %d s)", (long long)a->lease, a->o->ttl);
-        }
-    } else if (now - a->last_keepalive_try >= KEEPALIVE_MS) {
-        a->last_keepalive_try = now;
-        int r = etcd_lease_keepalive(a->e, a->lease, NULL);
-        if (!r) {
-            a->last_keepalive_ok = now;
-        } else if (r == -ENOENT) {
-            /* The cluster has declared us dead: our VMs may be restarting
-             * elsewhere already. Stop them, then join again. */
-            say(a, "lease expired: %s", etcd_error(a->e));
-            kill_all(a, "fenced");
-            a->registered = false;
-        } else {
-            say(a, "keepalive: %s", etcd_error(a->e));
-        }
+    if (a->registered && atomic_load(&a->lease_lost)) {
+        /* The cluster has declared us dead: our VMs may be restarting
+         * elsewhere already. Stop them, then join again. */
+        say(a, "lease expired: the cluster counts this host as lost");
+        kill_all(a, "fenced");
+        a->registered = false;
     }
-    if (a->registered && now - a->last_keepalive_ok <= TOUCH_MAX_AGE_MS)
-        touch_heartbeat(a);
-    else if (a->registered && now - a->last_keepalive_ok > (a->o->ttl - 1) * 1000LL)
-        kill_all(a, "etcd unreachable"); /* the VMs fence themselves too */
+    if (!a->registered && now - a->last_try >= KEEPALIVE_MS) {
+        a->last_try = now;
+        if (!join(a))
+            say(a, "joined the cluster again (lease %lld, %d s)", (long long)a->lease, a->o->ttl);
+    }
+    if (a->registered && now - atomic_load(&a->last_keepalive_ok) > (a->o->ttl - 1) * 1000LL)
+        kill_all(a, "etcd unreachable"); /* they have fenced themselves already */
 }
 
 /* ---- status ---- */
@@ -557,7 +590,7 @@ int cluster_agent_run(const struct cluster_agent_opts *o, volatile sig_atomic_t 
     }
     a.procs.corral = o->corral;
     a.procs.state_dir = o->state_dir;
-    a.procs.fence_timeout_s = o->ttl - 3;
+    a.procs.fence_timeout_ms = o->ttl * 1000 / 2 - 1000;
     snprintf(a.heartbeat, sizeof(a.heartbeat), "%s/heartbeat", o->state_dir);
     a.procs.fence_file = a.heartbeat;
     /* VMs that outlived a previous agent in this state directory. */
@@ -571,6 +604,11 @@ int cluster_agent_run(const struct cluster_agent_opts *o, volatile sig_atomic_t 
         return 1;
     }
     touch_heartbeat(&a);
+    if (pthread_create(&a.lease_thread, NULL, lease_main, &a)) {
+        fprintf(stderr, "corral: error: agent: cannot start its lease thread\n");
+        etcd_close(a.e);
+        return 1;
+    }
     say(&a, "joined the cluster at %s as %s (%u harts, %llu MiB, lease %d s)", o->etcd, o->addr,
         o->cpus, (unsigned long long)o->memory_mib, o->ttl);
     while (!*stop) {
@@ -583,6 +621,8 @@ int cluster_agent_run(const struct cluster_agent_opts *o, volatile sig_atomic_t 
     /* Leave the VMs and the lease: a restarted agent within the fence
      * timeout adopts them; otherwise they stop and the cluster moves them. */
     say(&a, "stopping; %s", "its VMs run on until they fence (a restarted agent adopts them)");
+    atomic_store(&a.quit, true);
+    pthread_join(a.lease_thread, NULL);
     cluster_view_free(&a.view);
     etcd_close(a.e);
     return 0;

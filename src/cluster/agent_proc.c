@@ -83,7 +83,7 @@ struct agent_proc *agent_proc_start(struct agent_procs *t, const char *name, enu
     snprintf(cfg, sizeof(cfg), "%s/%s.json", t->state_dir, name);
     snprintf(logf, sizeof(logf), "%s/%s.log", t->state_dir, name);
     snprintf(console_arg, sizeof(console_arg), "file:%s", p->console);
-    snprintf(fence_to, sizeof(fence_to), "%d", t->fence_timeout_s);
+    snprintf(fence_to, sizeof(fence_to), "%.1f", t->fence_timeout_ms / 1000.0);
     unlink(p->sock);
     int r;
     if (role == AGENT_MAIN && (r = write_file(cfg, config_json))) {

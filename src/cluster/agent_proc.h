@@ -42,7 +42,7 @@ struct agent_proc {
 struct agent_procs {
     struct agent_proc p[AGENT_MAX_PROCS];
     const char *corral, *state_dir, *fence_file;
-    int fence_timeout_s;
+    int fence_timeout_ms;
 };
 
 /* The process of `name` in `role` (NULL: none). */

@@ -180,7 +180,8 @@ static int create_virtio(struct machine *m, char *err)
             snprintf(err, VIRT_ERR_LEN, "--disk: no file given");
             return -EINVAL;
         }
-        struct blk_open_opts bo = { .format = dk->format, .readonly = dk->readonly };
+        struct blk_open_opts bo = { .format = dk->format, .readonly = dk->readonly,
+                                    .inactive = dk->inactive };
         if (dk->cache && blk_parse_cache(dk->cache, &bo.cache)) {
             snprintf(err, VIRT_ERR_LEN, "--disk %s: cache=%s: writeback, none or unsafe",
                      dk->path, dk->cache);
@@ -771,4 +772,37 @@ void machine_announce(struct machine *m)
     for (unsigned i = 0; i < MACHINE_MAX_NICS; i++)
         if (m->net[i])
             virtio_net_announce(m->net[i]);
+}
+
+int machine_disks_inactivate(struct machine *m, char *err)
+{
+    for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++) {
+        struct blk_backend *b = m->blk[i] ? virtio_blk_backend(m->blk[i]) : NULL;
+        int r = b && b->ops->inactivate ? b->ops->inactivate(b) : 0;
+        if (r) {
+            snprintf(err, VIRT_ERR_LEN, "%.300s: cannot flush it for the hand-over: %s", b->path,
+                     strerror(-r));
+            return r;
+        }
+    }
+    return 0;
+}
+
+int machine_disks_activate(struct machine *m, int timeout_ms, char *err)
+{
+    for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++) {
+        struct blk_backend *b = m->blk[i] ? virtio_blk_backend(m->blk[i]) : NULL;
+        if (!b || !b->ops->activate)
+            continue;
+        /* The source lets go just before it sends the devices; its
+         * unlock may land a moment after our first try. */
+        int r, waited = 0;
+        while ((r = b->ops->activate(b, err, VIRT_ERR_LEN)) == -EBUSY && waited < timeout_ms) {
+            usleep(10000);
+            waited += 10;
+        }
+        if (r)
+            return r;
+    }
+    return 0;
 }

@@ -45,6 +45,8 @@ struct machine_disk {
     const char *cache;      /* "writeback" (NULL), "none" (O_DIRECT), "unsafe" */
     const char *serial;     /* virtio-blk get-id; NULL: derived from slot */
     bool readonly;
+    bool inactive;          /* a migration's destination: locks taken at
+                             * the hand-over (machine_disks_activate) */
     struct ratelimit_cfg rate_limit; /* all zero: none */
     char *strings;          /* heap copy the strings above point into
                              * (machine_parse_disk); machine_disk_release */
@@ -226,6 +228,13 @@ int machine_reset(struct machine *m, char *err) WARN_UNUSED;
  * stopped, device polling held, the guest clock stopped. Idempotent.
  * Main/API thread. */
 void machine_quiesce(struct machine *m);
+/* A live migration's hand-over of disks both ends open (shared storage):
+ * the quiesced source flushes and lets go of its image locks; the
+ * destination takes them, retrying for up to timeout_ms while the source
+ * still holds them. Disks without the hand-over (qcow2, or opened
+ * normally) are left as they are. 0, or -errno with the disk in err. */
+int machine_disks_inactivate(struct machine *m, char *err) WARN_UNUSED;
+int machine_disks_activate(struct machine *m, int timeout_ms, char *err) WARN_UNUSED;
 /* Harvest the dirty log into bits[] while harts run (live migration): the
  * harts are parked for the instant of the harvest so that none keeps a
  * store TLB entry filled before it. Returns the pages harvested. Not

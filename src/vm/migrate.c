@@ -294,7 +294,7 @@ static void *source_thread(void *arg)
     size_t cap = 0;
     struct state_section s;
     struct state_out o;
-    bool paused = false, split = false;
+    bool paused = false, split = false, disks_handed = false;
     int64_t t_pause = 0;
     uint64_t *bits = calloc(gmem_dirty_words(ram), sizeof(uint64_t));
     int64_t t0 = vclock_host_now_ns();
@@ -426,6 +426,9 @@ static void *source_thread(void *arg)
         /* The disks are whole there before the guest runs there. */
         if ((r = send_disks(a, fd, true, err)))
             goto fail;
+        if ((r = machine_disks_inactivate(m, err)))
+            goto fail;
+        disks_handed = true;
         uint64_t *stale = mig_encoder_stale(a->enc);
         uint64_t missing = 0;
         for (size_t w = 0; w < gmem_dirty_words(ram); w++)
@@ -458,6 +461,12 @@ static void *source_thread(void *arg)
         (r = send_round_end(fd, UINT32_MAX, sent, err)))
         goto fail;
     t_last = vclock_host_now_ns();
+    /* Disks on shared storage: the destination takes their locks once it
+     * has the devices; from here the guest must not run here unless the
+     * migration fails (then they are taken back). */
+    if ((r = machine_disks_inactivate(m, err)))
+        goto fail;
+    disks_handed = true;
     state_out_free(&o);
     state_out_init(&o);
     state_begin(&o, "devices", 1, 0);
@@ -501,6 +510,19 @@ fail:
         log_error("post-copy migration to %s failed: %s; the VM stays paused here (its "
                   "memory was split between the two processes)", a->uri, err);
         goto out;
+    }
+    if (disks_handed) {
+        char e2[VIRT_ERR_LEN];
+        if (machine_disks_activate(m, 3000, e2)) {
+            /* The destination holds them: it may be running the guest. */
+            pthread_mutex_lock(&vm->lock);
+            vm->state = VM_PAUSED;
+            pthread_mutex_unlock(&vm->lock);
+            set_status(vm, "failed", err);
+            log_error("migration to %s failed after the disk hand-over (%s); taking the disks "
+                      "back failed: %s; the VM stays paused here", a->uri, err, e2);
+            goto out;
+        }
     }
     if (paused)
         machine_resume(m);
@@ -739,6 +761,10 @@ static int incoming_stream(struct vm *vm, int fd, const char *uri, char *err)
             goto refuse;
         }
         vm->create_disks = true;
+    } else {
+        /* The source may be using the same files (shared storage): take
+         * their locks only when it has let go of them. */
+        vm->disks_inactive = true;
     }
     pthread_mutex_lock(&vm->lock);
     r = vm->state == VM_NOT_STARTED && !vm->m ? vm_restore_build_locked(vm, &sc, &m, why)
@@ -817,6 +843,11 @@ static int incoming_stream(struct vm *vm, int fd, const char *uri, char *err)
             snprintf(why, sizeof(why), "unexpected frame '%s'", s.id);
             goto refuse;
         }
+    }
+    if (machine_disks_activate(m, 3000, why)) {
+        snprintf(err, VM_ERR_LEN, "%.400s", why);
+        snprintf(why, sizeof(why), "disk hand-over: %.400s", err);
+        goto refuse;
     }
     /* Post-copy: pages arrive on their own thread from here on, so the
      * loads below (and the guest) may touch RAM that is still missing. */

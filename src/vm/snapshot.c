@@ -561,6 +561,8 @@ int vm_restore_build_locked(struct vm *vm, const struct machine_saved_config *sc
     struct machine_config build;
     if ((r = vmcfg_to_machine(&vm->cfg, &build, err)))
         return r;
+    for (unsigned i = 0; i < build.ndisks; i++)
+        build.disks[i].inactive = vm->disks_inactive;
     build.console_write = vm_console_sink;
     build.console_opaque = vm;
     if ((r = machine_create(out, &build, err)))

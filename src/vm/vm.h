@@ -95,6 +95,7 @@ struct vm {
     /* Incoming storage migration: the disks are created here (never an
      * existing file); on failure the ones created are removed. */
     bool create_disks;
+    bool disks_inactive; /* incoming: disks opened for the hand-over (machine_disks_activate) */
     /* The name the VM had on the source ("vm-name"), for the registry. */
     char migrated_name[VM_ID_LEN];
     char create_formats[VM_MAX_DRIVES][8]; /* the source's, disk by disk */
