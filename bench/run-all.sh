@@ -2,7 +2,7 @@
 # `make bench`: the CPU benchmark (bare-metal, instructions per second),
 # the boot benchmark (Debian kernel to corral.cmd) and the I/O benchmark
 # (virtio-blk and virtio-net throughput in the guest), each on Corral and
-# on QEMU TCG.  BENCH_REPS (default 3) runs per VMM; BENCH_ONLY=cpu|boot|io|snapshot|migrate
+# on QEMU TCG.  BENCH_REPS (default 3) runs per VMM; BENCH_ONLY=cpu|boot|io|snapshot|migrate|cluster
 # runs one of them.  Logs go to $BUILD/bench/.  bench/RESULTS.md has figures.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -17,4 +17,5 @@ case ${BENCH_ONLY:-} in boot|'') "$HERE/boot/run.sh" || status=1 ;; esac
 case ${BENCH_ONLY:-} in io|'') "$HERE/io/run.sh" || status=1 ;; esac
 case ${BENCH_ONLY:-} in snapshot|'') "$HERE/snapshot/run.sh" || status=1 ;; esac
 case ${BENCH_ONLY:-} in migrate|'') "$HERE/migrate/run.sh" || status=1 ;; esac
+case ${BENCH_ONLY:-} in cluster|'') "$HERE/cluster/run.sh" || status=1 ;; esac
 exit $status

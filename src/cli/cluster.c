@@ -618,7 +618,7 @@ int cli_cluster(int argc, char **argv)
         } else if (!strcmp(a, "--dry-run")) {
             dry_run = true;
         } else if (a[0] == '-') {
-            return cli_usage_error("cluster: unknown option '%s' (see 'corral cluster --help')", a);
+            return cli_usage_error("cluster: unknown option '%s'", a);
         } else if (nargs < 2) {
             args[nargs++] = a;
         } else {
@@ -636,9 +636,9 @@ int cli_cluster(int argc, char **argv)
         if (!strcmp(shapes[k].cmd, cmd))
             want = shapes[k].nargs;
     if (want < 0)
-        return cli_usage_error("cluster: unknown command '%s' (see 'corral cluster --help')", cmd);
+        return cli_usage_error("cluster: unknown command '%s'", cmd);
     if (nargs != want)
-        return cli_usage_error("cluster %s: wrong arguments (see 'corral cluster --help')", cmd);
+        return cli_usage_error("cluster %s: wrong arguments", cmd);
     if (!strcmp(cmd, "create") && !config)
         return cli_usage_error("cluster create: --config FILE is required%s", "");
     if (!strcmp(cmd, "migrate") && !to)
