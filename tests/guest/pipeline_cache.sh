@@ -18,18 +18,18 @@ if grep -q fetching "$tmp/run2" || ! grep -q 'up to date' "$tmp/run2"; then
 fi
 echo "ok: second run fetched nothing"
 
-# Corrupt a cached package (same size, one byte changed).
+# Corrupt a cached package (same size, one byte changed) and a built file
+# at once: one run fetches the package again and redoes the build (one
+# build, not two: the suite's time is counted).
 bb=$(ls "$C"/debs/busybox-static_*.deb)
 printf '\xff' | dd of="$bb" bs=1 seek=1000 conv=notrunc status=none
+printf 'x' >>"$C/guest/current/initramfs.cpio"
 "$G" >"$tmp/run3" 2>&1 || { cat "$tmp/run3"; echo "FAIL: run after corruption"; exit 1; }
 grep -q 'corrupt' "$tmp/run3" && grep -q 'fetching busybox-static' "$tmp/run3" ||
     { cat "$tmp/run3"; echo "FAIL: corruption not detected"; exit 1; }
 echo "ok: corrupt package detected and fetched again"
-
-# Corrupt a built file: the build is redone.
-printf 'x' >>"$C/guest/current/initramfs.cpio"
-"$G" >"$tmp/run4" 2>&1 || { cat "$tmp/run4"; echo "FAIL: run after build corruption"; exit 1; }
-grep -q 'does not match its manifest' "$tmp/run4" || { cat "$tmp/run4"; echo "FAIL: corrupt build not detected"; exit 1; }
+grep -q 'does not match its manifest' "$tmp/run3" || { cat "$tmp/run3"; echo "FAIL: corrupt build not detected"; exit 1; }
+(cd "$C/guest/current" && sha256sum --quiet -c MANIFEST) || { echo "FAIL: the rebuilt guest does not verify"; exit 1; }
 echo "ok: corrupt build detected and rebuilt"
 
 # Kill during the build, then during the kernel download.

@@ -31,7 +31,10 @@ cl_fail() {
 cl_etcd_start() {
     CL_ETCD_PORT=${CL_ETCD_PORT:-$(free_port)}
     CL_PEER_PORT=${CL_PEER_PORT:-$(free_port)}
-    export CORRAL_ETCD=http://127.0.0.1:$CL_ETCD_PORT
+    # CL_ETCD_HOST: where the hosts reach it (the root namespace's underlay
+    # address when hosts are namespaces).
+    CL_ETCD_HOST=${CL_ETCD_HOST:-127.0.0.1}
+    export CORRAL_ETCD=http://$CL_ETCD_HOST:$CL_ETCD_PORT
     etcd --name corral-test --data-dir "$CL_WORK/etcd" \
         --listen-client-urls "$CORRAL_ETCD" --advertise-client-urls "$CORRAL_ETCD" \
         --listen-peer-urls "http://127.0.0.1:$CL_PEER_PORT" \
