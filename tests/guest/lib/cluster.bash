@@ -6,7 +6,6 @@ command -v etcd >/dev/null || { echo "FAIL: etcd is not installed (scripts/deps.
 CL_WORK=$(mktemp -d)
 CL_PIDS=()
 cl_cleanup() {
-    [ -n "${CL_KEEP:-}" ] && { echo "kept $CL_WORK"; return; }
     local p
     for p in "${CL_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
     # The VMs the agents started (their registry entries name them).
@@ -15,7 +14,8 @@ cl_cleanup() {
     done
     kill -9 "${CL_ETCD_PID:-}" 2>/dev/null
     wait 2>/dev/null
-    rm -rf "$CL_WORK"
+    # CL_KEEP=1 keeps the logs, consoles and etcd's data for a look.
+    if [ -n "${CL_KEEP:-}" ]; then echo "kept $CL_WORK"; else rm -rf "$CL_WORK"; fi
 }
 trap cl_cleanup EXIT
 cl_fail() {
