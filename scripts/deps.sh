@@ -12,6 +12,7 @@ PACKAGES=(
     cpio xz-utils zstd e2fsprogs kmod curl jq ca-certificates gnupg busybox util-linux
     debian-archive-keyring time
     qemu-utils zlib1g-dev attr libseccomp-dev
+    libvdeplug-dev vde2 iproute2
 )
 
 missing=()

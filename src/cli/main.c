@@ -610,6 +610,8 @@ static int enter_jail(struct run_opts *o, bool up)
     for (unsigned i = 0; i < c.nnets; i++)
         if (c.nets[i].kind == MACHINE_NET_USER)
             r |= jail_add(&j, "/etc/resolv.conf", false, false); /* libslirp's DNS */
+        else if (c.nets[i].kind == MACHINE_NET_VDE)
+            r |= jail_add(&j, c.nets[i].vde_path, false, true); /* the switch's sockets */
     r |= jail_add(&j, o->api_sock, true, true);
     /* The log, metrics and serial outputs (flags, config file): created
      * inside, so their directories. */
