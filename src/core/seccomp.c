@@ -94,7 +94,10 @@ static const char *const group_api[] = {
     "memfd_create", "msync", "fadvise64", "getcwd", "umask", "getuid", "geteuid", "getgid",
     "getegid", "sched_getaffinity", "set_robust_list", "rseq", "sigaltstack", "tgkill",
     /* snapshot memory files' seal; post-copy's userfaultfd (destination) */
-    "fsetxattr", "fgetxattr", "userfaultfd", NULL,
+    "fsetxattr", "fgetxattr", "userfaultfd",
+    /* libvdeplug: vde_open binds the port's socket in the switch's
+     * directory and sets its mode by name */
+    "chmod", NULL,
 };
 
 /* The main thread: signal handling and what its loop does at exit. */
