@@ -10,7 +10,8 @@
 #    overlay address, so the overlay carries broadcast too; a 1472-byte
 #    ping checks the overlay keeps a 1500-byte MTU. A TAP the VMM created
 #    is gone once the VMM is.
-#  Without root, net0 is user-mode networking and only the VDE part runs.
+#  Without root (or with VNET_UNPRIVILEGED=1), net0 is user-mode
+#  networking and only the VDE part runs.
 # And bad input: a VDE switch that is not there, a bridge that is not
 # there or is no bridge, and no CAP_NET_ADMIN: one line, non-zero exit.
 source "$(dirname "$0")/lib/lib.sh"
@@ -29,8 +30,9 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+# VNET_UNPRIVILEGED=1: the non-root variant even as root.
 root=0
-[ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] && root=1
+[ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] && [ -z "${VNET_UNPRIVILEGED:-}" ] && root=1
 
 # ---- the two hosts and the switch ----
 boot=(--kernel "$dir/Image" --firmware "$dir/fw_dynamic.bin" --initrd "$dir/initramfs.cpio")
