@@ -64,7 +64,7 @@ start_vm() {
     # Kept short: the kernel command line holds 1024 bytes, URL-encoded.
     # p ADDR: ping until ADDR answers (the peer may still be booting).
     local v=10.98.0.$peer o=10.99.0.$peer
-    local cmd="ip a add 10.98.0.$me/24 dev eth1;ip l set eth1 up;p(){ for i in \$(seq 50);do ping -c1 -W1 \$1 >/dev/null&&return 0;done;return 1;};p $v&&echo V-OK;"
+    local cmd="ip a add 10.98.0.$me/24 dev eth1;ip l set eth1 up;p(){ for i in \$(seq 300);do ping -c1 -W1 \$1 >/dev/null&&return 0;done;return 1;};p $v&&echo V-OK;"
     [ $root = 1 ] && cmd+="p $o&&echo O-OK;"
     cmd+="ping -qc5 -i 0.1 -s1200 $v|grep -q ' 5 packets rec'&&echo VB-OK;"
     [ $root = 1 ] && cmd+="ping -qc5 -i 0.1 -s1200 $o >/dev/null;ping -qc2 -W2 -s1472 $o|grep -q ' 2 packets rec'&&echo OB-OK;"
@@ -76,7 +76,7 @@ start_vm() {
         net0="user,mac=$mac"
     fi
     : >"$work/$name.log"
-    "${run[@]}" "$CORRAL" run "${boot[@]}" --memory 128M --timeout 120 \
+    "${run[@]}" "$CORRAL" run "${boot[@]}" --memory 128M --timeout "$GUEST_TIMEOUT" \
         --net "$net0" --net "vde=$work/sw,mac=52:54:00:77:01:$me" \
         --api-sock "$work/$name.sock" \
         --cmdline "console=ttyS0 quiet corral.cmd=$(urlencode "$cmd")" \
@@ -115,7 +115,7 @@ if [ $root = 1 ]; then
         --bounding-set=-net_admin "$CORRAL" run "${boot[@]}" --net tap=tnocap,bridge=br0
     in_host 1 ip link del tnocap
 fi
-for _ in $(seq 900); do
+for ((i = 0; i < GUEST_TIMEOUT * 10; i++)); do
     grep -q RESULT "$work/a.log" && grep -q RESULT "$work/b.log" && break
     for p in "${vms[@]}"; do kill -0 "$p" 2>/dev/null || break 2; done
     sleep 0.1

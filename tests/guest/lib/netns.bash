@@ -13,7 +13,9 @@
 #                        replication), so TAPs on br0 in any host share one
 #                        L2 segment: corral run --net tap=NAME,bridge=br0
 #                        inside a host puts a VM on it.
-#   in_host I CMD...   run CMD in host I's namespace.
+#   in_host I CMD...   run CMD in host I's namespace. (A shell function:
+#                      for a background job whose $! is CMD itself, write
+#                      ip netns exec "$(host_ns I)" CMD... &)
 #   host_ns I          the namespace's name;  host_addr I  its underlay IP.
 #   hosts_down         kill what runs in the namespaces, remove them, the
 #                      veths and the root bridge. hosts_up arranges for it
