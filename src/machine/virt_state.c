@@ -217,7 +217,7 @@ static int vsock_config_load(struct state_section *sub, struct machine_saved_con
     return state_in_finish(b);
 }
 
-/* A decoded string kept alive in the saved config's arena. */
+/* Which bridge each saved TAP was on (written only when one was). */
 static int bridges_load(struct state_section *sub, struct machine_saved_config *sc)
 {
     struct state_in *b = &sub->body;
@@ -240,6 +240,7 @@ static int bridges_load(struct state_section *sub, struct machine_saved_config *
     return state_in_finish(b);
 }
 
+/* A decoded string kept alive in the saved config's arena. */
 static const char *keep(struct machine_saved_config *sc, struct state_in *in, bool nullable)
 {
     char buf[4096];
