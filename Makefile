@@ -12,7 +12,7 @@ ifeq ($(origin CC),default)
 CC := gcc
 endif
 BUILD ?= build
-# libfdt ships no pkg-config file on Debian 12: linked by name below.
+# libfdt and libvdeplug ship no pkg-config file on Debian 12: linked by name below.
 PKGS := slirp libzstd libxxhash jansson libmicrohttpd zlib libseccomp libcurl
 OPT ?= -O2
 CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
@@ -21,7 +21,7 @@ CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS += $(CFLAGS_BASE) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS += $(PKG_LIBS) -lfdt -lpthread -lm $(EXTRA_LDLIBS)
+LDLIBS += $(PKG_LIBS) -lfdt -lvdeplug -lpthread -lm $(EXTRA_LDLIBS)
 
 LIB_SRCS := $(filter-out src/cli/%,$(shell find src -name '*.c' | sort))
 CLI_SRCS := $(shell find src/cli -name '*.c' 2>/dev/null | sort)

@@ -13,6 +13,7 @@ PACKAGES=(
     debian-archive-keyring time
     qemu-utils zlib1g-dev attr libseccomp-dev
     libcurl4-openssl-dev etcd-server etcd-client
+    libvdeplug-dev vde2 iproute2
 )
 
 missing=()

@@ -84,7 +84,9 @@ static void print_help(void)
            "  --console stdio|pty|file:PATH  the guest console (default stdio)\n"
            "  --mmu sv39|sv48|sv57        paging mode advertised to the guest\n"
            "  --disk PATH[,readonly][,serial=S][,bw=BYTES/S][,iops=N]   virtio-blk disk (repeatable)\n"
-           "  --net user[,hostfwd=tcp::H-:G][,mac=M] | tap=NAME   virtio-net (repeatable)\n"
+           "  --net user[,hostfwd=tcp::H-:G][,mac=M] | tap=NAME[,bridge=BR] | vde=PATH\n"
+           "                     virtio-net (repeatable): user-mode, a TAP (on bridge BR),\n"
+           "                     or a port of the VDE switch at PATH (vde_switch -s PATH)\n"
            "        [,rx_bw=,tx_bw= bytes/s][,rx_pps=,tx_pps= packets/s]   rate limits\n"
            "  --rng              virtio-rng entropy device\n"
            "  --vsock cid=N,uds=PATH  virtio-vsock: host unix socket PATH (Firecracker's model)\n"
@@ -105,8 +107,8 @@ static void print_help(void)
            "  --restore DIR      start from the snapshot in DIR (see corral snapshot)\n"
            "  --incoming URI     wait for a live migration (tcp:HOST:PORT, unix:PATH, fd:N)\n"
            "  --paused           with --restore: load, but do not run until resumed\n"
-           "  --net-override IFACE=TAP  with --restore or --incoming: interface IFACE\n"
-           "                     (net0, net1...) uses this TAP instead of the saved one\n"
+           "  --net-override IFACE=TAP|PATH  with --restore or --incoming: interface IFACE\n"
+           "                     (net0, net1...) uses this TAP (or VDE switch) instead\n"
            "  --disk-override DRIVE=PATH  with --restore or --incoming: disk DRIVE (disk0...)\n"
            "                     is this image (an incoming --migrate-disks creates it)\n"
            "  --ignore-disk-changes  with --restore: accept raw disks changed since\n"
@@ -625,6 +627,8 @@ static int enter_jail(struct run_opts *o, bool up)
     for (unsigned i = 0; i < c.nnets; i++)
         if (c.nets[i].kind == MACHINE_NET_USER)
             r |= jail_add(&j, "/etc/resolv.conf", false, false); /* libslirp's DNS */
+        else if (c.nets[i].kind == MACHINE_NET_VDE)
+            r |= jail_add(&j, c.nets[i].vde_path, false, true); /* the switch's sockets */
     r |= jail_add(&j, o->api_sock, true, true);
     /* The log, metrics and serial outputs (flags, config file): created
      * inside, so their directories. */

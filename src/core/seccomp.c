@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -93,7 +94,10 @@ static const char *const group_api[] = {
     "memfd_create", "msync", "fadvise64", "getcwd", "umask", "getuid", "geteuid", "getgid",
     "getegid", "sched_getaffinity", "set_robust_list", "rseq", "sigaltstack", "tgkill",
     /* snapshot memory files' seal; post-copy's userfaultfd (destination) */
-    "fsetxattr", "fgetxattr", "userfaultfd", NULL,
+    "fsetxattr", "fgetxattr", "userfaultfd",
+    /* libvdeplug: vde_open binds the port's socket in the switch's
+     * directory and sets its mode by name */
+    "chmod", NULL,
 };
 
 /* The main thread: signal handling and what its loop does at exit. */
@@ -255,13 +259,15 @@ static int add_rules(scmp_filter_ctx ctx, enum sandbox_kind k)
             r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
                                   SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)prctls[i], 0));
         /* Terminals (the stdio and pty consoles), disk sizes, TAP set-up
-         * (a NIC hot-added through the API). */
+         * (a NIC hot-added through the API) and putting the TAP on a bridge
+         * (net/bridge.c: index, add port, bring up). */
         static const unsigned long api_ioctls[] = {
             TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, TIOCGPTN, TIOCSPTLCK,
             0x80081272 /* BLKGETSIZE64 */, 0x1268 /* BLKSSZGET */,
             0x400454ca /* TUNSETIFF */, 0x800454d2 /* TUNGETIFF */,
             0x400454d0 /* TUNSETVNETHDRSZ */, 0x400454d8 /* TUNSETOFFLOAD */,
             0x800454cf /* TUNGETFEATURES */, 0x400454d9 /* TUNSETQUEUE */,
+            SIOCGIFINDEX, SIOCBRADDIF, SIOCGIFFLAGS, SIOCSIFFLAGS,
             /* post-copy on the destination (vm/migrate_postcopy.c) */
             UFFDIO_API, UFFDIO_REGISTER, UFFDIO_UNREGISTER, UFFDIO_COPY, UFFDIO_ZEROPAGE,
         };

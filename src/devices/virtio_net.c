@@ -73,6 +73,11 @@ struct virtio_net {
     struct iothread_timer *announce_timer;
     _Atomic unsigned announce_left, announce_round;
     _Atomic uint64_t rx_packets, tx_packets, announce_frames, guest_announces, announce_acks;
+    /* Frame bytes (no virtio header) and frames lost: guest-bound ones the
+     * driver was not ready for, had no room for or that overflowed the
+     * pending queue; host-bound ones the backend refused or the link was
+     * down for. */
+    _Atomic uint64_t rx_bytes, tx_bytes, rx_dropped, tx_dropped;
     /* Under vdev.lock. Timers are NULL without an I/O thread (no limit).
      * New limits arrive in the mailbox (rx, tx) for the I/O thread. */
     struct ratelimit rx_rl, tx_rl;
@@ -148,8 +153,12 @@ static int deliver(struct virtio_net *n, const uint8_t *frame, size_t len)
     }
     virtq_push(&d->vq[RXQ], &n->rx_chain, written);
     virtio_mmio_used_locked(d, RXQ);
-    if (written)
+    if (written) {
         atomic_fetch_add_explicit(&n->rx_packets, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&n->rx_bytes, len, memory_order_relaxed);
+    } else {
+        atomic_fetch_add_explicit(&n->rx_dropped, 1, memory_order_relaxed);
+    }
     return 1;
 }
 
@@ -187,8 +196,11 @@ static bool net_rx(void *opaque, const uint8_t *frame, size_t len)
     bool taken = true;
     pthread_mutex_lock(&n->vdev.lock);
     if (!(n->status & VIRTIO_NET_S_LINK_UP) || !(n->vdev.status & VIRTIO_STATUS_DRIVER_OK) ||
-        n->vdev.broken)
-        goto out; /* link down or no driver: the frame is lost, as on a wire */
+        n->vdev.broken) {
+        /* link down or no driver: the frame is lost, as on a wire */
+        atomic_fetch_add_explicit(&n->rx_dropped, 1, memory_order_relaxed);
+        goto out;
+    }
     if (!n->pend_count && deliver(n, frame, len) != 0)
         goto out;
     if (n->pend_count < PENDING_MAX) {
@@ -198,6 +210,8 @@ static bool net_rx(void *opaque, const uint8_t *frame, size_t len)
             n->pending[(n->pend_head + n->pend_count) % PENDING_MAX] =
                 (struct pending_frame){ .len = len, .data = copy };
             n->pend_count++;
+        } else {
+            atomic_fetch_add_explicit(&n->rx_dropped, 1, memory_order_relaxed);
         }
         goto out;
     }
@@ -243,10 +257,14 @@ static void transmit(struct virtio_net *n)
                                               .iov_len = s->len - skip };
                 skip = 0;
             }
-            if (n->status & VIRTIO_NET_S_LINK_UP) {
-                n->nb->ops->send(n->nb, n->iov, k);
+            if ((n->status & VIRTIO_NET_S_LINK_UP) && n->nb->ops->send(n->nb, n->iov, k) == 0) {
                 atomic_fetch_add_explicit(&n->tx_packets, 1, memory_order_relaxed);
+                atomic_fetch_add_explicit(&n->tx_bytes, frame, memory_order_relaxed);
+            } else {
+                atomic_fetch_add_explicit(&n->tx_dropped, 1, memory_order_relaxed);
             }
+        } else {
+            atomic_fetch_add_explicit(&n->tx_dropped, 1, memory_order_relaxed);
         }
         virtq_push(q, &n->tx_chain, 0);
         pushed = true;
@@ -438,6 +456,10 @@ static void net_counters(const struct virtio_dev *d, virtio_counter_fn *emit, vo
     struct virtio_net *n = (struct virtio_net *)d; /* relaxed loads only */
     emit(ctx, "rx_packets", atomic_load_explicit(&n->rx_packets, memory_order_relaxed));
     emit(ctx, "tx_packets", atomic_load_explicit(&n->tx_packets, memory_order_relaxed));
+    emit(ctx, "rx_bytes", atomic_load_explicit(&n->rx_bytes, memory_order_relaxed));
+    emit(ctx, "tx_bytes", atomic_load_explicit(&n->tx_bytes, memory_order_relaxed));
+    emit(ctx, "rx_dropped", atomic_load_explicit(&n->rx_dropped, memory_order_relaxed));
+    emit(ctx, "tx_dropped", atomic_load_explicit(&n->tx_dropped, memory_order_relaxed));
     emit(ctx, "announce_frames", atomic_load_explicit(&n->announce_frames, memory_order_relaxed));
     emit(ctx, "guest_announces", atomic_load_explicit(&n->guest_announces, memory_order_relaxed));
     emit(ctx, "announce_acks", atomic_load_explicit(&n->announce_acks, memory_order_relaxed));

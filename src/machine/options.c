@@ -2,6 +2,7 @@
 #include "machine/options.h"
 
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,9 +164,12 @@ int machine_parse_net(const char *arg, struct machine_net *out, char *err)
     } else if ((v = value_of(f[0], "tap")) || !strcmp(f[0], "tap")) {
         out->kind = MACHINE_NET_TAP;
         out->tap_name = v;
+    } else if ((v = value_of(f[0], "vde")) || !strcmp(f[0], "vde")) {
+        out->kind = MACHINE_NET_VDE;
+        out->vde_path = v;
     } else {
-        snprintf(err, VIRT_ERR_LEN, "--net %s: unknown mode '%s' (user[,hostfwd=...] or tap=NAME)",
-                 arg, f[0]);
+        snprintf(err, VIRT_ERR_LEN, "--net %s: unknown mode '%s' (user[,hostfwd=...], "
+                 "tap=NAME[,bridge=BR] or vde=PATH)", arg, f[0]);
         goto fail;
     }
     for (int i = 1; i < n; i++) {
@@ -186,6 +190,15 @@ int machine_parse_net(const char *arg, struct machine_net *out, char *err)
         } else if (((v = value_of(f[i], "ifname")) || (v = value_of(f[i], "name"))) &&
                    out->kind == MACHINE_NET_TAP) {
             out->tap_name = v;
+        } else if ((v = value_of(f[i], "bridge")) && out->kind == MACHINE_NET_TAP) {
+            if (!*v || strlen(v) >= IFNAMSIZ || strchr(v, '/')) {
+                snprintf(err, VIRT_ERR_LEN, "--net %s: bridge=%s: an interface name of 1 to %d "
+                         "characters", arg, v, IFNAMSIZ - 1);
+                goto fail;
+            }
+            out->bridge = v;
+        } else if ((v = value_of(f[i], "path")) && out->kind == MACHINE_NET_VDE) {
+            out->vde_path = v;
         } else if (!strncmp(f[i], "rx_", 3) || !strncmp(f[i], "tx_", 3)) {
             struct ratelimit_cfg *l = f[i][0] == 'r' ? &out->rx_limit : &out->tx_limit;
             const char *k = f[i] + 3;
@@ -209,6 +222,17 @@ int machine_parse_net(const char *arg, struct machine_net *out, char *err)
     }
     if (out->kind == MACHINE_NET_TAP && (!out->tap_name || !*out->tap_name)) {
         snprintf(err, VIRT_ERR_LEN, "--net %s: tap needs an interface name (tap=NAME)", arg);
+        goto fail;
+    }
+    if (out->kind == MACHINE_NET_TAP && strlen(out->tap_name) >= IFNAMSIZ) {
+        snprintf(err, VIRT_ERR_LEN, "--net %s: a TAP name has at most %d characters", arg,
+                 IFNAMSIZ - 1);
+        goto fail;
+    }
+    if (out->kind == MACHINE_NET_VDE &&
+        (!out->vde_path || !*out->vde_path || strlen(out->vde_path) > MACHINE_VDE_PATH_MAX)) {
+        snprintf(err, VIRT_ERR_LEN, "--net %s: vde needs the switch's socket directory "
+                 "(vde=PATH, at most %d bytes)", arg, MACHINE_VDE_PATH_MAX);
         goto fail;
     }
     out->strings = buf;

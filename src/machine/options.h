@@ -12,7 +12,8 @@
 /* PATH[,format=raw][,readonly][,serial=S][,bw=BYTES_PER_S][,iops=N]
  * (",," is a literal comma; bw and iops take K, M, G suffixes) */
 int machine_parse_disk(const char *arg, struct machine_disk *out, char *err) WARN_UNUSED;
-/* user[,hostfwd=tcp::2222-:22]...[,mac=52:54:00:12:34:56] | tap=NAME[,mac=...],
+/* user[,hostfwd=tcp::2222-:22]...[,mac=52:54:00:12:34:56] | tap=NAME[,bridge=BR][,mac=...]
+ * | vde=PATH[,mac=...] (or vde,path=PATH),
  * then [,rx_bw=B][,tx_bw=B][,rx_pps=N][,tx_pps=N] (per second; rx is
  * towards the guest) */
 int machine_parse_net(const char *arg, struct machine_net *out, char *err) WARN_UNUSED;

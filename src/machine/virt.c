@@ -208,7 +208,9 @@ static int create_virtio(struct machine *m, char *err)
         const struct machine_net *nc = &c->nets[i];
         struct net_backend *nb;
         if (nc->kind == MACHINE_NET_TAP)
-            r = net_tap_open(m->io, nc->tap_name, &nb, err, VIRT_ERR_LEN);
+            r = net_tap_open(m->io, nc->tap_name, nc->bridge, &nb, err, VIRT_ERR_LEN);
+        else if (nc->kind == MACHINE_NET_VDE)
+            r = net_vde_open(m->io, nc->vde_path, &nb, err, VIRT_ERR_LEN);
         else
             r = net_user_open(m->io, nc->hostfwd, nc->nhostfwd, &nb, err, VIRT_ERR_LEN);
         if (r)

@@ -52,12 +52,16 @@ struct machine_disk {
                              * (machine_parse_disk); machine_disk_release */
 };
 
-/* --net user[,hostfwd=tcp::HOSTPORT-:GUESTPORT...][,mac=..] | tap=NAME[,mac=..],
- * both with [,rx_bw=B][,tx_bw=B][,rx_pps=N][,tx_pps=N] */
-enum machine_net_kind { MACHINE_NET_USER, MACHINE_NET_TAP };
+/* --net user[,hostfwd=tcp::HOSTPORT-:GUESTPORT...][,mac=..] | tap=NAME[,bridge=BR][,mac=..]
+ * | vde=PATH[,mac=..], all with [,rx_bw=B][,tx_bw=B][,rx_pps=N][,tx_pps=N]. The kinds'
+ * values are saved in snapshots: append, never renumber. */
+enum machine_net_kind { MACHINE_NET_USER, MACHINE_NET_TAP, MACHINE_NET_VDE };
+#define MACHINE_VDE_PATH_MAX 1023 /* a socket directory or a libvdeplug URL */
 struct machine_net {
     enum machine_net_kind kind;
     const char *tap_name;
+    const char *bridge;     /* tap: attach the TAP to this Linux bridge; NULL: none */
+    const char *vde_path;   /* vde: the switch's socket directory (vde_switch -s) */
     const char *hostfwd[MACHINE_MAX_HOSTFWD]; /* "tcp::2222-:22" as given */
     unsigned nhostfwd;
     uint8_t mac[6];
@@ -112,7 +116,7 @@ enum machine_stop {
 struct state_out;
 struct state_in;
 /* Counters a device reports (GET /metrics): name/value pairs. */
-#define MACHINE_MAX_METRICS 12
+#define MACHINE_MAX_METRICS 16
 struct machine_metrics {
     const char *label;            /* the device's name in the report */
     unsigned n;

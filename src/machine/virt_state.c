@@ -27,7 +27,7 @@
  * str firmware, kernel, initrd, cmdline, test_elf, u64 tohost,
  * u32 ndisks, per disk {u32 slot, str path, str format, u8 readonly,
  * str serial, u64 size_bytes}, u32 nnets, per NIC {u32 slot, u32 kind,
- * str tap_name, u32 nhostfwd, str hostfwd[], mac[6]}, u8 rng,
+ * str tap_name (kind 2, VDE: the switch path), u32 nhostfwd, str hostfwd[], mac[6]}, u8 rng,
  * u32 ndevices, per device {str name, str kind}, then subsections. */
 static void put_limit(struct state_out *o, const struct ratelimit_cfg *l)
 {
@@ -109,7 +109,7 @@ void machine_config_save(const struct machine *m, const char *vmm_version,
         const struct machine_net *n = &c->nets[i];
         state_put_u32(o, c->ndisks + i);
         state_put_u32(o, n->kind);
-        state_put_str(o, n->tap_name);
+        state_put_str(o, n->kind == MACHINE_NET_VDE ? n->vde_path : n->tap_name);
         state_put_u32(o, n->nhostfwd);
         for (unsigned k = 0; k < n->nhostfwd; k++)
             state_put_str(o, n->hostfwd[k]);
@@ -157,6 +157,19 @@ void machine_config_save(const struct machine *m, const char *vmm_version,
         state_put_u32(o, virtio_balloon_stats_interval(m->balloon));
         state_end(o);
     }
+    /* Subsection "nic-bridges" (optional: an older reader builds the same
+     * board and leaves its TAPs off any bridge): u32 nnets, per NIC str
+     * bridge (null: none), the bridge a destination puts its TAP on. */
+    bool bridged = false;
+    for (unsigned i = 0; i < c->nnets; i++)
+        bridged |= c->nets[i].kind == MACHINE_NET_TAP && c->nets[i].bridge;
+    if (bridged) {
+        state_begin(o, "nic-bridges", 1, STATE_F_OPTIONAL);
+        state_put_u32(o, c->nnets);
+        for (unsigned i = 0; i < c->nnets; i++)
+            state_put_str(o, c->nets[i].kind == MACHINE_NET_TAP ? c->nets[i].bridge : NULL);
+        state_end(o);
+    }
     /* Subsection "vsock" (mandatory): u64 guest_cid, str uds_path. */
     if (c->vsock_cid) {
         state_begin(o, "vsock", 1, 0);
@@ -201,6 +214,29 @@ static int vsock_config_load(struct state_section *sub, struct machine_saved_con
                              (unsigned long long)sc->cfg.vsock_cid);
     if (!sc->cfg.vsock_uds[0] || strlen(sc->cfg.vsock_uds) > VSOCK_UDS_MAX)
         return state_in_fail(b, "uds_path of %zu bytes", strlen(sc->cfg.vsock_uds));
+    return state_in_finish(b);
+}
+
+/* Which bridge each saved TAP was on (written only when one was). */
+static int bridges_load(struct state_section *sub, struct machine_saved_config *sc)
+{
+    struct state_in *b = &sub->body;
+    struct machine_config *c = &sc->cfg;
+    if (sub->version != 1)
+        return state_in_fail(b, "version %u; this Corral reads 1", sub->version);
+    uint32_t nn = state_get_u32(b);
+    if (state_in_status(b))
+        return -EINVAL;
+    if (nn != c->nnets)
+        return state_in_fail(b, "bridges for %u NICs, the machine has %u", nn, c->nnets);
+    for (unsigned i = 0; i < nn; i++) {
+        const char *br = keep(sc, b, true);
+        if (state_in_status(b))
+            return -EINVAL;
+        if (br && (c->nets[i].kind != MACHINE_NET_TAP || !*br || strlen(br) >= 16))
+            return state_in_fail(b, "NIC %u: bridge '%.20s' (not a TAP, or a bad name)", i, br);
+        c->nets[i].bridge = br;
+    }
     return state_in_finish(b);
 }
 
@@ -279,10 +315,20 @@ int machine_config_load(struct state_in *in, struct machine_saved_config *sc)
         if (state_get_u32(b) != c->ndisks + i)
             return state_in_fail(b, "NIC %u: bad slot", i);
         uint32_t kind = state_get_u32(b);
-        if (kind != MACHINE_NET_USER && kind != MACHINE_NET_TAP)
+        if (kind != MACHINE_NET_USER && kind != MACHINE_NET_TAP && kind != MACHINE_NET_VDE)
             return state_in_fail(b, "NIC %u: unknown kind %u", i, kind);
         n->kind = kind;
-        n->tap_name = keep(sc, b, true);
+        /* The host end: a TAP's name or a VDE switch's path. */
+        if (kind == MACHINE_NET_VDE) {
+            n->vde_path = keep(sc, b, true);
+            if (!n->vde_path && !state_in_status(b))
+                return state_in_fail(b, "NIC %u: a VDE port with no switch path", i);
+            if (n->vde_path && strlen(n->vde_path) > MACHINE_VDE_PATH_MAX)
+                return state_in_fail(b, "NIC %u: a VDE switch path of %zu bytes", i,
+                                     strlen(n->vde_path));
+        } else {
+            n->tap_name = keep(sc, b, true);
+        }
         n->nhostfwd = state_get_u32(b);
         if (n->nhostfwd > MACHINE_MAX_HOSTFWD)
             return state_in_fail(b, "NIC %u: %u port forwards", i, n->nhostfwd);
@@ -316,6 +362,9 @@ int machine_config_load(struct state_in *in, struct machine_saved_config *sc)
                 return -EINVAL;
         } else if (!strcmp(sub.id, "limits")) {
             if (limits_load(&sub, c))
+                return -EINVAL;
+        } else if (!strcmp(sub.id, "nic-bridges")) {
+            if (bridges_load(&sub, sc))
                 return -EINVAL;
         } else if (!(sub.flags & STATE_F_OPTIONAL)) {
             return state_in_fail(&sub.body, "unknown mandatory subsection");

@@ -1,6 +1,8 @@
 /* Network backends: where a virtio-net device's frames go. Ethernet
- * frames without any virtio header. Two backends: user-mode networking
- * through libslirp (no privileges) and a host TAP device.
+ * frames without any virtio header. Three backends: user-mode networking
+ * through libslirp (no privileges), a host TAP device (optionally put on
+ * a Linux bridge), and a port of a VDE switch through libvdeplug (a
+ * virtual switch for unprivileged users).
  * Threads: opened on the main thread before the I/O thread starts; send,
  * set_rx and the rx callback on the I/O thread only. */
 #ifndef CORRAL_NET_NET_H
@@ -46,8 +48,20 @@ struct net_backend {
  * rule or a host port that cannot be bound. */
 int net_user_open(struct iothread *io, const char *const *hostfwd, unsigned nhostfwd,
                   struct net_backend **out, char *err, size_t errlen) WARN_UNUSED;
-/* --net tap=NAME: attach to (or create) the TAP interface NAME. */
-int net_tap_open(struct iothread *io, const char *name, struct net_backend **out, char *err,
+/* --net tap=NAME[,bridge=BR]: attach to (or create) the TAP interface
+ * NAME; with a bridge, bring it up and make it a port of the existing
+ * Linux bridge BR (needs CAP_NET_ADMIN). A TAP we create is not
+ * persistent: the kernel removes it (and its bridge port) when the VMM's
+ * descriptor closes, at exit or on a crash. */
+int net_tap_open(struct iothread *io, const char *name, const char *bridge,
+                 struct net_backend **out, char *err, size_t errlen) WARN_UNUSED;
+/* Make interface `ifname` a port of bridge `bridge` and bring it up
+ * (net/bridge.c). 0 or -errno with one line in `err`. */
+int net_bridge_add_port(const char *bridge, const char *ifname, char *err,
+                        size_t errlen) WARN_UNUSED;
+/* --net vde=PATH: a new port on the VDE switch whose control socket
+ * directory is PATH (vde_switch -s PATH), or any libvdeplug URL. */
+int net_vde_open(struct iothread *io, const char *path, struct net_backend **out, char *err,
                  size_t errlen) WARN_UNUSED;
 void net_close(struct net_backend *nb);
 /* Answer MMDS (net/mmds.h) on this user-mode interface: the guest's TCP

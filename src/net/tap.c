@@ -99,8 +99,8 @@ static const char *tap_hint(int e)
     }
 }
 
-int net_tap_open(struct iothread *io, const char *name, struct net_backend **out, char *err,
-                 size_t errlen)
+int net_tap_open(struct iothread *io, const char *name, const char *bridge,
+                 struct net_backend **out, char *err, size_t errlen)
 {
     int r;
     if (!name || !*name || strlen(name) >= IFNAMSIZ) {
@@ -123,6 +123,12 @@ int net_tap_open(struct iothread *io, const char *name, struct net_backend **out
         r = -errno;
         snprintf(err, errlen, "--net tap=%s: %s%s", name, strerror(errno), tap_hint(errno));
         close(fd);
+        return r;
+    }
+    char why[160];
+    if (bridge && (r = net_bridge_add_port(bridge, name, why, sizeof(why)))) {
+        snprintf(err, errlen, "--net tap=%s: %s", name, why);
+        close(fd); /* a TAP we created goes with it */
         return r;
     }
     struct net_tap *t = calloc(1, sizeof(*t));

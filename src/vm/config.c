@@ -54,6 +54,8 @@ static void drive_free(struct vm_drive *d)
 static void net_free(struct vm_net *n)
 {
     free(n->tap_name);
+    free(n->bridge);
+    free(n->vde_path);
     for (unsigned i = 0; i < n->nhostfwd; i++)
         free(n->hostfwd[i]);
     memset(n, 0, sizeof(*n));
@@ -532,8 +534,8 @@ int vmcfg_put_net(struct vm_config *c, const char *url_id, const json_t *body, c
 {
     static const char *const keys[] = { "iface_id", "host_dev_name", "guest_mac", "type",
                                         "hostfwd", "rx_rate_limiter", "tx_rate_limiter",
-                                        "mtu", NULL };
-    const char *w = "network-interface", *tap, *mac, *type;
+                                        "mtu", "bridge", "vde_path", NULL };
+    const char *w = "network-interface", *tap, *mac, *type, *bridge, *vde;
     char id[VM_ID_LEN];
     struct vm_net n = { 0 };
     int r;
@@ -542,6 +544,8 @@ int vmcfg_put_net(struct vm_config *c, const char *url_id, const json_t *body, c
         (r = get_str(body, "host_dev_name", false, &tap, w, err)) ||
         (r = get_str(body, "guest_mac", false, &mac, w, err)) ||
         (r = get_str(body, "type", false, &type, w, err)) ||
+        (r = get_str(body, "bridge", false, &bridge, w, err)) ||
+        (r = get_str(body, "vde_path", false, &vde, w, err)) ||
         (r = get_limit(body, "rx_rate_limiter", false, &n.rx_limit, w, err)) ||
         (r = get_limit(body, "tx_rate_limiter", false, &n.tx_limit, w, err)))
         return r;
@@ -557,21 +561,39 @@ int vmcfg_put_net(struct vm_config *c, const char *url_id, const json_t *body, c
         n.mtu = (unsigned)v;
     }
     snprintf(n.id, sizeof(n.id), "%s", id);
-    /* Corral extension: "type": "user" is libslirp user-mode networking;
-     * the default (Firecracker's only kind) is a TAP device. */
+    /* Corral extension: "type": "user" is libslirp user-mode networking,
+     * "vde" a port of the VDE switch at "vde_path"; the default
+     * (Firecracker's only kind) is a TAP device, which "bridge" puts on a
+     * Linux bridge. */
     if (!type)
-        type = tap ? "tap" : "user";
+        type = tap ? "tap" : vde ? "vde" : "user";
     if (!strcmp(type, "tap")) {
         n.kind = MACHINE_NET_TAP;
         if (!tap || !*tap)
             return fail(err, "%s: a tap interface needs 'host_dev_name'", w);
+        if (strlen(tap) > 15)
+            return fail(err, "%s: 'host_dev_name' has at most 15 characters", w);
     } else if (!strcmp(type, "user")) {
         n.kind = MACHINE_NET_USER;
         if (tap)
             return fail(err, "%s: 'host_dev_name' is for type tap, not user", w);
+    } else if (!strcmp(type, "vde")) {
+        n.kind = MACHINE_NET_VDE;
+        if (!vde || !*vde || strlen(vde) > MACHINE_VDE_PATH_MAX)
+            return fail(err, "%s: a vde interface needs 'vde_path' (1 to %d bytes)", w,
+                        MACHINE_VDE_PATH_MAX);
+        if (tap)
+            return fail(err, "%s: 'host_dev_name' is for type tap, not vde", w);
     } else {
-        return fail(err, "%s: 'type' is '%s'; it must be tap or user", w, type);
+        return fail(err, "%s: 'type' is '%s'; it must be tap, user or vde", w, type);
     }
+    if (vde && n.kind != MACHINE_NET_VDE)
+        return fail(err, "%s: 'vde_path' needs type vde", w);
+    if (bridge && n.kind != MACHINE_NET_TAP)
+        return fail(err, "%s: 'bridge' needs type tap", w);
+    if (bridge && (!*bridge || strlen(bridge) > 15 || strchr(bridge, '/')))
+        return fail(err, "%s: 'bridge' '%s' is not an interface name of 1 to 15 characters",
+                    w, bridge);
     if (mac && vmcfg_parse_mac(mac, n.mac))
         return fail(err, "%s: 'guest_mac' %s is not a unicast MAC like 06:00:00:00:00:01",
                     w, mac);
@@ -597,7 +619,8 @@ int vmcfg_put_net(struct vm_config *c, const char *url_id, const json_t *body, c
             slot = i;
     if (slot == VM_MAX_NETS)
         return fail(err, "%s: at most %d network interfaces", w, VM_MAX_NETS);
-    if (vmcfg_set_str(&n.tap_name, n.kind == MACHINE_NET_TAP ? tap : NULL))
+    if (vmcfg_set_str(&n.tap_name, n.kind == MACHINE_NET_TAP ? tap : NULL) ||
+        vmcfg_set_str(&n.bridge, bridge) || vmcfg_set_str(&n.vde_path, vde))
         goto oom;
     if (fwd && json_is_array(fwd)) {
         size_t i;
@@ -933,7 +956,8 @@ int vmcfg_add_net(struct vm_config *c, const struct machine_net *mn, char *err)
                         .tx_limit = mn->tx_limit };
     snprintf(n.id, sizeof(n.id), "net%u", c->nnets);
     memcpy(n.mac, mn->mac, sizeof(n.mac));
-    if (vmcfg_set_str(&n.tap_name, mn->tap_name))
+    if (vmcfg_set_str(&n.tap_name, mn->tap_name) || vmcfg_set_str(&n.bridge, mn->bridge) ||
+        vmcfg_set_str(&n.vde_path, mn->vde_path))
         goto oom;
     for (unsigned i = 0; i < mn->nhostfwd && i < MACHINE_MAX_HOSTFWD; i++) {
         if (vmcfg_set_str(&n.hostfwd[i], mn->hostfwd[i]))
@@ -1244,10 +1268,14 @@ json_t *vmcfg_to_json(const struct vm_config *c)
     for (unsigned i = 0; i < c->nnets; i++) {
         const struct vm_net *n = &c->nets[i];
         json_t *o = json_pack("{s:s, s:s}", "iface_id", n->id, "type",
-                              n->kind == MACHINE_NET_TAP ? "tap" : "user");
+                              n->kind == MACHINE_NET_TAP   ? "tap"
+                              : n->kind == MACHINE_NET_VDE ? "vde"
+                                                           : "user");
         if (!o)
             continue;
         set_str(o, "host_dev_name", n->tap_name);
+        set_str(o, "bridge", n->bridge);
+        set_str(o, "vde_path", n->vde_path);
         if (n->mac_set) {
             char mac[18];
             snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0],
@@ -1425,6 +1453,8 @@ int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err)
         struct machine_net *m = &mc->nets[i];
         m->kind = v->kind;
         m->tap_name = v->tap_name;
+        m->bridge = v->bridge;
+        m->vde_path = v->vde_path;
         for (unsigned k = 0; k < v->nhostfwd; k++)
             m->hostfwd[k] = v->hostfwd[k];
         m->nhostfwd = v->nhostfwd;

@@ -35,6 +35,8 @@ struct vm_net {
     char id[VM_ID_LEN];
     enum machine_net_kind kind;
     char *tap_name;
+    char *bridge;        /* tap: the Linux bridge to put it on ("bridge"); NULL: none */
+    char *vde_path;      /* vde: the switch ("vde_path") */
     char *hostfwd[MACHINE_MAX_HOSTFWD];
     unsigned nhostfwd;
     uint8_t mac[6];

@@ -506,8 +506,8 @@ static int add_override(struct vm *vm, struct vm_override *list, unsigned *n, un
 int vm_add_net_override(struct vm *vm, const char *spec, char *err)
 {
     return add_override(vm, vm->net_overrides, &vm->nnet_overrides, VM_MAX_NETS,
-                        "--net-override", "net0=tap1; a TAP name has at most 15 characters",
-                        15, spec, err);
+                        "--net-override", "net0=tap1 or net0=/run/vde.ctl; a TAP name has at "
+                        "most 15 characters", MACHINE_VDE_PATH_MAX, spec, err);
 }
 
 int vm_add_disk_override(struct vm *vm, const char *spec, char *err)
@@ -516,9 +516,10 @@ int vm_add_disk_override(struct vm *vm, const char *spec, char *err)
                         "--disk-override", "disk0=/images/copy.qcow2", PATH_MAX - 1, spec, err);
 }
 
-/* The overrides onto the saved devices: a NIC override must name a TAP
- * interface; a disk override names the image to open instead (or, in
- * an incoming storage migration, to create). */
+/* The overrides onto the saved devices: a NIC override names the TAP
+ * interface (kept on the saved bridge, if any) or the VDE switch the
+ * destination plugs into; a disk override names the image to open instead
+ * (or, in an incoming storage migration, to create). */
 static int apply_overrides(struct vm *vm, char *err)
 {
     for (unsigned i = 0; i < vm->nnet_overrides; i++) {
@@ -530,10 +531,13 @@ static int apply_overrides(struct vm *vm, char *err)
         if (!n)
             return fail(err, -EINVAL, "--net-override %s: the VM has no interface '%s' "
                         "(it has %u: net0...)", o->id, o->id, vm->cfg.nnets);
-        if (n->kind != MACHINE_NET_TAP)
+        if (n->kind == MACHINE_NET_USER)
             return fail(err, -EINVAL, "--net-override %s: '%s' is user-mode networking, "
-                        "not a TAP interface", o->id, o->id);
-        if (vmcfg_set_str(&n->tap_name, o->value))
+                        "not a TAP or VDE interface", o->id, o->id);
+        if (n->kind == MACHINE_NET_TAP && strlen(o->value) > 15)
+            return fail(err, -EINVAL, "--net-override %s=%s: a TAP name has at most 15 "
+                        "characters", o->id, o->value);
+        if (vmcfg_set_str(n->kind == MACHINE_NET_VDE ? &n->vde_path : &n->tap_name, o->value))
             return fail(err, -ENOMEM, "out of memory");
     }
     for (unsigned i = 0; i < vm->ndisk_overrides; i++) {
