@@ -171,7 +171,7 @@ __attribute__((unused)) static void perf_note(const void *code, size_t len,
 
 /* ---- x86-64 emitter ---- */
 
-enum { RAX = 0, RCX = 1, RDX = 2, RSI = 6, RDI = 7 };
+enum { RAX = 0, RCX = 1, RDX = 2, RSI = 6, RDI = 7, R8 = 8, R9, R10, R11 };
 /* group-1 /ext and the r/m,reg opcodes of the same operations */
 enum { G_ADD = 0, G_OR = 1, G_AND = 4, G_SUB = 5, G_XOR = 6, G_CMP = 7 };
 enum { S_SHL = 4, S_SHR = 5, S_SAR = 7 };
@@ -179,11 +179,16 @@ enum { S_SHL = 4, S_SHR = 5, S_SAR = 7 };
 struct emit {
     uint8_t *p, *end;
     bool full;
-    /* Guest registers always live in the hart; rax may still hold the
-     * value the previous insn stored to x[rax_reg] (-1: nothing known),
-     * which the next insn's first read of that register into rax reuses
-     * (rax_hint). Set only by stx(RAX, rd) as an insn's last step. */
+    /* rax may still hold the value the previous insn stored to
+     * x[rax_reg] (-1: nothing known), which the next insn's first read of
+     * that register into rax reuses (rax_hint). Set only by stx(RAX, rd)
+     * as an insn's last step. */
     int rax_reg, rax_hint;
+    /* Register allocation (one superblock): host[r] is the host register
+     * holding guest x[r] (0: none, x[r] lives in the hart). `ra_on` is off
+     * while exit code runs with everything written back. */
+    uint8_t host[32];
+    bool ra_on;
 };
 
 static void e8(struct emit *e, unsigned v)
@@ -223,6 +228,35 @@ static void m_rdi(struct emit *e, unsigned reg, int32_t disp)
 
 #define XOFF(r) ((int32_t)(offsetof(struct hart, x) + 8 * (r)))
 
+/* mov dst, src (64-bit, any of the 16 registers) */
+static void mov_rr(struct emit *e, unsigned dst, unsigned src)
+{
+    e8(e, 0x48 | (src >= 8 ? 4 : 0) | (dst >= 8 ? 1 : 0));
+    e8(e, 0x89);
+    e8(e, 0xc0 | (src & 7) << 3 | (dst & 7));
+}
+
+/* mov reg, [rdi + disp] / mov [rdi + disp], reg (64-bit) */
+static void ld_rdi(struct emit *e, unsigned reg, int32_t disp)
+{
+    e8(e, 0x48 | (reg >= 8 ? 4 : 0));
+    e8(e, 0x8b);
+    m_rdi(e, reg & 7, disp);
+}
+
+static void st_rdi(struct emit *e, unsigned reg, int32_t disp)
+{
+    e8(e, 0x48 | (reg >= 8 ? 4 : 0));
+    e8(e, 0x89);
+    m_rdi(e, reg & 7, disp);
+}
+
+/* the host register of x[r] when it is in one now, else 0 */
+static unsigned hreg(const struct emit *e, unsigned r)
+{
+    return e->ra_on ? e->host[r] : 0;
+}
+
 /* reg = x[r] */
 static void ldx(struct emit *e, unsigned reg, unsigned r)
 {
@@ -237,9 +271,11 @@ static void ldx(struct emit *e, unsigned reg, unsigned r)
         e8(e, 0xc0 | reg << 3 | reg); /* xor reg32, reg32 */
         return;
     }
-    e8(e, 0x48);
-    e8(e, 0x8b);
-    m_rdi(e, reg, XOFF(r));
+    if (hreg(e, r)) {
+        mov_rr(e, reg, hreg(e, r));
+        return;
+    }
+    ld_rdi(e, reg, XOFF(r));
 }
 
 /* x[r] = reg (x0 stays 0) */
@@ -247,11 +283,30 @@ static void stx(struct emit *e, unsigned reg, unsigned r)
 {
     if (r == 0)
         return;
-    e8(e, 0x48);
-    e8(e, 0x89);
-    m_rdi(e, reg, XOFF(r));
+    if (hreg(e, r))
+        mov_rr(e, hreg(e, r), reg);
+    else
+        st_rdi(e, reg, XOFF(r));
     if (reg == RAX)
         e->rax_reg = (int)r;
+}
+
+/* Store every allocated register back to the hart (before anything that
+ * reads or writes guest registers in memory: helpers, exits). */
+static void writeback(struct emit *e)
+{
+    for (unsigned r = 1; r < 32; r++)
+        if (e->host[r])
+            st_rdi(e, e->host[r], XOFF(r));
+}
+
+/* Load every allocated register (at entry, after a helper call, which
+ * clobbers the caller-saved host registers they live in). */
+static void reload(struct emit *e)
+{
+    for (unsigned r = 1; r < 32; r++)
+        if (e->host[r])
+            ld_rdi(e, e->host[r], XOFF(r));
 }
 
 /* op dst, src (register forms; w: 64-bit) */
@@ -336,7 +391,13 @@ static void patch_rel32(uint8_t *at, const uint8_t *target)
 
 /* ---- translation ---- */
 
-#define JIT_BLOCK_BYTES (24u << 10) /* worst case of one block, with room */
+/* Superblocks: a block continues into the block after a not-taken
+ * conditional branch, a forward jal or a fall-through, within the head's
+ * page, up to SB_SEGS blocks and SB_INSNS insns (insn.idx is 8 bits). */
+#define SB_SEGS 16
+#define SB_INSNS 240
+/* worst case of one superblock's code and thunks, with room */
+#define JIT_BLOCK_BYTES (160u << 10)
 
 static HANDLER(jit_resume) { return i; }
 
@@ -345,11 +406,60 @@ struct slow {
     uint8_t *resume;   /* where the fast path continues */
     const struct insn *thunk;
     insn_fn fn;
+    unsigned seg;
 };
 
-/* call fn(h, thunk); return NULL from the translated code when it does */
-static void emit_helper(struct emit *e, const struct insn *thunk, insn_fn fn)
+/* The superblock being translated: its blocks ("segments") in execution
+ * order. While it runs, xb_pc and xb_block stay those of the head and the
+ * bookkeeping of the segments already passed (instret, xb_chained, xb_mem)
+ * is left undone: code that leaves from segment j first "materializes"
+ * segment j (adds what segments 0..j-1 retired, moves xb_pc/xb_block to
+ * block j), so the interpreter's handlers and hart_run see exactly the
+ * state of block j running alone. Helpers run on private insn copies whose
+ * idx/off count from the head; a NULL return from one in segment j goes
+ * through that segment's fix-up stub, which turns xb_done back into a
+ * count within block j and materializes it. */
+struct sb {
+    const struct block *seg[SB_SEGS];
+    unsigned base[SB_SEGS]; /* virtual index of the segment's first insn */
+    unsigned voff[SB_SEGS]; /* byte offset of its pc from the head's */
+    unsigned nmem[SB_SEGS]; /* loads/stores of the segments before it */
+    unsigned end[SB_SEGS];  /* index of its ending insn (n: terminator) */
+    unsigned nseg;
+    uint8_t *fix[2 * SB_INSNS]; /* rel32 of jumps to a fix-up stub */
+    uint8_t fixseg[2 * SB_INSNS];
+    unsigned nfix;
+};
+
+static void add_mem64(struct emit *e, size_t off, uint32_t v)
 {
+    if (!v)
+        return;
+    e8(e, 0x48); e8(e, 0x81);                   /* add qword [rdi+off], v */
+    m_rdi(e, G_ADD, (int32_t)off);
+    e32(e, v);
+}
+
+/* Leaving from segment j: the state of block j running alone. */
+static void materialize(struct emit *e, const struct sb *sb, unsigned j)
+{
+    if (!j)
+        return;
+    add_mem64(e, offsetof(struct hart, instret), sb->base[j]);
+    add_mem64(e, offsetof(struct hart, xb_chained), sb->base[j]);
+    add_mem64(e, offsetof(struct hart, xb_mem), sb->nmem[j]);
+    add_mem64(e, offsetof(struct hart, xb_pc), sb->voff[j]);
+    mov_imm64(e, RAX, (uint64_t)(uintptr_t)sb->seg[j]);
+    st_rdi(e, RAX, (int32_t)offsetof(struct hart, xb_block));
+}
+
+/* call fn(h, thunk) with the registers written back, then reload them;
+ * return NULL from the translated code when it does (segment 0), or go
+ * through the segment's fix-up stub. */
+static void emit_helper(struct emit *e, struct sb *sb, unsigned seg,
+                        const struct insn *thunk, insn_fn fn)
+{
+    writeback(e);
     e8(e, 0x57); /* push rdi: keeps h, and aligns the stack for the call */
     mov_imm64(e, RSI, (uint64_t)(uintptr_t)thunk);
     mov_imm64(e, RAX, (uint64_t)(uintptr_t)fn);
@@ -359,11 +469,29 @@ static void emit_helper(struct emit *e, const struct insn *thunk, insn_fn fn)
     e8(e, 0x48);
     e8(e, 0x85);
     e8(e, 0xc0); /* test rax, rax */
-    e8(e, 0x75);
-    e8(e, 0x01); /* jnz over the ret */
-    e8(e, 0xc3);
+    if (seg == 0) {
+        e8(e, 0x75);
+        e8(e, 0x01); /* jnz over the ret */
+        e8(e, 0xc3);
+    } else if (sb->nfix < 2 * SB_INSNS) {
+        sb->fixseg[sb->nfix] = (uint8_t)seg;
+        sb->fix[sb->nfix++] = jcc_rel32(e, 0x84); /* jz fix-up */
+    } else {
+        e->full = true; /* cannot happen: at most 2 per insn */
+    }
+    reload(e);
 }
 
+/* A helper of segment j returned NULL: xb_done counts from the head. */
+static void emit_fixup(struct emit *e, const struct sb *sb, unsigned j)
+{
+    e8(e, 0x81);                                /* sub dword [xb_done], b */
+    m_rdi(e, 5, (int32_t)offsetof(struct hart, xb_done));
+    e32(e, sb->base[j]);
+    materialize(e, sb, j);
+    e8(e, 0x31); e8(e, 0xc0);                   /* xor eax, eax */
+    e8(e, 0xc3);
+}
 /* tail jump into the interpreter: fn(h, at) */
 static void emit_tail(struct emit *e, const struct insn *at, insn_fn fn)
 {
@@ -522,7 +650,13 @@ static bool emit_alu(struct emit *e, const struct insn *in)
     case OP_NOP:
         return true;
     case OP_LUI:
-        if (rd) {
+        if (rd && hreg(e, rd)) {
+            unsigned hr = hreg(e, rd);
+            e8(e, 0x48 | (hr >= 8 ? 1 : 0));
+            e8(e, 0xc7);
+            e8(e, 0xc0 | (hr & 7));
+            e32(e, (uint32_t)imm);
+        } else if (rd) {
             e8(e, 0x48);
             e8(e, 0xc7);
             m_rdi(e, 0, XOFF(rd));
@@ -643,63 +777,6 @@ static bool emit_alu(struct emit *e, const struct insn *in)
         return true;
     }
     return false;
-}
-
-/* A conditional branch back to its own block's first insn (a loop that is
- * one block): when taken and chaining is allowed, continue at the top of
- * the translated code with exactly chain_core's bookkeeping for a block
- * linked to itself. Everything else (not taken, chain budget spent,
- * interrupt recheck) goes to the interpreter's branch handler, which
- * evaluates the branch again on the unchanged state. */
-static void emit_self_loop(struct emit *e, const struct insn *in,
-                           uint8_t *top, insn_fn handler)
-{
-    static const uint8_t inv[] = {
-        [OP_BEQ - OP_BEQ] = 0x85, [OP_BNE - OP_BEQ] = 0x84,
-        [OP_BLT - OP_BEQ] = 0x8d, [OP_BGE - OP_BEQ] = 0x8c,
-        [OP_BLTU - OP_BEQ] = 0x83, [OP_BGEU - OP_BEQ] = 0x82,
-    };
-    uint8_t *out[3];
-    unsigned done = in->idx + 1u;
-
-    ldx(e, RAX, in->rs1);
-    ldx(e, RCX, in->rs2);
-    rr(e, G_CMP, RAX, RCX, true);
-    out[0] = jcc_rel32(e, inv[in->op - OP_BEQ]);
-    /* cmp dword [rdi + xb_chain], 0 ; jle out */
-    e8(e, 0x83);
-    m_rdi(e, 7, (int32_t)offsetof(struct hart, xb_chain));
-    e8(e, 0);
-    out[1] = jcc_rel32(e, 0x8e);
-    /* mov eax, [rdi + irq_recheck] ; test eax, eax ; jnz out */
-    e8(e, 0x8b);
-    m_rdi(e, RAX, (int32_t)offsetof(struct hart, irq_recheck));
-    e8(e, 0x85); e8(e, 0xc0);
-    out[2] = jcc_rel32(e, 0x85);
-    /* dec dword [rdi + xb_chain] */
-    e8(e, 0xff);
-    m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain));
-    /* add qword [rdi + f], imm32 */
-    const int32_t f[] = {(int32_t)offsetof(struct hart, instret),
-                         (int32_t)offsetof(struct hart, xb_chained),
-                         (int32_t)offsetof(struct hart, xb_mem)};
-    const uint32_t v[] = {done, done, in->nmem};
-    for (int k = 0; k < 3; k++) {
-        if (!v[k])
-            continue;
-        e8(e, 0x48); e8(e, 0x81);
-        m_rdi(e, G_ADD, f[k]);
-        e32(e, v[k]);
-    }
-    e8(e, 0xe9);
-    uint8_t *at = e->p;
-    e32(e, 0);
-    if (!e->full)
-        patch_rel32(at, top);
-    for (int k = 0; k < 3; k++)
-        if (!e->full)
-            patch_rel32(out[k], e->p);
-    emit_tail(e, in, handler);
 }
 
 /* Jumps to the fallback of the exit being emitted (patched at its end). */
@@ -845,53 +922,254 @@ static void emit_jalr(struct emit *e, const struct block_cache *bc,
     emit_fallback(e, &f, in, fn);
 }
 
-/* The block's end: a branch, jal, or the fall-through terminator get
- * inline chaining; other ending insns a tail jump to their handler. */
-static void emit_end(struct emit *e, const struct block_cache *bc,
-                     const struct block *b, unsigned k, uint8_t *top)
+
+/* Exit code runs with every guest register in the hart. */
+static void exit_begin(struct emit *e, const struct sb *sb, unsigned j)
+{
+    writeback(e);
+    e->ra_on = false;
+    materialize(e, sb, j);
+}
+
+static void exit_end(struct emit *e)
+{
+    e->ra_on = true;
+    e->rax_reg = e->rax_hint = -1;
+}
+
+/* A jump back to the superblock's head (a loop): when chaining is allowed,
+ * do chain_core's bookkeeping for a block linked to itself (`vdone` insns,
+ * `vnmem` loads/stores retired) and continue at `top` with the registers
+ * still in host registers. Otherwise the interpreter's handler of `in`
+ * redoes the jump from the unchanged state (the link of a jal, `link`, is
+ * written only on the loop path). */
+static void emit_sb_loop(struct emit *e, const struct sb *sb, unsigned j,
+                         const struct insn *in, insn_fn fn, uint8_t *top,
+                         unsigned vdone, unsigned vnmem, bool link)
+{
+    struct fallbacks f = {.n = 0};
+    fb_cmp0(e, &f, offsetof(struct hart, xb_chain), 0x8e);     /* jle */
+    fb_cmp0(e, &f, offsetof(struct hart, irq_recheck), 0x85);  /* jne */
+    if (link && in->rd) {
+        ld_rdi(e, RAX, (int32_t)offsetof(struct hart, xb_pc));
+        ri(e, G_ADD, RAX, sb->voff[j] + in->off + in->len, true);
+        stx(e, RAX, in->rd);
+    }
+    e8(e, 0xff);
+    m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain)); /* dec */
+    add_mem64(e, offsetof(struct hart, instret), vdone);
+    add_mem64(e, offsetof(struct hart, xb_chained), vdone);
+    add_mem64(e, offsetof(struct hart, xb_mem), vnmem);
+    e8(e, 0xe9);
+    uint8_t *at = e->p;
+    e32(e, 0);
+    if (!e->full)
+        patch_rel32(at, top);
+    for (int k = 0; k < f.n; k++)
+        if (!e->full)
+            patch_rel32(f.at[k], e->p);
+    exit_begin(e, sb, j);
+    emit_tail(e, in, fn);
+    exit_end(e);
+}
+
+/* Continuing into segment j + 1 counts as a chain step (the timer
+ * countdown); in a budgeted hart_run (xb_chain 0) or when the countdown is
+ * spent, leave through the interpreter's handler of `in`, which ends the
+ * block there as chain_core does when it may not chain. */
+static void emit_continue(struct emit *e, const struct sb *sb, unsigned j,
+                          const struct insn *in, insn_fn fn)
+{
+    e8(e, 0xff);
+    m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain)); /* dec */
+    uint8_t *cont = jcc_rel32(e, 0x89);                     /* jns */
+    exit_begin(e, sb, j);
+    emit_tail(e, in, fn);
+    exit_end(e);
+    if (!e->full)
+        patch_rel32(cont, e->p);
+}
+
+/* The end of segment j: its ending insn or fall-through terminator. */
+static void emit_seg_end(struct emit *e, const struct block_cache *bc,
+                         const struct sb *sb, unsigned j, uint8_t *top)
 {
     static const uint8_t inv[] = {
         [OP_BEQ - OP_BEQ] = 0x85, [OP_BNE - OP_BEQ] = 0x84,
         [OP_BLT - OP_BEQ] = 0x8d, [OP_BGE - OP_BEQ] = 0x8c,
         [OP_BLTU - OP_BEQ] = 0x83, [OP_BGEU - OP_BEQ] = 0x82,
     };
+    const struct block *b = sb->seg[j];
+    unsigned k = sb->end[j];
     const struct insn *in = &b->insns[k];
+    bool last = j + 1 == sb->nseg;
+    unsigned vdone = sb->base[j] + k + (k < b->n);
+    unsigned vnmem = sb->nmem[j] + in->nmem;
+
     if (k == b->n) { /* fall through: exec_block_end */
+        if (!last) {
+            emit_continue(e, sb, j, in, in->fn);
+            return;
+        }
+        exit_begin(e, sb, j);
         emit_exit(e, b, 1, in->off, k, in->nmem, in, in->fn, NULL);
+        exit_end(e);
         return;
     }
     insn_fn fn = exec_insn_fn(in);
     int64_t taken = in->imm + (int64_t)in->off;
+    bool to_head = (int64_t)sb->voff[j] + taken == 0;
     if (in->op >= OP_BEQ && in->op <= OP_BGEU) {
-        if (taken == 0) {
-            emit_self_loop(e, in, top, fn);
-            return;
-        }
         ldx(e, RAX, in->rs1);
         ldx(e, RCX, in->rs2);
         rr(e, G_CMP, RAX, RCX, true);
         uint8_t *nt = jcc_rel32(e, inv[in->op - OP_BEQ]);
-        emit_exit(e, b, 0, taken, k + 1, in->nmem, in, fn, NULL);
+        if (to_head) {
+            emit_sb_loop(e, sb, j, in, fn, top, vdone, vnmem, false);
+        } else {
+            exit_begin(e, sb, j);
+            emit_exit(e, b, 0, taken, k + 1, in->nmem, in, fn, NULL);
+            exit_end(e);
+        }
         if (!e->full)
             patch_rel32(nt, e->p);
+        if (!last) {
+            emit_continue(e, sb, j, in, fn);
+            return;
+        }
+        exit_begin(e, sb, j);
         emit_exit(e, b, 1, in->off + in->len, k + 1, in->nmem, in, fn, NULL);
+        exit_end(e);
         return;
     }
     if (in->op == OP_JAL) {
+        if (!last) {
+            emit_continue(e, sb, j, in, fn);
+            if (in->rd) {
+                ld_rdi(e, RAX, (int32_t)offsetof(struct hart, xb_pc));
+                ri(e, G_ADD, RAX, sb->voff[j] + in->off + in->len, true);
+                stx(e, RAX, in->rd);
+            }
+            return;
+        }
+        if (to_head) {
+            emit_sb_loop(e, sb, j, in, fn, top, vdone, vnmem, true);
+            return;
+        }
+        exit_begin(e, sb, j);
         emit_exit(e, b, 0, taken, k + 1, in->nmem, in, fn, in);
+        exit_end(e);
         return;
     }
-    if (in->op == OP_JALR) {
+    exit_begin(e, sb, j);
+    if (in->op == OP_JALR)
         emit_jalr(e, bc, in, fn);
-        return;
-    }
-    emit_tail(e, in, fn);
+    else
+        emit_tail(e, in, fn);
+    exit_end(e);
 }
 
 static bool is_native_mem(const struct insn *in)
 {
     return in->op >= OP_LB && in->op <= OP_SD &&
            !(in->op <= OP_LWU && in->rd == 0);
+}
+
+static unsigned end_index(const struct block *b)
+{
+    unsigned k = 0;
+    while (k < b->n && !rv_op_ends_block(b->insns[k].op))
+        k++;
+    return k;
+}
+
+/* Grow the superblock from its head `b` (running at h->pc): follow the
+ * not-taken side of conditional branches, forward jal and fall-through
+ * while the next block starts in the same page. False when looking up a
+ * block flushed the block cache (b is gone). */
+static bool form_superblock(struct hart *h, struct block *b, struct sb *sb)
+{
+    struct block_cache *bc = h->bcache;
+    uint64_t pc0 = h->pc;
+    unsigned pgoff = (unsigned)(b->pa & (GMEM_PAGE_SIZE - 1));
+
+    memset(sb, 0, offsetof(struct sb, fix));
+    sb->nfix = 0;
+    sb->seg[0] = b;
+    sb->end[0] = end_index(b);
+    sb->nseg = 1;
+    for (;;) {
+        unsigned j = sb->nseg - 1;
+        const struct block *c = sb->seg[j];
+        unsigned k = sb->end[j];
+        const struct insn *in = &c->insns[k];
+        uint64_t next;
+        if (k == c->n)
+            next = sb->voff[j] + in->off;
+        else if (in->op >= OP_BEQ && in->op <= OP_BGEU)
+            next = sb->voff[j] + in->off + in->len;
+        else if (in->op == OP_JAL && in->imm > 0)
+            next = sb->voff[j] + in->off + (uint64_t)in->imm;
+        else
+            break;
+        unsigned used = sb->base[j] + k + (k < c->n);
+        if (sb->nseg == SB_SEGS || used + BLOCK_MAX + 1 > SB_INSNS ||
+            pgoff + next + 2 > GMEM_PAGE_SIZE)
+            break;
+        /* the same virtual page, so the fetch TLB entry the head was
+         * found through maps it */
+        const struct tlb_entry *t = tlb_lookup(h, ACCESS_FETCH, pc0 + next);
+        if (!t || pc0 + next + t->addend != b->host + next)
+            break;
+        uint64_t gen = bc->gen;
+        const struct block *nb = block_fetch_slow(h, pc0 + next);
+        if (bc->gen != gen)
+            return false;
+        if (!nb || nb == bc->one || nb == bc->trunc || nb->dead ||
+            nb->pa != b->pa + next || nb->host != b->host + next)
+            break;
+        sb->seg[j + 1] = nb;
+        sb->base[j + 1] = used;
+        sb->voff[j + 1] = (unsigned)next;
+        sb->nmem[j + 1] = sb->nmem[j] + in->nmem;
+        sb->end[j + 1] = end_index(nb);
+        sb->nseg++;
+    }
+    h->pc = pc0;
+    return true;
+}
+
+/* The guest registers used most in the superblock go to host registers
+ * (caller-saved ones the code never needs otherwise). */
+static void choose_regs(struct emit *e, const struct sb *sb)
+{
+    static const uint8_t pool[] = {R8, R9, R10, R11, RSI};
+    unsigned use[32] = {0};
+    for (unsigned j = 0; j < sb->nseg; j++) {
+        const struct block *c = sb->seg[j];
+        for (unsigned k = 0; k <= sb->end[j] && k < c->n; k++) {
+            const struct insn *in = &c->insns[k];
+            if (in->op >= OP_FLW && in->op <= OP_FCLASS_D &&
+                in->op != OP_FLD && in->op != OP_FSD && in->op != OP_FLW &&
+                in->op != OP_FSW)
+                continue; /* f registers or helpers: no gain */
+            use[in->rd]++;
+            use[in->rs1]++;
+            use[in->rs2]++;
+        }
+    }
+    memset(e->host, 0, sizeof(e->host));
+    for (unsigned p = 0; p < sizeof(pool); p++) {
+        unsigned best = 0;
+        for (unsigned r = 1; r < 32; r++)
+            if (!e->host[r] && use[r] > use[best])
+                best = r;
+        if (!best || use[best] < 2)
+            break;
+        e->host[best] = pool[p];
+        use[best] = 0;
+    }
+    e->ra_on = true;
 }
 
 bool jit_translate(struct hart *h, struct block *b)
@@ -910,78 +1188,93 @@ bool jit_translate(struct hart *h, struct block *b)
         return true;
     }
 
-    unsigned n = b->n, native = 0, nthunk = 0;
+    unsigned n = b->n, native = 0, helpers = 0;
     for (unsigned k = 0; k < n; k++) {
         const struct insn *in = &b->insns[k];
         if (rv_op_ends_block(in->op))
             break;
         struct emit probe = {0};
-        if (is_native_mem(in)) {
+        if (is_native_mem(in) || emit_alu(&probe, in))
             native++;
-            nthunk++; /* its slow path */
-        } else if (emit_alu(&probe, in)) {
-            native++;
-        } else {
-            nthunk++;
-        }
+        else
+            helpers++;
     }
     /* Calling a handler from translated code costs more than the
      * interpreter's dispatch: blocks made mostly of helper calls (FP
      * arithmetic, atomics) stay interpreted. */
-    unsigned helpers = nthunk;
-    for (unsigned k = 0; k < n && !rv_op_ends_block(b->insns[k].op); k++)
-        helpers -= is_native_mem(&b->insns[k]);
     if (!native || helpers > native) {
         b->jit_state = JIT_NEVER;
         return false;
     }
 
+    static __thread struct sb sb;
+    if (!form_superblock(h, b, &sb))
+        return true; /* a lookup flushed the block cache */
+    if (jc->gen != bc->gen)
+        return true;
+
+    unsigned nthunk = 0;
+    for (unsigned j = 0; j < sb.nseg; j++)
+        for (unsigned k = 0; k < sb.end[j]; k++) {
+            const struct insn *in = &sb.seg[j]->insns[k];
+            nthunk += is_native_mem(in) || !emit_alu(&(struct emit){0}, in);
+        }
+
     /* thunks first (two insns each, aligned), then the code */
     uint8_t *start = jc->base + jc->used;
     struct insn *thunks = (struct insn *)(void *)start;
-    struct slow slows[BLOCK_MAX];
+    static __thread struct slow slows[SB_INSNS];
     unsigned nslow = 0, t = 0;
     struct emit e = {.p = start + (size_t)nthunk * 2 * sizeof(struct insn),
                      .end = jc->base + jc->size,
                      .rax_reg = -1,
                      .rax_hint = -1};
     uint8_t *code = e.p;
+    choose_regs(&e, &sb);
+    reload(&e);
+    uint8_t *top = e.p;
 
-    unsigned k;
-    for (k = 0; k < n; k++) {
-        const struct insn *in = &b->insns[k];
-        if (rv_op_ends_block(in->op))
-            break;
-        struct insn *th = NULL;
-        if (is_native_mem(in) || !emit_alu(&(struct emit){0}, in)) {
-            th = &thunks[2 * t++];
-            th[0] = *in;
-            th[0].fn = exec_insn_fn(in);
-            memset(&th[1], 0, sizeof(th[1]));
-            th[1].fn = jit_resume;
-            th[1].idx = in->idx;
-            th[1].off = in->off;
+    for (unsigned j = 0; j < sb.nseg; j++) {
+        const struct block *c = sb.seg[j];
+        for (unsigned k = 0; k < sb.end[j]; k++) {
+            struct insn v = c->insns[k]; /* idx/off from the head */
+            v.idx = (uint8_t)(sb.base[j] + k);
+            v.off = (uint16_t)(sb.voff[j] + v.off);
+            struct insn *th = NULL;
+            bool mem = is_native_mem(&v);
+            if (mem || !emit_alu(&(struct emit){0}, &v)) {
+                th = &thunks[2 * t++];
+                th[0] = v;
+                th[0].fn = exec_insn_fn(&v);
+                memset(&th[1], 0, sizeof(th[1]));
+                th[1].fn = jit_resume;
+                th[1].idx = v.idx;
+                th[1].off = v.off;
+            }
+            e.rax_hint = e.rax_reg;
+            e.rax_reg = -1;
+            if (mem) {
+                struct slow *s = &slows[nslow++];
+                emit_mem(&e, &v, s);
+                s->thunk = th;
+                s->fn = th[0].fn;
+                s->seg = j;
+                e.rax_reg = -1; /* the slow path resumes with rax clobbered */
+            } else if (th) {
+                emit_helper(&e, &sb, j, th, th[0].fn);
+                e.rax_reg = -1;
+            } else {
+                emit_alu(&e, &v);
+                if (v.op >= OP_DIV && v.op <= OP_REMUW)
+                    e.rax_reg = -1; /* several paths join after the store */
+            }
+            e.rax_hint = -1;
         }
         e.rax_hint = e.rax_reg;
         e.rax_reg = -1;
-        if (is_native_mem(in)) {
-            struct slow *s = &slows[nslow++];
-            emit_mem(&e, in, s);
-            s->thunk = th;
-            s->fn = th[0].fn;
-            e.rax_reg = -1; /* the slow path resumes with rax clobbered */
-        } else if (!emit_alu(&e, in)) {
-            emit_helper(&e, th, th[0].fn);
-            e.rax_reg = -1;
-        } else if (in->op >= OP_DIV && in->op <= OP_REMUW) {
-            e.rax_reg = -1; /* several paths join after the store */
-        }
-        e.rax_hint = -1;
+        emit_seg_end(&e, bc, &sb, j, top);
+        e.rax_hint = e.rax_reg = -1;
     }
-    e.rax_hint = e.rax_reg;
-    e.rax_reg = -1;
-    /* the block's end: its ending insn or the fall-through terminator */
-    emit_end(&e, bc, b, k, code);
 
     for (unsigned s = 0; s < nslow; s++) {
         uint8_t *stub = e.p;
@@ -990,12 +1283,23 @@ bool jit_translate(struct hart *h, struct block *b)
         patch_rel32(slows[s].jmp[0], stub);
         if (slows[s].jmp[1])
             patch_rel32(slows[s].jmp[1], stub);
-        emit_helper(&e, slows[s].thunk, slows[s].fn);
+        emit_helper(&e, &sb, slows[s].seg, slows[s].thunk, slows[s].fn);
         e8(&e, 0xe9);
         uint8_t *at = e.p;
         e32(&e, 0);
         if (!e.full)
             patch_rel32(at, slows[s].resume);
+    }
+    /* one fix-up stub per segment that has helpers (segment 0 needs none) */
+    uint8_t *fixstub[SB_SEGS] = {0};
+    for (unsigned f = 0; f < sb.nfix && !e.full; f++) {
+        unsigned j = sb.fixseg[f];
+        if (!fixstub[j]) {
+            fixstub[j] = e.p;
+            emit_fixup(&e, &sb, j);
+        }
+        if (!e.full)
+            patch_rel32(sb.fix[f], fixstub[j]);
     }
     if (e.full) { /* cannot happen below JIT_BLOCK_BYTES; be safe anyway */
         b->jit_state = JIT_NEVER;
