@@ -25,6 +25,7 @@
 #include "cpu/riscv/jit.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,36 @@ int cpu_engine_resolve(int requested, struct jit_options *opt)
     return e;
 }
 
+/* ---- perf map ---- */
+
+static pthread_mutex_t perf_lock = PTHREAD_MUTEX_INITIALIZER;
+static int perf_fd = -1;
+
+/* Opened when the engine is chosen: the hart thread's system-call
+ * allow-list forbids opening files (and stdio's fstat), not write. */
+static void perf_open(void)
+{
+    pthread_mutex_lock(&perf_lock);
+    if (perf_fd < 0) {
+        char path[64];
+        snprintf(path, sizeof(path), "/tmp/perf-%ld.map", (long)getpid());
+        perf_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    }
+    pthread_mutex_unlock(&perf_lock);
+}
+
+__attribute__((unused)) static void perf_note(const void *code, size_t len,
+                                             uint64_t pa)
+{
+    char line[96];
+    int n = snprintf(line, sizeof(line), "%lx %zx guest_pa_%llx\n",
+                     (unsigned long)code, len, (unsigned long long)pa);
+    pthread_mutex_lock(&perf_lock);
+    if (perf_fd >= 0 && n > 0 && write(perf_fd, line, (size_t)n) < 0)
+        perf_fd = -1; /* stop trying; the map is a debugging aid */
+    pthread_mutex_unlock(&perf_lock);
+}
+
 struct jit_cache {
     uint8_t *base;
     size_t size, used;
@@ -140,38 +171,19 @@ int hart_set_engine(struct hart *h, int engine, const struct jit_options *opt)
     jc->size = opt->cache_bytes;
     jc->gen = h->bcache->gen;
     jc->perf_map = opt->perf_map;
+    if (jc->perf_map)
+        perf_open();
     h->jit = jc;
     h->jit_threshold = opt->threshold;
     return 0;
-}
-
-/* ---- perf map ---- */
-
-static pthread_mutex_t perf_lock = PTHREAD_MUTEX_INITIALIZER;
-static FILE *perf_file;
-
-__attribute__((unused)) static void perf_note(const void *code, size_t len,
-                                             uint64_t pa)
-{
-    pthread_mutex_lock(&perf_lock);
-    if (!perf_file) {
-        char path[64];
-        snprintf(path, sizeof(path), "/tmp/perf-%ld.map", (long)getpid());
-        perf_file = fopen(path, "a");
-    }
-    if (perf_file) {
-        fprintf(perf_file, "%lx %zx guest_pa_%llx\n", (unsigned long)code,
-                len, (unsigned long long)pa);
-        fflush(perf_file);
-    }
-    pthread_mutex_unlock(&perf_lock);
 }
 
 #if defined(__x86_64__)
 
 /* ---- x86-64 emitter ---- */
 
-enum { RAX = 0, RCX = 1, RDX = 2, RSI = 6, RDI = 7, R8 = 8, R9, R10, R11 };
+enum { RAX = 0, RCX = 1, RDX = 2, RBX = 3, RBP = 5, RSI = 6, RDI = 7,
+       R8 = 8, R9, R10, R11, R12, R13, R14, R15 };
 /* group-1 /ext and the r/m,reg opcodes of the same operations */
 enum { G_ADD = 0, G_OR = 1, G_AND = 4, G_SUB = 5, G_XOR = 6, G_CMP = 7 };
 enum { S_SHL = 4, S_SHR = 5, S_SAR = 7 };
@@ -189,6 +201,10 @@ struct emit {
      * while exit code runs with everything written back. */
     uint8_t host[32];
     bool ra_on;
+    /* callee-saved host registers pushed at entry (an even number, so
+     * calls stay aligned), popped on every way out */
+    uint8_t saved[8];
+    unsigned nsaved;
 };
 
 static void e8(struct emit *e, unsigned v)
@@ -300,13 +316,36 @@ static void writeback(struct emit *e)
             st_rdi(e, e->host[r], XOFF(r));
 }
 
-/* Load every allocated register (at entry, after a helper call, which
- * clobbers the caller-saved host registers they live in). */
-static void reload(struct emit *e)
+static bool callee_saved(unsigned reg)
+{
+    return reg == RBX || reg == RBP || reg >= R12;
+}
+
+/* Load the allocated registers: all at entry, the caller-saved ones after
+ * a helper call (which may clobber them). */
+static void reload(struct emit *e, bool all)
 {
     for (unsigned r = 1; r < 32; r++)
-        if (e->host[r])
+        if (e->host[r] && (all || !callee_saved(e->host[r])))
             ld_rdi(e, e->host[r], XOFF(r));
+}
+
+static void push_saved(struct emit *e)
+{
+    for (unsigned k = 0; k < e->nsaved; k++) {
+        if (e->saved[k] >= 8)
+            e8(e, 0x41);
+        e8(e, 0x50 | (e->saved[k] & 7));
+    }
+}
+
+static void pop_saved(struct emit *e)
+{
+    for (unsigned k = e->nsaved; k-- > 0;) {
+        if (e->saved[k] >= 8)
+            e8(e, 0x41);
+        e8(e, 0x58 | (e->saved[k] & 7));
+    }
 }
 
 /* op dst, src (register forms; w: 64-bit) */
@@ -471,7 +510,11 @@ static void emit_helper(struct emit *e, struct sb *sb, unsigned seg,
     e8(e, 0xc0); /* test rax, rax */
     if (seg == 0) {
         e8(e, 0x75);
-        e8(e, 0x01); /* jnz over the ret */
+        unsigned skip = 1; /* the ret */
+        for (unsigned k = 0; k < e->nsaved; k++)
+            skip += 1u + (e->saved[k] >= 8);
+        e8(e, skip);
+        pop_saved(e);  /* (jnz over the pops and the ret) */
         e8(e, 0xc3);
     } else if (sb->nfix < 2 * SB_INSNS) {
         sb->fixseg[sb->nfix] = (uint8_t)seg;
@@ -479,7 +522,13 @@ static void emit_helper(struct emit *e, struct sb *sb, unsigned seg,
     } else {
         e->full = true; /* cannot happen: at most 2 per insn */
     }
-    reload(e);
+    reload(e, false);
+    /* the insn's destination, when it is an x register the helper wrote
+     * in memory (those without one have rd 0 or an f register number,
+     * whose reload is harmless) */
+    unsigned rd = thunk->rd;
+    if (rd && e->host[rd] && callee_saved(e->host[rd]))
+        ld_rdi(e, e->host[rd], XOFF(rd));
 }
 
 /* A helper of segment j returned NULL: xb_done counts from the head. */
@@ -489,6 +538,7 @@ static void emit_fixup(struct emit *e, const struct sb *sb, unsigned j)
     m_rdi(e, 5, (int32_t)offsetof(struct hart, xb_done));
     e32(e, sb->base[j]);
     materialize(e, sb, j);
+    pop_saved(e);
     e8(e, 0x31); e8(e, 0xc0);                   /* xor eax, eax */
     e8(e, 0xc3);
 }
@@ -927,6 +977,7 @@ static void emit_jalr(struct emit *e, const struct block_cache *bc,
 static void exit_begin(struct emit *e, const struct sb *sb, unsigned j)
 {
     writeback(e);
+    pop_saved(e);
     e->ra_on = false;
     materialize(e, sb, j);
 }
@@ -1143,7 +1194,8 @@ static bool form_superblock(struct hart *h, struct block *b, struct sb *sb)
  * (caller-saved ones the code never needs otherwise). */
 static void choose_regs(struct emit *e, const struct sb *sb)
 {
-    static const uint8_t pool[] = {R8, R9, R10, R11, RSI};
+    static const uint8_t pool[] = {RBX, RBP, R12, R13, R14, R15,
+                                   R8, R9, R10, R11, RSI};
     unsigned use[32] = {0};
     for (unsigned j = 0; j < sb->nseg; j++) {
         const struct block *c = sb->seg[j];
@@ -1168,7 +1220,11 @@ static void choose_regs(struct emit *e, const struct sb *sb)
             break;
         e->host[best] = pool[p];
         use[best] = 0;
+        if (callee_saved(pool[p]))
+            e->saved[e->nsaved++] = pool[p];
     }
+    if (e->nsaved & 1) /* keep the stack 16-byte aligned for calls */
+        e->saved[e->nsaved++] = RCX; /* (rcx: scratch, not the result) */
     e->ra_on = true;
 }
 
@@ -1231,7 +1287,8 @@ bool jit_translate(struct hart *h, struct block *b)
                      .rax_hint = -1};
     uint8_t *code = e.p;
     choose_regs(&e, &sb);
-    reload(&e);
+    push_saved(&e);
+    reload(&e, true);
     uint8_t *top = e.p;
 
     for (unsigned j = 0; j < sb.nseg; j++) {
