@@ -349,26 +349,33 @@ static void pop_saved(struct emit *e)
 }
 
 /* op dst, src (register forms; w: 64-bit) */
+/* a REX prefix when needed: w 64-bit, r the modrm reg, b the rm/base */
+static void rex(struct emit *e, bool w, unsigned r, unsigned b)
+{
+    unsigned v = (w ? 8 : 0) | (r >= 8 ? 4 : 0) | (b >= 8 ? 1 : 0);
+    if (v)
+        e8(e, 0x40 | v);
+}
+
+/* op dst, src (register forms; w: 64-bit) */
 static void rr(struct emit *e, unsigned grp, unsigned dst, unsigned src,
                bool w)
 {
-    if (w)
-        e8(e, 0x48);
+    rex(e, w, src, dst);
     e8(e, grp << 3 | 1); /* add 01, or 09, and 21, sub 29, xor 31, cmp 39 */
-    e8(e, 0xc0 | src << 3 | dst);
+    e8(e, 0xc0 | (src & 7) << 3 | (dst & 7));
 }
 
 static void ri(struct emit *e, unsigned grp, unsigned dst, int64_t imm, bool w)
 {
-    if (w)
-        e8(e, 0x48);
+    rex(e, w, 0, dst);
     if (fits8(imm)) {
         e8(e, 0x83);
-        e8(e, 0xc0 | grp << 3 | dst);
+        e8(e, 0xc0 | grp << 3 | (dst & 7));
         e8(e, (uint8_t)imm);
     } else {
         e8(e, 0x81);
-        e8(e, 0xc0 | grp << 3 | dst);
+        e8(e, 0xc0 | grp << 3 | (dst & 7));
         e32(e, (uint32_t)imm);
     }
 }
@@ -376,26 +383,57 @@ static void ri(struct emit *e, unsigned grp, unsigned dst, int64_t imm, bool w)
 static void sh_i(struct emit *e, unsigned ext, unsigned dst, unsigned n,
                  bool w)
 {
-    if (w)
-        e8(e, 0x48);
+    rex(e, w, 0, dst);
     e8(e, 0xc1);
-    e8(e, 0xc0 | ext << 3 | dst);
+    e8(e, 0xc0 | ext << 3 | (dst & 7));
     e8(e, n);
 }
 
 static void sh_cl(struct emit *e, unsigned ext, unsigned dst, bool w)
 {
-    if (w)
-        e8(e, 0x48);
+    rex(e, w, 0, dst);
     e8(e, 0xd3);
-    e8(e, 0xc0 | ext << 3 | dst);
+    e8(e, 0xc0 | ext << 3 | (dst & 7));
 }
 
-static void movsxd_rax(struct emit *e)
+/* movsxd reg, reg32 */
+static void movsxd(struct emit *e, unsigned reg)
 {
-    e8(e, 0x48);
+    rex(e, true, reg, reg);
     e8(e, 0x63);
-    e8(e, 0xc0);
+    e8(e, 0xc0 | (reg & 7) << 3 | (reg & 7));
+}
+
+static void movsxd_rax(struct emit *e) { movsxd(e, RAX); }
+
+/* dst = x[r], wherever x[r] is */
+static void mov_rx(struct emit *e, unsigned dst, unsigned r)
+{
+    if (r == 0) {
+        rex(e, false, dst, dst);
+        e8(e, 0x31);
+        e8(e, 0xc0 | (dst & 7) << 3 | (dst & 7)); /* xor dst32, dst32 */
+    } else if (hreg(e, r)) {
+        if (hreg(e, r) != dst)
+            mov_rr(e, dst, hreg(e, r));
+    } else {
+        ld_rdi(e, dst, XOFF(r));
+    }
+}
+
+/* op dst, x[r] (a register or memory operand) */
+static void op_rx(struct emit *e, unsigned grp, unsigned dst, unsigned r,
+                  bool w)
+{
+    if (r == 0) {
+        ri(e, grp, dst, 0, w);
+    } else if (hreg(e, r)) {
+        rr(e, grp, dst, hreg(e, r), w);
+    } else {
+        rex(e, w, dst, 0);
+        e8(e, grp << 3 | 3); /* op r, r/m */
+        m_rdi(e, dst & 7, XOFF(r));
+    }
 }
 
 static void mov_imm64(struct emit *e, unsigned reg, uint64_t v)
@@ -592,24 +630,35 @@ static void emit_mem(struct emit *e, const struct insn *in, struct slow *s)
     e8(e, 0x48); e8(e, 0x03); e8(e, 0x84); e8(e, 0x17); /* add rax,[rdi+rdx+] */
     e32(e, (uint32_t)(tlb + 8));
     if (store) {
-        ldx(e, RCX, in->rs2);
-        switch (size) {
-        case 1: e8(e, 0x88); e8(e, 0x08); break;            /* mov [rax], cl */
-        case 2: e8(e, 0x66); e8(e, 0x89); e8(e, 0x08); break;
-        case 4: e8(e, 0x89); e8(e, 0x08); break;
-        default: e8(e, 0x48); e8(e, 0x89); e8(e, 0x08); break;
+        unsigned v = in->rs2 ? hreg(e, in->rs2) : 0;
+        if (!v) {
+            ldx(e, RCX, in->rs2);
+            v = RCX;
         }
+        if (size == 2)
+            e8(e, 0x66);
+        if (size == 1 && v >= 4 && v < 8)
+            e8(e, 0x40); /* sil/bpl, not dh/bh */
+        else
+            rex(e, size == 8, v, 0);
+        e8(e, size == 1 ? 0x88 : 0x89);                 /* mov [rax], v */
+        e8(e, (v & 7) << 3);
     } else {
-        switch (in->op) {
-        case OP_LB: e8(e, 0x48); e8(e, 0x0f); e8(e, 0xbe); e8(e, 0x00); break;
-        case OP_LBU: e8(e, 0x0f); e8(e, 0xb6); e8(e, 0x00); break;
-        case OP_LH: e8(e, 0x48); e8(e, 0x0f); e8(e, 0xbf); e8(e, 0x00); break;
-        case OP_LHU: e8(e, 0x0f); e8(e, 0xb7); e8(e, 0x00); break;
-        case OP_LW: e8(e, 0x48); e8(e, 0x63); e8(e, 0x00); break;
-        case OP_LWU: e8(e, 0x8b); e8(e, 0x00); break;
-        default: e8(e, 0x48); e8(e, 0x8b); e8(e, 0x00); break;
-        }
-        stx(e, RAX, in->rd);
+        unsigned d = hreg(e, in->rd) ? hreg(e, in->rd) : RAX;
+        static const struct { uint8_t w, op0, op1; } ld[] = {
+            [OP_LB - OP_LB] = {1, 0x0f, 0xbe}, [OP_LBU - OP_LB] = {0, 0x0f, 0xb6},
+            [OP_LH - OP_LB] = {1, 0x0f, 0xbf}, [OP_LHU - OP_LB] = {0, 0x0f, 0xb7},
+            [OP_LW - OP_LB] = {1, 0, 0x63},    [OP_LWU - OP_LB] = {0, 0, 0x8b},
+            [OP_LD - OP_LB] = {1, 0, 0x8b},
+        };
+        unsigned k = in->op - OP_LB;
+        rex(e, ld[k].w, d, 0);
+        if (ld[k].op0)
+            e8(e, ld[k].op0);
+        e8(e, ld[k].op1);
+        e8(e, (d & 7) << 3);                            /* [rax] */
+        if (d == RAX)
+            stx(e, RAX, in->rd);
     }
     s->resume = e->p;
 }
@@ -690,12 +739,78 @@ static void emit_div(struct emit *e, const struct insn *in)
             patch_rel32(done[k], e->p);
 }
 
+/* The common ALU ops with rd in a host register, computed in place;
+ * false when the generic path (through rax) is to be used. */
+static bool emit_alu_direct(struct emit *e, const struct insn *in)
+{
+    unsigned rd = in->rd, rs1 = in->rs1, rs2 = in->rs2;
+    unsigned d = hreg(e, rd);
+    int64_t imm = in->imm;
+    unsigned g;
+    bool w = true;
+
+    if (!rd || !d)
+        return false;
+    switch (in->op) {
+    case OP_ADDW: case OP_SUBW:
+        w = false;
+        /* fall through */
+    case OP_ADD: case OP_SUB: case OP_XOR: case OP_OR: case OP_AND:
+        g = in->op == OP_ADD || in->op == OP_ADDW ? G_ADD
+            : in->op == OP_SUB || in->op == OP_SUBW ? G_SUB
+            : in->op == OP_XOR ? G_XOR
+            : in->op == OP_OR ? G_OR : G_AND;
+        if (rs1 == rd) {
+            op_rx(e, g, d, rs2, w);
+        } else if (rs2 == rd) {
+            if (g == G_SUB)
+                return false;
+            op_rx(e, g, d, rs1, w); /* commutative */
+        } else {
+            mov_rx(e, d, rs1);
+            op_rx(e, g, d, rs2, w);
+        }
+        if (!w)
+            movsxd(e, d);
+        return true;
+    case OP_ADDI: case OP_XORI: case OP_ORI: case OP_ANDI:
+        g = in->op == OP_ADDI ? G_ADD : in->op == OP_XORI ? G_XOR
+            : in->op == OP_ORI ? G_OR : G_AND;
+        mov_rx(e, d, rs1);
+        if (imm || in->op == OP_ANDI)
+            ri(e, g, d, imm, true);
+        return true;
+    case OP_ADDIW:
+        mov_rx(e, d, rs1);
+        if (imm)
+            ri(e, G_ADD, d, imm, false);
+        movsxd(e, d);
+        return true;
+    case OP_SLLI: case OP_SRLI: case OP_SRAI:
+        mov_rx(e, d, rs1);
+        sh_i(e, in->op == OP_SLLI ? S_SHL : in->op == OP_SRLI ? S_SHR : S_SAR,
+             d, (unsigned)imm & 63, true);
+        return true;
+    case OP_SLLIW: case OP_SRLIW: case OP_SRAIW:
+        mov_rx(e, d, rs1);
+        if (imm & 31)
+            sh_i(e, in->op == OP_SLLIW ? S_SHL : in->op == OP_SRLIW ? S_SHR
+                                                                  : S_SAR,
+                 d, (unsigned)imm & 31, false);
+        movsxd(e, d);
+        return true;
+    }
+    return false;
+}
+
 /* Native code for an ALU insn; false when it has none. */
 static bool emit_alu(struct emit *e, const struct insn *in)
 {
     unsigned rd = in->rd, rs1 = in->rs1, rs2 = in->rs2;
     int64_t imm = in->imm;
 
+    if (emit_alu_direct(e, in))
+        return true;
     switch (in->op) {
     case OP_NOP:
         return true;
@@ -759,8 +874,7 @@ static bool emit_alu(struct emit *e, const struct insn *in)
                      : in->op == OP_OR ? G_OR : G_AND;
         bool w32 = in->op == OP_ADDW || in->op == OP_SUBW;
         ldx(e, RAX, rs1);
-        ldx(e, RCX, rs2);
-        rr(e, g, RAX, RCX, !w32);
+        op_rx(e, g, RAX, rs2, !w32);
         if (w32)
             movsxd_rax(e);
         stx(e, RAX, rd);
@@ -1071,9 +1185,12 @@ static void emit_seg_end(struct emit *e, const struct block_cache *bc,
     int64_t taken = in->imm + (int64_t)in->off;
     bool to_head = (int64_t)sb->voff[j] + taken == 0;
     if (in->op >= OP_BEQ && in->op <= OP_BGEU) {
-        ldx(e, RAX, in->rs1);
-        ldx(e, RCX, in->rs2);
-        rr(e, G_CMP, RAX, RCX, true);
+        if (in->rs1 && hreg(e, in->rs1)) {
+            op_rx(e, G_CMP, hreg(e, in->rs1), in->rs2, true);
+        } else {
+            ldx(e, RAX, in->rs1);
+            op_rx(e, G_CMP, RAX, in->rs2, true);
+        }
         uint8_t *nt = jcc_rel32(e, inv[in->op - OP_BEQ]);
         if (to_head) {
             emit_sb_loop(e, sb, j, in, fn, top, vdone, vnmem, false);
