@@ -8,8 +8,12 @@
  * the program's own code; also in S-mode under Sv39) run on two harts with identical RAM and
  * registers: one interpreting, one translating (threshold 0 and 1). After
  * every slice of a random instruction budget, registers, pc, instret, the
- * trap CSRs and all memory must agree. Fixed seeds; CORRAL_JIT_DIFF_CASES
- * runs more of them by hand. */
+ * trap CSRs and all memory must agree. A budgeted hart_run never chains
+ * (and so never goes past a superblock's first block), so the same
+ * programs also run without a budget to their end (a wfi, where a watcher
+ * thread stops the hart): superblocks with side exits, loops back to
+ * their head, forward jal, register write-back at traps and helper calls.
+ * Fixed seeds; CORRAL_JIT_DIFF_CASES runs more of them by hand. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -149,12 +153,18 @@ static uint32_t gen_insn(unsigned k, unsigned n)
             return r_type(0x01, rndn(8), rndn(8), 0, rndn(8), 0x53);
         return r_type(0x71, 0, rndn(8), 0, rd_reg(), 0x53);
     }
-    if (c < 96) /* overwrite a later insn of the body with 0 (illegal) */
-        return s_type((int32_t)(4 * (k + 1 + rndn(n - k))), 0, R_CODE, 2,
-                      0x23);
-    /* forward branch, staying inside the body (the loop tail included) */
+    if (c < 96) { /* overwrite a later insn of the body with 0 (illegal) */
+        unsigned at = k + 1 + rndn(n - k);
+        if (at >= n) /* never the loop's addi: programs must end */
+            at = n - 1;
+        return s_type((int32_t)(4 * at), 0, R_CODE, 2, 0x23);
+    }
+    /* forward branch or jal, staying inside the body (the loop tail
+     * included) */
     unsigned room = n - k; /* insns up to and including the loop's addi */
     unsigned skip = 1 + rndn(room < 12 ? room : 12);
+    if (rndn(5) == 0)
+        return j_type((int32_t)(4 * skip), rndn(3) ? rd_reg() : 0);
     static const uint8_t bf3[] = {0, 1, 4, 5, 6, 7};
     return b_type((int32_t)(4 * skip), rs_reg(), rs_reg(), bf3[rndn(6)]);
 }
@@ -189,10 +199,11 @@ static void map_sv39(struct side *d)
 }
 
 static bool case_paged;
+static bool case_free; /* the program ends in wfi (runs without a budget) */
 
 static void build_case(uint64_t seed, uint32_t threshold)
 {
-    static uint32_t prog[BODY_MAX + 3];
+    static uint32_t prog[BODY_MAX + 4];
     static uint8_t data[0x2000];
     uint64_t regs[32];
 
@@ -202,7 +213,8 @@ static void build_case(uint64_t seed, uint32_t threshold)
         prog[k] = gen_insn(k, n);
     prog[n] = i_type(-1, R_LOOP, 0, R_LOOP, 0x13);          /* addi */
     prog[n + 1] = b_type(-(int32_t)(4 * (n + 1)), 0, R_LOOP, 1); /* bne */
-    prog[n + 2] = j_type(0, 0);                             /* spin */
+    prog[n + 2] = case_free ? 0x10500073 : j_type(0, 0);   /* wfi / spin */
+    prog[n + 3] = j_type(-4, 0);                            /* back */
     for (unsigned k = 0; k < sizeof(data); k++)
         data[k] = (uint8_t)rnd();
     for (unsigned r = 0; r < 32; r++) {
@@ -229,7 +241,7 @@ static void build_case(uint64_t seed, uint32_t threshold)
     for (int s = 0; s < 2; s++) {
         struct side *d = &sides[s];
         memset(d->bus.ram.host, 0, RAM_SIZE);
-        for (unsigned k = 0; k < n + 3; k++)
+        for (unsigned k = 0; k < n + 4; k++)
             put32(d, RAM_BASE + 4 * k, prog[k]);
         for (unsigned k = 0; k < 4; k++)
             put32(d, TRAP_VEC + 4 * k, handler[k]);
@@ -316,6 +328,61 @@ static void run_case(uint64_t seed, uint32_t threshold)
     }
 }
 
+/* Stops `h` (running hart_run without a budget) once it sleeps in wfi,
+ * or after a few seconds (a program that does not end: a failure). */
+struct watch {
+    struct hart *h;
+    bool timed_out;
+};
+
+static void *watcher(void *arg)
+{
+    struct watch *w = arg;
+    for (unsigned k = 0; k < 200000; k++) {
+        if (__atomic_load_n(&w->h->wfi, __ATOMIC_ACQUIRE)) {
+            hart_kick(w->h);
+            return NULL;
+        }
+        usleep(20);
+    }
+    w->timed_out = true;
+    hart_kick(w->h);
+    return NULL;
+}
+
+/* hart_run(h, budget) with a watcher that ends it at the wfi */
+static uint64_t run_watched(struct hart *h, uint64_t budget, bool *timed_out)
+{
+    struct watch w = {.h = h};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, watcher, &w), 0);
+    uint64_t ran = hart_run(h, budget);
+    pthread_join(t, NULL);
+    *timed_out = w.timed_out;
+    return ran;
+}
+
+/* The JIT side runs the whole program without a budget (chaining and
+ * superblocks); the interpreter then runs exactly as many insns. */
+static void run_free_case(uint64_t seed, uint32_t threshold)
+{
+    bool to_jit, to_interp;
+    case_free = true;
+    build_case(seed, threshold);
+    case_free = false;
+    uint64_t rb = run_watched(sides[1].h, 0, &to_jit);
+    if (to_jit)
+        fail_msg("seed %llu: the JIT side did not reach its wfi",
+                 (unsigned long long)seed);
+    uint64_t ra = run_watched(sides[0].h, rb, &to_interp);
+    if (ra != rb || to_interp)
+        fail_msg("seed %llu: retired %llu vs %llu", (unsigned long long)seed,
+                 (unsigned long long)ra, (unsigned long long)rb);
+    compare(seed, 0);
+    /* both stopped just after the wfi */
+    assert_int_equal(sides[1].h->pc, sides[0].h->pc);
+}
+
 static unsigned ncases(void)
 {
     const char *s = getenv("CORRAL_JIT_DIFF_CASES");
@@ -359,6 +426,22 @@ static void test_diff_sv39(void **state)
     case_paged = true;
     for (unsigned k = 0; k < ncases(); k++) {
         run_case(200000 + k, k & 1);
+        blocks += jit_blocks_translated(sides[1].h);
+    }
+    case_paged = false;
+    assert_true(blocks > ncases());
+}
+
+/* Without a budget: superblocks, side exits, loops, forward jal. */
+static void test_diff_free(void **state)
+{
+    (void)state;
+    if (!jit_available())
+        skip();
+    uint64_t blocks = 0;
+    for (unsigned k = 0; k < ncases(); k++) {
+        case_paged = k % 3 == 2;
+        run_free_case(300000 + k, k & 1);
         blocks += jit_blocks_translated(sides[1].h);
     }
     case_paged = false;
@@ -520,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_diff_threshold0),
         cmocka_unit_test(test_diff_threshold1),
         cmocka_unit_test(test_diff_sv39),
+        cmocka_unit_test(test_diff_free),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
