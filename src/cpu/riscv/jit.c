@@ -201,6 +201,10 @@ struct emit {
      * while exit code runs with everything written back. */
     uint8_t host[32];
     bool ra_on;
+    /* allocated registers whose host copy may be newer than the hart's:
+     * those written since the last helper call (at the head of a
+     * superblock that loops back to it, all it ever writes) */
+    uint32_t dirty;
     /* callee-saved host registers pushed at entry (an even number, so
      * calls stay aligned), popped on every way out */
     uint8_t saved[8];
@@ -312,7 +316,7 @@ static void stx(struct emit *e, unsigned reg, unsigned r)
 static void writeback(struct emit *e)
 {
     for (unsigned r = 1; r < 32; r++)
-        if (e->host[r])
+        if (e->host[r] && (e->dirty >> r & 1))
             st_rdi(e, e->host[r], XOFF(r));
 }
 
@@ -484,6 +488,7 @@ struct slow {
     const struct insn *thunk;
     insn_fn fn;
     unsigned seg;
+    uint32_t dirty; /* at the access */
 };
 
 /* The superblock being translated: its blocks ("segments") in execution
@@ -560,6 +565,7 @@ static void emit_helper(struct emit *e, struct sb *sb, unsigned seg,
     } else {
         e->full = true; /* cannot happen: at most 2 per insn */
     }
+    e->dirty = 0;
     reload(e, false);
     /* the insn's destination, when it is an x register the helper wrote
      * in memory (those without one have rd 0 or an f register number,
@@ -1217,6 +1223,7 @@ static void emit_seg_end(struct emit *e, const struct block_cache *bc,
                 ld_rdi(e, RAX, (int32_t)offsetof(struct hart, xb_pc));
                 ri(e, G_ADD, RAX, sb->voff[j] + in->off + in->len, true);
                 stx(e, RAX, in->rd);
+                e->dirty |= 1u << in->rd;
             }
             return;
         }
@@ -1309,10 +1316,13 @@ static bool form_superblock(struct hart *h, struct block *b, struct sb *sb)
 
 /* The guest registers used most in the superblock go to host registers
  * (caller-saved ones the code never needs otherwise). */
-static void choose_regs(struct emit *e, const struct sb *sb)
+static void choose_regs(struct emit *e, const struct sb *sb, bool helpers)
 {
     static const uint8_t pool[] = {RBX, RBP, R12, R13, R14, R15,
                                    R8, R9, R10, R11, RSI};
+    /* with helper calls on the hot path, only callee-saved registers
+     * (nothing to reload after each call) */
+    unsigned npool = helpers ? 6 : sizeof(pool);
     unsigned use[32] = {0};
     for (unsigned j = 0; j < sb->nseg; j++) {
         const struct block *c = sb->seg[j];
@@ -1327,8 +1337,9 @@ static void choose_regs(struct emit *e, const struct sb *sb)
             use[in->rs2]++;
         }
     }
+    use[0] = 0; /* x0 is no register */
     memset(e->host, 0, sizeof(e->host));
-    for (unsigned p = 0; p < sizeof(pool); p++) {
+    for (unsigned p = 0; p < npool; p++) {
         unsigned best = 0;
         for (unsigned r = 1; r < 32; r++)
             if (!e->host[r] && use[r] > use[best])
@@ -1387,11 +1398,26 @@ bool jit_translate(struct hart *h, struct block *b)
         return true;
 
     unsigned nthunk = 0;
-    for (unsigned j = 0; j < sb.nseg; j++)
+    bool any_helper = false, loops = false;
+    uint32_t written = 0;
+    for (unsigned j = 0; j < sb.nseg; j++) {
         for (unsigned k = 0; k < sb.end[j]; k++) {
             const struct insn *in = &sb.seg[j]->insns[k];
-            nthunk += is_native_mem(in) || !emit_alu(&(struct emit){0}, in);
+            bool mem = is_native_mem(in);
+            bool helper = !mem && !emit_alu(&(struct emit){0}, in);
+            nthunk += mem || helper;
+            any_helper |= helper;
+            written |= 1u << in->rd;
         }
+        const struct insn *in = &sb.seg[j]->insns[sb.end[j]];
+        if (sb.end[j] < sb.seg[j]->n) {
+            written |= 1u << in->rd;
+            if (((in->op >= OP_BEQ && in->op <= OP_BGEU) ||
+                 in->op == OP_JAL) &&
+                (int64_t)sb.voff[j] + in->off + in->imm == 0)
+                loops = true;
+        }
+    }
 
     /* thunks first (two insns each, aligned), then the code */
     uint8_t *start = jc->base + jc->used;
@@ -1403,10 +1429,12 @@ bool jit_translate(struct hart *h, struct block *b)
                      .rax_reg = -1,
                      .rax_hint = -1};
     uint8_t *code = e.p;
-    choose_regs(&e, &sb);
+    choose_regs(&e, &sb, any_helper);
     push_saved(&e);
     reload(&e, true);
     uint8_t *top = e.p;
+    if (loops) /* a jump back to top may come with any of them dirty */
+        e.dirty = written & ~1u;
 
     for (unsigned j = 0; j < sb.nseg; j++) {
         const struct block *c = sb.seg[j];
@@ -1429,6 +1457,7 @@ bool jit_translate(struct hart *h, struct block *b)
             e.rax_reg = -1;
             if (mem) {
                 struct slow *s = &slows[nslow++];
+                s->dirty = e.dirty;
                 emit_mem(&e, &v, s);
                 s->thunk = th;
                 s->fn = th[0].fn;
@@ -1442,6 +1471,8 @@ bool jit_translate(struct hart *h, struct block *b)
                 if (v.op >= OP_DIV && v.op <= OP_REMUW)
                     e.rax_reg = -1; /* several paths join after the store */
             }
+            if (!th || (mem && v.op < OP_SB))
+                e.dirty |= 1u << v.rd; /* (x0 and stores: never used) */
             e.rax_hint = -1;
         }
         e.rax_hint = e.rax_reg;
@@ -1457,6 +1488,7 @@ bool jit_translate(struct hart *h, struct block *b)
         patch_rel32(slows[s].jmp[0], stub);
         if (slows[s].jmp[1])
             patch_rel32(slows[s].jmp[1], stub);
+        e.dirty = slows[s].dirty;
         emit_helper(&e, &sb, slows[s].seg, slows[s].thunk, slows[s].fn);
         e8(&e, 0xe9);
         uint8_t *at = e.p;
