@@ -35,6 +35,7 @@
 
 #include "cpu/riscv/block.h"
 #include "cpu/riscv/exec_impl.h"
+#include "cpu/riscv/jit_x86.h"
 
 int cpu_engine_parse(const char *s)
 {
@@ -180,296 +181,6 @@ int hart_set_engine(struct hart *h, int engine, const struct jit_options *opt)
 
 #if defined(__x86_64__)
 
-/* ---- x86-64 emitter ---- */
-
-enum { RAX = 0, RCX = 1, RDX = 2, RBX = 3, RBP = 5, RSI = 6, RDI = 7,
-       R8 = 8, R9, R10, R11, R12, R13, R14, R15 };
-/* group-1 /ext and the r/m,reg opcodes of the same operations */
-enum { G_ADD = 0, G_OR = 1, G_AND = 4, G_SUB = 5, G_XOR = 6, G_CMP = 7 };
-enum { S_SHL = 4, S_SHR = 5, S_SAR = 7 };
-
-struct emit {
-    uint8_t *p, *end;
-    bool full;
-    /* rax may still hold the value the previous insn stored to
-     * x[rax_reg] (-1: nothing known), which the next insn's first read of
-     * that register into rax reuses (rax_hint). Set only by stx(RAX, rd)
-     * as an insn's last step. */
-    int rax_reg, rax_hint;
-    /* Register allocation (one superblock): host[r] is the host register
-     * holding guest x[r] (0: none, x[r] lives in the hart). `ra_on` is off
-     * while exit code runs with everything written back. */
-    uint8_t host[32];
-    bool ra_on;
-    /* allocated registers whose host copy may be newer than the hart's:
-     * those written since the last helper call (at the head of a
-     * superblock that loops back to it, all it ever writes) */
-    uint32_t dirty;
-    /* callee-saved host registers pushed at entry (an even number, so
-     * calls stay aligned), popped on every way out */
-    uint8_t saved[8];
-    unsigned nsaved;
-};
-
-static void e8(struct emit *e, unsigned v)
-{
-    if (e->p < e->end)
-        *e->p++ = (uint8_t)v;
-    else
-        e->full = true;
-}
-
-static void e32(struct emit *e, uint32_t v)
-{
-    for (int k = 0; k < 4; k++)
-        e8(e, (v >> (8 * k)) & 0xff);
-}
-
-static void e64(struct emit *e, uint64_t v)
-{
-    e32(e, (uint32_t)v);
-    e32(e, (uint32_t)(v >> 32));
-}
-
-static bool fits8(int64_t v) { return v >= -128 && v <= 127; }
-static bool fits32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
-
-/* modrm for [rdi + disp] with `reg` */
-static void m_rdi(struct emit *e, unsigned reg, int32_t disp)
-{
-    if (fits8(disp)) {
-        e8(e, 0x40 | (reg & 7) << 3 | RDI);
-        e8(e, (uint8_t)disp);
-    } else {
-        e8(e, 0x80 | (reg & 7) << 3 | RDI);
-        e32(e, (uint32_t)disp);
-    }
-}
-
-#define XOFF(r) ((int32_t)(offsetof(struct hart, x) + 8 * (r)))
-
-/* mov dst, src (64-bit, any of the 16 registers) */
-static void mov_rr(struct emit *e, unsigned dst, unsigned src)
-{
-    e8(e, 0x48 | (src >= 8 ? 4 : 0) | (dst >= 8 ? 1 : 0));
-    e8(e, 0x89);
-    e8(e, 0xc0 | (src & 7) << 3 | (dst & 7));
-}
-
-/* mov reg, [rdi + disp] / mov [rdi + disp], reg (64-bit) */
-static void ld_rdi(struct emit *e, unsigned reg, int32_t disp)
-{
-    e8(e, 0x48 | (reg >= 8 ? 4 : 0));
-    e8(e, 0x8b);
-    m_rdi(e, reg & 7, disp);
-}
-
-static void st_rdi(struct emit *e, unsigned reg, int32_t disp)
-{
-    e8(e, 0x48 | (reg >= 8 ? 4 : 0));
-    e8(e, 0x89);
-    m_rdi(e, reg & 7, disp);
-}
-
-/* the host register of x[r] when it is in one now, else 0 */
-static unsigned hreg(const struct emit *e, unsigned r)
-{
-    return e->ra_on ? e->host[r] : 0;
-}
-
-/* reg = x[r] */
-static void ldx(struct emit *e, unsigned reg, unsigned r)
-{
-    if (reg == RAX) {
-        int hint = e->rax_hint;
-        e->rax_hint = -1;
-        if (r != 0 && hint == (int)r)
-            return; /* rax already holds x[r] */
-    }
-    if (r == 0) {
-        e8(e, 0x31);
-        e8(e, 0xc0 | reg << 3 | reg); /* xor reg32, reg32 */
-        return;
-    }
-    if (hreg(e, r)) {
-        mov_rr(e, reg, hreg(e, r));
-        return;
-    }
-    ld_rdi(e, reg, XOFF(r));
-}
-
-/* x[r] = reg (x0 stays 0) */
-static void stx(struct emit *e, unsigned reg, unsigned r)
-{
-    if (r == 0)
-        return;
-    if (hreg(e, r))
-        mov_rr(e, hreg(e, r), reg);
-    else
-        st_rdi(e, reg, XOFF(r));
-    if (reg == RAX)
-        e->rax_reg = (int)r;
-}
-
-/* Store every allocated register back to the hart (before anything that
- * reads or writes guest registers in memory: helpers, exits). */
-static void writeback(struct emit *e)
-{
-    for (unsigned r = 1; r < 32; r++)
-        if (e->host[r] && (e->dirty >> r & 1))
-            st_rdi(e, e->host[r], XOFF(r));
-}
-
-static bool callee_saved(unsigned reg)
-{
-    return reg == RBX || reg == RBP || reg >= R12;
-}
-
-/* Load the allocated registers: all at entry, the caller-saved ones after
- * a helper call (which may clobber them). */
-static void reload(struct emit *e, bool all)
-{
-    for (unsigned r = 1; r < 32; r++)
-        if (e->host[r] && (all || !callee_saved(e->host[r])))
-            ld_rdi(e, e->host[r], XOFF(r));
-}
-
-static void push_saved(struct emit *e)
-{
-    for (unsigned k = 0; k < e->nsaved; k++) {
-        if (e->saved[k] >= 8)
-            e8(e, 0x41);
-        e8(e, 0x50 | (e->saved[k] & 7));
-    }
-}
-
-static void pop_saved(struct emit *e)
-{
-    for (unsigned k = e->nsaved; k-- > 0;) {
-        if (e->saved[k] >= 8)
-            e8(e, 0x41);
-        e8(e, 0x58 | (e->saved[k] & 7));
-    }
-}
-
-/* op dst, src (register forms; w: 64-bit) */
-/* a REX prefix when needed: w 64-bit, r the modrm reg, b the rm/base */
-static void rex(struct emit *e, bool w, unsigned r, unsigned b)
-{
-    unsigned v = (w ? 8 : 0) | (r >= 8 ? 4 : 0) | (b >= 8 ? 1 : 0);
-    if (v)
-        e8(e, 0x40 | v);
-}
-
-/* op dst, src (register forms; w: 64-bit) */
-static void rr(struct emit *e, unsigned grp, unsigned dst, unsigned src,
-               bool w)
-{
-    rex(e, w, src, dst);
-    e8(e, grp << 3 | 1); /* add 01, or 09, and 21, sub 29, xor 31, cmp 39 */
-    e8(e, 0xc0 | (src & 7) << 3 | (dst & 7));
-}
-
-static void ri(struct emit *e, unsigned grp, unsigned dst, int64_t imm, bool w)
-{
-    rex(e, w, 0, dst);
-    if (fits8(imm)) {
-        e8(e, 0x83);
-        e8(e, 0xc0 | grp << 3 | (dst & 7));
-        e8(e, (uint8_t)imm);
-    } else {
-        e8(e, 0x81);
-        e8(e, 0xc0 | grp << 3 | (dst & 7));
-        e32(e, (uint32_t)imm);
-    }
-}
-
-static void sh_i(struct emit *e, unsigned ext, unsigned dst, unsigned n,
-                 bool w)
-{
-    rex(e, w, 0, dst);
-    e8(e, 0xc1);
-    e8(e, 0xc0 | ext << 3 | (dst & 7));
-    e8(e, n);
-}
-
-static void sh_cl(struct emit *e, unsigned ext, unsigned dst, bool w)
-{
-    rex(e, w, 0, dst);
-    e8(e, 0xd3);
-    e8(e, 0xc0 | ext << 3 | (dst & 7));
-}
-
-/* movsxd reg, reg32 */
-static void movsxd(struct emit *e, unsigned reg)
-{
-    rex(e, true, reg, reg);
-    e8(e, 0x63);
-    e8(e, 0xc0 | (reg & 7) << 3 | (reg & 7));
-}
-
-static void movsxd_rax(struct emit *e) { movsxd(e, RAX); }
-
-/* dst = x[r], wherever x[r] is */
-static void mov_rx(struct emit *e, unsigned dst, unsigned r)
-{
-    if (r == 0) {
-        rex(e, false, dst, dst);
-        e8(e, 0x31);
-        e8(e, 0xc0 | (dst & 7) << 3 | (dst & 7)); /* xor dst32, dst32 */
-    } else if (hreg(e, r)) {
-        if (hreg(e, r) != dst)
-            mov_rr(e, dst, hreg(e, r));
-    } else {
-        ld_rdi(e, dst, XOFF(r));
-    }
-}
-
-/* op dst, x[r] (a register or memory operand) */
-static void op_rx(struct emit *e, unsigned grp, unsigned dst, unsigned r,
-                  bool w)
-{
-    if (r == 0) {
-        ri(e, grp, dst, 0, w);
-    } else if (hreg(e, r)) {
-        rr(e, grp, dst, hreg(e, r), w);
-    } else {
-        rex(e, w, dst, 0);
-        e8(e, grp << 3 | 3); /* op r, r/m */
-        m_rdi(e, dst & 7, XOFF(r));
-    }
-}
-
-static void mov_imm64(struct emit *e, unsigned reg, uint64_t v)
-{
-    e8(e, 0x48);
-    e8(e, 0xb8 | reg);
-    e64(e, v);
-}
-
-/* x[rd] = (x[rs1] CMP src) as 0/1: rdx = result; `cc` the setcc code */
-static void set_cc(struct emit *e, unsigned cc)
-{
-    e8(e, 0x0f);
-    e8(e, cc);
-    e8(e, 0xc2); /* setcc dl */
-}
-
-static uint8_t *jcc_rel32(struct emit *e, unsigned cc)
-{
-    e8(e, 0x0f);
-    e8(e, cc);
-    uint8_t *at = e->p;
-    e32(e, 0);
-    return at;
-}
-
-static void patch_rel32(uint8_t *at, const uint8_t *target)
-{
-    int32_t rel = (int32_t)(target - (at + 4));
-    memcpy(at, &rel, 4);
-}
-
 /* ---- translation ---- */
 
 /* Superblocks: a block continues into the block after a not-taken
@@ -482,14 +193,6 @@ static void patch_rel32(uint8_t *at, const uint8_t *target)
 
 static HANDLER(jit_resume) { return i; }
 
-struct slow {
-    uint8_t *jmp[2];   /* rel32 fields to point at the stub */
-    uint8_t *resume;   /* where the fast path continues */
-    const struct insn *thunk;
-    insn_fn fn;
-    unsigned seg;
-    uint32_t dirty; /* at the access */
-};
 
 /* The superblock being translated: its blocks ("segments") in execution
  * order. While it runs, xb_pc and xb_block stay those of the head and the
@@ -607,7 +310,7 @@ static int mem_size(unsigned op)
 }
 
 /* Inline load/store; the two miss branches are recorded in `s`. */
-static void emit_mem(struct emit *e, const struct insn *in, struct slow *s)
+static void emit_mem(struct emit *e, const struct insn *in, struct jit_slow *s)
 {
     bool store = in->op >= OP_SB && in->op <= OP_SD;
     int size = mem_size(in->op);
@@ -628,7 +331,6 @@ static void emit_mem(struct emit *e, const struct insn *in, struct slow *s)
     e8(e, 0x48); e8(e, 0x3b); e8(e, 0x8c); e8(e, 0x17); /* cmp rcx,[rdi+rdx+] */
     e32(e, (uint32_t)tlb);
     s->jmp[0] = jcc_rel32(e, 0x85);                    /* jne slow */
-    s->jmp[1] = NULL;
     if (size > 1) {
         e8(e, 0xa8); e8(e, size - 1);                  /* test al, size-1 */
         s->jmp[1] = jcc_rel32(e, 0x85);
@@ -1422,7 +1124,7 @@ bool jit_translate(struct hart *h, struct block *b)
     /* thunks first (two insns each, aligned), then the code */
     uint8_t *start = jc->base + jc->used;
     struct insn *thunks = (struct insn *)(void *)start;
-    static __thread struct slow slows[SB_INSNS];
+    static __thread struct jit_slow slows[SB_INSNS];
     unsigned nslow = 0, t = 0;
     struct emit e = {.p = start + (size_t)nthunk * 2 * sizeof(struct insn),
                      .end = jc->base + jc->size,
@@ -1456,7 +1158,8 @@ bool jit_translate(struct hart *h, struct block *b)
             e.rax_hint = e.rax_reg;
             e.rax_reg = -1;
             if (mem) {
-                struct slow *s = &slows[nslow++];
+                struct jit_slow *s = &slows[nslow++];
+                memset(s, 0, sizeof(*s));
                 s->dirty = e.dirty;
                 emit_mem(&e, &v, s);
                 s->thunk = th;
@@ -1485,9 +1188,9 @@ bool jit_translate(struct hart *h, struct block *b)
         uint8_t *stub = e.p;
         if (e.full)
             break;
-        patch_rel32(slows[s].jmp[0], stub);
-        if (slows[s].jmp[1])
-            patch_rel32(slows[s].jmp[1], stub);
+        for (unsigned k = 0; k < JIT_SLOW_JUMPS; k++)
+            if (slows[s].jmp[k])
+                patch_rel32(slows[s].jmp[k], stub);
         e.dirty = slows[s].dirty;
         emit_helper(&e, &sb, slows[s].seg, slows[s].thunk, slows[s].fn);
         e8(&e, 0xe9);
