@@ -312,12 +312,15 @@ static int mem_size(unsigned op)
 /* Inline load/store; the two miss branches are recorded in `s`. */
 static void emit_mem(struct emit *e, const struct insn *in, struct jit_slow *s)
 {
-    bool store = in->op >= OP_SB && in->op <= OP_SD;
-    int size = mem_size(in->op);
+    bool fp = in->op == OP_FLD || in->op == OP_FSD;
+    bool store = (in->op >= OP_SB && in->op <= OP_SD) || in->op == OP_FSD;
+    int size = fp ? 8 : mem_size(in->op);
     int32_t tlb = (int32_t)(offsetof(struct hart, tlb) +
                             (store ? ACCESS_STORE : ACCESS_LOAD) * TLB_SIZE *
                                 sizeof(struct tlb_entry));
 
+    if (fp)
+        fs_check(e, &s->jmp[2]);
     ldx(e, RAX, in->rs1);
     if (in->imm)
         ri(e, G_ADD, RAX, in->imm, true);
@@ -337,7 +340,14 @@ static void emit_mem(struct emit *e, const struct insn *in, struct jit_slow *s)
     }
     e8(e, 0x48); e8(e, 0x03); e8(e, 0x84); e8(e, 0x17); /* add rax,[rdi+rdx+] */
     e32(e, (uint32_t)(tlb + 8));
-    if (store) {
+    if (in->op == OP_FSD) {
+        ld_rdi(e, RCX, FOFF(in->rs2));
+        e8(e, 0x48); e8(e, 0x89); e8(e, 0x08);          /* mov [rax], rcx */
+    } else if (in->op == OP_FLD) {
+        e8(e, 0x48); e8(e, 0x8b); e8(e, 0x00);          /* mov rax, [rax] */
+        st_rdi(e, RAX, FOFF(in->rd));
+        fs_dirty(e);
+    } else if (store) {
         unsigned v = in->rs2 ? hreg(e, in->rs2) : 0;
         if (!v) {
             ldx(e, RCX, in->rs2);
@@ -948,8 +958,15 @@ static void emit_seg_end(struct emit *e, const struct block_cache *bc,
 
 static bool is_native_mem(const struct insn *in)
 {
-    return in->op >= OP_LB && in->op <= OP_SD &&
-           !(in->op <= OP_LWU && in->rd == 0);
+    return (in->op >= OP_LB && in->op <= OP_SD &&
+            !(in->op <= OP_LWU && in->rd == 0)) ||
+           in->op == OP_FLD || in->op == OP_FSD;
+}
+
+/* native code with a slow path: memory accesses, the common D insns */
+static bool has_slow_path(const struct insn *in)
+{
+    return is_native_mem(in) || jit_fp_native(in);
 }
 
 static unsigned end_index(const struct block *b)
@@ -1080,7 +1097,7 @@ bool jit_translate(struct hart *h, struct block *b)
         if (rv_op_ends_block(in->op))
             break;
         struct emit probe = {0};
-        if (is_native_mem(in) || emit_alu(&probe, in))
+        if (has_slow_path(in) || emit_alu(&probe, in))
             native++;
         else
             helpers++;
@@ -1105,7 +1122,7 @@ bool jit_translate(struct hart *h, struct block *b)
     for (unsigned j = 0; j < sb.nseg; j++) {
         for (unsigned k = 0; k < sb.end[j]; k++) {
             const struct insn *in = &sb.seg[j]->insns[k];
-            bool mem = is_native_mem(in);
+            bool mem = has_slow_path(in);
             bool helper = !mem && !emit_alu(&(struct emit){0}, in);
             nthunk += mem || helper;
             any_helper |= helper;
@@ -1145,7 +1162,7 @@ bool jit_translate(struct hart *h, struct block *b)
             v.idx = (uint8_t)(sb.base[j] + k);
             v.off = (uint16_t)(sb.voff[j] + v.off);
             struct insn *th = NULL;
-            bool mem = is_native_mem(&v);
+            bool mem = has_slow_path(&v);
             if (mem || !emit_alu(&(struct emit){0}, &v)) {
                 th = &thunks[2 * t++];
                 th[0] = v;
@@ -1161,7 +1178,10 @@ bool jit_translate(struct hart *h, struct block *b)
                 struct jit_slow *s = &slows[nslow++];
                 memset(s, 0, sizeof(*s));
                 s->dirty = e.dirty;
-                emit_mem(&e, &v, s);
+                if (is_native_mem(&v))
+                    emit_mem(&e, &v, s);
+                else
+                    jit_emit_fp(&e, &v, s);
                 s->thunk = th;
                 s->fn = th[0].fn;
                 s->seg = j;
@@ -1174,7 +1194,7 @@ bool jit_translate(struct hart *h, struct block *b)
                 if (v.op >= OP_DIV && v.op <= OP_REMUW)
                     e.rax_reg = -1; /* several paths join after the store */
             }
-            if (!th || (mem && v.op < OP_SB))
+            if (!th || (mem && v.op < OP_SB) || v.op == OP_FMV_X_D)
                 e.dirty |= 1u << v.rd; /* (x0 and stores: never used) */
             e.rax_hint = -1;
         }

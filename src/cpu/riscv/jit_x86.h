@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cpu/riscv/decode.h"
 #include "cpu/riscv/hart.h"
 
 
@@ -313,5 +314,31 @@ struct jit_slow {
     unsigned seg;
     uint32_t dirty; /* at the access */
 };
+
+/* mstatus.FS Off makes every F/D insn illegal: test it at run time
+ * (kernels switch FS off to save FP state lazily); `*jmp` gets the jump
+ * to the slow path, whose handler raises the exception. */
+static inline void fs_check(struct emit *e, uint8_t **jmp)
+{
+    e8(e, 0xf7);                                  /* test dword [mstatus] */
+    m_rdi(e, 0, (int32_t)offsetof(struct hart, mstatus));
+    e32(e, (uint32_t)MSTATUS_FS);
+    *jmp = jcc_rel32(e, 0x84);                    /* jz slow */
+}
+
+/* mstatus.FS = Dirty (and SD), as every insn that writes an f register */
+static inline void fs_dirty(struct emit *e)
+{
+    mov_imm64(e, RCX, MSTATUS_FS | MSTATUS_SD);
+    e8(e, 0x48); e8(e, 0x09);                     /* or [mstatus], rcx */
+    m_rdi(e, RCX, (int32_t)offsetof(struct hart, mstatus));
+}
+
+#define FOFF(r) ((int32_t)(offsetof(struct hart, f) + 8 * (r)))
+
+/* Native code for the common D insns (jit_fp.c): whether `in` has any on
+ * this host, and the code, its slow path's jumps recorded in `s`. */
+bool jit_fp_native(const struct insn *in);
+void jit_emit_fp(struct emit *e, const struct insn *in, struct jit_slow *s);
 
 #endif
