@@ -4,7 +4,9 @@
  * pages with misaligned and page-crossing accesses, loads from random
  * addresses that fault, illegal words, forward branches, a loop around
  * the body so translated code and chaining run, minstret reads inside
- * blocks, a few FP ops through the helper path, and stores that overwrite
+ * blocks, D ops (native and helpers: all rounding modes incl. invalid
+ * ones, a random frm, FS off in some cases, NaN/inf/subnormal/boundary
+ * operands, fld/fsd), and stores that overwrite
  * the program's own code; also in S-mode under Sv39) run on two harts with identical RAM and
  * registers: one interpreting, one translating (threshold 0 and 1). After
  * every slice of a random instruction budget, registers, pc, instret, the
@@ -145,13 +147,30 @@ static uint32_t gen_insn(unsigned k, unsigned n)
         return 0; /* illegal */
     if (c < 93) /* minstret inside a block */
         return i_type(CSR_MINSTRET, 0, 2, rd_reg(), 0x73);
-    if (c < 95) { /* FP through the helper path: fmv.d.x, fadd.d, fmv.x.d */
-        unsigned f = rndn(4);
-        if (f == 0)
-            return r_type(0x79, 0, rs_reg(), 0, rndn(8), 0x53);
-        if (f == 1)
-            return r_type(0x01, rndn(8), rndn(8), 0, rndn(8), 0x53);
-        return r_type(0x71, 0, rndn(8), 0, rd_reg(), 0x53);
+    if (c < 95) { /* D ops: native (RNE) and through the helpers */
+        unsigned fd = rndn(8), f1 = rndn(8), f2 = rndn(8);
+        unsigned rm = rndn(4) ? (rndn(2) ? 0 : 7) : rndn(8); /* 5, 6: bad */
+        switch (rndn(14)) {
+        case 0: return r_type(0x79, 0, rs_reg(), 0, fd, 0x53); /* fmv.d.x */
+        case 1: return r_type(0x71, 0, f1, 0, rd_reg(), 0x53); /* fmv.x.d */
+        case 2: return r_type(0x01, f2, f1, rm, fd, 0x53);     /* fadd.d */
+        case 3: return r_type(0x05, f2, f1, rm, fd, 0x53);     /* fsub.d */
+        case 4: return r_type(0x09, f2, f1, rm, fd, 0x53);     /* fmul.d */
+        case 5: return r_type(0x0d, f2, f1, rm, fd, 0x53);     /* fdiv.d */
+        case 6: return r_type(0x2d, 0, f1, rm, fd, 0x53);      /* fsqrt.d */
+        case 7: return r_type(0x11, f2, f1, rndn(3), fd, 0x53); /* fsgnj* */
+        case 8: /* fld / fsd on the data pages, any alignment */
+            return i_type(imm, rndn(2) ? R_D0 : R_D1, 3, fd, 0x07);
+        case 9:
+            return s_type(imm, f2, rndn(2) ? R_D0 : R_D1, 3, 0x27);
+        case 10: /* fsrmi: the dynamic rounding mode (5..7 invalid) */
+            return i_type(0x002, rndn(4) ? 0 : rndn(8), 5, 0, 0x73);
+        case 11: /* fmadd.d, fcvt.d.l: helpers only */
+            return (uint32_t)f2 << 27 | 1u << 25 | f2 << 20 | f1 << 15 |
+                   rm << 12 | fd << 7 | 0x43;
+        case 12: return r_type(0x69, 2, rs_reg(), rm, fd, 0x53);
+        default: return r_type(0x51, f2, f1, 2, rd_reg(), 0x53); /* feq.d */
+        }
     }
     if (c < 96) { /* overwrite a later insn of the body with 0 (illegal) */
         unsigned at = k + 1 + rndn(n - k);
@@ -227,6 +246,23 @@ static void build_case(uint64_t seed, uint32_t threshold)
         regs[r] = v;
     }
     regs[0] = 0;
+    /* f0..f7: random bit patterns, numbers near 1, and the IEEE edges */
+    static const uint64_t special[] = {
+        0, 1ULL << 63, 0x7ff0000000000000ULL, 0xfff0000000000000ULL,
+        0x7ff8000000000000ULL, 0x7ff4000000000000ULL, /* qNaN, sNaN */
+        1, 0x000fffffffffffffULL, 0x0010000000000000ULL,
+        0x7fefffffffffffffULL, 0x3ff0000000000000ULL, 0x0360000000000000ULL,
+        0x0370000000000000ULL, 0x8010000000000001ULL, 0x4000000000000000ULL,
+    };
+    uint64_t fregs[8];
+    for (unsigned r = 0; r < 8; r++) {
+        unsigned k = rndn(3);
+        fregs[r] = k == 0 ? special[rndn(ARRAY_SIZE(special))]
+                   : k == 1 ? (0x3f0ULL + rndn(32)) << 52 | (rnd() >> 12)
+                            : rnd();
+    }
+    uint64_t frm = rndn(4) ? 0 : rndn(8);
+    bool fs_off = rndn(10) == 0;
     regs[R_CODE] = RAM_BASE;
     regs[R_LOOP] = 3 + rndn(3);
     regs[R_D1] = DATA + 0x1000;
@@ -266,7 +302,10 @@ static void build_case(uint64_t seed, uint32_t threshold)
                          (PT >> 12);
         }
         for (unsigned r = 0; r < 8; r++)
-            d->h->f[r] = regs[r + 1] ^ 0x4000000000000000ULL;
+            d->h->f[r] = fregs[r];
+        d->h->frm = frm;
+        if (fs_off) /* every F/D insn is illegal */
+            d->h->mstatus &= ~MSTATUS_FS;
     }
 }
 
