@@ -689,11 +689,13 @@ static void fb_cmp0(struct emit *e, struct fallbacks *f, size_t off,
  * NULL: x[rd] = its pc + len, written only now that nothing can fail), and
  * a jump into the block's first handler. */
 static void emit_enter(struct emit *e, struct fallbacks *f, unsigned done,
-                       unsigned nmem, const struct insn *link)
+                       unsigned nmem, const struct insn *link, bool same_page)
 {
     int32_t tlbf = (int32_t)(offsetof(struct hart, tlb) +
                              ACCESS_FETCH * TLB_SIZE *
                                  sizeof(struct tlb_entry));
+    if (same_page)
+        goto checked;
     e8(e, 0x83); e8(e, 0x7e);                             /* cmp [rsi+d8],0 */
     e8(e, (uint8_t)offsetof(struct block, dead)); e8(e, 0);
     fb_jcc(e, f, 0x85);
@@ -712,6 +714,7 @@ static void emit_enter(struct emit *e, struct fallbacks *f, unsigned done,
     e8(e, 0x48); e8(e, 0x3b); e8(e, 0x4e);                /* cmp rcx,[rsi+d8] */
     e8(e, (uint8_t)offsetof(struct block, host));
     fb_jcc(e, f, 0x85);
+checked:
     if (link && link->rd) {
         e8(e, 0x48); e8(e, 0x8b);
         m_rdi(e, RAX, (int32_t)offsetof(struct hart, xb_pc));
@@ -760,6 +763,14 @@ static void emit_exit(struct emit *e, const struct block *b, unsigned slot,
                       const struct insn *link)
 {
     struct fallbacks f = {.n = 0};
+    /* A link into the block's own page needs neither check of
+     * emit_enter: the target's physical address is the source's plus
+     * disp under any mapping the source runs through (checked when it was
+     * entered; nothing in a block changes the fetch TLB), and the page's
+     * blocks die together, the running one included (a store that kills
+     * them ends it). */
+    int64_t in_page = (int64_t)(b->pa & (GMEM_PAGE_SIZE - 1)) + disp;
+    bool same_page = in_page >= 0 && in_page < (int64_t)GMEM_PAGE_SIZE;
     e8(e, 0x48); e8(e, 0x8b);
     m_rdi(e, RDX, (int32_t)offsetof(struct hart, xb_pc)); /* rdx = xb_pc */
     ri(e, G_ADD, RDX, disp, true);                        /* the target */
@@ -769,7 +780,7 @@ static void emit_exit(struct emit *e, const struct block *b, unsigned slot,
     e8(e, 0x48); e8(e, 0x8b); e8(e, 0x30);                /* mov rsi,[rax] */
     e8(e, 0x48); e8(e, 0x85); e8(e, 0xf6);                /* test rsi,rsi */
     fb_jcc(e, &f, 0x84);
-    emit_enter(e, &f, done, nmem, link);
+    emit_enter(e, &f, done, nmem, link, same_page);
     emit_fallback(e, &f, at, fn);
 }
 
@@ -800,7 +811,7 @@ static void emit_jalr(struct emit *e, const struct block_cache *bc,
     fb_jcc(e, &f, 0x85);
     e8(e, 0x48); e8(e, 0x8b); e8(e, 0x71);                /* mov rsi,[rcx+d8] */
     e8(e, (uint8_t)offsetof(struct block_jc, b));
-    emit_enter(e, &f, in->idx + 1u, in->nmem, in);
+    emit_enter(e, &f, in->idx + 1u, in->nmem, in, false);
     emit_fallback(e, &f, in, fn);
 }
 
@@ -831,15 +842,17 @@ static void emit_sb_loop(struct emit *e, const struct sb *sb, unsigned j,
                          unsigned vdone, unsigned vnmem, bool link)
 {
     struct fallbacks f = {.n = 0};
-    fb_cmp0(e, &f, offsetof(struct hart, xb_chain), 0x8e);     /* jle */
     fb_cmp0(e, &f, offsetof(struct hart, irq_recheck), 0x85);  /* jne */
+    /* the budget test and its decrement in one: at -1 the handler's
+     * chain_core does not chain either */
+    e8(e, 0xff);
+    m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain)); /* dec */
+    fb_jcc(e, &f, 0x88);                                   /* js */
     if (link && in->rd) {
         ld_rdi(e, RAX, (int32_t)offsetof(struct hart, xb_pc));
         ri(e, G_ADD, RAX, sb->voff[j] + in->off + in->len, true);
         stx(e, RAX, in->rd);
     }
-    e8(e, 0xff);
-    m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain)); /* dec */
     add_mem64(e, offsetof(struct hart, instret), vdone);
     add_mem64(e, offsetof(struct hart, xb_chained), vdone);
     add_mem64(e, offsetof(struct hart, xb_mem), vnmem);
