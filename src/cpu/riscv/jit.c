@@ -478,7 +478,11 @@ static bool emit_alu_direct(struct emit *e, const struct insn *in)
             : in->op == OP_SUB || in->op == OP_SUBW ? G_SUB
             : in->op == OP_XOR ? G_XOR
             : in->op == OP_OR ? G_OR : G_AND;
-        if (rs1 == rd) {
+        if (rs2 == 0 && g != G_AND && w) {
+            mov_rx(e, d, rs1);                  /* mv (x op 0) */
+        } else if (rs1 == 0 && g != G_SUB && g != G_AND && w) {
+            mov_rx(e, d, rs2);                  /* mv (0 op x) */
+        } else if (rs1 == rd) {
             op_rx(e, g, d, rs2, w);
         } else if (rs2 == rd) {
             if (g == G_SUB)
@@ -494,6 +498,13 @@ static bool emit_alu_direct(struct emit *e, const struct insn *in)
     case OP_ADDI: case OP_XORI: case OP_ORI: case OP_ANDI:
         g = in->op == OP_ADDI ? G_ADD : in->op == OP_XORI ? G_XOR
             : in->op == OP_ORI ? G_OR : G_AND;
+        if (rs1 == 0 && in->op != OP_ANDI) { /* li */
+            rex(e, true, 0, d);
+            e8(e, 0xc7);
+            e8(e, 0xc0 | (d & 7));              /* mov d, simm32 */
+            e32(e, (uint32_t)imm);
+            return true;
+        }
         mov_rx(e, d, rs1);
         if (imm || in->op == OP_ANDI)
             ri(e, g, d, imm, true);
@@ -1048,7 +1059,8 @@ static bool form_superblock(struct hart *h, struct block *b, struct sb *sb)
 
 /* The guest registers used most in the superblock go to host registers
  * (caller-saved ones the code never needs otherwise). */
-static void choose_regs(struct emit *e, const struct sb *sb, bool helpers)
+static void choose_regs(struct emit *e, const struct sb *sb, bool helpers,
+                        bool loops)
 {
     static const uint8_t pool[] = {RBX, RBP, R12, R13, R14, R15,
                                    R8, R9, R10, R11, RSI};
@@ -1076,7 +1088,9 @@ static void choose_regs(struct emit *e, const struct sb *sb, bool helpers)
         for (unsigned r = 1; r < 32; r++)
             if (!e->host[r] && use[r] > use[best])
                 best = r;
-        if (!best || use[best] < 2)
+        /* a register costs a load at entry, a store per exit and maybe a
+         * push/pop: worth it for two uses in a loop, three otherwise */
+        if (!best || use[best] < (loops ? 2u : 3u))
             break;
         e->host[best] = pool[p];
         use[best] = 0;
@@ -1161,7 +1175,7 @@ bool jit_translate(struct hart *h, struct block *b)
                      .rax_reg = -1,
                      .rax_hint = -1};
     uint8_t *code = e.p;
-    choose_regs(&e, &sb, any_helper);
+    choose_regs(&e, &sb, any_helper, loops);
     push_saved(&e);
     reload(&e, true);
     uint8_t *top = e.p;
