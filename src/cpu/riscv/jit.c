@@ -210,6 +210,7 @@ struct sb {
     unsigned voff[SB_SEGS]; /* byte offset of its pc from the head's */
     unsigned nmem[SB_SEGS]; /* loads/stores of the segments before it */
     unsigned end[SB_SEGS];  /* index of its ending insn (n: terminator) */
+    bool taken[SB_SEGS];    /* it ends in a branch the superblock follows */
     unsigned nseg;
     uint8_t *fix[2 * SB_INSNS]; /* rel32 of jumps to a fix-up stub */
     uint8_t fixseg[2 * SB_INSNS];
@@ -933,6 +934,19 @@ static void emit_seg_end(struct emit *e, const struct block_cache *bc,
             ldx(e, RAX, in->rs1);
             op_rx(e, G_CMP, RAX, in->rs2, true);
         }
+        if (!last && sb->taken[j]) {
+            /* the superblock goes on at the target: the side exit is
+             * the fall-through */
+            uint8_t *t = jcc_rel32(e, inv[in->op - OP_BEQ] ^ 1);
+            exit_begin(e, sb, j);
+            emit_exit(e, b, 1, in->off + in->len, k + 1, in->nmem, in, fn,
+                      NULL);
+            exit_end(e);
+            if (!e->full)
+                patch_rel32(t, e->p);
+            emit_continue(e, sb, j, in, fn);
+            return;
+        }
         uint8_t *nt = jcc_rel32(e, inv[in->op - OP_BEQ]);
         if (to_head) {
             emit_sb_loop(e, sb, j, in, fn, top, vdone, vnmem, false);
@@ -1024,15 +1038,23 @@ static bool form_superblock(struct hart *h, struct block *b, struct sb *sb)
         uint64_t next;
         if (k == c->n)
             next = sb->voff[j] + in->off;
-        else if (in->op >= OP_BEQ && in->op <= OP_BGEU)
-            next = sb->voff[j] + in->off + in->len;
+        else if (in->op >= OP_BEQ && in->op <= OP_BGEU) {
+            /* the side the interpreter has gone (its links say which
+             * exits have run): the target when only that one has, if it
+             * lies ahead; else the fall-through */
+            sb->taken[j] = c->link[0] && !c->link[1] && in->imm > 0;
+            next = sb->voff[j] + in->off +
+                   (sb->taken[j] ? (uint64_t)in->imm : in->len);
+        }
         else if (in->op == OP_JAL && in->imm > 0)
             next = sb->voff[j] + in->off + (uint64_t)in->imm;
         else
             break;
         unsigned used = sb->base[j] + k + (k < c->n);
+        /* (room for a whole first insn: one straddling the page end
+         * would be fetched through the slow path, which may fault) */
         if (sb->nseg == SB_SEGS || used + BLOCK_MAX + 1 > SB_INSNS ||
-            pgoff + next + 2 > GMEM_PAGE_SIZE)
+            pgoff + next + 4 > GMEM_PAGE_SIZE)
             break;
         /* the same virtual page, so the fetch TLB entry the head was
          * found through maps it */
