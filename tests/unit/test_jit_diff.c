@@ -591,6 +591,41 @@ static void test_chained_self_loop(void **state)
     assert_true(jit_blocks_translated(sides[1].h) >= 1);
 }
 
+/* A superblock never grows into an insn that straddles the page end:
+ * fetching it at translation time could fault (here its second half is
+ * past the end of RAM), raising a trap the program never takes. */
+static void test_superblock_page_end(void **state)
+{
+    (void)state;
+    if (!jit_available())
+        skip();
+    struct side *d = &sides[1];
+    struct hart *h = d->h;
+    const gpa_t end = RAM_BASE + RAM_SIZE, at = end - 14;
+    memset(d->bus.ram.host, 0, RAM_SIZE);
+    put32(d, at, i_type(1, 10, 0, 10, 0x13));        /* addi a0,a0,1 */
+    put32(d, at + 4, i_type(-1, 5, 0, 5, 0x13));     /* addi t0,t0,-1 */
+    put32(d, at + 8, b_type(-8, 0, 5, 1));           /* bnez t0,at */
+    uint16_t half = 0x0013;                          /* a 32-bit insn's */
+    assert_int_equal(gmem_write(&d->bus.ram, end - 2, &half, 2), 0);
+    gmem_clear_code_map(&d->bus.ram);
+    atomic_fetch_add(&d->bus.ram.code_gen, 1);
+    struct jit_options jo = {.threshold = 0, .cache_bytes = JIT_CACHE_MIN};
+    assert_int_equal(hart_set_engine(h, CPU_ENGINE_JIT, &jo), 0);
+    hart_reset(h, at);
+    h->mtvec = TRAP_VEC;
+    h->x[5] = 100;
+    assert_int_equal(hart_run(h, 3), 3); /* translated at once */
+    assert_true(jit_blocks_translated(h) >= 1);
+    assert_int_equal(h->mcause, 0);
+    assert_int_equal(h->mepc, 0);
+    assert_int_equal(h->pc, at);
+    assert_int_equal(h->x[5], 99);
+    assert_int_equal(hart_run(h, 3 * 98), 3 * 98);
+    assert_int_equal(h->x[10], 99);
+    assert_int_equal(h->mcause, 0);
+}
+
 /* More code than the arena holds (JIT_CACHE_MIN): the arena fills, is
  * flushed with the block cache at a boundary, and translation starts over;
  * results stay exact and the arena never grows. */
@@ -639,6 +674,7 @@ int main(void)
         cmocka_unit_test(test_compare_detects),
         cmocka_unit_test(test_chained_self_loop),
         cmocka_unit_test(test_arena_full_flush),
+        cmocka_unit_test(test_superblock_page_end),
         cmocka_unit_test(test_diff_threshold0),
         cmocka_unit_test(test_diff_threshold1),
         cmocka_unit_test(test_diff_sv39),
