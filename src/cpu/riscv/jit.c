@@ -128,12 +128,17 @@ __attribute__((unused)) static void perf_note(const void *code, size_t len,
     pthread_mutex_unlock(&perf_lock);
 }
 
+/* the translator's working memory (jit_translate) */
+struct jit_scratch;
+static struct jit_scratch *scratch_new(void);
+
 struct jit_cache {
     uint8_t *base;
     size_t size, used;
     uint64_t gen;   /* block cache generation the contents belong to */
     bool perf_map;
     uint64_t blocks; /* translated since the start (statistics) */
+    struct jit_scratch *scratch;
 };
 
 void jit_destroy(struct hart *h)
@@ -142,6 +147,7 @@ void jit_destroy(struct hart *h)
     if (!jc)
         return;
     munmap(jc->base, jc->size);
+    free(jc->scratch);
     free(jc);
     h->jit = NULL;
 }
@@ -161,10 +167,16 @@ int hart_set_engine(struct hart *h, int engine, const struct jit_options *opt)
     struct jit_cache *jc = calloc(1, sizeof(*jc));
     if (!jc)
         return -ENOMEM;
+    jc->scratch = scratch_new();
+    if (!jc->scratch) {
+        free(jc);
+        return -ENOMEM;
+    }
     void *m = mmap(NULL, opt->cache_bytes, PROT_READ | PROT_WRITE | PROT_EXEC,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) {
         int err = -errno;
+        free(jc->scratch);
         free(jc);
         return err;
     }
@@ -1124,6 +1136,16 @@ static void choose_regs(struct emit *e, const struct sb *sb, bool helpers,
     e->ra_on = true;
 }
 
+struct jit_scratch {
+    struct sb sb;
+    struct jit_slow slows[SB_INSNS];
+};
+
+static struct jit_scratch *scratch_new(void)
+{
+    return calloc(1, sizeof(struct jit_scratch));
+}
+
 bool jit_translate(struct hart *h, struct block *b)
 {
     struct jit_cache *jc = h->jit;
@@ -1159,8 +1181,8 @@ bool jit_translate(struct hart *h, struct block *b)
         return false;
     }
 
-    static __thread struct sb sb;
-    if (!form_superblock(h, b, &sb))
+    struct sb *sbp = &jc->scratch->sb;
+    if (!form_superblock(h, b, sbp))
         return true; /* a lookup flushed the block cache */
     if (jc->gen != bc->gen)
         return true;
@@ -1168,21 +1190,21 @@ bool jit_translate(struct hart *h, struct block *b)
     unsigned nthunk = 0;
     bool any_helper = false, loops = false;
     uint32_t written = 0;
-    for (unsigned j = 0; j < sb.nseg; j++) {
-        for (unsigned k = 0; k < sb.end[j]; k++) {
-            const struct insn *in = &sb.seg[j]->insns[k];
+    for (unsigned j = 0; j < sbp->nseg; j++) {
+        for (unsigned k = 0; k < sbp->end[j]; k++) {
+            const struct insn *in = &sbp->seg[j]->insns[k];
             bool mem = has_slow_path(in);
             bool helper = !mem && !emit_alu(&(struct emit){0}, in);
             nthunk += mem || helper;
             any_helper |= helper;
             written |= 1u << in->rd;
         }
-        const struct insn *in = &sb.seg[j]->insns[sb.end[j]];
-        if (sb.end[j] < sb.seg[j]->n) {
+        const struct insn *in = &sbp->seg[j]->insns[sbp->end[j]];
+        if (sbp->end[j] < sbp->seg[j]->n) {
             written |= 1u << in->rd;
             if (((in->op >= OP_BEQ && in->op <= OP_BGEU) ||
                  in->op == OP_JAL) &&
-                (int64_t)sb.voff[j] + in->off + in->imm == 0)
+                (int64_t)sbp->voff[j] + in->off + in->imm == 0)
                 loops = true;
         }
     }
@@ -1190,26 +1212,26 @@ bool jit_translate(struct hart *h, struct block *b)
     /* thunks first (two insns each, aligned), then the code */
     uint8_t *start = jc->base + jc->used;
     struct insn *thunks = (struct insn *)(void *)start;
-    static __thread struct jit_slow slows[SB_INSNS];
+    struct jit_slow *slows = jc->scratch->slows;
     unsigned nslow = 0, t = 0;
     struct emit e = {.p = start + (size_t)nthunk * 2 * sizeof(struct insn),
                      .end = jc->base + jc->size,
                      .rax_reg = -1,
                      .rax_hint = -1};
     uint8_t *code = e.p;
-    choose_regs(&e, &sb, any_helper, loops);
+    choose_regs(&e, sbp, any_helper, loops);
     push_saved(&e);
     reload(&e, true);
     uint8_t *top = e.p;
     if (loops) /* a jump back to top may come with any of them dirty */
         e.dirty = written & ~1u;
 
-    for (unsigned j = 0; j < sb.nseg; j++) {
-        const struct block *c = sb.seg[j];
-        for (unsigned k = 0; k < sb.end[j]; k++) {
+    for (unsigned j = 0; j < sbp->nseg; j++) {
+        const struct block *c = sbp->seg[j];
+        for (unsigned k = 0; k < sbp->end[j]; k++) {
             struct insn v = c->insns[k]; /* idx/off from the head */
-            v.idx = (uint8_t)(sb.base[j] + k);
-            v.off = (uint16_t)(sb.voff[j] + v.off);
+            v.idx = (uint8_t)(sbp->base[j] + k);
+            v.off = (uint16_t)(sbp->voff[j] + v.off);
             struct insn *th = NULL;
             bool mem = has_slow_path(&v);
             if (mem || !emit_alu(&(struct emit){0}, &v)) {
@@ -1236,7 +1258,7 @@ bool jit_translate(struct hart *h, struct block *b)
                 s->seg = j;
                 e.rax_reg = -1; /* the slow path resumes with rax clobbered */
             } else if (th) {
-                emit_helper(&e, &sb, j, th, th[0].fn);
+                emit_helper(&e, sbp, j, th, th[0].fn);
                 e.rax_reg = -1;
             } else {
                 emit_alu(&e, &v);
@@ -1249,7 +1271,7 @@ bool jit_translate(struct hart *h, struct block *b)
         }
         e.rax_hint = e.rax_reg;
         e.rax_reg = -1;
-        emit_seg_end(&e, bc, &sb, j, top);
+        emit_seg_end(&e, bc, sbp, j, top);
         e.rax_hint = e.rax_reg = -1;
     }
 
@@ -1261,7 +1283,7 @@ bool jit_translate(struct hart *h, struct block *b)
             if (slows[s].jmp[k])
                 patch_rel32(slows[s].jmp[k], stub);
         e.dirty = slows[s].dirty;
-        emit_helper(&e, &sb, slows[s].seg, slows[s].thunk, slows[s].fn);
+        emit_helper(&e, sbp, slows[s].seg, slows[s].thunk, slows[s].fn);
         e8(&e, 0xe9);
         uint8_t *at = e.p;
         e32(&e, 0);
@@ -1270,14 +1292,14 @@ bool jit_translate(struct hart *h, struct block *b)
     }
     /* one fix-up stub per segment that has helpers (segment 0 needs none) */
     uint8_t *fixstub[SB_SEGS] = {0};
-    for (unsigned f = 0; f < sb.nfix && !e.full; f++) {
-        unsigned j = sb.fixseg[f];
+    for (unsigned f = 0; f < sbp->nfix && !e.full; f++) {
+        unsigned j = sbp->fixseg[f];
         if (!fixstub[j]) {
             fixstub[j] = e.p;
-            emit_fixup(&e, &sb, j);
+            emit_fixup(&e, sbp, j);
         }
         if (!e.full)
-            patch_rel32(sb.fix[f], fixstub[j]);
+            patch_rel32(sbp->fix[f], fixstub[j]);
     }
     if (e.full) { /* cannot happen below JIT_BLOCK_BYTES; be safe anyway */
         b->jit_state = JIT_NEVER;
@@ -1295,6 +1317,15 @@ bool jit_translate(struct hart *h, struct block *b)
 }
 
 #else /* not x86-64: the interpreter only */
+
+struct jit_scratch {
+    int unused;
+};
+
+static struct jit_scratch *scratch_new(void)
+{
+    return calloc(1, sizeof(struct jit_scratch));
+}
 
 bool jit_translate(struct hart *h, struct block *b)
 {
