@@ -95,6 +95,8 @@ static int teardown(void **state)
 static unsigned rd_reg(void) { return 1 + rndn(26); } /* x1..x26 */
 static unsigned rs_reg(void) { return rndn(32); }
 
+static bool case_fp; /* mostly D ops (set by test_diff_fp) */
+
 /* One random instruction at index k of a body of n. */
 static uint32_t gen_insn(unsigned k, unsigned n)
 {
@@ -108,6 +110,8 @@ static uint32_t gen_insn(unsigned k, unsigned n)
         {1, 4, 0x3b}, {1, 5, 0x3b}, {1, 6, 0x3b}, {1, 7, 0x3b},
     };
     unsigned c = rndn(100);
+    if (case_fp && rndn(3))
+        c = 93 + rndn(2); /* a D op */
     int32_t imm = (int32_t)(rnd() % 4096) - 2048;
     if (rndn(4) == 0)
         imm = (int32_t)rndn(5) - 2; /* small values: edge cases */
@@ -150,7 +154,7 @@ static uint32_t gen_insn(unsigned k, unsigned n)
     if (c < 95) { /* D ops: native (RNE) and through the helpers */
         unsigned fd = rndn(8), f1 = rndn(8), f2 = rndn(8);
         unsigned rm = rndn(4) ? (rndn(2) ? 0 : 7) : rndn(8); /* 5, 6: bad */
-        switch (rndn(14)) {
+        switch (rndn(17)) {
         case 0: return r_type(0x79, 0, rs_reg(), 0, fd, 0x53); /* fmv.d.x */
         case 1: return r_type(0x71, 0, f1, 0, rd_reg(), 0x53); /* fmv.x.d */
         case 2: return r_type(0x01, f2, f1, rm, fd, 0x53);     /* fadd.d */
@@ -168,7 +172,13 @@ static uint32_t gen_insn(unsigned k, unsigned n)
         case 11: /* fmadd.d, fcvt.d.l: helpers only */
             return (uint32_t)f2 << 27 | 1u << 25 | f2 << 20 | f1 << 15 |
                    rm << 12 | fd << 7 | 0x43;
-        case 12: return r_type(0x69, 2, rs_reg(), rm, fd, 0x53);
+        case 12: /* fcvt.d.{w,wu,l,lu} */
+            return r_type(0x69, rndn(4), rs_reg(), rm, fd, 0x53);
+        case 13: /* fcvt.{w,wu,l,lu}.d, RNE and RTZ more often */
+            return r_type(0x61, rndn(4), f1, rndn(2) ? rndn(2) : rm,
+                          rd_reg(), 0x53);
+        case 14: case 15: /* fflags to rd, cleared: each flag is seen */
+            return i_type(0x001, 0, 1, rd_reg(), 0x73);
         default: return r_type(0x51, f2, f1, 2, rd_reg(), 0x53); /* feq.d */
         }
     }
@@ -238,10 +248,11 @@ static void build_case(uint64_t seed, uint32_t threshold)
         data[k] = (uint8_t)rnd();
     for (unsigned r = 0; r < 32; r++) {
         uint64_t v = rnd();
-        switch (rndn(4)) {
+        switch (rndn(5)) {
         case 0: v &= 0xff; break;
         case 1: v = (uint64_t)(int64_t)(int32_t)v; break;
         case 2: v = rndn(2) ? (1ULL << 63) : (uint64_t)-1; break;
+        case 3: v = (uint64_t)((int64_t)v >> rndn(64)); break; /* any size */
         }
         regs[r] = v;
     }
@@ -253,6 +264,11 @@ static void build_case(uint64_t seed, uint32_t threshold)
         1, 0x000fffffffffffffULL, 0x0010000000000000ULL,
         0x7fefffffffffffffULL, 0x3ff0000000000000ULL, 0x0360000000000000ULL,
         0x0370000000000000ULL, 0x8010000000000001ULL, 0x4000000000000000ULL,
+        /* conversion edges: 2^31 - 1, 2^31, -2^31, 2^30 - 0.5, 2^63, 0.5,
+         * -0.5, 2^52 + 1 */
+        0x41dfffffffc00000ULL, 0x41e0000000000000ULL, 0xc1e0000000000000ULL,
+        0x41cfffffffe00000ULL, 0x43e0000000000000ULL, 0x3fe0000000000000ULL,
+        0xbfe0000000000000ULL, 0x4330000000000001ULL,
     };
     uint64_t fregs[8];
     for (unsigned r = 0; r < 8; r++) {
@@ -487,6 +503,26 @@ static void test_diff_free(void **state)
     assert_true(blocks > ncases());
 }
 
+/* Mostly D ops, so every native FP path meets the edge operands and
+ * rounding modes, budgeted and free running. */
+static void test_diff_fp(void **state)
+{
+    (void)state;
+    if (!jit_available())
+        skip();
+    uint64_t blocks = 0;
+    case_fp = true;
+    for (unsigned k = 0; k < ncases(); k++) {
+        if (k & 1)
+            run_free_case(400000 + k, k & 2 ? 1 : 0);
+        else
+            run_case(400000 + k, k & 2 ? 1 : 0);
+        blocks += jit_blocks_translated(sides[1].h);
+    }
+    case_fp = false;
+    assert_true(blocks > ncases());
+}
+
 /* The comparison can fail: each kind of divergence is noticed. */
 static void test_compare_detects(void **state)
 {
@@ -679,6 +715,7 @@ int main(void)
         cmocka_unit_test(test_diff_threshold1),
         cmocka_unit_test(test_diff_sv39),
         cmocka_unit_test(test_diff_free),
+        cmocka_unit_test(test_diff_fp),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1265,7 +1265,8 @@ bool jit_translate(struct hart *h, struct block *b)
                 if (v.op >= OP_DIV && v.op <= OP_REMUW)
                     e.rax_reg = -1; /* several paths join after the store */
             }
-            if (!th || (mem && v.op < OP_SB) || v.op == OP_FMV_X_D)
+            if (!th || (mem && v.op < OP_SB) || v.op == OP_FMV_X_D ||
+                v.op == OP_FCVT_W_D || v.op == OP_FCVT_L_D)
                 e.dirty |= 1u << v.rd; /* (x0 and stores: never used) */
             e.rax_hint = -1;
         }

@@ -10,8 +10,12 @@
  * other case, and FS = Off, jumps to the slow path before anything was
  * written: the interpreter's handler redoes the insn on the unchanged
  * state (the exact model, the illegal-instruction trap). The bit moves
- * (fmv.x.d, fmv.d.x, fsgnj[n|x].d) need only the FS test. Doubles need no
- * NaN boxing; singles all stay with their handlers. */
+ * (fmv.x.d, fmv.d.x, fsgnj[n|x].d) need only the FS test. Conversions
+ * from integers run natively when exact (any valid rounding mode: 32-bit
+ * values, 64-bit ones within +-2^53), to signed integers in RNE/RTZ when
+ * the value is safely in range (NX when the result converted back
+ * differs). Doubles need no NaN boxing; singles all stay with their
+ * handlers. */
 #include "cpu/riscv/jit_x86.h"
 
 #include "cpu/riscv/decode.h"
@@ -34,6 +38,10 @@ bool jit_fp_native(const struct insn *in)
     case OP_FADD_D: case OP_FSUB_D: case OP_FMUL_D: case OP_FDIV_D:
     case OP_FSQRT_D:
         return (in->rm == 0 || in->rm == 7) && host_fma();
+    case OP_FCVT_D_W: case OP_FCVT_D_WU: case OP_FCVT_D_L: case OP_FCVT_D_LU:
+        return in->rm <= 4 || in->rm == 7;
+    case OP_FCVT_W_D: case OP_FCVT_L_D:
+        return in->rm <= 1; /* RNE (MXCSR's mode) and RTZ */
     }
     return false;
 }
@@ -115,15 +123,26 @@ static void range(struct emit *e, struct jit_slow *s, unsigned *nj,
 #define P969_BITS 0x0360000000000000ULL /* 0x1p-969 */
 #define P968_BITS 0x0370000000000000ULL /* 0x1p-968 */
 
+/* after a ucomisd: fflags.NX unless equal; raising a flag makes FS
+ * Dirty, as the handlers' accrue() does (it matters where the insn writes
+ * no f register) */
+static void nx_unless_equal(struct emit *e)
+{
+    uint8_t *eq = jcc_rel32(e, 0x84);           /* je over */
+    e8(e, 0x80);                                /* or byte [fflags], 1 */
+    m_rdi(e, 1, (int32_t)offsetof(struct hart, fflags));
+    e8(e, 1);
+    fs_dirty(e);
+    if (!e->full)
+        patch_rel32(eq, e->p);
+}
+
 /* fflags.NX when the residual in xmm `x` is not zero */
 static void nx_unless_zero(struct emit *e, unsigned x)
 {
     sse(e, 0x66, 0x57, 7, 7);                   /* xorpd xmm7, xmm7 */
     sse(e, 0x66, 0x2e, x, 7);                   /* ucomisd x, xmm7 */
-    e8(e, 0x74); e8(e, 7);                      /* je over the or */
-    e8(e, 0x80);                                /* or byte [fflags], 1 */
-    m_rdi(e, 1, (int32_t)offsetof(struct hart, fflags));
-    e8(e, 1);
+    nx_unless_equal(e);
 }
 
 static void emit_arith(struct emit *e, const struct insn *in,
@@ -201,6 +220,77 @@ static void emit_arith(struct emit *e, const struct insn *in,
     fs_dirty(e);
 }
 
+/* cvtsi2sd xmm0, r (w: 64-bit source) */
+static void cvtsi2sd(struct emit *e, unsigned x, unsigned g, bool w)
+{
+    e8(e, 0xf2);
+    if (w)
+        e8(e, 0x48);
+    e8(e, 0x0f); e8(e, 0x2a);
+    e8(e, 0xc0 | x << 3 | g);
+}
+
+static void emit_cvt(struct emit *e, const struct insn *in,
+                     struct jit_slow *s, unsigned *nj)
+{
+    bool from = in->op == OP_FCVT_D_W || in->op == OP_FCVT_D_WU ||
+                in->op == OP_FCVT_D_L || in->op == OP_FCVT_D_LU;
+    if (from) {
+        if (in->rm == 7) { /* dynamic: an invalid frm is illegal */
+            e8(e, 0x48); e8(e, 0x83);           /* cmp qword [frm], 4 */
+            m_rdi(e, 7, (int32_t)offsetof(struct hart, frm));
+            e8(e, 4);
+            s->jmp[(*nj)++] = jcc_rel32(e, 0x87); /* ja slow */
+        }
+        ldx(e, RAX, in->rs1);
+        bool w = true;
+        switch (in->op) {
+        case OP_FCVT_D_W:
+            w = false;                          /* the low 32 bits, signed */
+            break;
+        case OP_FCVT_D_WU:
+            e8(e, 0x89); e8(e, 0xc0);           /* mov eax, eax */
+            break;
+        case OP_FCVT_D_L: /* exact within +-2^53: x + 2^53 <= 2^54 */
+            mov_imm64(e, RCX, 1ULL << 53);
+            rr(e, G_ADD, RCX, RAX, true);
+            mov_imm64(e, RDX, 1ULL << 54);
+            rr(e, G_CMP, RCX, RDX, true);
+            s->jmp[(*nj)++] = jcc_rel32(e, 0x87);
+            break;
+        default: /* FCVT_D_LU */
+            mov_imm64(e, RDX, 1ULL << 53);
+            rr(e, G_CMP, RAX, RDX, true);
+            s->jmp[(*nj)++] = jcc_rel32(e, 0x87);
+            break;
+        }
+        cvtsi2sd(e, 0, RAX, w);
+        movsd_st(e, 0, FOFF(in->rd));
+        fs_dirty(e);
+        return;
+    }
+    /* to a signed integer, |a| below 2^30 / 2^62 (RNE cannot round out of
+     * range) or 2^31 / 2^63 (RTZ); NaN and inf fail the test */
+    bool l = in->op == OP_FCVT_L_D;
+    uint64_t lim = l ? (in->rm ? 0x43e0000000000000ULL : 0x43d0000000000000ULL)
+                     : (in->rm ? 0x41e0000000000000ULL : 0x41d0000000000000ULL);
+    movsd_ld(e, 0, FOFF(in->rs1));
+    movq_gx(e, RAX, 0);
+    range(e, s, nj, RAX, 0, lim - 1, true);
+    e8(e, 0xf2);                                /* cvt[t]sd2si rax/eax */
+    if (l)
+        e8(e, 0x48);
+    e8(e, 0x0f); e8(e, in->rm ? 0x2c : 0x2d);
+    e8(e, 0xc0 | RAX << 3 | 0);
+    if (!l)
+        movsxd(e, RAX);
+    cvtsi2sd(e, 1, RAX, true);                  /* back: exact here */
+    sse(e, 0x66, 0x2e, 0, 1);                   /* ucomisd xmm0, xmm1 */
+    nx_unless_equal(e);
+    stx(e, RAX, in->rd);
+    e->rax_reg = -1;
+}
+
 void jit_emit_fp(struct emit *e, const struct insn *in, struct jit_slow *s)
 {
     unsigned nj = 0;
@@ -232,6 +322,10 @@ void jit_emit_fp(struct emit *e, const struct insn *in, struct jit_slow *s)
         }
         st_rdi(e, RAX, FOFF(in->rd));
         fs_dirty(e);
+        break;
+    case OP_FCVT_D_W: case OP_FCVT_D_WU: case OP_FCVT_D_L: case OP_FCVT_D_LU:
+    case OP_FCVT_W_D: case OP_FCVT_L_D:
+        emit_cvt(e, in, s, &nj);
         break;
     default:
         emit_arith(e, in, s, &nj);
