@@ -334,9 +334,22 @@ static void emit_mem(struct emit *e, const struct insn *in, struct jit_slow *s)
 
     if (fp)
         fs_check(e, &s->jmp[2]);
-    ldx(e, RAX, in->rs1);
-    if (in->imm)
-        ri(e, G_ADD, RAX, in->imm, true);
+    unsigned base = in->rs1 ? hreg(e, in->rs1) : 0;
+    if (base && in->imm) { /* lea rax, [base + imm] */
+        rex(e, true, 0, base);
+        e8(e, 0x8d);
+        e8(e, (fits8(in->imm) ? 0x40 : 0x80) | (base & 7));
+        if ((base & 7) == 4)
+            e8(e, 0x24); /* r12 as a base needs its SIB byte */
+        if (fits8(in->imm))
+            e8(e, (uint8_t)in->imm);
+        else
+            e32(e, (uint32_t)in->imm);
+    } else {
+        ldx(e, RAX, in->rs1);
+        if (in->imm)
+            ri(e, G_ADD, RAX, in->imm, true);
+    }
     /* rcx = (va >> 12) + 1; rdx = index * 16 */
     e8(e, 0x48); e8(e, 0x89); e8(e, 0xc1);             /* mov rcx, rax */
     sh_i(e, S_SHR, RCX, 12, true);
