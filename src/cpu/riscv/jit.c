@@ -1,27 +1,41 @@
-/* The CPU engine choice and the block translator RV64 -> x86-64 (see
- * jit.h for how translated code fits into the block cache).
+/* The CPU engine choice and the translator RV64 -> x86-64 (see jit.h for
+ * how translated code fits into the block cache; jit_x86.h is the
+ * emitter, jit_fp.c the floating point).
  *
  * Translated code follows the interpreter's handler ABI: it is entered as
  * a block's first handler with rdi = the hart, rsi = the block's first
  * insn, and it leaves the way a handler does, so hart_run, chain_core and
- * chain_indirect run it without knowing. Inside, guest registers stay in
- * the hart (memory operands off rdi) and only caller-saved host registers
- * are used (rax, rcx, rdx, rsi): the code never needs a frame, and an exit
- * is a tail jump into a C handler with the caller's callee-saved registers
- * untouched.
+ * chain_indirect run it without knowing.
+ *
+ * The unit is a superblock: the head block and the blocks after it in the
+ * same page along the side the interpreter has gone (fall-through of a
+ * branch, or its target when only that has run; forward jal; the
+ * fall-through terminator), up to SB_SEGS blocks. Leaving a block for the
+ * next inside the superblock costs a decrement of the chain budget (so a
+ * budgeted hart_run, whose budget is 0, still stops at the head block's
+ * end); any other exit is a side exit that first makes the state that of
+ * its own block running alone (struct sb, materialize).
+ *
+ * Registers: up to 11 of the guest registers the superblock uses most live
+ * in host registers (rbx, rbp, r12-r15, pushed at entry and popped on
+ * every way out, then r8-r11, rsi), loaded at entry and stored back when
+ * written before every helper call and exit (e.dirty); rax, rcx, rdx are
+ * scratch. A jump back to the head is a native loop.
  *
  * Per instruction:
- *  - native: integer ALU (RV64I, the M multiplies), loads and stores with
- *    the TLB fast path inline (tag compare, alignment test, host add);
+ *  - native: integer ALU (RV64I, M incl. division), loads and stores with
+ *    the TLB fast path inline (tag compare, alignment test, host add), the
+ *    common D ops (jit_fp.c);
  *  - through the interpreter: every other non-ending insn, and the slow
- *    path of a load/store, is a call of its handler on a private copy of
- *    the insn followed by a "resume" insn whose handler returns non-NULL;
- *    a NULL return means the insn ended the block (trap, code written,
- *    illegal FP op...) with pc and xb_done already set, and the translated
- *    code returns NULL too;
- *  - the block's ending insn (branch, jump, system) and the fall-through
- *    terminator: a tail jump into its interpreter handler, which chains
- *    to the next block exactly as in the interpreter. */
+ *    path of a load/store or FP op, is a call of its handler on a private
+ *    copy of the insn followed by a "resume" insn whose handler returns
+ *    non-NULL; a NULL return means the insn ended the block (trap, code
+ *    written, illegal FP op...) with pc and xb_done already set, and the
+ *    translated code returns NULL too (after the segment's fix-up);
+ *  - the superblock's ends (branch, jal, jalr, fall-through): chaining
+ *    inline (chain_core's and chain_indirect's checks in host code), the
+ *    interpreter's handler as the fallback; other ending insns (system,
+ *    CSRs) a tail jump into their handler. */
 #include "cpu/riscv/jit.h"
 
 #include <errno.h>
