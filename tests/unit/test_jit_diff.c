@@ -4,12 +4,18 @@
  * pages with misaligned and page-crossing accesses, loads from random
  * addresses that fault, illegal words, forward branches, a loop around
  * the body so translated code and chaining run, minstret reads inside
- * blocks, a few FP ops through the helper path, and stores that overwrite
+ * blocks, D ops (native and helpers: all rounding modes incl. invalid
+ * ones, a random frm, FS off in some cases, NaN/inf/subnormal/boundary
+ * operands, fld/fsd), and stores that overwrite
  * the program's own code; also in S-mode under Sv39) run on two harts with identical RAM and
  * registers: one interpreting, one translating (threshold 0 and 1). After
  * every slice of a random instruction budget, registers, pc, instret, the
- * trap CSRs and all memory must agree. Fixed seeds; CORRAL_JIT_DIFF_CASES
- * runs more of them by hand. */
+ * trap CSRs and all memory must agree. A budgeted hart_run never chains
+ * (and so never goes past a superblock's first block), so the same
+ * programs also run without a budget to their end (a wfi, where a watcher
+ * thread stops the hart): superblocks with side exits, loops back to
+ * their head, forward jal, register write-back at traps and helper calls.
+ * Fixed seeds; CORRAL_JIT_DIFF_CASES runs more of them by hand. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -89,6 +95,8 @@ static int teardown(void **state)
 static unsigned rd_reg(void) { return 1 + rndn(26); } /* x1..x26 */
 static unsigned rs_reg(void) { return rndn(32); }
 
+static bool case_fp; /* mostly D ops (set by test_diff_fp) */
+
 /* One random instruction at index k of a body of n. */
 static uint32_t gen_insn(unsigned k, unsigned n)
 {
@@ -102,6 +110,8 @@ static uint32_t gen_insn(unsigned k, unsigned n)
         {1, 4, 0x3b}, {1, 5, 0x3b}, {1, 6, 0x3b}, {1, 7, 0x3b},
     };
     unsigned c = rndn(100);
+    if (case_fp && rndn(3))
+        c = 93 + rndn(2); /* a D op */
     int32_t imm = (int32_t)(rnd() % 4096) - 2048;
     if (rndn(4) == 0)
         imm = (int32_t)rndn(5) - 2; /* small values: edge cases */
@@ -141,20 +151,49 @@ static uint32_t gen_insn(unsigned k, unsigned n)
         return 0; /* illegal */
     if (c < 93) /* minstret inside a block */
         return i_type(CSR_MINSTRET, 0, 2, rd_reg(), 0x73);
-    if (c < 95) { /* FP through the helper path: fmv.d.x, fadd.d, fmv.x.d */
-        unsigned f = rndn(4);
-        if (f == 0)
-            return r_type(0x79, 0, rs_reg(), 0, rndn(8), 0x53);
-        if (f == 1)
-            return r_type(0x01, rndn(8), rndn(8), 0, rndn(8), 0x53);
-        return r_type(0x71, 0, rndn(8), 0, rd_reg(), 0x53);
+    if (c < 95) { /* D ops: native (RNE) and through the helpers */
+        unsigned fd = rndn(8), f1 = rndn(8), f2 = rndn(8);
+        unsigned rm = rndn(4) ? (rndn(2) ? 0 : 7) : rndn(8); /* 5, 6: bad */
+        switch (rndn(17)) {
+        case 0: return r_type(0x79, 0, rs_reg(), 0, fd, 0x53); /* fmv.d.x */
+        case 1: return r_type(0x71, 0, f1, 0, rd_reg(), 0x53); /* fmv.x.d */
+        case 2: return r_type(0x01, f2, f1, rm, fd, 0x53);     /* fadd.d */
+        case 3: return r_type(0x05, f2, f1, rm, fd, 0x53);     /* fsub.d */
+        case 4: return r_type(0x09, f2, f1, rm, fd, 0x53);     /* fmul.d */
+        case 5: return r_type(0x0d, f2, f1, rm, fd, 0x53);     /* fdiv.d */
+        case 6: return r_type(0x2d, 0, f1, rm, fd, 0x53);      /* fsqrt.d */
+        case 7: return r_type(0x11, f2, f1, rndn(3), fd, 0x53); /* fsgnj* */
+        case 8: /* fld / fsd on the data pages, any alignment */
+            return i_type(imm, rndn(2) ? R_D0 : R_D1, 3, fd, 0x07);
+        case 9:
+            return s_type(imm, f2, rndn(2) ? R_D0 : R_D1, 3, 0x27);
+        case 10: /* fsrmi: the dynamic rounding mode (5..7 invalid) */
+            return i_type(0x002, rndn(4) ? 0 : rndn(8), 5, 0, 0x73);
+        case 11: /* fmadd.d, fcvt.d.l: helpers only */
+            return (uint32_t)f2 << 27 | 1u << 25 | f2 << 20 | f1 << 15 |
+                   rm << 12 | fd << 7 | 0x43;
+        case 12: /* fcvt.d.{w,wu,l,lu} */
+            return r_type(0x69, rndn(4), rs_reg(), rm, fd, 0x53);
+        case 13: /* fcvt.{w,wu,l,lu}.d, RNE and RTZ more often */
+            return r_type(0x61, rndn(4), f1, rndn(2) ? rndn(2) : rm,
+                          rd_reg(), 0x53);
+        case 14: case 15: /* fflags to rd, cleared: each flag is seen */
+            return i_type(0x001, 0, 1, rd_reg(), 0x73);
+        default: return r_type(0x51, f2, f1, 2, rd_reg(), 0x53); /* feq.d */
+        }
     }
-    if (c < 96) /* overwrite a later insn of the body with 0 (illegal) */
-        return s_type((int32_t)(4 * (k + 1 + rndn(n - k))), 0, R_CODE, 2,
-                      0x23);
-    /* forward branch, staying inside the body (the loop tail included) */
+    if (c < 96) { /* overwrite a later insn of the body with 0 (illegal) */
+        unsigned at = k + 1 + rndn(n - k);
+        if (at >= n) /* never the loop's addi: programs must end */
+            at = n - 1;
+        return s_type((int32_t)(4 * at), 0, R_CODE, 2, 0x23);
+    }
+    /* forward branch or jal, staying inside the body (the loop tail
+     * included) */
     unsigned room = n - k; /* insns up to and including the loop's addi */
     unsigned skip = 1 + rndn(room < 12 ? room : 12);
+    if (rndn(5) == 0)
+        return j_type((int32_t)(4 * skip), rndn(3) ? rd_reg() : 0);
     static const uint8_t bf3[] = {0, 1, 4, 5, 6, 7};
     return b_type((int32_t)(4 * skip), rs_reg(), rs_reg(), bf3[rndn(6)]);
 }
@@ -189,10 +228,11 @@ static void map_sv39(struct side *d)
 }
 
 static bool case_paged;
+static bool case_free; /* the program ends in wfi (runs without a budget) */
 
 static void build_case(uint64_t seed, uint32_t threshold)
 {
-    static uint32_t prog[BODY_MAX + 3];
+    static uint32_t prog[BODY_MAX + 4];
     static uint8_t data[0x2000];
     uint64_t regs[32];
 
@@ -202,19 +242,43 @@ static void build_case(uint64_t seed, uint32_t threshold)
         prog[k] = gen_insn(k, n);
     prog[n] = i_type(-1, R_LOOP, 0, R_LOOP, 0x13);          /* addi */
     prog[n + 1] = b_type(-(int32_t)(4 * (n + 1)), 0, R_LOOP, 1); /* bne */
-    prog[n + 2] = j_type(0, 0);                             /* spin */
+    prog[n + 2] = case_free ? 0x10500073 : j_type(0, 0);   /* wfi / spin */
+    prog[n + 3] = j_type(-4, 0);                            /* back */
     for (unsigned k = 0; k < sizeof(data); k++)
         data[k] = (uint8_t)rnd();
     for (unsigned r = 0; r < 32; r++) {
         uint64_t v = rnd();
-        switch (rndn(4)) {
+        switch (rndn(5)) {
         case 0: v &= 0xff; break;
         case 1: v = (uint64_t)(int64_t)(int32_t)v; break;
         case 2: v = rndn(2) ? (1ULL << 63) : (uint64_t)-1; break;
+        case 3: v = (uint64_t)((int64_t)v >> rndn(64)); break; /* any size */
         }
         regs[r] = v;
     }
     regs[0] = 0;
+    /* f0..f7: random bit patterns, numbers near 1, and the IEEE edges */
+    static const uint64_t special[] = {
+        0, 1ULL << 63, 0x7ff0000000000000ULL, 0xfff0000000000000ULL,
+        0x7ff8000000000000ULL, 0x7ff4000000000000ULL, /* qNaN, sNaN */
+        1, 0x000fffffffffffffULL, 0x0010000000000000ULL,
+        0x7fefffffffffffffULL, 0x3ff0000000000000ULL, 0x0360000000000000ULL,
+        0x0370000000000000ULL, 0x8010000000000001ULL, 0x4000000000000000ULL,
+        /* conversion edges: 2^31 - 1, 2^31, -2^31, 2^30 - 0.5, 2^63, 0.5,
+         * -0.5, 2^52 + 1 */
+        0x41dfffffffc00000ULL, 0x41e0000000000000ULL, 0xc1e0000000000000ULL,
+        0x41cfffffffe00000ULL, 0x43e0000000000000ULL, 0x3fe0000000000000ULL,
+        0xbfe0000000000000ULL, 0x4330000000000001ULL,
+    };
+    uint64_t fregs[8];
+    for (unsigned r = 0; r < 8; r++) {
+        unsigned k = rndn(3);
+        fregs[r] = k == 0 ? special[rndn(ARRAY_SIZE(special))]
+                   : k == 1 ? (0x3f0ULL + rndn(32)) << 52 | (rnd() >> 12)
+                            : rnd();
+    }
+    uint64_t frm = rndn(4) ? 0 : rndn(8);
+    bool fs_off = rndn(10) == 0;
     regs[R_CODE] = RAM_BASE;
     regs[R_LOOP] = 3 + rndn(3);
     regs[R_D1] = DATA + 0x1000;
@@ -229,7 +293,7 @@ static void build_case(uint64_t seed, uint32_t threshold)
     for (int s = 0; s < 2; s++) {
         struct side *d = &sides[s];
         memset(d->bus.ram.host, 0, RAM_SIZE);
-        for (unsigned k = 0; k < n + 3; k++)
+        for (unsigned k = 0; k < n + 4; k++)
             put32(d, RAM_BASE + 4 * k, prog[k]);
         for (unsigned k = 0; k < 4; k++)
             put32(d, TRAP_VEC + 4 * k, handler[k]);
@@ -254,7 +318,10 @@ static void build_case(uint64_t seed, uint32_t threshold)
                          (PT >> 12);
         }
         for (unsigned r = 0; r < 8; r++)
-            d->h->f[r] = regs[r + 1] ^ 0x4000000000000000ULL;
+            d->h->f[r] = fregs[r];
+        d->h->frm = frm;
+        if (fs_off) /* every F/D insn is illegal */
+            d->h->mstatus &= ~MSTATUS_FS;
     }
 }
 
@@ -316,6 +383,61 @@ static void run_case(uint64_t seed, uint32_t threshold)
     }
 }
 
+/* Stops `h` (running hart_run without a budget) once it sleeps in wfi,
+ * or after a few seconds (a program that does not end: a failure). */
+struct watch {
+    struct hart *h;
+    bool timed_out;
+};
+
+static void *watcher(void *arg)
+{
+    struct watch *w = arg;
+    for (unsigned k = 0; k < 200000; k++) {
+        if (__atomic_load_n(&w->h->wfi, __ATOMIC_ACQUIRE)) {
+            hart_kick(w->h);
+            return NULL;
+        }
+        usleep(20);
+    }
+    w->timed_out = true;
+    hart_kick(w->h);
+    return NULL;
+}
+
+/* hart_run(h, budget) with a watcher that ends it at the wfi */
+static uint64_t run_watched(struct hart *h, uint64_t budget, bool *timed_out)
+{
+    struct watch w = {.h = h};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, watcher, &w), 0);
+    uint64_t ran = hart_run(h, budget);
+    pthread_join(t, NULL);
+    *timed_out = w.timed_out;
+    return ran;
+}
+
+/* The JIT side runs the whole program without a budget (chaining and
+ * superblocks); the interpreter then runs exactly as many insns. */
+static void run_free_case(uint64_t seed, uint32_t threshold)
+{
+    bool to_jit, to_interp;
+    case_free = true;
+    build_case(seed, threshold);
+    case_free = false;
+    uint64_t rb = run_watched(sides[1].h, 0, &to_jit);
+    if (to_jit)
+        fail_msg("seed %llu: the JIT side did not reach its wfi",
+                 (unsigned long long)seed);
+    uint64_t ra = run_watched(sides[0].h, rb, &to_interp);
+    if (ra != rb || to_interp)
+        fail_msg("seed %llu: retired %llu vs %llu", (unsigned long long)seed,
+                 (unsigned long long)ra, (unsigned long long)rb);
+    compare(seed, 0);
+    /* both stopped just after the wfi */
+    assert_int_equal(sides[1].h->pc, sides[0].h->pc);
+}
+
 static unsigned ncases(void)
 {
     const char *s = getenv("CORRAL_JIT_DIFF_CASES");
@@ -362,6 +484,42 @@ static void test_diff_sv39(void **state)
         blocks += jit_blocks_translated(sides[1].h);
     }
     case_paged = false;
+    assert_true(blocks > ncases());
+}
+
+/* Without a budget: superblocks, side exits, loops, forward jal. */
+static void test_diff_free(void **state)
+{
+    (void)state;
+    if (!jit_available())
+        skip();
+    uint64_t blocks = 0;
+    for (unsigned k = 0; k < ncases(); k++) {
+        case_paged = k % 3 == 2;
+        run_free_case(300000 + k, k & 1);
+        blocks += jit_blocks_translated(sides[1].h);
+    }
+    case_paged = false;
+    assert_true(blocks > ncases());
+}
+
+/* Mostly D ops, so every native FP path meets the edge operands and
+ * rounding modes, budgeted and free running. */
+static void test_diff_fp(void **state)
+{
+    (void)state;
+    if (!jit_available())
+        skip();
+    uint64_t blocks = 0;
+    case_fp = true;
+    for (unsigned k = 0; k < ncases(); k++) {
+        if (k & 1)
+            run_free_case(400000 + k, k & 2 ? 1 : 0);
+        else
+            run_case(400000 + k, k & 2 ? 1 : 0);
+        blocks += jit_blocks_translated(sides[1].h);
+    }
+    case_fp = false;
     assert_true(blocks > ncases());
 }
 
@@ -469,6 +627,41 @@ static void test_chained_self_loop(void **state)
     assert_true(jit_blocks_translated(sides[1].h) >= 1);
 }
 
+/* A superblock never grows into an insn that straddles the page end:
+ * fetching it at translation time could fault (here its second half is
+ * past the end of RAM), raising a trap the program never takes. */
+static void test_superblock_page_end(void **state)
+{
+    (void)state;
+    if (!jit_available())
+        skip();
+    struct side *d = &sides[1];
+    struct hart *h = d->h;
+    const gpa_t end = RAM_BASE + RAM_SIZE, at = end - 14;
+    memset(d->bus.ram.host, 0, RAM_SIZE);
+    put32(d, at, i_type(1, 10, 0, 10, 0x13));        /* addi a0,a0,1 */
+    put32(d, at + 4, i_type(-1, 5, 0, 5, 0x13));     /* addi t0,t0,-1 */
+    put32(d, at + 8, b_type(-8, 0, 5, 1));           /* bnez t0,at */
+    uint16_t half = 0x0013;                          /* a 32-bit insn's */
+    assert_int_equal(gmem_write(&d->bus.ram, end - 2, &half, 2), 0);
+    gmem_clear_code_map(&d->bus.ram);
+    atomic_fetch_add(&d->bus.ram.code_gen, 1);
+    struct jit_options jo = {.threshold = 0, .cache_bytes = JIT_CACHE_MIN};
+    assert_int_equal(hart_set_engine(h, CPU_ENGINE_JIT, &jo), 0);
+    hart_reset(h, at);
+    h->mtvec = TRAP_VEC;
+    h->x[5] = 100;
+    assert_int_equal(hart_run(h, 3), 3); /* translated at once */
+    assert_true(jit_blocks_translated(h) >= 1);
+    assert_int_equal(h->mcause, 0);
+    assert_int_equal(h->mepc, 0);
+    assert_int_equal(h->pc, at);
+    assert_int_equal(h->x[5], 99);
+    assert_int_equal(hart_run(h, 3 * 98), 3 * 98);
+    assert_int_equal(h->x[10], 99);
+    assert_int_equal(h->mcause, 0);
+}
+
 /* More code than the arena holds (JIT_CACHE_MIN): the arena fills, is
  * flushed with the block cache at a boundary, and translation starts over;
  * results stay exact and the arena never grows. */
@@ -517,9 +710,12 @@ int main(void)
         cmocka_unit_test(test_compare_detects),
         cmocka_unit_test(test_chained_self_loop),
         cmocka_unit_test(test_arena_full_flush),
+        cmocka_unit_test(test_superblock_page_end),
         cmocka_unit_test(test_diff_threshold0),
         cmocka_unit_test(test_diff_threshold1),
         cmocka_unit_test(test_diff_sv39),
+        cmocka_unit_test(test_diff_free),
+        cmocka_unit_test(test_diff_fp),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

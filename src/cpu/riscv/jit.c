@@ -1,30 +1,45 @@
-/* The CPU engine choice and the block translator RV64 -> x86-64 (see
- * jit.h for how translated code fits into the block cache).
+/* The CPU engine choice and the translator RV64 -> x86-64 (see jit.h for
+ * how translated code fits into the block cache; jit_x86.h is the
+ * emitter, jit_fp.c the floating point).
  *
  * Translated code follows the interpreter's handler ABI: it is entered as
  * a block's first handler with rdi = the hart, rsi = the block's first
  * insn, and it leaves the way a handler does, so hart_run, chain_core and
- * chain_indirect run it without knowing. Inside, guest registers stay in
- * the hart (memory operands off rdi) and only caller-saved host registers
- * are used (rax, rcx, rdx, rsi): the code never needs a frame, and an exit
- * is a tail jump into a C handler with the caller's callee-saved registers
- * untouched.
+ * chain_indirect run it without knowing.
+ *
+ * The unit is a superblock: the head block and the blocks after it in the
+ * same page along the side the interpreter has gone (fall-through of a
+ * branch, or its target when only that has run; forward jal; the
+ * fall-through terminator), up to SB_SEGS blocks. Leaving a block for the
+ * next inside the superblock costs a decrement of the chain budget (so a
+ * budgeted hart_run, whose budget is 0, still stops at the head block's
+ * end); any other exit is a side exit that first makes the state that of
+ * its own block running alone (struct sb, materialize).
+ *
+ * Registers: up to 11 of the guest registers the superblock uses most live
+ * in host registers (rbx, rbp, r12-r15, pushed at entry and popped on
+ * every way out, then r8-r11, rsi), loaded at entry and stored back when
+ * written before every helper call and exit (e.dirty); rax, rcx, rdx are
+ * scratch. A jump back to the head is a native loop.
  *
  * Per instruction:
- *  - native: integer ALU (RV64I, the M multiplies), loads and stores with
- *    the TLB fast path inline (tag compare, alignment test, host add);
+ *  - native: integer ALU (RV64I, M incl. division), loads and stores with
+ *    the TLB fast path inline (tag compare, alignment test, host add), the
+ *    common D ops (jit_fp.c);
  *  - through the interpreter: every other non-ending insn, and the slow
- *    path of a load/store, is a call of its handler on a private copy of
- *    the insn followed by a "resume" insn whose handler returns non-NULL;
- *    a NULL return means the insn ended the block (trap, code written,
- *    illegal FP op...) with pc and xb_done already set, and the translated
- *    code returns NULL too;
- *  - the block's ending insn (branch, jump, system) and the fall-through
- *    terminator: a tail jump into its interpreter handler, which chains
- *    to the next block exactly as in the interpreter. */
+ *    path of a load/store or FP op, is a call of its handler on a private
+ *    copy of the insn followed by a "resume" insn whose handler returns
+ *    non-NULL; a NULL return means the insn ended the block (trap, code
+ *    written, illegal FP op...) with pc and xb_done already set, and the
+ *    translated code returns NULL too (after the segment's fix-up);
+ *  - the superblock's ends (branch, jal, jalr, fall-through): chaining
+ *    inline (chain_core's and chain_indirect's checks in host code), the
+ *    interpreter's handler as the fallback; other ending insns (system,
+ *    CSRs) a tail jump into their handler. */
 #include "cpu/riscv/jit.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +49,7 @@
 
 #include "cpu/riscv/block.h"
 #include "cpu/riscv/exec_impl.h"
+#include "cpu/riscv/jit_x86.h"
 
 int cpu_engine_parse(const char *s)
 {
@@ -96,12 +112,47 @@ int cpu_engine_resolve(int requested, struct jit_options *opt)
     return e;
 }
 
+/* ---- perf map ---- */
+
+static pthread_mutex_t perf_lock = PTHREAD_MUTEX_INITIALIZER;
+static int perf_fd = -1;
+
+/* Opened when the engine is chosen: the hart thread's system-call
+ * allow-list forbids opening files (and stdio's fstat), not write. */
+static void perf_open(void)
+{
+    pthread_mutex_lock(&perf_lock);
+    if (perf_fd < 0) {
+        char path[64];
+        snprintf(path, sizeof(path), "/tmp/perf-%ld.map", (long)getpid());
+        perf_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    }
+    pthread_mutex_unlock(&perf_lock);
+}
+
+__attribute__((unused)) static void perf_note(const void *code, size_t len,
+                                             uint64_t pa)
+{
+    char line[96];
+    int n = snprintf(line, sizeof(line), "%lx %zx guest_pa_%llx\n",
+                     (unsigned long)code, len, (unsigned long long)pa);
+    pthread_mutex_lock(&perf_lock);
+    if (perf_fd >= 0 && n > 0 && write(perf_fd, line, (size_t)n) < 0)
+        perf_fd = -1; /* stop trying; the map is a debugging aid */
+    pthread_mutex_unlock(&perf_lock);
+}
+
+/* the translator's working memory (jit_translate) */
+struct jit_scratch;
+static struct jit_scratch *scratch_new(void);
+
 struct jit_cache {
     uint8_t *base;
     size_t size, used;
     uint64_t gen;   /* block cache generation the contents belong to */
     bool perf_map;
     uint64_t blocks; /* translated since the start (statistics) */
+    struct jit_scratch *scratch;
 };
 
 void jit_destroy(struct hart *h)
@@ -110,6 +161,7 @@ void jit_destroy(struct hart *h)
     if (!jc)
         return;
     munmap(jc->base, jc->size);
+    free(jc->scratch);
     free(jc);
     h->jit = NULL;
 }
@@ -129,10 +181,16 @@ int hart_set_engine(struct hart *h, int engine, const struct jit_options *opt)
     struct jit_cache *jc = calloc(1, sizeof(*jc));
     if (!jc)
         return -ENOMEM;
+    jc->scratch = scratch_new();
+    if (!jc->scratch) {
+        free(jc);
+        return -ENOMEM;
+    }
     void *m = mmap(NULL, opt->cache_bytes, PROT_READ | PROT_WRITE | PROT_EXEC,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) {
         int err = -errno;
+        free(jc->scratch);
         free(jc);
         return err;
     }
@@ -140,216 +198,80 @@ int hart_set_engine(struct hart *h, int engine, const struct jit_options *opt)
     jc->size = opt->cache_bytes;
     jc->gen = h->bcache->gen;
     jc->perf_map = opt->perf_map;
+    if (jc->perf_map)
+        perf_open();
     h->jit = jc;
     h->jit_threshold = opt->threshold;
     return 0;
 }
 
-/* ---- perf map ---- */
-
-static pthread_mutex_t perf_lock = PTHREAD_MUTEX_INITIALIZER;
-static FILE *perf_file;
-
-__attribute__((unused)) static void perf_note(const void *code, size_t len,
-                                             uint64_t pa)
-{
-    pthread_mutex_lock(&perf_lock);
-    if (!perf_file) {
-        char path[64];
-        snprintf(path, sizeof(path), "/tmp/perf-%ld.map", (long)getpid());
-        perf_file = fopen(path, "a");
-    }
-    if (perf_file) {
-        fprintf(perf_file, "%lx %zx guest_pa_%llx\n", (unsigned long)code,
-                len, (unsigned long long)pa);
-        fflush(perf_file);
-    }
-    pthread_mutex_unlock(&perf_lock);
-}
-
 #if defined(__x86_64__)
-
-/* ---- x86-64 emitter ---- */
-
-enum { RAX = 0, RCX = 1, RDX = 2, RSI = 6, RDI = 7 };
-/* group-1 /ext and the r/m,reg opcodes of the same operations */
-enum { G_ADD = 0, G_OR = 1, G_AND = 4, G_SUB = 5, G_XOR = 6, G_CMP = 7 };
-enum { S_SHL = 4, S_SHR = 5, S_SAR = 7 };
-
-struct emit {
-    uint8_t *p, *end;
-    bool full;
-    /* Guest registers always live in the hart; rax may still hold the
-     * value the previous insn stored to x[rax_reg] (-1: nothing known),
-     * which the next insn's first read of that register into rax reuses
-     * (rax_hint). Set only by stx(RAX, rd) as an insn's last step. */
-    int rax_reg, rax_hint;
-};
-
-static void e8(struct emit *e, unsigned v)
-{
-    if (e->p < e->end)
-        *e->p++ = (uint8_t)v;
-    else
-        e->full = true;
-}
-
-static void e32(struct emit *e, uint32_t v)
-{
-    for (int k = 0; k < 4; k++)
-        e8(e, (v >> (8 * k)) & 0xff);
-}
-
-static void e64(struct emit *e, uint64_t v)
-{
-    e32(e, (uint32_t)v);
-    e32(e, (uint32_t)(v >> 32));
-}
-
-static bool fits8(int64_t v) { return v >= -128 && v <= 127; }
-static bool fits32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
-
-/* modrm for [rdi + disp] with `reg` */
-static void m_rdi(struct emit *e, unsigned reg, int32_t disp)
-{
-    if (fits8(disp)) {
-        e8(e, 0x40 | (reg & 7) << 3 | RDI);
-        e8(e, (uint8_t)disp);
-    } else {
-        e8(e, 0x80 | (reg & 7) << 3 | RDI);
-        e32(e, (uint32_t)disp);
-    }
-}
-
-#define XOFF(r) ((int32_t)(offsetof(struct hart, x) + 8 * (r)))
-
-/* reg = x[r] */
-static void ldx(struct emit *e, unsigned reg, unsigned r)
-{
-    if (reg == RAX) {
-        int hint = e->rax_hint;
-        e->rax_hint = -1;
-        if (r != 0 && hint == (int)r)
-            return; /* rax already holds x[r] */
-    }
-    if (r == 0) {
-        e8(e, 0x31);
-        e8(e, 0xc0 | reg << 3 | reg); /* xor reg32, reg32 */
-        return;
-    }
-    e8(e, 0x48);
-    e8(e, 0x8b);
-    m_rdi(e, reg, XOFF(r));
-}
-
-/* x[r] = reg (x0 stays 0) */
-static void stx(struct emit *e, unsigned reg, unsigned r)
-{
-    if (r == 0)
-        return;
-    e8(e, 0x48);
-    e8(e, 0x89);
-    m_rdi(e, reg, XOFF(r));
-    if (reg == RAX)
-        e->rax_reg = (int)r;
-}
-
-/* op dst, src (register forms; w: 64-bit) */
-static void rr(struct emit *e, unsigned grp, unsigned dst, unsigned src,
-               bool w)
-{
-    if (w)
-        e8(e, 0x48);
-    e8(e, grp << 3 | 1); /* add 01, or 09, and 21, sub 29, xor 31, cmp 39 */
-    e8(e, 0xc0 | src << 3 | dst);
-}
-
-static void ri(struct emit *e, unsigned grp, unsigned dst, int64_t imm, bool w)
-{
-    if (w)
-        e8(e, 0x48);
-    if (fits8(imm)) {
-        e8(e, 0x83);
-        e8(e, 0xc0 | grp << 3 | dst);
-        e8(e, (uint8_t)imm);
-    } else {
-        e8(e, 0x81);
-        e8(e, 0xc0 | grp << 3 | dst);
-        e32(e, (uint32_t)imm);
-    }
-}
-
-static void sh_i(struct emit *e, unsigned ext, unsigned dst, unsigned n,
-                 bool w)
-{
-    if (w)
-        e8(e, 0x48);
-    e8(e, 0xc1);
-    e8(e, 0xc0 | ext << 3 | dst);
-    e8(e, n);
-}
-
-static void sh_cl(struct emit *e, unsigned ext, unsigned dst, bool w)
-{
-    if (w)
-        e8(e, 0x48);
-    e8(e, 0xd3);
-    e8(e, 0xc0 | ext << 3 | dst);
-}
-
-static void movsxd_rax(struct emit *e)
-{
-    e8(e, 0x48);
-    e8(e, 0x63);
-    e8(e, 0xc0);
-}
-
-static void mov_imm64(struct emit *e, unsigned reg, uint64_t v)
-{
-    e8(e, 0x48);
-    e8(e, 0xb8 | reg);
-    e64(e, v);
-}
-
-/* x[rd] = (x[rs1] CMP src) as 0/1: rdx = result; `cc` the setcc code */
-static void set_cc(struct emit *e, unsigned cc)
-{
-    e8(e, 0x0f);
-    e8(e, cc);
-    e8(e, 0xc2); /* setcc dl */
-}
-
-static uint8_t *jcc_rel32(struct emit *e, unsigned cc)
-{
-    e8(e, 0x0f);
-    e8(e, cc);
-    uint8_t *at = e->p;
-    e32(e, 0);
-    return at;
-}
-
-static void patch_rel32(uint8_t *at, const uint8_t *target)
-{
-    int32_t rel = (int32_t)(target - (at + 4));
-    memcpy(at, &rel, 4);
-}
 
 /* ---- translation ---- */
 
-#define JIT_BLOCK_BYTES (24u << 10) /* worst case of one block, with room */
+/* Superblocks: a block continues into the block after a not-taken
+ * conditional branch, a forward jal or a fall-through, within the head's
+ * page, up to SB_SEGS blocks and SB_INSNS insns (insn.idx is 8 bits). */
+#define SB_SEGS 16
+#define SB_INSNS 240
+/* worst case of one superblock's code and thunks, with room */
+#define JIT_BLOCK_BYTES (160u << 10)
 
 static HANDLER(jit_resume) { return i; }
 
-struct slow {
-    uint8_t *jmp[2];   /* rel32 fields to point at the stub */
-    uint8_t *resume;   /* where the fast path continues */
-    const struct insn *thunk;
-    insn_fn fn;
+
+/* The superblock being translated: its blocks ("segments") in execution
+ * order. While it runs, xb_pc and xb_block stay those of the head and the
+ * bookkeeping of the segments already passed (instret, xb_chained, xb_mem)
+ * is left undone: code that leaves from segment j first "materializes"
+ * segment j (adds what segments 0..j-1 retired, moves xb_pc/xb_block to
+ * block j), so the interpreter's handlers and hart_run see exactly the
+ * state of block j running alone. Helpers run on private insn copies whose
+ * idx/off count from the head; a NULL return from one in segment j goes
+ * through that segment's fix-up stub, which turns xb_done back into a
+ * count within block j and materializes it. */
+struct sb {
+    const struct block *seg[SB_SEGS];
+    unsigned base[SB_SEGS]; /* virtual index of the segment's first insn */
+    unsigned voff[SB_SEGS]; /* byte offset of its pc from the head's */
+    unsigned nmem[SB_SEGS]; /* loads/stores of the segments before it */
+    unsigned end[SB_SEGS];  /* index of its ending insn (n: terminator) */
+    bool taken[SB_SEGS];    /* it ends in a branch the superblock follows */
+    unsigned nseg;
+    uint8_t *fix[2 * SB_INSNS]; /* rel32 of jumps to a fix-up stub */
+    uint8_t fixseg[2 * SB_INSNS];
+    unsigned nfix;
 };
 
-/* call fn(h, thunk); return NULL from the translated code when it does */
-static void emit_helper(struct emit *e, const struct insn *thunk, insn_fn fn)
+static void add_mem64(struct emit *e, size_t off, uint32_t v)
 {
+    if (!v)
+        return;
+    e8(e, 0x48); e8(e, 0x81);                   /* add qword [rdi+off], v */
+    m_rdi(e, G_ADD, (int32_t)off);
+    e32(e, v);
+}
+
+/* Leaving from segment j: the state of block j running alone. */
+static void materialize(struct emit *e, const struct sb *sb, unsigned j)
+{
+    if (!j)
+        return;
+    add_mem64(e, offsetof(struct hart, instret), sb->base[j]);
+    add_mem64(e, offsetof(struct hart, xb_chained), sb->base[j]);
+    add_mem64(e, offsetof(struct hart, xb_mem), sb->nmem[j]);
+    add_mem64(e, offsetof(struct hart, xb_pc), sb->voff[j]);
+    mov_imm64(e, RAX, (uint64_t)(uintptr_t)sb->seg[j]);
+    st_rdi(e, RAX, (int32_t)offsetof(struct hart, xb_block));
+}
+
+/* call fn(h, thunk) with the registers written back, then reload them;
+ * return NULL from the translated code when it does (segment 0), or go
+ * through the segment's fix-up stub. */
+static void emit_helper(struct emit *e, struct sb *sb, unsigned seg,
+                        const struct insn *thunk, insn_fn fn)
+{
+    writeback(e);
     e8(e, 0x57); /* push rdi: keeps h, and aligns the stack for the call */
     mov_imm64(e, RSI, (uint64_t)(uintptr_t)thunk);
     mov_imm64(e, RAX, (uint64_t)(uintptr_t)fn);
@@ -359,11 +281,41 @@ static void emit_helper(struct emit *e, const struct insn *thunk, insn_fn fn)
     e8(e, 0x48);
     e8(e, 0x85);
     e8(e, 0xc0); /* test rax, rax */
-    e8(e, 0x75);
-    e8(e, 0x01); /* jnz over the ret */
-    e8(e, 0xc3);
+    if (seg == 0) {
+        e8(e, 0x75);
+        unsigned skip = 1; /* the ret */
+        for (unsigned k = 0; k < e->nsaved; k++)
+            skip += 1u + (e->saved[k] >= 8);
+        e8(e, skip);
+        pop_saved(e);  /* (jnz over the pops and the ret) */
+        e8(e, 0xc3);
+    } else if (sb->nfix < 2 * SB_INSNS) {
+        sb->fixseg[sb->nfix] = (uint8_t)seg;
+        sb->fix[sb->nfix++] = jcc_rel32(e, 0x84); /* jz fix-up */
+    } else {
+        e->full = true; /* cannot happen: at most 2 per insn */
+    }
+    e->dirty = 0;
+    reload(e, false);
+    /* the insn's destination, when it is an x register the helper wrote
+     * in memory (those without one have rd 0 or an f register number,
+     * whose reload is harmless) */
+    unsigned rd = thunk->rd;
+    if (rd && e->host[rd] && callee_saved(e->host[rd]))
+        ld_rdi(e, e->host[rd], XOFF(rd));
 }
 
+/* A helper of segment j returned NULL: xb_done counts from the head. */
+static void emit_fixup(struct emit *e, const struct sb *sb, unsigned j)
+{
+    e8(e, 0x81);                                /* sub dword [xb_done], b */
+    m_rdi(e, 5, (int32_t)offsetof(struct hart, xb_done));
+    e32(e, sb->base[j]);
+    materialize(e, sb, j);
+    pop_saved(e);
+    e8(e, 0x31); e8(e, 0xc0);                   /* xor eax, eax */
+    e8(e, 0xc3);
+}
 /* tail jump into the interpreter: fn(h, at) */
 static void emit_tail(struct emit *e, const struct insn *at, insn_fn fn)
 {
@@ -385,17 +337,33 @@ static int mem_size(unsigned op)
 }
 
 /* Inline load/store; the two miss branches are recorded in `s`. */
-static void emit_mem(struct emit *e, const struct insn *in, struct slow *s)
+static void emit_mem(struct emit *e, const struct insn *in, struct jit_slow *s)
 {
-    bool store = in->op >= OP_SB && in->op <= OP_SD;
-    int size = mem_size(in->op);
+    bool fp = in->op == OP_FLD || in->op == OP_FSD;
+    bool store = (in->op >= OP_SB && in->op <= OP_SD) || in->op == OP_FSD;
+    int size = fp ? 8 : mem_size(in->op);
     int32_t tlb = (int32_t)(offsetof(struct hart, tlb) +
                             (store ? ACCESS_STORE : ACCESS_LOAD) * TLB_SIZE *
                                 sizeof(struct tlb_entry));
 
-    ldx(e, RAX, in->rs1);
-    if (in->imm)
-        ri(e, G_ADD, RAX, in->imm, true);
+    if (fp)
+        fs_check(e, &s->jmp[2]);
+    unsigned base = in->rs1 ? hreg(e, in->rs1) : 0;
+    if (base && in->imm) { /* lea rax, [base + imm] */
+        rex(e, true, 0, base);
+        e8(e, 0x8d);
+        e8(e, (fits8(in->imm) ? 0x40 : 0x80) | (base & 7));
+        if ((base & 7) == 4)
+            e8(e, 0x24); /* r12 as a base needs its SIB byte */
+        if (fits8(in->imm))
+            e8(e, (uint8_t)in->imm);
+        else
+            e32(e, (uint32_t)in->imm);
+    } else {
+        ldx(e, RAX, in->rs1);
+        if (in->imm)
+            ri(e, G_ADD, RAX, in->imm, true);
+    }
     /* rcx = (va >> 12) + 1; rdx = index * 16 */
     e8(e, 0x48); e8(e, 0x89); e8(e, 0xc1);             /* mov rcx, rax */
     sh_i(e, S_SHR, RCX, 12, true);
@@ -406,32 +374,49 @@ static void emit_mem(struct emit *e, const struct insn *in, struct slow *s)
     e8(e, 0x48); e8(e, 0x3b); e8(e, 0x8c); e8(e, 0x17); /* cmp rcx,[rdi+rdx+] */
     e32(e, (uint32_t)tlb);
     s->jmp[0] = jcc_rel32(e, 0x85);                    /* jne slow */
-    s->jmp[1] = NULL;
     if (size > 1) {
         e8(e, 0xa8); e8(e, size - 1);                  /* test al, size-1 */
         s->jmp[1] = jcc_rel32(e, 0x85);
     }
     e8(e, 0x48); e8(e, 0x03); e8(e, 0x84); e8(e, 0x17); /* add rax,[rdi+rdx+] */
     e32(e, (uint32_t)(tlb + 8));
-    if (store) {
-        ldx(e, RCX, in->rs2);
-        switch (size) {
-        case 1: e8(e, 0x88); e8(e, 0x08); break;            /* mov [rax], cl */
-        case 2: e8(e, 0x66); e8(e, 0x89); e8(e, 0x08); break;
-        case 4: e8(e, 0x89); e8(e, 0x08); break;
-        default: e8(e, 0x48); e8(e, 0x89); e8(e, 0x08); break;
+    if (in->op == OP_FSD) {
+        ld_rdi(e, RCX, FOFF(in->rs2));
+        e8(e, 0x48); e8(e, 0x89); e8(e, 0x08);          /* mov [rax], rcx */
+    } else if (in->op == OP_FLD) {
+        e8(e, 0x48); e8(e, 0x8b); e8(e, 0x00);          /* mov rax, [rax] */
+        st_rdi(e, RAX, FOFF(in->rd));
+        fs_dirty(e);
+    } else if (store) {
+        unsigned v = in->rs2 ? hreg(e, in->rs2) : 0;
+        if (!v) {
+            ldx(e, RCX, in->rs2);
+            v = RCX;
         }
+        if (size == 2)
+            e8(e, 0x66);
+        if (size == 1 && v >= 4 && v < 8)
+            e8(e, 0x40); /* sil/bpl, not dh/bh */
+        else
+            rex(e, size == 8, v, 0);
+        e8(e, size == 1 ? 0x88 : 0x89);                 /* mov [rax], v */
+        e8(e, (v & 7) << 3);
     } else {
-        switch (in->op) {
-        case OP_LB: e8(e, 0x48); e8(e, 0x0f); e8(e, 0xbe); e8(e, 0x00); break;
-        case OP_LBU: e8(e, 0x0f); e8(e, 0xb6); e8(e, 0x00); break;
-        case OP_LH: e8(e, 0x48); e8(e, 0x0f); e8(e, 0xbf); e8(e, 0x00); break;
-        case OP_LHU: e8(e, 0x0f); e8(e, 0xb7); e8(e, 0x00); break;
-        case OP_LW: e8(e, 0x48); e8(e, 0x63); e8(e, 0x00); break;
-        case OP_LWU: e8(e, 0x8b); e8(e, 0x00); break;
-        default: e8(e, 0x48); e8(e, 0x8b); e8(e, 0x00); break;
-        }
-        stx(e, RAX, in->rd);
+        unsigned d = hreg(e, in->rd) ? hreg(e, in->rd) : RAX;
+        static const struct { uint8_t w, op0, op1; } ld[] = {
+            [OP_LB - OP_LB] = {1, 0x0f, 0xbe}, [OP_LBU - OP_LB] = {0, 0x0f, 0xb6},
+            [OP_LH - OP_LB] = {1, 0x0f, 0xbf}, [OP_LHU - OP_LB] = {0, 0x0f, 0xb7},
+            [OP_LW - OP_LB] = {1, 0, 0x63},    [OP_LWU - OP_LB] = {0, 0, 0x8b},
+            [OP_LD - OP_LB] = {1, 0, 0x8b},
+        };
+        unsigned k = in->op - OP_LB;
+        rex(e, ld[k].w, d, 0);
+        if (ld[k].op0)
+            e8(e, ld[k].op0);
+        e8(e, ld[k].op1);
+        e8(e, (d & 7) << 3);                            /* [rax] */
+        if (d == RAX)
+            stx(e, RAX, in->rd);
     }
     s->resume = e->p;
 }
@@ -512,17 +497,100 @@ static void emit_div(struct emit *e, const struct insn *in)
             patch_rel32(done[k], e->p);
 }
 
+/* The common ALU ops with rd in a host register, computed in place;
+ * false when the generic path (through rax) is to be used. */
+static bool emit_alu_direct(struct emit *e, const struct insn *in)
+{
+    unsigned rd = in->rd, rs1 = in->rs1, rs2 = in->rs2;
+    unsigned d = hreg(e, rd);
+    int64_t imm = in->imm;
+    unsigned g;
+    bool w = true;
+
+    if (!rd || !d)
+        return false;
+    switch (in->op) {
+    case OP_ADDW: case OP_SUBW:
+        w = false;
+        /* fall through */
+    case OP_ADD: case OP_SUB: case OP_XOR: case OP_OR: case OP_AND:
+        g = in->op == OP_ADD || in->op == OP_ADDW ? G_ADD
+            : in->op == OP_SUB || in->op == OP_SUBW ? G_SUB
+            : in->op == OP_XOR ? G_XOR
+            : in->op == OP_OR ? G_OR : G_AND;
+        if (rs2 == 0 && g != G_AND && w) {
+            mov_rx(e, d, rs1);                  /* mv (x op 0) */
+        } else if (rs1 == 0 && g != G_SUB && g != G_AND && w) {
+            mov_rx(e, d, rs2);                  /* mv (0 op x) */
+        } else if (rs1 == rd) {
+            op_rx(e, g, d, rs2, w);
+        } else if (rs2 == rd) {
+            if (g == G_SUB)
+                return false;
+            op_rx(e, g, d, rs1, w); /* commutative */
+        } else {
+            mov_rx(e, d, rs1);
+            op_rx(e, g, d, rs2, w);
+        }
+        if (!w)
+            movsxd(e, d);
+        return true;
+    case OP_ADDI: case OP_XORI: case OP_ORI: case OP_ANDI:
+        g = in->op == OP_ADDI ? G_ADD : in->op == OP_XORI ? G_XOR
+            : in->op == OP_ORI ? G_OR : G_AND;
+        if (rs1 == 0 && in->op != OP_ANDI) { /* li */
+            rex(e, true, 0, d);
+            e8(e, 0xc7);
+            e8(e, 0xc0 | (d & 7));              /* mov d, simm32 */
+            e32(e, (uint32_t)imm);
+            return true;
+        }
+        mov_rx(e, d, rs1);
+        if (imm || in->op == OP_ANDI)
+            ri(e, g, d, imm, true);
+        return true;
+    case OP_ADDIW:
+        mov_rx(e, d, rs1);
+        if (imm)
+            ri(e, G_ADD, d, imm, false);
+        movsxd(e, d);
+        return true;
+    case OP_SLLI: case OP_SRLI: case OP_SRAI:
+        mov_rx(e, d, rs1);
+        sh_i(e, in->op == OP_SLLI ? S_SHL : in->op == OP_SRLI ? S_SHR : S_SAR,
+             d, (unsigned)imm & 63, true);
+        return true;
+    case OP_SLLIW: case OP_SRLIW: case OP_SRAIW:
+        mov_rx(e, d, rs1);
+        if (imm & 31)
+            sh_i(e, in->op == OP_SLLIW ? S_SHL : in->op == OP_SRLIW ? S_SHR
+                                                                  : S_SAR,
+                 d, (unsigned)imm & 31, false);
+        movsxd(e, d);
+        return true;
+    }
+    return false;
+}
+
 /* Native code for an ALU insn; false when it has none. */
 static bool emit_alu(struct emit *e, const struct insn *in)
 {
     unsigned rd = in->rd, rs1 = in->rs1, rs2 = in->rs2;
     int64_t imm = in->imm;
 
+    if (emit_alu_direct(e, in))
+        return true;
     switch (in->op) {
     case OP_NOP:
         return true;
     case OP_LUI:
-        if (rd) {
+        if (rd && hreg(e, rd)) {
+            unsigned hr = hreg(e, rd);
+            e8(e, 0x48 | (hr >= 8 ? 1 : 0));
+            e8(e, 0xc7);
+            e8(e, 0xc0 | (hr & 7));
+            e32(e, (uint32_t)imm);
+        } else if (rd) {
             e8(e, 0x48);
             e8(e, 0xc7);
             m_rdi(e, 0, XOFF(rd));
@@ -575,8 +643,7 @@ static bool emit_alu(struct emit *e, const struct insn *in)
                      : in->op == OP_OR ? G_OR : G_AND;
         bool w32 = in->op == OP_ADDW || in->op == OP_SUBW;
         ldx(e, RAX, rs1);
-        ldx(e, RCX, rs2);
-        rr(e, g, RAX, RCX, !w32);
+        op_rx(e, g, RAX, rs2, !w32);
         if (w32)
             movsxd_rax(e);
         stx(e, RAX, rd);
@@ -645,63 +712,6 @@ static bool emit_alu(struct emit *e, const struct insn *in)
     return false;
 }
 
-/* A conditional branch back to its own block's first insn (a loop that is
- * one block): when taken and chaining is allowed, continue at the top of
- * the translated code with exactly chain_core's bookkeeping for a block
- * linked to itself. Everything else (not taken, chain budget spent,
- * interrupt recheck) goes to the interpreter's branch handler, which
- * evaluates the branch again on the unchanged state. */
-static void emit_self_loop(struct emit *e, const struct insn *in,
-                           uint8_t *top, insn_fn handler)
-{
-    static const uint8_t inv[] = {
-        [OP_BEQ - OP_BEQ] = 0x85, [OP_BNE - OP_BEQ] = 0x84,
-        [OP_BLT - OP_BEQ] = 0x8d, [OP_BGE - OP_BEQ] = 0x8c,
-        [OP_BLTU - OP_BEQ] = 0x83, [OP_BGEU - OP_BEQ] = 0x82,
-    };
-    uint8_t *out[3];
-    unsigned done = in->idx + 1u;
-
-    ldx(e, RAX, in->rs1);
-    ldx(e, RCX, in->rs2);
-    rr(e, G_CMP, RAX, RCX, true);
-    out[0] = jcc_rel32(e, inv[in->op - OP_BEQ]);
-    /* cmp dword [rdi + xb_chain], 0 ; jle out */
-    e8(e, 0x83);
-    m_rdi(e, 7, (int32_t)offsetof(struct hart, xb_chain));
-    e8(e, 0);
-    out[1] = jcc_rel32(e, 0x8e);
-    /* mov eax, [rdi + irq_recheck] ; test eax, eax ; jnz out */
-    e8(e, 0x8b);
-    m_rdi(e, RAX, (int32_t)offsetof(struct hart, irq_recheck));
-    e8(e, 0x85); e8(e, 0xc0);
-    out[2] = jcc_rel32(e, 0x85);
-    /* dec dword [rdi + xb_chain] */
-    e8(e, 0xff);
-    m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain));
-    /* add qword [rdi + f], imm32 */
-    const int32_t f[] = {(int32_t)offsetof(struct hart, instret),
-                         (int32_t)offsetof(struct hart, xb_chained),
-                         (int32_t)offsetof(struct hart, xb_mem)};
-    const uint32_t v[] = {done, done, in->nmem};
-    for (int k = 0; k < 3; k++) {
-        if (!v[k])
-            continue;
-        e8(e, 0x48); e8(e, 0x81);
-        m_rdi(e, G_ADD, f[k]);
-        e32(e, v[k]);
-    }
-    e8(e, 0xe9);
-    uint8_t *at = e->p;
-    e32(e, 0);
-    if (!e->full)
-        patch_rel32(at, top);
-    for (int k = 0; k < 3; k++)
-        if (!e->full)
-            patch_rel32(out[k], e->p);
-    emit_tail(e, in, handler);
-}
-
 /* Jumps to the fallback of the exit being emitted (patched at its end). */
 struct fallbacks {
     uint8_t *at[12];
@@ -730,11 +740,13 @@ static void fb_cmp0(struct emit *e, struct fallbacks *f, size_t off,
  * NULL: x[rd] = its pc + len, written only now that nothing can fail), and
  * a jump into the block's first handler. */
 static void emit_enter(struct emit *e, struct fallbacks *f, unsigned done,
-                       unsigned nmem, const struct insn *link)
+                       unsigned nmem, const struct insn *link, bool same_page)
 {
     int32_t tlbf = (int32_t)(offsetof(struct hart, tlb) +
                              ACCESS_FETCH * TLB_SIZE *
                                  sizeof(struct tlb_entry));
+    if (same_page)
+        goto checked;
     e8(e, 0x83); e8(e, 0x7e);                             /* cmp [rsi+d8],0 */
     e8(e, (uint8_t)offsetof(struct block, dead)); e8(e, 0);
     fb_jcc(e, f, 0x85);
@@ -753,6 +765,7 @@ static void emit_enter(struct emit *e, struct fallbacks *f, unsigned done,
     e8(e, 0x48); e8(e, 0x3b); e8(e, 0x4e);                /* cmp rcx,[rsi+d8] */
     e8(e, (uint8_t)offsetof(struct block, host));
     fb_jcc(e, f, 0x85);
+checked:
     if (link && link->rd) {
         e8(e, 0x48); e8(e, 0x8b);
         m_rdi(e, RAX, (int32_t)offsetof(struct hart, xb_pc));
@@ -801,6 +814,14 @@ static void emit_exit(struct emit *e, const struct block *b, unsigned slot,
                       const struct insn *link)
 {
     struct fallbacks f = {.n = 0};
+    /* A link into the block's own page needs neither check of
+     * emit_enter: the target's physical address is the source's plus
+     * disp under any mapping the source runs through (checked when it was
+     * entered; nothing in a block changes the fetch TLB), and the page's
+     * blocks die together, the running one included (a store that kills
+     * them ends it). */
+    int64_t in_page = (int64_t)(b->pa & (GMEM_PAGE_SIZE - 1)) + disp;
+    bool same_page = in_page >= 0 && in_page < (int64_t)GMEM_PAGE_SIZE;
     e8(e, 0x48); e8(e, 0x8b);
     m_rdi(e, RDX, (int32_t)offsetof(struct hart, xb_pc)); /* rdx = xb_pc */
     ri(e, G_ADD, RDX, disp, true);                        /* the target */
@@ -810,7 +831,7 @@ static void emit_exit(struct emit *e, const struct block *b, unsigned slot,
     e8(e, 0x48); e8(e, 0x8b); e8(e, 0x30);                /* mov rsi,[rax] */
     e8(e, 0x48); e8(e, 0x85); e8(e, 0xf6);                /* test rsi,rsi */
     fb_jcc(e, &f, 0x84);
-    emit_enter(e, &f, done, nmem, link);
+    emit_enter(e, &f, done, nmem, link, same_page);
     emit_fallback(e, &f, at, fn);
 }
 
@@ -841,57 +862,315 @@ static void emit_jalr(struct emit *e, const struct block_cache *bc,
     fb_jcc(e, &f, 0x85);
     e8(e, 0x48); e8(e, 0x8b); e8(e, 0x71);                /* mov rsi,[rcx+d8] */
     e8(e, (uint8_t)offsetof(struct block_jc, b));
-    emit_enter(e, &f, in->idx + 1u, in->nmem, in);
+    emit_enter(e, &f, in->idx + 1u, in->nmem, in, false);
     emit_fallback(e, &f, in, fn);
 }
 
-/* The block's end: a branch, jal, or the fall-through terminator get
- * inline chaining; other ending insns a tail jump to their handler. */
-static void emit_end(struct emit *e, const struct block_cache *bc,
-                     const struct block *b, unsigned k, uint8_t *top)
+
+/* Exit code runs with every guest register in the hart. */
+static void exit_begin(struct emit *e, const struct sb *sb, unsigned j)
+{
+    writeback(e);
+    pop_saved(e);
+    e->ra_on = false;
+    materialize(e, sb, j);
+}
+
+static void exit_end(struct emit *e)
+{
+    e->ra_on = true;
+    e->rax_reg = e->rax_hint = -1;
+}
+
+/* A jump back to the superblock's head (a loop): when chaining is allowed,
+ * do chain_core's bookkeeping for a block linked to itself (`vdone` insns,
+ * `vnmem` loads/stores retired) and continue at `top` with the registers
+ * still in host registers. Otherwise the interpreter's handler of `in`
+ * redoes the jump from the unchanged state (the link of a jal, `link`, is
+ * written only on the loop path). */
+static void emit_sb_loop(struct emit *e, const struct sb *sb, unsigned j,
+                         const struct insn *in, insn_fn fn, uint8_t *top,
+                         unsigned vdone, unsigned vnmem, bool link)
+{
+    struct fallbacks f = {.n = 0};
+    fb_cmp0(e, &f, offsetof(struct hart, irq_recheck), 0x85);  /* jne */
+    /* the budget test and its decrement in one: at -1 the handler's
+     * chain_core does not chain either */
+    e8(e, 0xff);
+    m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain)); /* dec */
+    fb_jcc(e, &f, 0x88);                                   /* js */
+    if (link && in->rd) {
+        ld_rdi(e, RAX, (int32_t)offsetof(struct hart, xb_pc));
+        ri(e, G_ADD, RAX, sb->voff[j] + in->off + in->len, true);
+        stx(e, RAX, in->rd);
+    }
+    add_mem64(e, offsetof(struct hart, instret), vdone);
+    add_mem64(e, offsetof(struct hart, xb_chained), vdone);
+    add_mem64(e, offsetof(struct hart, xb_mem), vnmem);
+    e8(e, 0xe9);
+    uint8_t *at = e->p;
+    e32(e, 0);
+    if (!e->full)
+        patch_rel32(at, top);
+    for (int k = 0; k < f.n; k++)
+        if (!e->full)
+            patch_rel32(f.at[k], e->p);
+    exit_begin(e, sb, j);
+    emit_tail(e, in, fn);
+    exit_end(e);
+}
+
+/* Continuing into segment j + 1 counts as a chain step (the timer
+ * countdown); in a budgeted hart_run (xb_chain 0) or when the countdown is
+ * spent, leave through the interpreter's handler of `in`, which ends the
+ * block there as chain_core does when it may not chain. */
+static void emit_continue(struct emit *e, const struct sb *sb, unsigned j,
+                          const struct insn *in, insn_fn fn)
+{
+    e8(e, 0xff);
+    m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain)); /* dec */
+    uint8_t *cont = jcc_rel32(e, 0x89);                     /* jns */
+    exit_begin(e, sb, j);
+    emit_tail(e, in, fn);
+    exit_end(e);
+    if (!e->full)
+        patch_rel32(cont, e->p);
+}
+
+/* The end of segment j: its ending insn or fall-through terminator. */
+static void emit_seg_end(struct emit *e, const struct block_cache *bc,
+                         const struct sb *sb, unsigned j, uint8_t *top)
 {
     static const uint8_t inv[] = {
         [OP_BEQ - OP_BEQ] = 0x85, [OP_BNE - OP_BEQ] = 0x84,
         [OP_BLT - OP_BEQ] = 0x8d, [OP_BGE - OP_BEQ] = 0x8c,
         [OP_BLTU - OP_BEQ] = 0x83, [OP_BGEU - OP_BEQ] = 0x82,
     };
+    const struct block *b = sb->seg[j];
+    unsigned k = sb->end[j];
     const struct insn *in = &b->insns[k];
+    bool last = j + 1 == sb->nseg;
+    unsigned vdone = sb->base[j] + k + (k < b->n);
+    unsigned vnmem = sb->nmem[j] + in->nmem;
+
     if (k == b->n) { /* fall through: exec_block_end */
+        if (!last) {
+            emit_continue(e, sb, j, in, in->fn);
+            return;
+        }
+        exit_begin(e, sb, j);
         emit_exit(e, b, 1, in->off, k, in->nmem, in, in->fn, NULL);
+        exit_end(e);
         return;
     }
     insn_fn fn = exec_insn_fn(in);
     int64_t taken = in->imm + (int64_t)in->off;
+    bool to_head = (int64_t)sb->voff[j] + taken == 0;
     if (in->op >= OP_BEQ && in->op <= OP_BGEU) {
-        if (taken == 0) {
-            emit_self_loop(e, in, top, fn);
+        if (in->rs1 && hreg(e, in->rs1)) {
+            op_rx(e, G_CMP, hreg(e, in->rs1), in->rs2, true);
+        } else {
+            ldx(e, RAX, in->rs1);
+            op_rx(e, G_CMP, RAX, in->rs2, true);
+        }
+        if (!last && sb->taken[j]) {
+            /* the superblock goes on at the target: the side exit is
+             * the fall-through */
+            uint8_t *t = jcc_rel32(e, inv[in->op - OP_BEQ] ^ 1);
+            exit_begin(e, sb, j);
+            emit_exit(e, b, 1, in->off + in->len, k + 1, in->nmem, in, fn,
+                      NULL);
+            exit_end(e);
+            if (!e->full)
+                patch_rel32(t, e->p);
+            emit_continue(e, sb, j, in, fn);
             return;
         }
-        ldx(e, RAX, in->rs1);
-        ldx(e, RCX, in->rs2);
-        rr(e, G_CMP, RAX, RCX, true);
         uint8_t *nt = jcc_rel32(e, inv[in->op - OP_BEQ]);
-        emit_exit(e, b, 0, taken, k + 1, in->nmem, in, fn, NULL);
+        if (to_head) {
+            emit_sb_loop(e, sb, j, in, fn, top, vdone, vnmem, false);
+        } else {
+            exit_begin(e, sb, j);
+            emit_exit(e, b, 0, taken, k + 1, in->nmem, in, fn, NULL);
+            exit_end(e);
+        }
         if (!e->full)
             patch_rel32(nt, e->p);
+        if (!last) {
+            emit_continue(e, sb, j, in, fn);
+            return;
+        }
+        exit_begin(e, sb, j);
         emit_exit(e, b, 1, in->off + in->len, k + 1, in->nmem, in, fn, NULL);
+        exit_end(e);
         return;
     }
     if (in->op == OP_JAL) {
+        if (!last) {
+            emit_continue(e, sb, j, in, fn);
+            if (in->rd) {
+                ld_rdi(e, RAX, (int32_t)offsetof(struct hart, xb_pc));
+                ri(e, G_ADD, RAX, sb->voff[j] + in->off + in->len, true);
+                stx(e, RAX, in->rd);
+                e->dirty |= 1u << in->rd;
+            }
+            return;
+        }
+        if (to_head) {
+            emit_sb_loop(e, sb, j, in, fn, top, vdone, vnmem, true);
+            return;
+        }
+        exit_begin(e, sb, j);
         emit_exit(e, b, 0, taken, k + 1, in->nmem, in, fn, in);
+        exit_end(e);
         return;
     }
-    if (in->op == OP_JALR) {
+    exit_begin(e, sb, j);
+    if (in->op == OP_JALR)
         emit_jalr(e, bc, in, fn);
-        return;
-    }
-    emit_tail(e, in, fn);
+    else
+        emit_tail(e, in, fn);
+    exit_end(e);
 }
 
 static bool is_native_mem(const struct insn *in)
 {
-    return in->op >= OP_LB && in->op <= OP_SD &&
-           !(in->op <= OP_LWU && in->rd == 0);
+    return (in->op >= OP_LB && in->op <= OP_SD &&
+            !(in->op <= OP_LWU && in->rd == 0)) ||
+           in->op == OP_FLD || in->op == OP_FSD;
+}
+
+/* native code with a slow path: memory accesses, the common D insns */
+static bool has_slow_path(const struct insn *in)
+{
+    return is_native_mem(in) || jit_fp_native(in);
+}
+
+static unsigned end_index(const struct block *b)
+{
+    unsigned k = 0;
+    while (k < b->n && !rv_op_ends_block(b->insns[k].op))
+        k++;
+    return k;
+}
+
+/* Grow the superblock from its head `b` (running at h->pc): follow the
+ * not-taken side of conditional branches, forward jal and fall-through
+ * while the next block starts in the same page. False when looking up a
+ * block flushed the block cache (b is gone). */
+static bool form_superblock(struct hart *h, struct block *b, struct sb *sb)
+{
+    struct block_cache *bc = h->bcache;
+    uint64_t pc0 = h->pc;
+    unsigned pgoff = (unsigned)(b->pa & (GMEM_PAGE_SIZE - 1));
+
+    memset(sb, 0, offsetof(struct sb, fix));
+    sb->nfix = 0;
+    sb->seg[0] = b;
+    sb->end[0] = end_index(b);
+    sb->nseg = 1;
+    for (;;) {
+        unsigned j = sb->nseg - 1;
+        const struct block *c = sb->seg[j];
+        unsigned k = sb->end[j];
+        const struct insn *in = &c->insns[k];
+        uint64_t next;
+        if (k == c->n)
+            next = sb->voff[j] + in->off;
+        else if (in->op >= OP_BEQ && in->op <= OP_BGEU) {
+            /* the side the interpreter has gone (its links say which
+             * exits have run): the target when only that one has, if it
+             * lies ahead; else the fall-through */
+            sb->taken[j] = c->link[0] && !c->link[1] && in->imm > 0;
+            next = sb->voff[j] + in->off +
+                   (sb->taken[j] ? (uint64_t)in->imm : in->len);
+        }
+        else if (in->op == OP_JAL && in->imm > 0)
+            next = sb->voff[j] + in->off + (uint64_t)in->imm;
+        else
+            break;
+        unsigned used = sb->base[j] + k + (k < c->n);
+        /* (room for a whole first insn: one straddling the page end
+         * would be fetched through the slow path, which may fault) */
+        if (sb->nseg == SB_SEGS || used + BLOCK_MAX + 1 > SB_INSNS ||
+            pgoff + next + 4 > GMEM_PAGE_SIZE)
+            break;
+        /* the same virtual page, so the fetch TLB entry the head was
+         * found through maps it */
+        const struct tlb_entry *t = tlb_lookup(h, ACCESS_FETCH, pc0 + next);
+        if (!t || pc0 + next + t->addend != b->host + next)
+            break;
+        uint64_t gen = bc->gen;
+        const struct block *nb = block_fetch_slow(h, pc0 + next);
+        if (bc->gen != gen)
+            return false;
+        if (!nb || nb == bc->one || nb == bc->trunc || nb->dead ||
+            nb->pa != b->pa + next || nb->host != b->host + next)
+            break;
+        sb->seg[j + 1] = nb;
+        sb->base[j + 1] = used;
+        sb->voff[j + 1] = (unsigned)next;
+        sb->nmem[j + 1] = sb->nmem[j] + in->nmem;
+        sb->end[j + 1] = end_index(nb);
+        sb->nseg++;
+    }
+    h->pc = pc0;
+    return true;
+}
+
+/* The guest registers used most in the superblock go to host registers
+ * (caller-saved ones the code never needs otherwise). */
+static void choose_regs(struct emit *e, const struct sb *sb, bool helpers,
+                        bool loops)
+{
+    static const uint8_t pool[] = {RBX, RBP, R12, R13, R14, R15,
+                                   R8, R9, R10, R11, RSI};
+    /* with helper calls on the hot path, only callee-saved registers
+     * (nothing to reload after each call) */
+    unsigned npool = helpers ? 6 : sizeof(pool);
+    unsigned use[32] = {0};
+    for (unsigned j = 0; j < sb->nseg; j++) {
+        const struct block *c = sb->seg[j];
+        for (unsigned k = 0; k <= sb->end[j] && k < c->n; k++) {
+            const struct insn *in = &c->insns[k];
+            if (in->op >= OP_FLW && in->op <= OP_FCLASS_D &&
+                in->op != OP_FLD && in->op != OP_FSD && in->op != OP_FLW &&
+                in->op != OP_FSW)
+                continue; /* f registers or helpers: no gain */
+            use[in->rd]++;
+            use[in->rs1]++;
+            use[in->rs2]++;
+        }
+    }
+    use[0] = 0; /* x0 is no register */
+    memset(e->host, 0, sizeof(e->host));
+    for (unsigned p = 0; p < npool; p++) {
+        unsigned best = 0;
+        for (unsigned r = 1; r < 32; r++)
+            if (!e->host[r] && use[r] > use[best])
+                best = r;
+        /* a register costs a load at entry, a store per exit and maybe a
+         * push/pop: worth it for two uses in a loop, three otherwise */
+        if (!best || use[best] < (loops ? 2u : 3u))
+            break;
+        e->host[best] = pool[p];
+        use[best] = 0;
+        if (callee_saved(pool[p]))
+            e->saved[e->nsaved++] = pool[p];
+    }
+    if (e->nsaved & 1) /* keep the stack 16-byte aligned for calls */
+        e->saved[e->nsaved++] = RCX; /* (rcx: scratch, not the result) */
+    e->ra_on = true;
+}
+
+struct jit_scratch {
+    struct sb sb;
+    struct jit_slow slows[SB_INSNS];
+};
+
+static struct jit_scratch *scratch_new(void)
+{
+    return calloc(1, sizeof(struct jit_scratch));
 }
 
 bool jit_translate(struct hart *h, struct block *b)
@@ -910,92 +1189,145 @@ bool jit_translate(struct hart *h, struct block *b)
         return true;
     }
 
-    unsigned n = b->n, native = 0, nthunk = 0;
+    unsigned n = b->n, native = 0, helpers = 0;
     for (unsigned k = 0; k < n; k++) {
         const struct insn *in = &b->insns[k];
         if (rv_op_ends_block(in->op))
             break;
         struct emit probe = {0};
-        if (is_native_mem(in)) {
+        if (has_slow_path(in) || emit_alu(&probe, in))
             native++;
-            nthunk++; /* its slow path */
-        } else if (emit_alu(&probe, in)) {
-            native++;
-        } else {
-            nthunk++;
-        }
+        else
+            helpers++;
     }
     /* Calling a handler from translated code costs more than the
      * interpreter's dispatch: blocks made mostly of helper calls (FP
      * arithmetic, atomics) stay interpreted. */
-    unsigned helpers = nthunk;
-    for (unsigned k = 0; k < n && !rv_op_ends_block(b->insns[k].op); k++)
-        helpers -= is_native_mem(&b->insns[k]);
     if (!native || helpers > native) {
         b->jit_state = JIT_NEVER;
         return false;
     }
 
+    struct sb *sbp = &jc->scratch->sb;
+    if (!form_superblock(h, b, sbp))
+        return true; /* a lookup flushed the block cache */
+    if (jc->gen != bc->gen)
+        return true;
+
+    unsigned nthunk = 0;
+    bool any_helper = false, loops = false;
+    uint32_t written = 0;
+    for (unsigned j = 0; j < sbp->nseg; j++) {
+        for (unsigned k = 0; k < sbp->end[j]; k++) {
+            const struct insn *in = &sbp->seg[j]->insns[k];
+            bool mem = has_slow_path(in);
+            bool helper = !mem && !emit_alu(&(struct emit){0}, in);
+            nthunk += mem || helper;
+            any_helper |= helper;
+            written |= 1u << in->rd;
+        }
+        const struct insn *in = &sbp->seg[j]->insns[sbp->end[j]];
+        if (sbp->end[j] < sbp->seg[j]->n) {
+            written |= 1u << in->rd;
+            if (((in->op >= OP_BEQ && in->op <= OP_BGEU) ||
+                 in->op == OP_JAL) &&
+                (int64_t)sbp->voff[j] + in->off + in->imm == 0)
+                loops = true;
+        }
+    }
+
     /* thunks first (two insns each, aligned), then the code */
     uint8_t *start = jc->base + jc->used;
     struct insn *thunks = (struct insn *)(void *)start;
-    struct slow slows[BLOCK_MAX];
+    struct jit_slow *slows = jc->scratch->slows;
     unsigned nslow = 0, t = 0;
     struct emit e = {.p = start + (size_t)nthunk * 2 * sizeof(struct insn),
                      .end = jc->base + jc->size,
                      .rax_reg = -1,
                      .rax_hint = -1};
     uint8_t *code = e.p;
+    choose_regs(&e, sbp, any_helper, loops);
+    push_saved(&e);
+    reload(&e, true);
+    uint8_t *top = e.p;
+    if (loops) /* a jump back to top may come with any of them dirty */
+        e.dirty = written & ~1u;
 
-    unsigned k;
-    for (k = 0; k < n; k++) {
-        const struct insn *in = &b->insns[k];
-        if (rv_op_ends_block(in->op))
-            break;
-        struct insn *th = NULL;
-        if (is_native_mem(in) || !emit_alu(&(struct emit){0}, in)) {
-            th = &thunks[2 * t++];
-            th[0] = *in;
-            th[0].fn = exec_insn_fn(in);
-            memset(&th[1], 0, sizeof(th[1]));
-            th[1].fn = jit_resume;
-            th[1].idx = in->idx;
-            th[1].off = in->off;
+    for (unsigned j = 0; j < sbp->nseg; j++) {
+        const struct block *c = sbp->seg[j];
+        for (unsigned k = 0; k < sbp->end[j]; k++) {
+            struct insn v = c->insns[k]; /* idx/off from the head */
+            v.idx = (uint8_t)(sbp->base[j] + k);
+            v.off = (uint16_t)(sbp->voff[j] + v.off);
+            struct insn *th = NULL;
+            bool mem = has_slow_path(&v);
+            if (mem || !emit_alu(&(struct emit){0}, &v)) {
+                th = &thunks[2 * t++];
+                th[0] = v;
+                th[0].fn = exec_insn_fn(&v);
+                memset(&th[1], 0, sizeof(th[1]));
+                th[1].fn = jit_resume;
+                th[1].idx = v.idx;
+                th[1].off = v.off;
+            }
+            e.rax_hint = e.rax_reg;
+            e.rax_reg = -1;
+            if (mem) {
+                struct jit_slow *s = &slows[nslow++];
+                memset(s, 0, sizeof(*s));
+                s->dirty = e.dirty;
+                if (is_native_mem(&v))
+                    emit_mem(&e, &v, s);
+                else
+                    jit_emit_fp(&e, &v, s);
+                s->thunk = th;
+                s->fn = th[0].fn;
+                s->seg = j;
+                e.rax_reg = -1; /* the slow path resumes with rax clobbered */
+            } else if (th) {
+                emit_helper(&e, sbp, j, th, th[0].fn);
+                e.rax_reg = -1;
+            } else {
+                emit_alu(&e, &v);
+                if (v.op >= OP_DIV && v.op <= OP_REMUW)
+                    e.rax_reg = -1; /* several paths join after the store */
+            }
+            if (!th || (mem && v.op < OP_SB) || v.op == OP_FMV_X_D ||
+                v.op == OP_FCVT_W_D || v.op == OP_FCVT_L_D)
+                e.dirty |= 1u << v.rd; /* (x0 and stores: never used) */
+            e.rax_hint = -1;
         }
         e.rax_hint = e.rax_reg;
         e.rax_reg = -1;
-        if (is_native_mem(in)) {
-            struct slow *s = &slows[nslow++];
-            emit_mem(&e, in, s);
-            s->thunk = th;
-            s->fn = th[0].fn;
-            e.rax_reg = -1; /* the slow path resumes with rax clobbered */
-        } else if (!emit_alu(&e, in)) {
-            emit_helper(&e, th, th[0].fn);
-            e.rax_reg = -1;
-        } else if (in->op >= OP_DIV && in->op <= OP_REMUW) {
-            e.rax_reg = -1; /* several paths join after the store */
-        }
-        e.rax_hint = -1;
+        emit_seg_end(&e, bc, sbp, j, top);
+        e.rax_hint = e.rax_reg = -1;
     }
-    e.rax_hint = e.rax_reg;
-    e.rax_reg = -1;
-    /* the block's end: its ending insn or the fall-through terminator */
-    emit_end(&e, bc, b, k, code);
 
     for (unsigned s = 0; s < nslow; s++) {
         uint8_t *stub = e.p;
         if (e.full)
             break;
-        patch_rel32(slows[s].jmp[0], stub);
-        if (slows[s].jmp[1])
-            patch_rel32(slows[s].jmp[1], stub);
-        emit_helper(&e, slows[s].thunk, slows[s].fn);
+        for (unsigned k = 0; k < JIT_SLOW_JUMPS; k++)
+            if (slows[s].jmp[k])
+                patch_rel32(slows[s].jmp[k], stub);
+        e.dirty = slows[s].dirty;
+        emit_helper(&e, sbp, slows[s].seg, slows[s].thunk, slows[s].fn);
         e8(&e, 0xe9);
         uint8_t *at = e.p;
         e32(&e, 0);
         if (!e.full)
             patch_rel32(at, slows[s].resume);
+    }
+    /* one fix-up stub per segment that has helpers (segment 0 needs none) */
+    uint8_t *fixstub[SB_SEGS] = {0};
+    for (unsigned f = 0; f < sbp->nfix && !e.full; f++) {
+        unsigned j = sbp->fixseg[f];
+        if (!fixstub[j]) {
+            fixstub[j] = e.p;
+            emit_fixup(&e, sbp, j);
+        }
+        if (!e.full)
+            patch_rel32(sbp->fix[f], fixstub[j]);
     }
     if (e.full) { /* cannot happen below JIT_BLOCK_BYTES; be safe anyway */
         b->jit_state = JIT_NEVER;
@@ -1013,6 +1345,15 @@ bool jit_translate(struct hart *h, struct block *b)
 }
 
 #else /* not x86-64: the interpreter only */
+
+struct jit_scratch {
+    int unused;
+};
+
+static struct jit_scratch *scratch_new(void)
+{
+    return calloc(1, sizeof(struct jit_scratch));
+}
 
 bool jit_translate(struct hart *h, struct block *b)
 {

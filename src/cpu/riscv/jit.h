@@ -4,12 +4,13 @@
  * JIT engine a cached block that hart_run has entered `threshold` times is
  * translated to host code, which replaces the block's first handler: the
  * rest of the machine, the block cache, chaining and invalidation do not
- * change. The translated code executes the block's instructions natively
- * where it can (integer ALU, loads/stores with an inline TLB fast path),
- * runs the others through their interpreter handler (a call, or at the
- * block's end a tail jump into the interpreter), and leaves the block the
- * way the interpreter does, so pc, instret and the instruction budget of
- * hart_run(h, n) stay exact.
+ * change. The translation covers a superblock (the block and those after
+ * it in the same page, see jit.c) with guest registers in host registers;
+ * it executes natively what it can (integer ALU, loads/stores with an
+ * inline TLB fast path, the common D ops), runs the others through their
+ * interpreter handler (a call, or at an end a tail jump into the
+ * interpreter), and leaves the way the interpreter does, so pc, instret
+ * and the instruction budget of hart_run(h, n) stay exact.
  *
  * Code lives in a per-hart executable arena (bounded, default
  * JIT_CACHE_DEFAULT), reset together with the block cache: when either
