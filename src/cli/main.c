@@ -732,7 +732,7 @@ static int cmd_run(struct run_opts *o, bool up)
             goto out;
         }
     struct vm_config *c = &vm->cfg;
-    if (up) {
+    if (up && !(c->kernel && c->firmware && c->initrd)) {
         /* The default guest fills what neither the file nor flags gave. */
         static char dir[PATH_MAX], path[PATH_MAX + 32];
         if (find_default_guest(dir, sizeof(dir)))
