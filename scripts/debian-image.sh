@@ -305,6 +305,9 @@ stage_progress() { # TOTAL LOG
 
 guest_dir() {
     local g
+    # bench/debian/run.sh runs with a private XDG_CACHE_HOME but the
+    # default guest of the usual cache.
+    [ -n "${CORRAL_DEBIAN_GUEST_DIR:-}" ] && { echo "$CORRAL_DEBIAN_GUEST_DIR"; return; }
     g=$("$SRC/scripts/guest.sh" --print-dir --progress) || fail "no default guest (scripts/guest.sh failed)"
     echo "$g"
 }
@@ -344,7 +347,7 @@ run_guest() { # GUEST_DIR DISK
     local g=$1 disk=$2 cmd
     cmd='mount%20/dev/vda%20/mnt%20%26%26%20sh%20/mnt/corral/stage.sh'
     if [ "${CORRAL_DEBIAN_RUNNER:-corral}" = qemu ]; then
-        qemu-system-riscv64 -M virt -cpu rv64 -smp "${CORRAL_DEBIAN_CPUS:-2}" -m 2G -nographic \
+        timeout 7200 qemu-system-riscv64 -M virt -cpu rv64 -smp "${CORRAL_DEBIAN_CPUS:-2}" -m 2G -nographic \
             -bios "$g/fw_dynamic.bin" -kernel "$g/Image" -initrd "$g/initramfs.cpio" \
             -append "console=ttyS0 corral.cmd=$cmd" \
             -drive "file=$disk,format=raw,if=none,id=d0" -device virtio-blk-device,drive=d0 \
