@@ -10,7 +10,7 @@ PACKAGES=(
     gcc-riscv64-unknown-elf gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
     qemu-system-misc device-tree-compiler
     cpio xz-utils zstd e2fsprogs kmod curl jq ca-certificates gnupg busybox util-linux
-    debian-archive-keyring time
+    debian-archive-keyring time debootstrap
     qemu-utils zlib1g-dev attr libseccomp-dev
     libcurl4-openssl-dev etcd-server etcd-client
     libvdeplug-dev vde2 iproute2

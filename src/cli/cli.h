@@ -33,5 +33,8 @@ int cli_migrate(int argc, char **argv);
 int cli_agent(int argc, char **argv);
 /* corral cluster [--etcd URL] COMMAND (cluster.c) */
 int cli_cluster(int argc, char **argv);
+/* corral image debian [options] OUT.qcow2: execs scripts/debian-image.sh
+ * (image.c); returns only on error. */
+int cli_image(int argc, char **argv);
 
 #endif

@@ -11,6 +11,21 @@ struct cmd_help {
 };
 
 static const struct cmd_help helps[] = {
+    { "image",
+      "usage: corral image debian [--size SIZE] [--suite SUITE] [--mirror URL]\n"
+      "                           [--ssh-key FILE.pub] [--rebuild] OUT.qcow2\n"
+      "\n"
+      "Build a bootable Debian riscv64 system from Debian's archive: debootstrap\n"
+      "--foreign on the host (as root), the second stage inside Corral, Debian's\n"
+      "kernel (linux-image-riscv64), a getty on ttyS0, DHCP and openssh-server.\n"
+      "15 to 30 minutes, with progress; cached in ~/.cache/corral/debian/SUITE and\n"
+      "resumed after an interruption. Boot it with 'corral up --debian'.\n"
+      "  --size SIZE     disk size (default 8G, at least 2G)\n"
+      "  --suite SUITE   trixie (default), forky or sid (riscv64 is in Debian from trixie)\n"
+      "  --mirror URL    Debian mirror (default http://deb.debian.org/debian)\n"
+      "  --ssh-key FILE  root's authorized key (default: the first ~/.ssh/id_*.pub;\n"
+      "                  without one, SSH takes the generated root password)\n"
+      "  --rebuild       start over instead of resuming the cached build\n" },
     { "snapshot",
       "usage: corral snapshot create --sock PATH --dir DIR [--diff] [--no-resume]\n"
       "       corral snapshot merge --dir DIR --out DIR2\n"

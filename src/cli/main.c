@@ -7,6 +7,8 @@
  *   corral run --api-sock PATH       configure and start through the API
  *   corral run --test ELF            bare-metal test program
  *   corral up [flags]                the default Debian guest (cache)
+ *   corral up --debian [flags]       the full Debian system (up_debian.c)
+ *   corral image debian OUT.qcow2    build that system (image.c)
  *   corral ctl --sock PATH CMD       talk to a running VM (ctl.c)
  *   corral ps                        list named VMs (ps.c)
  *   corral stop NAME                 stop a named VM (stop.c)
@@ -24,6 +26,7 @@
 #include "api/api.h"
 #include "cli/cli.h"
 #include "cli/console.h"
+#include "cli/up_debian.h"
 #include "core/jail.h"
 #include "core/log.h"
 #include "core/seccomp.h"
@@ -59,6 +62,9 @@ static void print_help(void)
            "  corral run --api-sock PATH [options]   configure and start through the API\n"
            "  corral run --test ELF        run a bare-metal test program\n"
            "  corral up [options]          boot the default Debian guest\n"
+           "  corral up --debian[=SUITE] [options]   boot the full Debian system (SSH too)\n"
+           "  corral image debian [--size 8G] [--suite trixie] [--mirror URL] OUT.qcow2\n"
+           "                               build that system (debootstrap, second stage in Corral)\n"
            "  corral ctl (--sock PATH | --name NAME) status|pause|resume|shutdown|reset|\n"
            "      metrics|config|balloon SIZE|balloon-stats [--json]\n"
            "  corral ps [--json]           list running VMs started with --name\n"
@@ -217,6 +223,7 @@ struct run_opts {
     int seccomp_test;    /* hidden --seccomp-test-violation KIND; -1 none */
     const char *log_file; /* --log-file */
     bool log_level_set;  /* --log-level (into log_verbose) */
+    const char *debian;  /* corral up --debian[=SUITE]: "" = trixie */
 };
 
 /* A migrated VM keeps its name: registered here once the source, which
@@ -241,7 +248,7 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
            O_RESTORE, O_PAUSED, O_IGNORE_DISKS, O_INCOMING,
            O_CPU_ENGINE, O_BALLOON, O_MEM_MERGE, O_CPU_QUOTA, O_CPU_WEIGHT,
            O_MEM_LIMIT, O_NO_SECCOMP, O_SECCOMP_TEST, O_JAIL, O_UID, O_GID, O_NET_OVERRIDE,
-           O_DISK_OVERRIDE, O_LOG_LEVEL, O_LOG_FILE, O_FENCE_FILE, O_FENCE_TIMEOUT };
+           O_DISK_OVERRIDE, O_LOG_LEVEL, O_LOG_FILE, O_FENCE_FILE, O_FENCE_TIMEOUT, O_DEBIAN };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "initrd", required_argument, NULL, O_INITRD },
@@ -284,6 +291,7 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
         { "verbose", no_argument, NULL, 'v' },
         { "log-level", required_argument, NULL, O_LOG_LEVEL },
         { "log-file", required_argument, NULL, O_LOG_FILE },
+        { "debian", optional_argument, NULL, O_DEBIAN },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
@@ -427,6 +435,11 @@ static int parse_run_flags(int argc, char **argv, struct run_opts *o)
             break;
         }
         case O_LOG_FILE: o->log_file = optarg; break;
+        case O_DEBIAN:
+            o->debian = optarg ? optarg : "";
+            if (optarg && (!*optarg || strspn(optarg, "abcdefghijklmnopqrstuvwxyz") != strlen(optarg)))
+                return cli_usage_error("--debian=%s: a suite name (trixie, forky, sid)", optarg);
+            break;
         case 'h': print_help(); exit(0);
         case '?':
         default: {
@@ -723,7 +736,7 @@ static int cmd_run(struct run_opts *o, bool up)
             goto out;
         }
     struct vm_config *c = &vm->cfg;
-    if (up) {
+    if (up && !(c->kernel && c->firmware && c->initrd)) {
         /* The default guest fills what neither the file nor flags gave. */
         static char dir[PATH_MAX], path[PATH_MAX + 32];
         if (find_default_guest(dir, sizeof(dir)))
@@ -879,6 +892,46 @@ out:
     return status;
 }
 
+/* corral up --debian: the cached image under a fresh overlay as the first
+ * disk (/dev/vda), SSH forwarded unless --net was given, and Debian's own
+ * kernel and initrd; flags the user gave win. */
+static int apply_debian(struct run_opts *o, struct up_debian *u)
+{
+    char err[VIRT_ERR_LEN];
+    if (o->ndisks == MACHINE_MAX_DISKS)
+        return cli_usage_error("--debian adds a disk: at most %s more --disk", "5");
+    if (up_debian_prepare(u, *o->debian ? o->debian : "trixie", o->nnets == 0))
+        return 1;
+    memmove(&o->disks[1], &o->disks[0], o->ndisks * sizeof(o->disks[0]));
+    if (machine_parse_disk(u->disk_spec, &o->disks[0], err)) {
+        memmove(&o->disks[0], &o->disks[1], o->ndisks * sizeof(o->disks[0]));
+        fprintf(stderr, "corral: error: --debian: %s\n", err);
+        up_debian_finish(u);
+        return 1;
+    }
+    o->ndisks++;
+    if (u->net_spec[0]) {
+        if (machine_parse_net(u->net_spec, &o->nets[0], err)) {
+            fprintf(stderr, "corral: error: --debian: %s\n", err);
+            up_debian_finish(u);
+            return 1;
+        }
+        o->nnets = 1;
+    }
+    if (!o->kernel)
+        o->kernel = u->kernel;
+    if (!o->initrd)
+        o->initrd = u->initrd;
+    if (!o->cmdline)
+        o->cmdline = "console=ttyS0 root=/dev/vda rw net.ifnames=0";
+    if (!o->mem_size)
+        o->mem_size = 1ULL << 30; /* systemd, sshd and apt want more than 512M */
+    if (!o->ncpus)
+        o->ncpus = 2;
+    up_debian_banner(u);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct run_opts o = { .mem_merge = -1, .seccomp_test = -1, .uid = -1, .gid = -1 };
@@ -912,6 +965,8 @@ int main(int argc, char **argv)
         return cli_agent(argc - 1, argv + 1);
     if (!strcmp(cmd, "cluster"))
         return cli_cluster(argc - 1, argv + 1);
+    if (!strcmp(cmd, "image"))
+        return cli_image(argc - 1, argv + 1);
     bool restore = !strcmp(cmd, "restore");
     if (!strcmp(cmd, "run") || !strcmp(cmd, "up") || restore) {
         /* corral restore DIR [options] = corral run --restore DIR [options] */
@@ -922,7 +977,13 @@ int main(int argc, char **argv)
             return r;
         if (restore)
             o.restore = argv[2];
+        struct up_debian deb = { .overlay = "" };
+        if (o.debian && strcmp(cmd, "up"))
+            return cli_usage_error("--debian is for 'corral up --debian'%s", "");
+        if (o.debian && (r = apply_debian(&o, &deb)))
+            return r;
         r = cmd_run(&o, !strcmp(cmd, "up"));
+        up_debian_finish(&deb);
         for (unsigned i = 0; i < o.ndisks; i++)
             machine_disk_release(&o.disks[i]);
         for (unsigned i = 0; i < o.nnets; i++)
