@@ -284,8 +284,17 @@ stage_image() {
 # Console lines from the guest: debootstrap's "I: Unpacking/Configuring X"
 # give a percentage against twice the package count.
 stage_progress() { # TOTAL LOG
-    local total=$1 log=$2 steps=0 line pct=0 shown=-1
-    while IFS= read -r line; do
+    local total=$1 log=$2 steps=0 line pct=0 shown=-1 t0=$SECONDS rc
+    while :; do
+        # Some steps (the base system's unpack) print nothing for many
+        # minutes: a line with the elapsed time every minute meanwhile.
+        rc=0
+        IFS= read -r -t 60 line || rc=$?
+        if [ $rc -gt 128 ] && [ -z "$line" ]; then
+            progress "second stage: ${pct}%, $(( (SECONDS - t0) / 60 )) min, still working"
+            continue
+        fi
+        [ $rc = 0 ] || [ -n "$line" ] || break
         line=${line%$'\r'}
         printf '%s\n' "$line" >>"$log"
         case $line in
@@ -296,7 +305,7 @@ stage_progress() { # TOTAL LOG
         pct=$((steps * 100 / (total > 0 ? total : 1)))
         [ $pct -gt 99 ] && pct=99
         if [ $TTY = 1 ] || [ $((pct / 5)) -ne $((shown / 5)) ]; then
-            progress "second stage: ${pct}% ${line#I: }"
+            progress "second stage: ${pct}%, $(( (SECONDS - t0) / 60 )) min, ${line#I: }"
             shown=$pct
         fi
     done
