@@ -92,7 +92,7 @@ lost=$(cl_where vm1 | cut -d' ' -f1)
 others=$(cl ps --json | jq -r --arg h "$lost" '.[] | select(.host == $h and .name != "vm1") | .name')
 t0=$(date +%s%N)
 kill -9 "${CL_AGENT[$lost]}" $(cl_vm_pids "$lost")
-for i in $(seq 150); do
+for i in $(seq 400); do
     w=$(cl_where vm1)
     [ "${w#* }" = running ] && [ "${w% *}" != "$lost" ] && break
     sleep 0.2

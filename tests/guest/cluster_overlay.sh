@@ -18,7 +18,7 @@ trap 'cl_cleanup; hosts_down' EXIT
 hosts_up 3 || cl_fail "cannot bring up the namespace hosts"
 CL_ETCD_HOST=$NETNS_ROOT_ADDR cl_etcd_start
 for i in 1 2 3; do
-    in_host "$i" "$CORRAL" agent --name "h$i" --addr "$(host_addr "$i")" --memory 400 --lease 6 \
+    in_host "$i" "$CORRAL" agent --name "h$i" --addr "$(host_addr "$i")" --memory 400 --lease 10 \
         --state-dir "$CL_WORK/h$i" >>"$CL_WORK/h$i.log" 2>&1 &
     CL_AGENT[h$i]=$!
     CL_PIDS+=($!)

@@ -53,7 +53,7 @@ cl_etcd_start() {
 # cl_agent NAME [MEMORY_MIB]: start (or restart) host NAME's agent.
 declare -A CL_AGENT
 cl_agent() {
-    "$CORRAL" agent --name "$1" --addr 127.0.0.1 --memory "${2:-400}" --lease 6 \
+    "$CORRAL" agent --name "$1" --addr 127.0.0.1 --memory "${2:-400}" --lease 10 \
         --state-dir "$CL_WORK/$1" >>"$CL_WORK/$1.log" 2>&1 &
     CL_AGENT[$1]=$!
     CL_PIDS+=($!)
