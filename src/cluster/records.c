@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "vm/config.h"
+#include "vm/registry.h"
 
 uint64_t cluster_now_ms(void)
 {
@@ -23,16 +24,9 @@ uint64_t cluster_now_ms(void)
 
 bool cluster_valid_name(const char *name)
 {
-    size_t n = strlen(name);
-    if (n == 0 || n >= CLUSTER_NAME_MAX || name[0] == '.' || name[0] == '-')
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
+    /* A VM's registry name (the agent registers it under that), and not an
+     * option-looking "-x" on the command lines the agent builds. */
+    return vm_registry_valid_name(name) && name[0] != '-';
 }
 
 static int bad(char *err, size_t errlen, const char *fmt, ...)
