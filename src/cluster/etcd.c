@@ -197,6 +197,16 @@ static int post(struct etcd *e, const char *path, json_t *body, char **out, size
     return r;
 }
 
+/* A request whose answer says nothing more than that it succeeded. */
+static int post_only(struct etcd *e, const char *path, json_t *body)
+{
+    char *ans;
+    int r = post(e, path, body, &ans, NULL);
+    if (!r)
+        free(ans);
+    return r;
+}
+
 /* ---- base64 ---- */
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -453,11 +463,7 @@ int etcd_put(struct etcd *e, const char *key, const char *value, int64_t lease)
     json_t *body = put_body(key, value, lease);
     if (!body)
         return -ENOMEM;
-    char *ans;
-    int r = post(e, "/v3/kv/put", body, &ans, NULL);
-    if (!r)
-        free(ans);
-    return r;
+    return post_only(e, "/v3/kv/put", body);
 }
 
 /* One txn: if the key's mod (or create) revision is rev, do `op`. */
@@ -506,11 +512,7 @@ int etcd_delete(struct etcd *e, const char *key, bool prefix)
     json_t *body = key_body(key, prefix);
     if (!body)
         return -ENOMEM;
-    char *ans;
-    int r = post(e, "/v3/kv/deleterange", body, &ans, NULL);
-    if (!r)
-        free(ans);
-    return r;
+    return post_only(e, "/v3/kv/deleterange", body);
 }
 
 int etcd_lease_grant(struct etcd *e, int ttl, int64_t *id)
@@ -562,10 +564,7 @@ int etcd_lease_keepalive(struct etcd *e, int64_t id, int *ttl_left)
 
 int etcd_lease_revoke(struct etcd *e, int64_t id)
 {
-    char ids[32], *ans;
+    char ids[32];
     snprintf(ids, sizeof(ids), "%lld", (long long)id);
-    int r = post(e, "/v3/lease/revoke", json_pack("{s:s}", "ID", ids), &ans, NULL);
-    if (!r)
-        free(ans);
-    return r;
+    return post_only(e, "/v3/lease/revoke", json_pack("{s:s}", "ID", ids));
 }
