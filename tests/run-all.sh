@@ -69,7 +69,7 @@ run_isa() {
 # waiting on the guest, and the suite must stay under 15 minutes).
 # Known to take a minute or more (for the order when no earlier time is here).
 GUEST_SLOW="snapshot_diff_smp migrate_precopy pipeline_cache snapshot_roundtrip snapshot_badinput
-    snapshot_balloon qcow2_kill migrate_tap snapshot_net migrate_disks migrate_postcopy cluster_basic"
+    snapshot_balloon qcow2_kill migrate_tap snapshot_net migrate_disks migrate_postcopy cluster_basic cluster_snapshot"
 GUEST_SERIAL="quota_cpu quota_memory ratelimit_blk ratelimit_net balloon_inflate balloon_oom
     balloon_reporting ksm_merge console_flood"
 

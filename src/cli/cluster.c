@@ -43,10 +43,15 @@ static const char cluster_help[] =
     "                               new VMs until 'undrain HOST'\n"
     "  undrain HOST\n"
     "  balance [--dry-run]          move VMs to even out memory load (the plan\n"
-    "                               is shown first)\n";
+    "                               is shown first)\n"
+    "  snapshot NAME --dir DIR [--no-wait]\n"
+    "                               snapshot the running VM into DIR (on storage\n"
+    "                               every host reaches): if its host is lost, it\n"
+    "                               is restored from its latest snapshot there\n";
 
 #define WAIT_START_MS 120000
 #define WAIT_MIGRATE_MS 600000
+#define WAIT_SNAPSHOT_MS 300000
 
 static int64_t mono_ms(void)
 {
@@ -148,6 +153,9 @@ static int cmd_ps(struct etcd *e, bool as_json)
                                "failovers", (json_int_t)v->failovers, "shared_storage",
                                v->shared_storage, "message", v->message, "pid",
                                vr->has_status ? vr->status.pid : 0));
+        if (as_json)
+            json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "last_snapshot",
+                                json_string(v->last_snapshot));
         else
             printf("%-16s %-16s %-10s %4u %4llu MiB %5llu  %s\n", v->name, host, st, v->cpus,
                    (unsigned long long)v->memory_mib, (unsigned long long)v->epoch, v->message);
@@ -573,6 +581,86 @@ static int cmd_balance(struct etcd *e, bool dry_run)
 
 /* ---- dispatch ---- */
 
+/* ---- snapshot ---- */
+
+/* Ask NAME's agent for a snapshot into DIR (made absolute here: the agent
+ * runs elsewhere) and wait for its answer in the VM record. */
+static int cmd_snapshot(struct etcd *e, const char *name, const char *dir_arg, bool wait)
+{
+    char dir[CLUSTER_PATH_MAX], cwd[CLUSTER_PATH_MAX];
+    if (dir_arg[0] == '/')
+        snprintf(dir, sizeof(dir), "%s", dir_arg);
+    else if (!getcwd(cwd, sizeof(cwd)) ||
+             snprintf(dir, sizeof(dir), "%s/%s", cwd, dir_arg) >= (int)sizeof(dir))
+        return fail("snapshot %s: --dir %s: path too long", name, dir_arg);
+    if (strlen(dir) >= sizeof(dir) - 16)
+        return fail("snapshot %s: --dir %s: path too long", name, dir_arg);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        struct cluster_view cv;
+        if (load(e, &cv))
+            return 1;
+        const struct cluster_vm_rec *vr = cluster_view_vm(&cv, name);
+        int r = 0;
+        if (!vr)
+            r = fail("snapshot: no VM named '%s'", name);
+        else if (!vr->vm.running || strcmp(vm_state(&cv, vr), "running"))
+            r = fail("snapshot %s: it is %s, not running", name, vm_state(&cv, vr));
+        else if (vr->vm.migrate_to[0])
+            r = fail("snapshot %s: a migration to %s is in progress", name, vr->vm.migrate_to);
+        else if (vr->vm.snapshot_id > vr->vm.snapshot_done)
+            r = fail("snapshot %s: a snapshot into %s is in progress", name, vr->vm.snapshot_dir);
+        if (r) {
+            cluster_view_free(&cv);
+            return r;
+        }
+        struct cluster_vm nv = vr->vm;
+        nv.snapshot_id = (nv.snapshot_done > nv.snapshot_id ? nv.snapshot_done : nv.snapshot_id) + 1;
+        snprintf(nv.snapshot_dir, sizeof(nv.snapshot_dir), "%s", dir);
+        uint64_t id = nv.snapshot_id;
+        char host[CLUSTER_NAME_MAX];
+        snprintf(host, sizeof(host), "%s", nv.host);
+        int rc = put_vm(e, &nv, vr->mod_revision);
+        cluster_view_free(&cv);
+        if (rc == -EAGAIN)
+            continue;
+        if (rc)
+            return fail("%s", etcd_error(e));
+        printf("%s: snapshot into %s asked of %s\n", name, dir, host);
+        if (!wait)
+            return 0;
+        int64_t t0 = mono_ms();
+        for (;;) {
+            usleep(200000);
+            if (load(e, &cv))
+                return 1;
+            vr = cluster_view_vm(&cv, name);
+            if (!vr) {
+                cluster_view_free(&cv);
+                return fail("%s: the record disappeared", name);
+            }
+            if (vr->vm.snapshot_done >= id) {
+                bool ok = vr->vm.last_snapshot_id == id;
+                if (ok)
+                    printf("%s: %s\n", name, vr->vm.message);
+                else
+                    fail("%s: %s", name, vr->vm.message);
+                cluster_view_free(&cv);
+                return ok ? 0 : 1;
+            }
+            const char *st = vm_state(&cv, vr);
+            if (!vr->vm.running || (strcmp(st, "running") && strcmp(st, "snapshotting"))) {
+                fail("%s: it is %s now; no snapshot", name, st);
+                cluster_view_free(&cv);
+                return 1;
+            }
+            cluster_view_free(&cv);
+            if (mono_ms() - t0 > WAIT_SNAPSHOT_MS)
+                return fail("%s: snapshot not done after %d s", name, WAIT_SNAPSHOT_MS / 1000);
+        }
+    }
+    return fail("snapshot %s: the record keeps changing; try again", name);
+}
+
 int cli_cluster(int argc, char **argv)
 {
     const char *url = getenv("CORRAL_ETCD");
@@ -594,7 +682,7 @@ int cli_cluster(int argc, char **argv)
     }
     const char *cmd = argv[i++];
     /* The command's own options. */
-    const char *config = NULL, *host = NULL, *to = NULL, *mode = "precopy";
+    const char *config = NULL, *host = NULL, *to = NULL, *mode = "precopy", *dir = NULL;
     bool shared = false, wait = true, as_json = false, dry_run = false;
     const char *args[2] = { NULL, NULL };
     int nargs = 0;
@@ -604,6 +692,7 @@ int cli_cluster(int argc, char **argv)
                          : !strcmp(a, "--host")   ? &host
                          : !strcmp(a, "--to")     ? &to
                          : !strcmp(a, "--mode")   ? &mode
+                         : !strcmp(a, "--dir")    ? &dir
                                                   : NULL;
         if (val) {
             if (i + 1 >= argc)
@@ -630,6 +719,7 @@ int cli_cluster(int argc, char **argv)
     static const struct { const char *cmd; int nargs; } shapes[] = {
         { "hosts", 0 }, { "ps", 0 },    { "create", 1 }, { "stop", 1 },    { "start", 1 },
         { "rm", 1 },    { "migrate", 1 }, { "drain", 1 }, { "undrain", 1 }, { "balance", 0 },
+        { "snapshot", 1 },
     };
     int want = -1;
     for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++)
@@ -643,6 +733,8 @@ int cli_cluster(int argc, char **argv)
         return cli_usage_error("cluster create: --config FILE is required%s", "");
     if (!strcmp(cmd, "migrate") && !to)
         return cli_usage_error("cluster migrate: --to HOST is required%s", "");
+    if (!strcmp(cmd, "snapshot") && (!dir || !*dir))
+        return cli_usage_error("cluster snapshot: --dir DIR is required%s", "");
     if (!url || !*url)
         return cli_usage_error("cluster: which etcd? --etcd URL or CORRAL_ETCD%s", "");
     char err[256];
@@ -664,6 +756,8 @@ int cli_cluster(int argc, char **argv)
         r = migrate_one(e, args[0], to, mode);
     else if (!strcmp(cmd, "drain") || !strcmp(cmd, "undrain"))
         r = cmd_drain(e, args[0], !strcmp(cmd, "drain"));
+    else if (!strcmp(cmd, "snapshot"))
+        r = cmd_snapshot(e, args[0], dir, wait);
     else
         r = cmd_balance(e, dry_run);
     etcd_close(e);

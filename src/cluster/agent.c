@@ -13,8 +13,9 @@
  * touched only while the last successful keepalive is under TTL/2 old, so
  * the lease outlives every touch by at least TTL/2; VMs stop (their harts
  * halt) when the file is TTL/2 - 1 s old, checked every 200 ms. A dead or
- * cut-off agent's VMs are therefore gone before its lease expires. A dead or cut-off agent's VMs are therefore gone before
- * its lease expires and the leader restarts them elsewhere. */
+ * cut-off agent's VMs are therefore gone before its lease expires, and
+ * the leader restarts them elsewhere (from the VM's
+ * latest snapshot when it has one: agent_snapshot.h). */
 #include "cluster/agent.h"
 
 #include <errno.h>
@@ -32,6 +33,7 @@
 #include <unistd.h>
 
 #include "cluster/agent_proc.h"
+#include "cluster/agent_snapshot.h"
 #include "cluster/cluster.h"
 #include "cluster/etcd.h"
 #include "cluster/placement.h"
@@ -318,6 +320,60 @@ static void drive_outgoing(struct agent *a, const struct cluster_vm_rec *vr, str
     json_decref(j);
 }
 
+/* Write what a restore or a snapshot changed into the VM record: the disk
+ * paths the VM now writes, the snapshot's outcome, the restore done. Kept
+ * in p until a compare-and-swap succeeds, so nothing is taken twice. */
+static void record_snapshot_outcome(struct agent *a, const struct cluster_vm_rec *vr,
+                                    struct agent_proc *p)
+{
+    const struct cluster_vm *v = &vr->vm;
+    struct cluster_vm nv = *v;
+    char *cfg = agent_config_follow_drives(p, v->config);
+    if (cfg)
+        nv.config = cfg;
+    if (p->restoring && v->restore_pending) {
+        nv.restore_pending = false;
+        vm_message(&nv, "on %s: %s", a->o->name, p->message);
+    }
+    if (p->snapshot_answer) {
+        nv.snapshot_done = p->snapshot_answer;
+        if (p->snapshot_ok) {
+            snprintf(nv.last_snapshot, sizeof(nv.last_snapshot), "%s", v->snapshot_dir);
+            nv.last_snapshot_ms = cluster_now_ms();
+            nv.last_snapshot_id = p->snapshot_answer;
+        }
+        vm_message(&nv, "%s", p->snapshot_message);
+    }
+    if (update_vm(a, vr, &nv)) {
+        if (p->snapshot_answer)
+            say(a, "%s: %s", v->name, p->snapshot_message);
+        p->follow_drives = false;
+        p->snapshot_answer = 0;
+        put_status(a, p, "running", NULL);
+    }
+    free(cfg);
+}
+
+/* The CLI asked for a snapshot of a VM running here. */
+static void take_snapshot(struct agent *a, const struct cluster_vm_rec *vr, struct agent_proc *p)
+{
+    const struct cluster_vm *v = &vr->vm;
+    char err[CLUSTER_MSG_MAX - 64];
+    double ms = 0;
+    put_status(a, p, "snapshotting", NULL);
+    p->snapshot_ok = !agent_snapshot_take(p, v->snapshot_dir, &ms, err, sizeof(err));
+    if (p->snapshot_ok)
+        snprintf(p->snapshot_message, sizeof(p->snapshot_message),
+                 "snapshot on %s into %.120s: the guest stopped %.0f ms", a->o->name, v->snapshot_dir,
+                 ms);
+    else
+        snprintf(p->snapshot_message, sizeof(p->snapshot_message), "snapshot on %s failed: %.150s",
+                 a->o->name, err);
+    p->snapshot_answer = v->snapshot_id;
+    p->follow_drives = true; /* a qcow2 disk is under a new overlay now */
+    record_snapshot_outcome(a, vr, p);
+}
+
 /* The VM should run here. */
 static void reconcile_mine(struct agent *a, const struct cluster_vm_rec *vr)
 {
@@ -338,6 +394,18 @@ static void reconcile_mine(struct agent *a, const struct cluster_vm_rec *vr)
     if (p && p->exited) {
         if (p->migrate_id) {
             drive_outgoing(a, vr, p); /* records the outcome */
+        } else if (v->running && p->restoring && v->restore_pending) {
+            /* The snapshot did not load (a raw disk changed since, say):
+             * boot the VM from its configuration instead. */
+            char why[CLUSTER_MSG_MAX - 96];
+            exit_reason(p, why, sizeof(why));
+            struct cluster_vm nv = *v;
+            nv.restore_pending = false;
+            vm_message(&nv, "on %s: restoring %.100s failed (%s); cold boot", a->o->name,
+                       v->last_snapshot, why);
+            if (!update_vm(a, vr, &nv))
+                return; /* try again next tick */
+            say(a, "%s: %s", v->name, nv.message);
         } else if (v->running) {
             char why[CLUSTER_MSG_MAX];
             exit_reason(p, why, sizeof(why));
@@ -364,7 +432,9 @@ static void reconcile_mine(struct agent *a, const struct cluster_vm_rec *vr)
     }
     if (!p) {
         char err[CLUSTER_MSG_MAX];
-        p = agent_proc_start(&a->procs, v->name, AGENT_MAIN, v->config, NULL, err, sizeof(err));
+        bool restore = v->restore_pending && v->last_snapshot[0];
+        p = agent_proc_start(&a->procs, v->name, AGENT_MAIN, restore ? NULL : v->config,
+                             restore ? v->last_snapshot : NULL, NULL, err, sizeof(err));
         if (!p) {
             struct cluster_vm nv = *v;
             nv.running = false;
@@ -374,7 +444,9 @@ static void reconcile_mine(struct agent *a, const struct cluster_vm_rec *vr)
         }
         p->epoch = v->epoch;
         p->start_deadline_ms = now + START_TIMEOUT_MS;
-        snprintf(p->message, sizeof(p->message), "%s", v->failovers ? "restarted after host loss" : "");
+        snprintf(p->message, sizeof(p->message), "%s",
+                 restore ? "restoring its snapshot after host loss"
+                 : v->failovers ? "restarted after host loss" : "");
         put_status(a, p, "starting", NULL);
         return;
     }
@@ -395,9 +467,15 @@ static void reconcile_mine(struct agent *a, const struct cluster_vm_rec *vr)
         }
         p->message[0] = '\0';
         if (v->failovers && v->lost_ms) {
-            snprintf(p->message, sizeof(p->message), "restarted %.1f s after its host was found lost",
+            snprintf(p->message, sizeof(p->message), "%s %.1f s after its host was found lost",
+                     p->restoring ? "restored from its snapshot" : "restarted",
                      (double)(cluster_now_ms() - v->lost_ms) / 1000.0);
         }
+        p->follow_drives = p->restoring;
+    }
+    if (p->follow_drives || p->snapshot_answer) {
+        record_snapshot_outcome(a, vr, p);
+        return;
     }
     if (v->migrate_to[0]) {
         drive_outgoing(a, vr, p);
@@ -405,6 +483,10 @@ static void reconcile_mine(struct agent *a, const struct cluster_vm_rec *vr)
     }
     if (p->migrate_id) {
         p->migrate_id = 0; /* the migration was called off */
+    }
+    if (v->snapshot_id > v->snapshot_done) {
+        take_snapshot(a, vr, p);
+        return;
     }
     put_status(a, p, "running", NULL);
 }
@@ -447,7 +529,8 @@ static void reconcile_incoming(struct agent *a, const struct cluster_vm_rec *vr)
     snprintf(rec.host, sizeof(rec.host), "%s", a->o->name);
     snprintf(rec.uri, sizeof(rec.uri), "tcp:%s:%d", a->o->addr, port);
     char err[CLUSTER_MSG_MAX];
-    in = agent_proc_start(&a->procs, v->name, AGENT_INCOMING, NULL, rec.uri, err, sizeof(err));
+    in = agent_proc_start(&a->procs, v->name, AGENT_INCOMING, NULL, NULL, rec.uri, err,
+                          sizeof(err));
     if (!in) {
         struct cluster_vm nv = *v;
         nv.migrate_to[0] = '\0';
@@ -517,7 +600,10 @@ static void lead(struct agent *a)
         nv.epoch++;
         nv.failovers++;
         nv.lost_ms = cluster_now_ms();
-        vm_message(&nv, "host %s lost; restarting on %s", v->host, cv->hosts[h].name);
+        nv.restore_pending = v->last_snapshot[0] != '\0';
+        vm_message(&nv, "host %s lost; %s on %s", v->host,
+                   nv.restore_pending ? "restoring its latest snapshot" : "restarting",
+                   cv->hosts[h].name);
         if (update_vm(a, vr, &nv))
             say(a, "%s: %s", v->name, nv.message);
     }

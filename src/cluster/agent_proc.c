@@ -66,8 +66,8 @@ static int write_file(const char *path, const char *text)
 }
 
 struct agent_proc *agent_proc_start(struct agent_procs *t, const char *name, enum agent_role role,
-                                    const char *config_json, const char *incoming_uri, char *err,
-                                    size_t errlen)
+                                    const char *config_json, const char *restore_dir,
+                                    const char *incoming_uri, char *err, size_t errlen)
 {
     struct agent_proc *p = slot(t);
     if (!p) {
@@ -86,7 +86,7 @@ struct agent_proc *agent_proc_start(struct agent_procs *t, const char *name, enu
     snprintf(fence_to, sizeof(fence_to), "%.1f", t->fence_timeout_ms / 1000.0);
     unlink(p->sock);
     int r;
-    if (role == AGENT_MAIN && (r = write_file(cfg, config_json))) {
+    if (role == AGENT_MAIN && !restore_dir && (r = write_file(cfg, config_json))) {
         snprintf(err, errlen, "%s: %s", cfg, strerror(-r));
         return NULL;
     }
@@ -94,7 +94,14 @@ struct agent_proc *agent_proc_start(struct agent_procs *t, const char *name, enu
     int n = 0;
     argv[n++] = t->corral;
     argv[n++] = "run";
-    if (role == AGENT_MAIN) {
+    if (role == AGENT_MAIN && restore_dir) {
+        /* The snapshot brings the whole machine, its name included. */
+        argv[n++] = "--restore";
+        argv[n++] = restore_dir;
+        argv[n++] = "--name";
+        argv[n++] = name;
+        p->restoring = true;
+    } else if (role == AGENT_MAIN) {
         argv[n++] = "--config-file";
         argv[n++] = cfg;
         argv[n++] = "--name";

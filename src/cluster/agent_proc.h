@@ -33,6 +33,11 @@ struct agent_proc {
     bool running_seen;     /* its API answered "Running" once */
     int64_t start_deadline_ms; /* not Running by then: killed */
     int64_t stop_deadline_ms;  /* asked to shut down: SIGKILL after this */
+    bool restoring;        /* started from the record's last_snapshot */
+    bool follow_drives;    /* the record's disk paths may be stale (cluster/agent_snapshot.h) */
+    uint64_t snapshot_answer; /* a snapshot taken whose outcome is not yet in the record */
+    bool snapshot_ok;
+    char snapshot_message[CLUSTER_MSG_MAX];
     char state[16];        /* the status last written to etcd */
     char message[CLUSTER_MSG_MAX];
 };
@@ -47,11 +52,12 @@ struct agent_procs {
 
 /* The process of `name` in `role` (NULL: none). */
 struct agent_proc *agent_proc_find(struct agent_procs *t, const char *name, enum agent_role role);
-/* Start `corral run` for a VM: with its configuration (AGENT_MAIN), or
- * waiting on `incoming_uri` (AGENT_INCOMING). NULL with err on failure. */
+/* Start `corral run` for a VM: with its configuration (AGENT_MAIN), from
+ * the snapshot in restore_dir (AGENT_MAIN, config_json NULL), or waiting
+ * on `incoming_uri` (AGENT_INCOMING). NULL with err on failure. */
 struct agent_proc *agent_proc_start(struct agent_procs *t, const char *name, enum agent_role role,
-                                    const char *config_json, const char *incoming_uri, char *err,
-                                    size_t errlen);
+                                    const char *config_json, const char *restore_dir,
+                                    const char *incoming_uri, char *err, size_t errlen);
 /* Reap children and notice adopted processes that are gone. */
 void agent_proc_poll(struct agent_procs *t);
 /* Orderly shutdown through the API; SIGKILL after grace_ms (call again

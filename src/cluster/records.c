@@ -163,14 +163,26 @@ char *cluster_vm_encode(const struct cluster_vm *v)
     json_t *cfg = v->config ? json_loads(v->config, 0, NULL) : json_object();
     if (!cfg)
         return NULL;
-    return dump(json_pack("{s:s, s:s, s:o, s:I, s:I, s:b, s:b, s:I, s:s, s:I, s:s, s:s, s:I, s:I}",
+    json_t *j = json_pack("{s:s, s:s, s:o, s:I, s:I, s:b, s:b, s:I, s:s, s:I, s:s, s:s, s:I, s:I}",
                           "name", v->name, "host", v->host, "config", cfg, "cpus",
                           (json_int_t)v->cpus, "memory_mib", (json_int_t)v->memory_mib,
                           "running", v->running, "shared_storage", v->shared_storage, "epoch",
                           (json_int_t)v->epoch, "migrate_to", v->migrate_to, "migrate_id",
                           (json_int_t)v->migrate_id, "migrate_mode", v->migrate_mode, "message",
                           v->message, "failovers", (json_int_t)v->failovers, "lost_ms",
-                          (json_int_t)v->lost_ms));
+                          (json_int_t)v->lost_ms);
+    json_t *snap = json_pack("{s:I, s:s, s:I, s:s, s:I, s:I, s:b}", "snapshot_id",
+                             (json_int_t)v->snapshot_id, "snapshot_dir", v->snapshot_dir,
+                             "snapshot_done", (json_int_t)v->snapshot_done, "last_snapshot",
+                             v->last_snapshot, "last_snapshot_ms", (json_int_t)v->last_snapshot_ms,
+                             "last_snapshot_id", (json_int_t)v->last_snapshot_id,
+                             "restore_pending", v->restore_pending);
+    if (!j || !snap || json_object_update(j, snap)) {
+        json_decref(j);
+        j = NULL;
+    }
+    json_decref(snap);
+    return dump(j);
 }
 
 int cluster_vm_decode(const char *json, struct cluster_vm *v, char *err, size_t errlen)
@@ -193,6 +205,17 @@ int cluster_vm_decode(const char *json, struct cluster_vm *v, char *err, size_t 
     get_str(&rd, "message", v->message, sizeof(v->message), false);
     get_u64(&rd, "failovers", &v->failovers, UINT64_MAX >> 1);
     get_u64(&rd, "lost_ms", &v->lost_ms, UINT64_MAX >> 1);
+    get_u64(&rd, "snapshot_id", &v->snapshot_id, UINT64_MAX >> 1);
+    get_str(&rd, "snapshot_dir", v->snapshot_dir, sizeof(v->snapshot_dir), false);
+    get_u64(&rd, "snapshot_done", &v->snapshot_done, UINT64_MAX >> 1);
+    get_str(&rd, "last_snapshot", v->last_snapshot, sizeof(v->last_snapshot), false);
+    get_u64(&rd, "last_snapshot_ms", &v->last_snapshot_ms, UINT64_MAX >> 1);
+    get_u64(&rd, "last_snapshot_id", &v->last_snapshot_id, UINT64_MAX >> 1);
+    get_bool(&rd, "restore_pending", &v->restore_pending);
+    /* Both go on command lines and into API requests on other hosts. */
+    if (!rd.r && ((*v->snapshot_dir && v->snapshot_dir[0] != '/') ||
+                  (*v->last_snapshot && v->last_snapshot[0] != '/')))
+        rd.r = bad(err, errlen, "VM record: a snapshot directory is not an absolute path");
     v->cpus = (unsigned)cpus;
     if (!rd.r && !*v->name)
         rd.r = bad(err, errlen, "VM record: no name");

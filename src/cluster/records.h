@@ -23,6 +23,7 @@
 #define CLUSTER_NAME_MAX 64
 #define CLUSTER_ADDR_MAX 64
 #define CLUSTER_MSG_MAX 256
+#define CLUSTER_PATH_MAX 512
 
 #define CLUSTER_PREFIX "/corral/"
 #define CLUSTER_HOSTS CLUSTER_PREFIX "hosts/"
@@ -58,6 +59,18 @@ struct cluster_vm {
     char message[CLUSTER_MSG_MAX]; /* the last thing that went wrong, or happened */
     uint64_t failovers;            /* restarts after a host was lost */
     uint64_t lost_ms;              /* wall clock when its host was found lost */
+    /* Snapshots (corral cluster snapshot): the CLI asks with a new
+     * snapshot_id and a directory; the agent running the VM takes it and
+     * sets snapshot_done to that id, and last_snapshot on success. */
+    uint64_t snapshot_id;
+    char snapshot_dir[CLUSTER_PATH_MAX];
+    uint64_t snapshot_done;
+    char last_snapshot[CLUSTER_PATH_MAX]; /* "" when none was taken */
+    uint64_t last_snapshot_ms;            /* wall clock it was taken */
+    uint64_t last_snapshot_id;            /* its snapshot_id */
+    /* Set by the leader when it moves the VM of a lost host that has a
+     * snapshot: the new host restores it (cold boot when that fails). */
+    bool restore_pending;
 };
 
 /* What runs: written by the agent that runs it, on that agent's lease. */

@@ -58,15 +58,7 @@ cl ps
 expect_error "migrate to a dead host" "no live host named 'h9'" migrate vm1 --to h9
 expect_error "migrate to where it runs" "runs on h1 already" migrate vm1 --to h1
 grep -q DISK-WROTE "$(cl_console vm1)" 2>/dev/null || sleep 5
-wait_ticks() { # FILE N: the console FILE counted past N
-    local i
-    for i in $(seq 150); do
-        [ "$(grep -a -o '^TICK [0-9]*' "$1" 2>/dev/null | tail -n 1 | cut -d' ' -f2)" -gt "$2" ] 2>/dev/null && return 0
-        sleep 0.2
-    done
-    cl_fail "$1: no TICK past $2: $(tail -c 300 "$1" 2>/dev/null)"
-}
-wait_ticks "$CL_WORK/h1/vm1.console" 1
+cl_wait_ticks "$CL_WORK/h1/vm1.console" 1
 grep -q DISK-WROTE "$CL_WORK/h1/vm1.console" || cl_fail "vm1 did not write its disk marker"
 
 # Live migration while the guest counts.
@@ -74,8 +66,8 @@ out=$(cl migrate vm1 --to h2) || cl_fail "migrate vm1: $out"
 echo "$out"
 grep -q "migrated from h1 to h2" <<<"$out" || cl_fail "no migration summary: $out"
 cl_wait vm1 "h2 running" 20
-last=$(grep -a -o '^TICK [0-9]*' "$CL_WORK/h1/vm1.console" | tail -n 1 | cut -d' ' -f2)
-wait_ticks "$CL_WORK/h2/vm1.console" "$last"
+last=$(cl_last_tick "$CL_WORK/h1/vm1.console")
+cl_wait_ticks "$CL_WORK/h2/vm1.console" "$last"
 echo "ok: vm1 counted past $last on h2"
 
 # Drain h2: both of its VMs leave; it takes no new ones.

@@ -38,7 +38,11 @@ static void test_vm_roundtrip(void **state)
 {
     struct cluster_vm v = { .running = true, .shared_storage = true, .cpus = 2,
                             .memory_mib = 256, .epoch = 7, .migrate_id = 99, .failovers = 1,
-                            .lost_ms = 1234, .config = "{\"machine-config\":{\"vcpu_count\":2}}" };
+                            .lost_ms = 1234, .config = "{\"machine-config\":{\"vcpu_count\":2}}",
+                            .snapshot_id = 5, .snapshot_done = 4, .last_snapshot_ms = 777,
+                            .last_snapshot_id = 4, .restore_pending = true };
+    strcpy(v.snapshot_dir, "/shared/snap-5");
+    strcpy(v.last_snapshot, "/shared/snap-4");
     strcpy(v.name, "vm1");
     strcpy(v.host, "h1");
     strcpy(v.migrate_to, "h2");
@@ -61,6 +65,13 @@ static void test_vm_roundtrip(void **state)
     assert_int_equal(w.failovers, 1);
     assert_int_equal(w.lost_ms, 1234);
     assert_string_equal(w.config, "{\"machine-config\":{\"vcpu_count\":2}}");
+    assert_int_equal(w.snapshot_id, 5);
+    assert_int_equal(w.snapshot_done, 4);
+    assert_string_equal(w.snapshot_dir, "/shared/snap-5");
+    assert_string_equal(w.last_snapshot, "/shared/snap-4");
+    assert_int_equal(w.last_snapshot_ms, 777);
+    assert_int_equal(w.last_snapshot_id, 4);
+    assert_true(w.restore_pending);
     cluster_vm_free(&w);
     free(text);
 }
@@ -80,6 +91,9 @@ static void test_records_hostile(void **state)
         "{\"name\":\"vm1\",\"config\":{},\"epoch\":1.5}",
         "{\"name\":\"vm\\u0000x\",\"config\":{}}",              /* NUL inside */
         "{\"name\":\"\",\"config\":{}}",
+        "{\"name\":\"vm1\",\"config\":{},\"last_snapshot\":\"rel/dir\"}", /* not absolute */
+        "{\"name\":\"vm1\",\"config\":{},\"snapshot_dir\":\"-x\"}",
+        "{\"name\":\"vm1\",\"config\":{},\"restore_pending\":\"yes\"}",
     };
     char err[256];
     for (size_t i = 0; i < sizeof(bad_vms) / sizeof(bad_vms[0]); i++) {

@@ -105,3 +105,16 @@ cl_config() {
          "drives": (if $d == "" then [] else [{"drive_id": "rootfs", "path_on_host": $d,
                     "is_root_device": false, "is_read_only": false}] end)}' >"$1"
 }
+
+# cl_last_tick FILE: the last "TICK N" a counting guest printed in FILE.
+cl_last_tick() { grep -a -o '^TICK [0-9]*' "$1" 2>/dev/null | tail -n 1 | cut -d' ' -f2; }
+
+# cl_wait_ticks FILE N: until the console FILE counted past N (60 s).
+cl_wait_ticks() {
+    local i
+    for i in $(seq 300); do
+        [ "$(cl_last_tick "$1")" -gt "$2" ] 2>/dev/null && return 0
+        sleep 0.2
+    done
+    cl_fail "$1: no TICK past $2: $(tail -c 300 "$1" 2>/dev/null)"
+}
