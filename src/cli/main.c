@@ -859,8 +859,14 @@ static int cmd_run(struct run_opts *o, bool up)
         fprintf(stderr, "corral: error: %s\n", err);
         goto out;
     }
-    if (o->incoming && !o->name && vm->migrated_name[0])
+    if (o->incoming && !o->name && vm->migrated_name[0]) {
+        /* It is that VM now: its next migration carries the name on. */
+        pthread_mutex_lock(&vm->lock);
+        if (!strcmp(vm->id, VM_ANONYMOUS_ID))
+            snprintf(vm->id, sizeof(vm->id), "%s", vm->migrated_name);
+        pthread_mutex_unlock(&vm->lock);
         register_migrated(vm->migrated_name, o->api_sock, reg_path, sizeof(reg_path));
+    }
     if (o->restore) {
         char state[PATH_MAX + 16];
         snprintf(state, sizeof(state), "%s/state", o->restore);

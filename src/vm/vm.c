@@ -374,9 +374,13 @@ enum vm_state vm_get_state(struct vm *vm)
 
 json_t *vm_info_json(struct vm *vm)
 {
-    enum vm_state s = vm_get_state(vm);
-    return json_pack("{s:s, s:s, s:s, s:s}", "id", vm->id, "state", vm_state_name(s),
-                     "vmm_version", VM_VERSION, "app_name", "corral");
+    /* Under the lock: a migrated VM takes its name (id) from the stream. */
+    pthread_mutex_lock(&vm->lock);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "id", vm->id, "state",
+                          vm_state_name(vm->state), "vmm_version", VM_VERSION, "app_name",
+                          "corral");
+    pthread_mutex_unlock(&vm->lock);
+    return j;
 }
 
 json_t *vm_config_json(struct vm *vm)
