@@ -89,15 +89,8 @@ int blk_open_chain(const char *path, const struct blk_open_opts *o, struct blk_c
     }
     if (!strcmp(fmt, "raw"))
         return blk_raw_from_file(path, &f, o->readonly, o->cache, out, err, errlen);
-    if (o->inactive && (r = blk_file_activate(&f, path, err, errlen))) {
-        /* No hand-over for qcow2 (its metadata caches would need reading
-         * again once the source let go): it must be free now. */
-        size_t n = strlen(err);
-        snprintf(err + n, errlen > n ? errlen - n : 0, " (a qcow2 disk on shared storage "
-                 "cannot be live-migrated yet: use a raw image, or --migrate-disks)");
-        blk_file_close(&f);
-        return r;
-    }
+    if (o->inactive) /* the source still writes it: see qcow2_handover.c */
+        return blk_qcow2_handover_open(path, &f, o->readonly, o->cache, out, err, errlen);
     struct blk_chain local = { .depth = 0 };
     if (!chain) {
         local.dev[0] = st.st_dev;
@@ -125,4 +118,15 @@ void blk_close(struct blk_backend *b)
 {
     if (b)
         b->ops->close(b);
+}
+
+int blk_activate(struct blk_backend **slot, char *err, size_t errlen)
+{
+    struct blk_backend *b = *slot;
+    if (!b || !b->ops->activate)
+        return 0;
+    int r = b->ops->activate(b, err, errlen);
+    if (!r && b->ops == &qcow2_handover_ops)
+        *slot = blk_qcow2_handover_finish(b);
+    return r;
 }

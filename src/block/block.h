@@ -34,11 +34,13 @@ struct blk_backend_ops {
     /* Back to read-write (undoes make_readonly; commit, failed overlay
      * switches). -EBUSY when another process now uses the file. */
     int (*make_writable)(struct blk_backend *b);
-    /* Optional (raw only): a live migration's hand-over of an image both
-     * ends open (shared storage). The source flushes and lets go of its
-     * locks (inactivate) before it sends the devices; the destination,
-     * which opened with blk_open_opts.inactive, takes them (activate:
-     * -EBUSY while the source still holds them). */
+    /* Optional: a live migration's hand-over of an image both ends open
+     * (shared storage). The source flushes and lets go of its locks
+     * (inactivate) before it sends the devices; the destination, which
+     * opened with blk_open_opts.inactive, takes them (activate: -EBUSY
+     * while the source still holds them). Call activate through
+     * blk_activate: a qcow2 image is opened for real then, by a new
+     * backend that takes the stand-in's place. */
     int (*inactivate)(struct blk_backend *b);
     int (*activate)(struct blk_backend *b, char *err, size_t errlen);
     void (*close)(struct blk_backend *b);
@@ -87,6 +89,10 @@ int blk_open(const char *path, const char *format, bool readonly, struct blk_bac
 int blk_raw_open(const char *path, bool readonly, struct blk_backend **out, char *err,
                  size_t errlen) WARN_UNUSED;
 void blk_close(struct blk_backend *b);
+/* Activate the backend in *slot (blk_backend_ops.activate), replacing it
+ * when a qcow2 image was opened for real. 0, -EBUSY (try again) or an
+ * error in err; *slot is usable either way. No I/O on it meanwhile. */
+int blk_activate(struct blk_backend **slot, char *err, size_t errlen) WARN_UNUSED;
 /* "writeback", "none", "unsafe" -> 0 and *out, else -EINVAL. */
 int blk_parse_cache(const char *s, enum blk_cache *out) WARN_UNUSED;
 

@@ -481,6 +481,44 @@ int qcow2_make_writable(struct blk_backend *b)
     return 0;
 }
 
+/* The source of a migration on shared storage: leave a clean image (the
+ * destination opens it afresh) and let go of the locks. Nothing is
+ * written until qcow2_activate: the guest is stopped. */
+int qcow2_inactivate(struct blk_backend *b)
+{
+    struct qcow2 *q = (struct qcow2 *)b;
+    if (q->f.inactive)
+        return 0;
+    if (!b->readonly && !q->corrupt) {
+        int r = finish_writes(q);
+        if (r)
+            return r;
+    }
+    blk_file_inactivate(&q->f);
+    return 0;
+}
+
+/* Take the image back: a migration that failed before the destination
+ * ran, so the tables we hold are still the file's. */
+int qcow2_activate(struct blk_backend *b, char *err, size_t errlen)
+{
+    struct qcow2 *q = (struct qcow2 *)b;
+    if (!q->f.inactive)
+        return 0;
+    int r = blk_file_activate(&q->f, b->path, err, errlen);
+    if (r)
+        return r;
+    if (!b->readonly && q->version == 3 && (q->compat & QCOW2_COMPAT_LAZY_REFCOUNTS)) {
+        if ((r = qcow2_write_incompat(q, q->incompat | QCOW2_INCOMPAT_DIRTY))) {
+            snprintf(err, errlen, "%s: cannot update the qcow2 header: %s", b->path,
+                     strerror(-r));
+            return r;
+        }
+        q->dirty_set = true;
+    }
+    return 0;
+}
+
 void qcow2_close(struct blk_backend *b)
 {
     struct qcow2 *q = (struct qcow2 *)b;

@@ -153,6 +153,8 @@ void qcow2_compressed_range(const struct qcow2 *q, uint64_t entry, uint64_t *off
 /* The mapping at guest offset goff (at most len bytes, one cluster). */
 int qcow2_map(struct qcow2 *q, uint64_t goff, uint64_t len, struct qcow2_extent *e) WARN_UNUSED;
 extern const struct blk_backend_ops qcow2_ops;
+int qcow2_inactivate(struct blk_backend *b);
+int qcow2_activate(struct blk_backend *b, char *err, size_t errlen);
 int qcow2_read_cluster_range(struct qcow2 *q, uint64_t goff, uint8_t *buf, uint64_t len) WARN_UNUSED;
 /* Header writes (qcow2.c). */
 int qcow2_write_incompat(struct qcow2 *q, uint64_t bits) WARN_UNUSED;

@@ -448,5 +448,7 @@ const struct blk_backend_ops qcow2_ops = {
     .write_zeroes = qcow2_write_zeroes,
     .make_readonly = qcow2_make_readonly,
     .make_writable = qcow2_make_writable,
+    .inactivate = qcow2_inactivate,
+    .activate = qcow2_activate,
     .close = qcow2_close,
 };

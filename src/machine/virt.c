@@ -793,13 +793,13 @@ int machine_disks_inactivate(struct machine *m, char *err)
 int machine_disks_activate(struct machine *m, int timeout_ms, char *err)
 {
     for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++) {
-        struct blk_backend *b = m->blk[i] ? virtio_blk_backend(m->blk[i]) : NULL;
-        if (!b || !b->ops->activate)
+        if (!m->blk[i])
             continue;
+        struct blk_backend **slot = virtio_blk_backend_slot(m->blk[i]);
         /* The source lets go just before it sends the devices; its
          * unlock may land a moment after our first try. */
         int r, waited = 0;
-        while ((r = b->ops->activate(b, err, VIRT_ERR_LEN)) == -EBUSY && waited < timeout_ms) {
+        while ((r = blk_activate(slot, err, VIRT_ERR_LEN)) == -EBUSY && waited < timeout_ms) {
             usleep(10000);
             waited += 10;
         }
