@@ -437,6 +437,7 @@ static int cmd_set_running(struct etcd *e, const char *name, bool running, bool 
             return 0;
         }
         nv.running = running;
+        nv.restore_pending = false; /* a start boots; only failover restores */
         if (running && (!*nv.host || !cluster_view_host(&cv, nv.host))) {
             int h = cluster_place(cv.hosts, cv.nhosts, cv.vm_list, cv.nvms, nv.memory_mib, NULL);
             if (h < 0) {
