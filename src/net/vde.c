@@ -122,7 +122,7 @@ static int nonblocking(int fd)
 int net_vde_open(struct iothread *io, const char *path, struct net_backend **out, char *err,
                  size_t errlen)
 {
-    int r;
+    int r = 0;
     if (!path || !*path) {
         snprintf(err, errlen, "--net vde=: no switch given (vde=PATH of vde_switch -s PATH)");
         return -EINVAL;
