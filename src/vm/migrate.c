@@ -287,6 +287,11 @@ static int pause_for_recovery(struct mig_args *a, int *fd, struct gmem *ram, uin
     snprintf(why, sizeof(why), "%s", err);
     close(*fd);
     *fd = -1;
+    /* Its harts have been parked since the switch; say so (resume stays
+     * refused while the migration lives). */
+    pthread_mutex_lock(&vm->lock);
+    vm->state = VM_PAUSED;
+    pthread_mutex_unlock(&vm->lock);
     pthread_mutex_lock(&vm->mig_lock);
     snprintf(vm->mig.status, sizeof(vm->mig.status), "postcopy-paused");
     snprintf(vm->mig.error, sizeof(vm->mig.error), "%s", why);
