@@ -295,6 +295,8 @@ static int pause_for_recovery(struct mig_pc_dest *d, char *err)
             d->listen_fd = -1; /* fd:N is the one connection: ours now */
         pthread_mutex_unlock(&d->ctl_lock);
         int64_t left = deadline - now_ms();
+        if ((atomic_load(&d->stopping) || cancel || left <= 0) && ls >= 0 && connected)
+            close(ls);
         if (atomic_load(&d->stopping) || cancel) {
             snprintf(err, MIG_ERR_LEN, "%s while post-copy was paused (%.400s)",
                      cancel ? "cancelled" : "stopped", why);
