@@ -280,6 +280,7 @@ const struct api_route api_routes[] = {
     ROUTE("GET", "/migrate", API_NO_BODY, api_get_migrate),
     ROUTE("PUT", "/migrate/cancel", API_NO_BODY, api_put_migrate_cancel),
     ROUTE("PUT", "/migrate/incoming", API_BODY, api_put_migrate_incoming),
+    ROUTE("PUT", "/migrate/recover", API_BODY, api_put_migrate_recover),
     ROUTE("PUT", "/balloon", API_BODY, put_balloon),
     ROUTE("PATCH", "/balloon", API_BODY, patch_balloon),
     ROUTE("GET", "/balloon", API_NO_BODY, get_balloon),

@@ -26,6 +26,7 @@ API_HANDLER(api_put_migrate);
 API_HANDLER(api_get_migrate);
 API_HANDLER(api_put_migrate_cancel);
 API_HANDLER(api_put_migrate_incoming);
+API_HANDLER(api_put_migrate_recover);
 
 /* routes_drives.c */
 API_HANDLER(api_put_drive_snapshot);

@@ -176,6 +176,21 @@ API_HANDLER(api_put_migrate_incoming)
     api_reply_result(out, vm_migrate_incoming_start(ctx->vm, uri, err), err);
 }
 
+/* Post-copy recovery, on either side (docs/migration.md). */
+API_HANDLER(api_put_migrate_recover)
+{
+    static const char *const keys[] = { "uri", NULL };
+    char err[API_ERR_LEN];
+    const char *uri;
+    if (!api_only_keys(body, keys, out) || !api_opt_string(body, "uri", &uri, out))
+        return;
+    if (!uri) {
+        api_reply_fault(out, 400, "'uri' is required (tcp:HOST:PORT, unix:PATH, fd:N)");
+        return;
+    }
+    api_reply_result(out, vm_migrate_recover(ctx->vm, uri, err), err);
+}
+
 API_HANDLER(api_get_migrate)
 {
     api_reply_json(out, vm_migrate_json(ctx->vm));

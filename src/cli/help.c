@@ -55,6 +55,7 @@ static const struct cmd_help helps[] = {
       "                      [--delta-cache MIB] [--no-dedup] [--no-zero-pages]\n"
       "                      [--max-bandwidth MIBPS] [--downtime-ms N] [--compress-threads N]\n"
       "                      [--migrate-disks] URI\n"
+      "       corral migrate --sock PATH --recover URI\n"
       "\n"
       "Live-migrate the VM behind --sock to a 'corral run --incoming URI' (or a\n"
       "process given PUT /migrate/incoming). URI: tcp:HOST:PORT, unix:PATH, fd:N.\n"
@@ -68,7 +69,10 @@ static const struct cmd_help helps[] = {
       "  --no-dedup          send repeated pages again\n"
       "  --no-zero-pages     send zero pages as data\n"
       "  --max-bandwidth N   cap at N MiB/s\n"
-      "  --downtime-ms N     the longest pause to aim for (default 50)\n" },
+      "  --downtime-ms N     the longest pause to aim for (default 50)\n"
+      "  --recover URI       post-copy paused by a broken link (postcopy-paused):\n"
+      "                      on the destination listen on URI, then on the source\n"
+      "                      connect to it and finish the migration\n" },
 };
 
 bool cli_asks_help(int argc, char **argv)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -18,6 +19,7 @@
 #include "vm/migrate_pages.h"
 #include "vm/migrate_disks.h"
 #include "vm/migrate_postcopy.h"
+#include "vm/migrate_recover.h"
 #include "vm/registry.h"
 #include "vm/migrate_stream.h"
 
@@ -33,6 +35,9 @@
  * takes twice the rounds to slow a fast writer enough). */
 #define THROTTLE_START 20
 #define THROTTLE_STEP 20
+/* Storage migration in post-copy: disk-only rounds while the guest runs,
+ * while the changed set at least halves. */
+#define DISK_ROUNDS 10
 
 static void set_status(struct vm *vm, const char *status, const char *error)
 {
@@ -70,6 +75,7 @@ struct mig_args {
     struct mig_encoder *enc;
     int64_t cap_start_ns; /* the bandwidth cap counts from here */
     int64_t down_ns;      /* the guest stopped here */
+    uint8_t id[MIG_ID_LEN]; /* post-copy recovery: proves the source is this one */
 };
 
 /* Send the pages set in bits[] (all pages when bits is NULL), each in its
@@ -265,6 +271,118 @@ static int serve_postcopy(struct mig_args *a, int fd, struct gmem *ram, uint64_t
     }
 }
 
+/* Post-copy recovery on the source: the link broke (err: how) while
+ * the destination may run the guest. The guest stays paused here and
+ * every page as it was; wait for PUT /migrate/recover's URI, connect,
+ * prove the migration id and take the destination's word for what it
+ * still lacks (checked against `map`, the postcopy frame's), sending
+ * the pages its harts wait for first. 0 with *fd the new link, or the
+ * error that ends it (window over, cancelled; err says so). */
+static int pause_for_recovery(struct mig_args *a, int *fd, struct gmem *ram, uint64_t *stale,
+                              const uint64_t *map, char *err)
+{
+    struct vm *vm = a->vm;
+    size_t words = gmem_dirty_words(ram);
+    char why[MIG_ERR_LEN];
+    snprintf(why, sizeof(why), "%s", err);
+    close(*fd);
+    *fd = -1;
+    /* Its harts have been parked since the switch; say so (resume stays
+     * refused while the migration lives). */
+    pthread_mutex_lock(&vm->lock);
+    vm->state = VM_PAUSED;
+    pthread_mutex_unlock(&vm->lock);
+    pthread_mutex_lock(&vm->mig_lock);
+    snprintf(vm->mig.status, sizeof(vm->mig.status), "postcopy-paused");
+    snprintf(vm->mig.error, sizeof(vm->mig.error), "%s", why);
+    vm->mig.recover_asked = false;
+    pthread_mutex_unlock(&vm->mig_lock);
+    log_warn("post-copy to %s paused: %s; the guest stays paused here with its memory "
+             "(PUT /migrate/recover within %u s)", a->uri, why, MIG_RECOVER_WINDOW_MS / 1000);
+    int64_t deadline = vclock_host_now_ns() + (int64_t)MIG_RECOVER_WINDOW_MS * 1000000;
+    uint64_t *missing = calloc(words, sizeof(uint64_t));
+    uint64_t *urgent = calloc(MIG_RECOVER_URGENT_MAX, sizeof(uint64_t));
+    int r;
+    if (!missing || !urgent) {
+        snprintf(err, MIG_ERR_LEN, "out of memory (%.400s)", why);
+        r = -ENOMEM;
+        goto out;
+    }
+    for (;;) {
+        if (atomic_load(&vm->mig_cancel)) {
+            snprintf(err, MIG_ERR_LEN, "cancelled while post-copy was paused (%.400s)", why);
+            r = -ECANCELED;
+            goto out;
+        }
+        if (vclock_host_now_ns() > deadline) {
+            snprintf(err, MIG_ERR_LEN, "no recovery within %u s of the break (%.400s)",
+                     MIG_RECOVER_WINDOW_MS / 1000, why);
+            r = -ETIMEDOUT;
+            goto out;
+        }
+        char uri[256];
+        pthread_mutex_lock(&vm->mig_lock);
+        bool asked = vm->mig.recover_asked;
+        vm->mig.recover_asked = false;
+        snprintf(uri, sizeof(uri), "%s", vm->mig.recover_uri);
+        pthread_mutex_unlock(&vm->mig_lock);
+        if (!asked) {
+            usleep(50000);
+            continue;
+        }
+        char e2[MIG_ERR_LEN], why2[MIG_ERR_LEN] = "";
+        uint8_t *buf = NULL;
+        size_t cap = 0;
+        struct state_section s;
+        struct state_out o;
+        uint32_t n = 0;
+        state_out_init(&o);
+        mig_resume_put(&o, a->id);
+        r = mig_connect(uri, fd, e2);
+        if (!r && !(r = mig_send(*fd, &o, e2)) && !(r = expect(*fd, "pc-resume-ack", &buf, &cap,
+                                                               &s, e2)) &&
+            mig_resume_ack_parse(&s.body, a->id, map, words, missing, urgent, &n, why2,
+                                 sizeof(why2))) {
+            snprintf(e2, sizeof(e2), "%s", why2);
+            r = -EPROTO;
+        }
+        state_out_free(&o);
+        free(buf);
+        if (!r) {
+            /* The destination's map is the truth: pages in flight at the
+             * break are in it again. */
+            uint64_t left = 0;
+            for (size_t w = 0; w < words; w++)
+                left += (uint64_t)__builtin_popcountll(stale[w] = missing[w]);
+            for (uint32_t i = 0; i < n && !r; i += 32)
+                r = send_pc_pages(a, *fd, ram, stale, urgent + i, n - i < 32 ? n - i : 32, e2);
+            if (!r) {
+                pthread_mutex_lock(&vm->mig_lock);
+                snprintf(vm->mig.status, sizeof(vm->mig.status), "postcopy-active");
+                vm->mig.error[0] = 0;
+                vm->mig.recoveries++;
+                vm->mig.remaining_pages = left;
+                pthread_mutex_unlock(&vm->mig_lock);
+                log_info("post-copy to %s recovered via %s: %llu pages still to send, %u "
+                         "waited for", a->uri, uri, (unsigned long long)left, n);
+                goto out;
+            }
+        }
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -1;
+        log_warn("post-copy recovery via %s failed: %s", uri, e2);
+        pthread_mutex_lock(&vm->mig_lock);
+        snprintf(vm->mig.status, sizeof(vm->mig.status), "postcopy-paused");
+        snprintf(vm->mig.error, sizeof(vm->mig.error), "recovery via %.200s: %.280s", uri, e2);
+        pthread_mutex_unlock(&vm->mig_lock);
+    }
+out:
+    free(missing);
+    free(urgent);
+    return r;
+}
+
 /* Storage migration: the chunks written since they were last sent. */
 static int send_disks(struct mig_args *a, int fd, bool paused, char *err)
 {
@@ -282,6 +400,23 @@ static int send_disks(struct mig_args *a, int fd, bool paused, char *err)
     return r;
 }
 
+static int send_disk_rounds(struct mig_args *a, int fd, char *err)
+{
+    uint64_t before = mig_disks_pending(a->vm->m);
+    for (unsigned round = 0; round < DISK_ROUNDS; round++) {
+        int r = send_disks(a, fd, false, err);
+        if (r)
+            return r;
+        if (atomic_load(&a->vm->mig_cancel))
+            return snprintf(err, MIG_ERR_LEN, "cancelled"), -ECANCELED;
+        uint64_t now = mig_disks_pending(a->vm->m);
+        if (now <= MIG_DISK_BATCH || now * 2 > before)
+            break;
+        before = now;
+    }
+    return 0;
+}
+
 static void *source_thread(void *arg)
 {
     struct mig_args *a = arg;
@@ -295,6 +430,7 @@ static void *source_thread(void *arg)
     struct state_section s;
     struct state_out o;
     bool paused = false, split = false, disks_handed = false;
+    uint64_t *pc_map = NULL;
     int64_t t_pause = 0;
     uint64_t *bits = calloc(gmem_dirty_words(ram), sizeof(uint64_t));
     int64_t t0 = vclock_host_now_ns();
@@ -309,13 +445,18 @@ static void *source_thread(void *arg)
     }
     if (a->migrate_disks && (r = mig_disks_start(m, err)))
         goto fail;
+    if (getrandom(a->id, sizeof(a->id), 0) != (ssize_t)sizeof(a->id)) {
+        snprintf(err, sizeof(err), "cannot draw a migration id: %s", strerror(errno));
+        goto fail;
+    }
     if ((r = mig_connect(a->uri, &fd, err)))
         goto fail;
     a->cap_start_ns = vclock_host_now_ns();
     state_begin(&o, "hello", 1, 0);
     state_put_u64(&o, MIG_MAGIC);
     state_put_u32(&o, MIG_VERSION);
-    state_put_u64(&o, mig_encoder_features(a->enc) | (a->migrate_disks ? MIG_F_DISKS : 0));
+    state_put_u64(&o, mig_encoder_features(a->enc) | (a->migrate_disks ? MIG_F_DISKS : 0) |
+                          (a->mode != VM_MIG_PRECOPY ? MIG_F_RECOVER : 0));
     state_end(&o);
     machine_config_save(m, VM_VERSION, &o);
     if (a->migrate_disks)
@@ -345,6 +486,10 @@ static void *source_thread(void *arg)
         ((r = send_disks(a, fd, false, err)) ||
          (r = send_pages(a, fd, ram, NULL, &sent, err)) || (r = send_round_end(fd, 0, sent, err)) ||
          (r = expect(fd, "round-ack", &buf, &cap, &s, err))))
+        goto fail;
+    /* Post-copy with the disks: they must be whole there before the
+     * guest runs there, so they go first, in rounds while it runs here. */
+    if (postcopy && a->migrate_disks && (r = send_disk_rounds(a, fd, err)))
         goto fail;
     uint64_t last_sent = sent;
     unsigned too_fast = 0;
@@ -439,7 +584,16 @@ static void *source_thread(void *arg)
         state_put_u32(&o, (uint32_t)gmem_dirty_words(ram));
         for (size_t w = 0; w < gmem_dirty_words(ram); w++)
             state_put_u64(&o, stale[w]);
+        /* Feature bit 4: what a recovery proves, and how long it may take. */
+        state_put_bytes(&o, a->id, MIG_ID_LEN);
+        state_put_u32(&o, MIG_RECOVER_WINDOW_MS);
         state_end(&o);
+        /* A recovery's map is checked against this one. */
+        if (!(pc_map = malloc(gmem_dirty_words(ram) * sizeof(uint64_t)))) {
+            snprintf(err, sizeof(err), "out of memory");
+            goto fail;
+        }
+        memcpy(pc_map, stale, gmem_dirty_words(ram) * sizeof(uint64_t));
         state_begin(&o, "devices", 1, 0);
         machine_save_state(m, &o);
         state_end(&o);
@@ -448,9 +602,17 @@ static void *source_thread(void *arg)
         pthread_mutex_unlock(&vm->mig_lock);
         bool running = false;
         split = true;
-        if ((r = mig_send(fd, &o, err)))
-            goto fail;
-        r = serve_postcopy(a, fd, ram, stale, &buf, &cap, &running, err);
+        r = mig_send(fd, &o, err);
+        if (!r)
+            r = serve_postcopy(a, fd, ram, stale, &buf, &cap, &running, err);
+        /* A broken link (not a refusal, not garbage): both sides pause
+         * and a recovery picks it up. */
+        while (r && mig_is_break(r)) {
+            if ((r = pause_for_recovery(a, &fd, ram, stale, pc_map, err)))
+                break;
+            running = true; /* only a destination that ran it pauses */
+            r = serve_postcopy(a, fd, ram, stale, &buf, &cap, &running, err);
+        }
         if (r == -ECONNREFUSED)
             split = false; /* the destination never ran the guest */
         if (r)
@@ -537,6 +699,7 @@ out:
     state_out_free(&o);
     free(buf);
     free(bits);
+    free(pc_map);
     pthread_mutex_lock(&vm->lock);
     vm->migrating = false;
     pthread_mutex_unlock(&vm->lock);
@@ -567,11 +730,6 @@ int vm_migrate_start(struct vm *vm, const struct vm_mig_params *p, char *err)
     if (!uri || !*uri || strlen(uri) >= 256) {
         snprintf(err, VM_ERR_LEN, "migrate: a destination uri is required (tcp:HOST:PORT, "
                  "unix:PATH)");
-        goto out;
-    }
-    if (p->migrate_disks && p->mode == VM_MIG_POSTCOPY) {
-        snprintf(err, VM_ERR_LEN, "migrate: migrate_disks copies the disks in pre-copy rounds: "
-                 "mode precopy or auto, not postcopy");
         goto out;
     }
     if (vm->mig_thread_live) {
@@ -630,13 +788,63 @@ int vm_migrate_cancel(struct vm *vm, char *err)
 {
     pthread_mutex_lock(&vm->lock);
     bool on = vm->migrating;
+    struct mig_pc_dest *pc = vm->mig_pc;
     pthread_mutex_unlock(&vm->lock);
+    /* A paused post-copy destination: it gives up (the VM stops). */
+    if (!on && pc)
+        return mig_pc_dest_cancel(pc, err);
     if (!on) {
         snprintf(err, VM_ERR_LEN, "no migration in progress");
         return -EINVAL;
     }
+    pthread_mutex_lock(&vm->mig_lock);
+    bool running_there = !strcmp(vm->mig.status, "postcopy-active");
+    pthread_mutex_unlock(&vm->mig_lock);
+    if (running_there) {
+        snprintf(err, VM_ERR_LEN, "migrate cancel refused: in post-copy the guest runs on the "
+                 "destination; it finishes, or pauses if its link breaks (then cancel)");
+        return -EINVAL;
+    }
     atomic_store(&vm->mig_cancel, 1);
     return 0;
+}
+
+int vm_migrate_recover(struct vm *vm, const char *uri, char *err)
+{
+    char e2[MIG_ERR_LEN];
+    pthread_mutex_lock(&vm->lock);
+    struct mig_pc_dest *pc = vm->mig_pc;
+    bool on = vm->migrating;
+    pthread_mutex_unlock(&vm->lock);
+    if (uri && mig_uri_check(uri, e2)) {
+        snprintf(err, VM_ERR_LEN, "migrate recover: %.400s", e2);
+        return -EINVAL;
+    }
+    if (!uri || strlen(uri) >= sizeof(vm->mig.recover_uri)) {
+        snprintf(err, VM_ERR_LEN, "migrate recover: 'uri' is required (tcp:HOST:PORT, "
+                 "unix:PATH, fd:N)");
+        return -EINVAL;
+    }
+    if (pc)
+        return mig_pc_dest_recover(pc, uri, err); /* the destination: listens now */
+    int r = -EINVAL;
+    pthread_mutex_lock(&vm->mig_lock);
+    if (!on || strcmp(vm->mig.status, "postcopy-paused")) {
+        if (!strcmp(vm->mig.status, "postcopy-recover"))
+            snprintf(err, VM_ERR_LEN, "migrate recover refused: a recovery via %s is already "
+                     "under way", vm->mig.recover_uri);
+        else
+            snprintf(err, VM_ERR_LEN, "migrate recover refused: no post-copy migration is "
+                     "paused here (status: %s)", vm->mig.status[0] ? vm->mig.status : "none");
+    } else {
+        /* The migration thread connects (no API thread waits on the network). */
+        snprintf(vm->mig.recover_uri, sizeof(vm->mig.recover_uri), "%s", uri);
+        vm->mig.recover_asked = true;
+        snprintf(vm->mig.status, sizeof(vm->mig.status), "postcopy-recover");
+        r = 0;
+    }
+    pthread_mutex_unlock(&vm->mig_lock);
+    return r;
 }
 
 json_t *vm_migrate_json(struct vm *vm)
@@ -646,11 +854,13 @@ json_t *vm_migrate_json(struct vm *vm)
     double elapsed = s->start_ns ? ms_since(s->start_ns) : 0;
     double ratio = s->page_wire_bytes ? (double)s->page_bytes / s->page_wire_bytes : 1.0;
     json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:I, s:I, s:f, s:f, s:f, s:f, s:f,"
+        "{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:b, s:I, s:I, s:f, s:f, s:f, s:f, s:f,"
         " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f},"
         " s:{s:I, s:I, s:b, s:I}}",
         "status", s->status, "error", s->error, "uri", s->uri, "mode", s->mode,
+        "incoming", s->incoming,
         "postcopy_requests", (json_int_t)s->postcopy_requests,
+        "postcopy_recoveries", (json_int_t)s->recoveries,
         "cpu_throttle_percentage", (json_int_t)s->throttle_pct,
         "migrate_disks", s->migrate_disks,
         "downtime_limit_ms", (json_int_t)s->downtime_limit_ms,
@@ -704,6 +914,12 @@ static void postcopy_failed(void *opaque, const char *why)
     machine_request_stop(m, MACHINE_FAIL, 1);
 }
 
+/* The post-copy receiver's state for GET /migrate on this side. */
+static void postcopy_status(void *opaque, const char *status, const char *why)
+{
+    set_status(opaque, status, why ? why : "");
+}
+
 /* One incoming migration on a connected fd (closed here). */
 static int incoming_stream(struct vm *vm, int fd, const char *uri, char *err)
 {
@@ -725,6 +941,11 @@ static int incoming_stream(struct vm *vm, int fd, const char *uri, char *err)
     }
     uint32_t version = state_get_u32(&s.body);
     uint64_t features = state_get_u64(&s.body);
+    pthread_mutex_lock(&vm->mig_lock);
+    vm->mig.incoming = true;
+    snprintf(vm->mig.status, sizeof(vm->mig.status), "active");
+    snprintf(vm->mig.uri, sizeof(vm->mig.uri), "%s", uri);
+    pthread_mutex_unlock(&vm->mig_lock);
     if (version != MIG_VERSION || (features & ~MIG_F_KNOWN)) {
         snprintf(why, sizeof(why), "protocol version %u (features 0x%llx); this Corral speaks "
                  "version %u with features 0x%llx", version, (unsigned long long)features,
@@ -797,8 +1018,22 @@ static int incoming_stream(struct vm *vm, int fd, const char *uri, char *err)
             }
             for (uint32_t w = 0; w < words; w++)
                 missing[w] = state_get_u64(&s.body);
-            if (state_in_finish(&s.body) ||
-                mig_pc_dest_start(&pc, ram, fd, missing, postcopy_failed, m, why, sizeof(why))) {
+            /* Feature bit 4: a broken link pauses, a recovery proves this id. */
+            uint8_t id[MIG_ID_LEN];
+            uint32_t window = 0;
+            if (features & MIG_F_RECOVER) {
+                state_get_bytes(&s.body, id, sizeof(id));
+                window = state_get_u32(&s.body);
+                if (!state_in_status(&s.body) && window > MIG_RECOVER_WINDOW_MAX_MS)
+                    (void)state_in_fail(&s.body, "a recovery window of %u ms", window);
+            }
+            struct mig_pc_dest_cfg pcc = {
+                .ram = ram, .fd = fd, .missing = missing,
+                .id = (features & MIG_F_RECOVER) ? id : NULL, .window_ms = window,
+                .fail = postcopy_failed, .opaque = m,
+                .status = postcopy_status, .status_opaque = vm,
+            };
+            if (state_in_finish(&s.body) || mig_pc_dest_start(&pc, &pcc, why, sizeof(why))) {
                 free(missing);
                 if (!why[0])
                     snprintf(why, sizeof(why), "%.400s", err);
@@ -873,10 +1108,13 @@ static int incoming_stream(struct vm *vm, int fd, const char *uri, char *err)
     }
     if (pc) {
         /* The receiver owns the socket until post-copy ends. */
+        set_status(vm, "postcopy-active", NULL);
         vm->mig_pc = pc;
         pc = NULL;
         fd = -1;
         log_info("post-copy: the guest runs here; its missing pages follow from the source");
+    } else {
+        set_status(vm, "completed", NULL);
     }
     pthread_mutex_lock(&vm->lock);
     if (!vm->cfg.test_elf && vm->con.raw)
@@ -900,6 +1138,8 @@ refuse:
     snprintf(err, VM_ERR_LEN, "--incoming %.160s: %.320s", uri, why);
     r = -EINVAL;
 out:
+    if (pc)
+        fd = -1; /* post-copy's link from its start on: closed with it */
     mig_pc_dest_finish(pc, true, NULL);
     if (m)
         machine_destroy(m);
@@ -947,7 +1187,7 @@ static void *incoming_thread(void *arg)
         set_status(vm, "failed", err);
         log_warn("incoming migration on %s: %s", a->uri, err);
     } else {
-        set_status(vm, "completed", NULL);
+        /* incoming_stream said completed, or postcopy-active. */
         uint64_t one = 1;
         if (write(vm->wake_fd, &one, sizeof(one)) < 0) {
             /* the main loop looks again within 100 ms anyway */

@@ -63,6 +63,15 @@ void mig_disks_put_formats(struct machine *m, struct state_out *o)
     state_end(o);
 }
 
+uint64_t mig_disks_pending(struct machine *m)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++)
+        if (copied(m, i))
+            n += virtio_blk_track_pending(m->blk[i]);
+    return n;
+}
+
 static bool all_zero(const uint8_t *p, uint64_t len)
 {
     for (uint64_t off = 0; off < len; off += GMEM_PAGE_SIZE) {

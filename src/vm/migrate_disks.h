@@ -30,6 +30,8 @@
 int mig_disks_start(struct machine *m, char *err) WARN_UNUSED;
 void mig_disks_stop(struct machine *m);
 void mig_disks_put_formats(struct machine *m, struct state_out *o);
+/* Chunks changed and not sent yet, over every copied disk. */
+uint64_t mig_disks_pending(struct machine *m);
 int mig_disks_send(struct machine *m, int fd, bool paused, uint64_t *bytes, uint64_t *chunks,
                    char *err) WARN_UNUSED;
 

@@ -35,7 +35,8 @@ enum mig_page_kind {
 #define MIG_F_DEDUP (1ULL << 1)
 #define MIG_F_DELTA (1ULL << 2)
 #define MIG_F_DISKS (1ULL << 3) /* storage migration (migrate_disks.h) */
-#define MIG_F_KNOWN (MIG_F_ZSTD | MIG_F_DEDUP | MIG_F_DELTA | MIG_F_DISKS)
+#define MIG_F_RECOVER (1ULL << 4) /* post-copy recovery (migrate_recover.h) */
+#define MIG_F_KNOWN (MIG_F_ZSTD | MIG_F_DEDUP | MIG_F_DELTA | MIG_F_DISKS | MIG_F_RECOVER)
 
 #define MIG_MAX_THREADS 64 /* compression threads */
 #define MIG_BATCH_MAX 256  /* pages encoded together (their zstd in parallel) */

@@ -39,10 +39,22 @@ static int split_tcp(const char *rest, char *host, size_t hcap, char *port, size
     return n >= 1 && n <= 65535 ? 0 : -EINVAL;
 }
 
-static void tune(int fd)
+void mig_tune(int fd)
 {
     int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+bool mig_is_break(int r)
+{
+    switch (-r) {
+    case EPIPE: case ECONNRESET: case ETIMEDOUT: case ECONNABORTED: case ENOTCONN:
+    case ESHUTDOWN: case EHOSTUNREACH: case ENETUNREACH: case ENETDOWN: case ENETRESET:
+    case EIO:
+        return true;
+    default:
+        return false;
+    }
 }
 
 static int parse_fd(const char *s, int *fd)
@@ -52,6 +64,25 @@ static int parse_fd(const char *s, int *fd)
     if (!*s || *end || v < 0 || v > 65535)
         return -EINVAL;
     *fd = (int)v;
+    return 0;
+}
+
+int mig_uri_check(const char *uri, char *err)
+{
+    char host[256], port[16];
+    int fd;
+    if (!uri || !*uri)
+        return fail(err, -EINVAL, "a uri is required (tcp:HOST:PORT, unix:PATH, fd:N)");
+    if (!strncmp(uri, "fd:", 3))
+        return parse_fd(uri + 3, &fd) ? fail(err, -EINVAL, "%s: not a file descriptor number",
+                                              uri) : 0;
+    if (!strncmp(uri, "unix:", 5))
+        return !uri[5] || strlen(uri + 5) >= sizeof(((struct sockaddr_un *)0)->sun_path)
+                   ? fail(err, -EINVAL, "%s: bad socket path", uri) : 0;
+    if (strncmp(uri, "tcp:", 4))
+        return fail(err, -EINVAL, "%s: unknown transport (tcp:HOST:PORT, unix:PATH, fd:N)", uri);
+    if (split_tcp(uri + 4, host, sizeof(host), port, sizeof(port)))
+        return fail(err, -EINVAL, "%s: expected tcp:HOST:PORT (port 1..65535)", uri);
     return 0;
 }
 
@@ -99,7 +130,7 @@ int mig_connect(const char *uri, int *fd, char *err)
     freeaddrinfo(res);
     if (s < 0)
         return fail(err, -e, "%s: cannot connect: %s", uri, strerror(e));
-    tune(s);
+    mig_tune(s);
     *fd = s;
     return 0;
 }
@@ -170,7 +201,7 @@ int mig_accept_on(int ls, const char *uri, int *fd, volatile sig_atomic_t *stop,
         if (s < 0)
             continue;
         close(ls);
-        tune(s);
+        mig_tune(s);
         *fd = s;
         return 0;
     }

@@ -34,6 +34,14 @@ int mig_send(int fd, const struct state_out *o, char *err) WARN_UNUSED;
 /* Receive one section into *buf (reallocated as needed, caller frees) and
  * parse it into *s (its body points into *buf). */
 int mig_recv(int fd, uint8_t **buf, size_t *cap, struct state_section *s, char *err) WARN_UNUSED;
+/* TCP_NODELAY on a migration socket (no-op on others). */
+void mig_tune(int fd);
+/* Does this error of mig_send/mig_recv mean the link broke (the stream
+ * ended, was reset or stalled), rather than a peer that sent garbage? */
+bool mig_is_break(int r);
+/* "tcp:HOST:PORT", "unix:PATH" or "fd:N" in form (nothing is opened). */
+int mig_uri_check(const char *uri, char *err) WARN_UNUSED;
+
 /* Send a section with no fields but a reason string ("refuse") or none. */
 int mig_send_simple(int fd, const char *id, const char *reason, char *err) WARN_UNUSED;
 

@@ -111,11 +111,18 @@ struct vm {
     _Atomic int mig_cancel;
     pthread_mutex_t mig_lock;
     struct vm_mig_stats {
-        char status[16];          /* none setup active completed failed cancelled */
+        char status[24];          /* none setup active completed failed cancelled
+                                   * postcopy-active postcopy-paused postcopy-recover */
         char error[VM_ERR_LEN];
         char uri[256];
         char mode[12];            /* precopy postcopy auto */
         uint64_t postcopy_requests; /* pages the destination faulted on */
+        bool incoming;              /* this side receives */
+        /* Post-copy recovery (source): PUT /migrate/recover's URI for the
+         * paused migration thread; recoveries that picked it up again. */
+        char recover_uri[256];
+        bool recover_asked;
+        uint64_t recoveries;
         unsigned throttle_pct;      /* auto-converge: the harts' last throttle */
         bool migrate_disks;
         uint64_t disk_bytes, disk_chunks; /* storage migration: sent */
@@ -234,6 +241,10 @@ int vm_migrate_incoming(struct vm *vm, const char *uri, volatile sig_atomic_t *s
 /* PUT /migrate/incoming: listen on uri now, receive on a thread; the
  * main loop runs the VM once it has arrived (GET /migrate follows it). */
 int vm_migrate_incoming_start(struct vm *vm, const char *uri, char *err) WARN_UNUSED;
+/* PUT /migrate/recover: a post-copy paused by a broken link, on either
+ * side, goes on over uri (the destination listens on it, the source
+ * connects to it, on its migration thread). */
+int vm_migrate_recover(struct vm *vm, const char *uri, char *err) WARN_UNUSED;
 /* Stop and free what an incoming migration still runs (vm_destroy). */
 void vm_migrate_incoming_end(struct vm *vm);
 
