@@ -222,10 +222,17 @@ static void test_open_errors(void **state)
 {
     struct net_backend *nb = NULL;
     char e[200];
+#ifndef __SANITIZE_ADDRESS__
+    /* (libvdeplug dlopens its plugins with RTLD_DEEPBIND, which the ASan
+     * runtime refuses: make asan checks the bridge errors only.) */
     assert_int_not_equal(net_vde_open(NULL, "/nonexistent/corral-sw", &nb, e, sizeof(e)), 0);
     assert_null(nb);
     assert_non_null(strstr(e, "vde=/nonexistent/corral-sw: cannot connect to the VDE switch"));
     assert_null(strchr(e, '\n'));
+#else
+    (void)nb;
+    print_message("vde open errors not checked under ASan (libvdeplug uses RTLD_DEEPBIND)\n");
+#endif
     assert_int_equal(net_bridge_add_port("corral-nobr9", "lo", e, sizeof(e)), -ENODEV);
     assert_non_null(strstr(e, "bridge=corral-nobr9: no such bridge"));
     /* lo exists and is no bridge. */
