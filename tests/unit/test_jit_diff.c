@@ -96,6 +96,31 @@ static unsigned rd_reg(void) { return 1 + rndn(26); } /* x1..x26 */
 static unsigned rs_reg(void) { return rndn(32); }
 
 static bool case_fp; /* mostly D ops (set by test_diff_fp) */
+static bool case_w32; /* mostly 32-bit and bitwise ops (test_diff_w32) */
+
+/* 32-bit ALU ops and and/or/xor over a few registers, so their results
+ * (kept without their sign extension by the JIT while only 32-bit and
+ * bitwise ops read them) meet every other kind of reader: 64-bit ops,
+ * branches, stores, addresses, helpers and exits. */
+static uint32_t gen_w32(void)
+{
+    unsigned rd = 1 + rndn(6), a = rndn(7), b = rndn(7);
+    int32_t imm = (int32_t)(rnd() % 4096) - 2048;
+    switch (rndn(12)) {
+    case 0: return r_type(0, b, a, 0, rd, 0x3b);            /* addw */
+    case 1: return r_type(0x20, b, a, 0, rd, 0x3b);         /* subw */
+    case 2: return i_type(rndn(3) ? imm : 0, a, 0, rd, 0x1b); /* addiw */
+    case 3: return i_type((int32_t)rndn(32), a, 1, rd, 0x1b); /* slliw */
+    case 4: return i_type((int32_t)rndn(32), a, 5, rd, 0x1b); /* srliw */
+    case 5: return i_type(0x400 | (int32_t)rndn(32), a, 5, rd, 0x1b);
+    case 6: return r_type(0, b, a, 4, rd, 0x33);            /* xor */
+    case 7: return r_type(0, b, a, 6, rd, 0x33);            /* or */
+    case 8: return r_type(0, b, a, 7, rd, 0x33);            /* and */
+    case 9: return i_type(imm, a, 4 + 2 * rndn(2), rd, 0x13); /* xori/ori */
+    case 10: return i_type(imm, a, 7, rd, 0x13);            /* andi */
+    default: return r_type(0, b, a, 0, rd, 0x33);           /* add */
+    }
+}
 
 /* One random instruction at index k of a body of n. */
 static uint32_t gen_insn(unsigned k, unsigned n)
@@ -112,6 +137,8 @@ static uint32_t gen_insn(unsigned k, unsigned n)
     unsigned c = rndn(100);
     if (case_fp && rndn(3))
         c = 93 + rndn(2); /* a D op */
+    if (case_w32 && rndn(3))
+        return gen_w32();
     int32_t imm = (int32_t)(rnd() % 4096) - 2048;
     if (rndn(4) == 0)
         imm = (int32_t)rndn(5) - 2; /* small values: edge cases */
@@ -523,6 +550,26 @@ static void test_diff_fp(void **state)
     assert_true(blocks > ncases());
 }
 
+/* Mostly 32-bit and bitwise ops, budgeted and free running. */
+static void test_diff_w32(void **state)
+{
+    (void)state;
+    if (!jit_available())
+        skip();
+    uint64_t blocks = 0;
+    case_w32 = true;
+    for (unsigned k = 0; k < ncases(); k++) {
+        case_paged = k % 4 == 3;
+        if (k & 1)
+            run_free_case(500000 + k, k & 2 ? 1 : 0);
+        else
+            run_case(500000 + k, k & 2 ? 1 : 0);
+        blocks += jit_blocks_translated(sides[1].h);
+    }
+    case_w32 = case_paged = false;
+    assert_true(blocks > ncases());
+}
+
 /* The comparison can fail: each kind of divergence is noticed. */
 static void test_compare_detects(void **state)
 {
@@ -716,6 +763,7 @@ int main(void)
         cmocka_unit_test(test_diff_sv39),
         cmocka_unit_test(test_diff_free),
         cmocka_unit_test(test_diff_fp),
+        cmocka_unit_test(test_diff_w32),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -238,6 +238,15 @@ struct sb {
     unsigned end[SB_SEGS];  /* index of its ending insn (n: terminator) */
     bool taken[SB_SEGS];    /* it ends in a branch the superblock follows */
     unsigned nseg;
+    /* Joins: the branch ending segment j whose target (the side not
+     * followed) is insn jq[j] of a later segment jseg[j] (0: none) jumps
+     * there instead of leaving (find_joins, emit_join_jump); join_at marks
+     * the virtual indexes such jumps arrive at, with the dirty registers
+     * they bring. */
+    uint8_t jseg[SB_SEGS], jq[SB_SEGS];
+    uint8_t *jpatch[SB_SEGS];
+    bool join_at[SB_INSNS];
+    uint32_t join_dirty[SB_INSNS];
     uint8_t *fix[2 * SB_INSNS]; /* rel32 of jumps to a fix-up stub */
     uint8_t fixseg[2 * SB_INSNS];
     unsigned nfix;
@@ -249,6 +258,15 @@ static void add_mem64(struct emit *e, size_t off, uint32_t v)
         return;
     e8(e, 0x48); e8(e, 0x81);                   /* add qword [rdi+off], v */
     m_rdi(e, G_ADD, (int32_t)off);
+    e32(e, v);
+}
+
+static void sub_mem64(struct emit *e, size_t off, uint32_t v)
+{
+    if (!v)
+        return;
+    e8(e, 0x48); e8(e, 0x81);                   /* sub qword [rdi+off], v */
+    m_rdi(e, G_SUB, (int32_t)off);
     e32(e, v);
 }
 
@@ -296,6 +314,7 @@ static void emit_helper(struct emit *e, struct sb *sb, unsigned seg,
         e->full = true; /* cannot happen: at most 2 per insn */
     }
     e->dirty = 0;
+    e->lazy = 0; /* the write-back extended them */
     reload(e, false);
     /* the insn's destination, when it is an x register the helper wrote
      * in memory (those without one have rd 0 or an f register number,
@@ -388,7 +407,9 @@ static void emit_mem(struct emit *e, const struct insn *in, struct jit_slow *s)
         st_rdi(e, RAX, FOFF(in->rd));
         fs_dirty(e);
     } else if (store) {
-        unsigned v = in->rs2 ? hreg(e, in->rs2) : 0;
+        /* sb/sh/sw store the low half: a lazy value as it is */
+        unsigned v = !in->rs2 ? 0 : size < 8 ? hreg_lo(e, in->rs2)
+                                             : hreg(e, in->rs2);
         if (!v) {
             ldx(e, RCX, in->rs2);
             v = RCX;
@@ -402,7 +423,7 @@ static void emit_mem(struct emit *e, const struct insn *in, struct jit_slow *s)
         e8(e, size == 1 ? 0x88 : 0x89);                 /* mov [rax], v */
         e8(e, (v & 7) << 3);
     } else {
-        unsigned d = hreg(e, in->rd) ? hreg(e, in->rd) : RAX;
+        unsigned d = hdst(e, in->rd) ? hdst(e, in->rd) : RAX;
         static const struct { uint8_t w, op0, op1; } ld[] = {
             [OP_LB - OP_LB] = {1, 0x0f, 0xbe}, [OP_LBU - OP_LB] = {0, 0x0f, 0xb6},
             [OP_LH - OP_LB] = {1, 0x0f, 0xbf}, [OP_LHU - OP_LB] = {0, 0x0f, 0xb7},
@@ -499,16 +520,68 @@ static void emit_div(struct emit *e, const struct insn *in)
 
 /* The common ALU ops with rd in a host register, computed in place;
  * false when the generic path (through rax) is to be used. */
+static bool emit_alu_body(struct emit *e, const struct insn *in,
+                          unsigned d);
+
+/* 32-bit results stay lazy (no movsxd: jit_x86.h `lazy`) and so do
+ * and/or/xor of lazy values (sign extensions combine bitwise); a 32-bit
+ * op reads the low halves as they are. */
 static bool emit_alu_direct(struct emit *e, const struct insn *in)
 {
     unsigned rd = in->rd, rs1 = in->rs1, rs2 = in->rs2;
-    unsigned d = hreg(e, rd);
+    if (!rd || !hreg_lo(e, rd))
+        return false;
+    if ((in->op == OP_SUB || in->op == OP_SUBW) && rs2 == rd && rs1 != rd)
+        return false; /* (not in place: the generic path) */
+    bool w32 = false, bitwise = false, two = false;
+    switch (in->op) {
+    case OP_ADDW: case OP_SUBW:
+        two = true;
+        /* fall through */
+    case OP_ADDIW: case OP_SLLIW: case OP_SRLIW: case OP_SRAIW:
+        w32 = true;
+        break;
+    case OP_XOR: case OP_OR: case OP_AND:
+        two = true;
+        /* fall through */
+    case OP_XORI: case OP_ORI: case OP_ANDI:
+        bitwise = true;
+        break;
+    case OP_ADD: case OP_SUB:
+        two = true;
+        break;
+    case OP_ADDI: case OP_SLLI: case OP_SRLI: case OP_SRAI:
+        break;
+    default:
+        return false;
+    }
+    /* lazy or 0 (x0, a sign extension too) */
+    uint32_t lz = e->lazy | 1u;
+    bool in_lazy = (lz >> rs1 & 1) && (!two || (lz >> rs2 & 1));
+    bool out_lazy = w32 || (bitwise && in_lazy && ((e->lazy >> rs1 & 1) ||
+                                                   (two && e->lazy >> rs2 & 1)));
+    e->read32 = out_lazy;
+    if (!out_lazy) { /* 64-bit reads: extend the inputs first */
+        hreg(e, rs1);
+        if (two)
+            hreg(e, rs2);
+    }
+    bool ok = emit_alu_body(e, in, hdst(e, rd));
+    e->read32 = false;
+    if (ok && out_lazy)
+        e->lazy |= 1u << rd;
+    return ok;
+}
+
+/* emit_alu_direct's code, rd in host register d; 32-bit results are left
+ * lazy */
+static bool emit_alu_body(struct emit *e, const struct insn *in, unsigned d)
+{
+    unsigned rd = in->rd, rs1 = in->rs1, rs2 = in->rs2;
     int64_t imm = in->imm;
     unsigned g;
     bool w = true;
 
-    if (!rd || !d)
-        return false;
     switch (in->op) {
     case OP_ADDW: case OP_SUBW:
         w = false;
@@ -532,8 +605,6 @@ static bool emit_alu_direct(struct emit *e, const struct insn *in)
             mov_rx(e, d, rs1);
             op_rx(e, g, d, rs2, w);
         }
-        if (!w)
-            movsxd(e, d);
         return true;
     case OP_ADDI: case OP_XORI: case OP_ORI: case OP_ANDI:
         g = in->op == OP_ADDI ? G_ADD : in->op == OP_XORI ? G_XOR
@@ -553,7 +624,6 @@ static bool emit_alu_direct(struct emit *e, const struct insn *in)
         mov_rx(e, d, rs1);
         if (imm)
             ri(e, G_ADD, d, imm, false);
-        movsxd(e, d);
         return true;
     case OP_SLLI: case OP_SRLI: case OP_SRAI:
         mov_rx(e, d, rs1);
@@ -566,7 +636,6 @@ static bool emit_alu_direct(struct emit *e, const struct insn *in)
             sh_i(e, in->op == OP_SLLIW ? S_SHL : in->op == OP_SRLIW ? S_SHR
                                                                   : S_SAR,
                  d, (unsigned)imm & 31, false);
-        movsxd(e, d);
         return true;
     }
     return false;
@@ -584,8 +653,8 @@ static bool emit_alu(struct emit *e, const struct insn *in)
     case OP_NOP:
         return true;
     case OP_LUI:
-        if (rd && hreg(e, rd)) {
-            unsigned hr = hreg(e, rd);
+        if (rd && hdst(e, rd)) {
+            unsigned hr = hdst(e, rd);
             e8(e, 0x48 | (hr >= 8 ? 1 : 0));
             e8(e, 0xc7);
             e8(e, 0xc0 | (hr & 7));
@@ -772,6 +841,33 @@ checked:
         ri(e, G_ADD, RAX, link->off + link->len, true);
         stx(e, RAX, link->rd);
     }
+    /* An untranslated target counts this entry as hart_run counts its
+     * own; past the threshold the block ends here (as chain_core's exit
+     * to hart_run does: pc, xb_done) so that hart_run translates it. Hot
+     * code reached only by chaining is translated after `threshold` runs,
+     * not after as many timer countdowns. */
+    _Static_assert(offsetof(struct block, jit_state) < 128 &&
+                       offsetof(struct block, hits) < 128,
+                   "disp8 offsets");
+    e8(e, 0x83); e8(e, 0x7e);                         /* cmp [rsi+d8],NONE */
+    e8(e, (uint8_t)offsetof(struct block, jit_state)); e8(e, JIT_NONE);
+    uint8_t *go = jcc_rel32(e, 0x85);                 /* jne go */
+    e8(e, 0xff); e8(e, 0x46);                         /* inc dword [rsi+d8] */
+    e8(e, (uint8_t)offsetof(struct block, hits));
+    e8(e, 0x81); e8(e, 0x7e);                         /* cmp [rsi+d8], thr */
+    e8(e, (uint8_t)offsetof(struct block, hits)); e32(e, e->threshold);
+    uint8_t *stay = jcc_rel32(e, 0x86);               /* jbe go */
+    e8(e, 0x48); e8(e, 0x89);
+    m_rdi(e, RDX, (int32_t)offsetof(struct hart, pc)); /* pc = target */
+    e8(e, 0xc7);
+    m_rdi(e, 0, (int32_t)offsetof(struct hart, xb_done));
+    e32(e, done);                                     /* xb_done = done */
+    e8(e, 0x31); e8(e, 0xc0);                         /* xor eax, eax */
+    e8(e, 0xc3);                                      /* ret */
+    if (!e->full) {
+        patch_rel32(go, e->p);
+        patch_rel32(stay, e->p);
+    }
     e8(e, 0xff);
     m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain)); /* dec */
     const int32_t fo[] = {(int32_t)offsetof(struct hart, instret),
@@ -899,11 +995,14 @@ static void emit_sb_loop(struct emit *e, const struct sb *sb, unsigned j,
     e8(e, 0xff);
     m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain)); /* dec */
     fb_jcc(e, &f, 0x88);                                   /* js */
+    uint32_t lazy = e->lazy; /* (the path that does not loop keeps it) */
     if (link && in->rd) {
         ld_rdi(e, RAX, (int32_t)offsetof(struct hart, xb_pc));
         ri(e, G_ADD, RAX, sb->voff[j] + in->off + in->len, true);
         stx(e, RAX, in->rd);
     }
+    extend_lazy(e); /* the head expects every value whole */
+    e->lazy = lazy;
     add_mem64(e, offsetof(struct hart, instret), vdone);
     add_mem64(e, offsetof(struct hart, xb_chained), vdone);
     add_mem64(e, offsetof(struct hart, xb_mem), vnmem);
@@ -918,6 +1017,56 @@ static void emit_sb_loop(struct emit *e, const struct sb *sb, unsigned j,
     exit_begin(e, sb, j);
     emit_tail(e, in, fn);
     exit_end(e);
+}
+
+/* The taken side of the branch ending segment j goes to insn q of the
+ * later segment m (a join: an if without else whose body the superblock
+ * follows): a chain step as emit_continue's, then a jump there. The
+ * insns of the path not run (from after the branch to q) are taken off
+ * instret, xb_chained and xb_mem now, since later exits, helpers and loop
+ * jumps add the counts of the straight path (base, idx). In a budgeted
+ * hart_run, or with the countdown spent, it leaves as before (the code
+ * that follows, the side exit). */
+static void emit_join_jump(struct emit *e, struct sb *sb, unsigned j)
+{
+    unsigned m = sb->jseg[j], q = sb->jq[j];
+    const struct insn *in = &sb->seg[j]->insns[sb->end[j]];
+    const struct insn *at = &sb->seg[m]->insns[q];
+    unsigned from = sb->base[j] + sb->end[j] + 1, to = sb->base[m] + q;
+    unsigned mfrom = sb->nmem[j] + in->nmem, mto = sb->nmem[m] + at->nmem;
+    e8(e, 0x83);
+    m_rdi(e, 7, (int32_t)offsetof(struct hart, xb_chain));
+    e8(e, 0);                                   /* cmp dword [xb_chain], 0 */
+    uint8_t *no = jcc_rel32(e, 0x8e);           /* jle: the side exit */
+    e8(e, 0xff);
+    m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain)); /* dec */
+    extend_lazy(e); /* the join expects every value whole */
+    sub_mem64(e, offsetof(struct hart, instret), to - from);
+    sub_mem64(e, offsetof(struct hart, xb_chained), to - from);
+    sub_mem64(e, offsetof(struct hart, xb_mem), mto - mfrom);
+    e8(e, 0xe9);
+    sb->jpatch[j] = e->p;
+    e32(e, 0);
+    sb->join_dirty[to] |= e->dirty;
+    if (!e->full)
+        patch_rel32(no, e->p);
+}
+
+/* Virtual insn v is next: where joins arrive, both paths come with
+ * every value whole (none lazy), the registers either may have written
+ * dirty, and nothing known of rax. */
+static void emit_join(struct emit *e, struct sb *sb, unsigned v)
+{
+    if (!sb->join_at[v])
+        return;
+    extend_lazy(e);
+    e->lazy = 0;
+    e->dirty |= sb->join_dirty[v];
+    e->rax_reg = e->rax_hint = -1;
+    for (unsigned j = 0; j < sb->nseg; j++)
+        if (sb->jpatch[j] && sb->base[sb->jseg[j]] + sb->jq[j] == v &&
+            !e->full)
+            patch_rel32(sb->jpatch[j], e->p);
 }
 
 /* Continuing into segment j + 1 counts as a chain step (the timer
@@ -939,7 +1088,7 @@ static void emit_continue(struct emit *e, const struct sb *sb, unsigned j,
 
 /* The end of segment j: its ending insn or fall-through terminator. */
 static void emit_seg_end(struct emit *e, const struct block_cache *bc,
-                         const struct sb *sb, unsigned j, uint8_t *top)
+                         struct sb *sb, unsigned j, uint8_t *top)
 {
     static const uint8_t inv[] = {
         [OP_BEQ - OP_BEQ] = 0x85, [OP_BNE - OP_BEQ] = 0x84,
@@ -990,6 +1139,8 @@ static void emit_seg_end(struct emit *e, const struct block_cache *bc,
         if (to_head) {
             emit_sb_loop(e, sb, j, in, fn, top, vdone, vnmem, false);
         } else {
+            if (sb->jseg[j])
+                emit_join_jump(e, sb, j);
             exit_begin(e, sb, j);
             emit_exit(e, b, 0, taken, k + 1, in->nmem, in, fn, NULL);
             exit_end(e);
@@ -1118,6 +1269,37 @@ static bool form_superblock(struct hart *h, struct block *b, struct sb *sb)
     return true;
 }
 
+/* The joins of a superblock (struct sb): a forward branch whose taken
+ * side is not followed but lands on an insn of a later segment. */
+static void find_joins(struct sb *sb)
+{
+    memset(sb->jseg, 0, sizeof(sb->jseg));
+    memset(sb->jpatch, 0, sizeof(sb->jpatch));
+    memset(sb->join_at, 0, sizeof(sb->join_at));
+    memset(sb->join_dirty, 0, sizeof(sb->join_dirty));
+    for (unsigned j = 0; j + 1 < sb->nseg; j++) {
+        const struct block *c = sb->seg[j];
+        const struct insn *in = &c->insns[sb->end[j]];
+        if (sb->end[j] == c->n || in->op < OP_BEQ || in->op > OP_BGEU ||
+            sb->taken[j] || in->imm <= 0)
+            continue;
+        uint64_t to = sb->voff[j] + in->off + (uint64_t)in->imm;
+        for (unsigned m = j + 1; m < sb->nseg && !sb->jseg[j]; m++) {
+            const struct block *d = sb->seg[m];
+            /* an insn of the segment, its ending one included (not the
+             * terminator: that pc is the next segment's start) */
+            unsigned lim = sb->end[m] < d->n ? sb->end[m] : d->n - 1;
+            for (unsigned q = 0; q <= lim; q++)
+                if (sb->voff[m] + d->insns[q].off == to) {
+                    sb->jseg[j] = (uint8_t)m;
+                    sb->jq[j] = (uint8_t)q;
+                    sb->join_at[sb->base[m] + q] = true;
+                    break;
+                }
+        }
+    }
+}
+
 /* The guest registers used most in the superblock go to host registers
  * (caller-saved ones the code never needs otherwise). */
 static void choose_regs(struct emit *e, const struct sb *sb, bool helpers,
@@ -1213,6 +1395,7 @@ bool jit_translate(struct hart *h, struct block *b)
         return true; /* a lookup flushed the block cache */
     if (jc->gen != bc->gen)
         return true;
+    find_joins(sbp);
 
     unsigned nthunk = 0;
     bool any_helper = false, loops = false;
@@ -1244,7 +1427,8 @@ bool jit_translate(struct hart *h, struct block *b)
     struct emit e = {.p = start + (size_t)nthunk * 2 * sizeof(struct insn),
                      .end = jc->base + jc->size,
                      .rax_reg = -1,
-                     .rax_hint = -1};
+                     .rax_hint = -1,
+                     .threshold = h->jit_threshold};
     uint8_t *code = e.p;
     choose_regs(&e, sbp, any_helper, loops);
     push_saved(&e);
@@ -1260,6 +1444,7 @@ bool jit_translate(struct hart *h, struct block *b)
             v.idx = (uint8_t)(sbp->base[j] + k);
             v.off = (uint16_t)(sbp->voff[j] + v.off);
             struct insn *th = NULL;
+            emit_join(&e, sbp, v.idx);
             bool mem = has_slow_path(&v);
             if (mem || !emit_alu(&(struct emit){0}, &v)) {
                 th = &thunks[2 * t++];
@@ -1276,6 +1461,7 @@ bool jit_translate(struct hart *h, struct block *b)
                 struct jit_slow *s = &slows[nslow++];
                 memset(s, 0, sizeof(*s));
                 s->dirty = e.dirty;
+                s->lazy = e.lazy;
                 if (is_native_mem(&v))
                     emit_mem(&e, &v, s);
                 else
@@ -1297,6 +1483,8 @@ bool jit_translate(struct hart *h, struct block *b)
                 e.dirty |= 1u << v.rd; /* (x0 and stores: never used) */
             e.rax_hint = -1;
         }
+        if (sbp->end[j] < c->n)
+            emit_join(&e, sbp, sbp->base[j] + sbp->end[j]);
         e.rax_hint = e.rax_reg;
         e.rax_reg = -1;
         emit_seg_end(&e, bc, sbp, j, top);
@@ -1311,6 +1499,7 @@ bool jit_translate(struct hart *h, struct block *b)
             if (slows[s].jmp[k])
                 patch_rel32(slows[s].jmp[k], stub);
         e.dirty = slows[s].dirty;
+        e.lazy = slows[s].lazy;
         emit_helper(&e, sbp, slows[s].seg, slows[s].thunk, slows[s].fn);
         e8(&e, 0xe9);
         uint8_t *at = e.p;
