@@ -238,6 +238,16 @@ struct sb {
     unsigned end[SB_SEGS];  /* index of its ending insn (n: terminator) */
     bool taken[SB_SEGS];    /* it ends in a branch the superblock follows */
     unsigned nseg;
+    /* Side segments (add_sides), after the nmain of the straight path:
+     * the taken side of main segment j's branch, sideof[j], when it is a
+     * block of the page that loops back to the head (an if whose body the
+     * compiler put out of line). Entered by a jump from j's branch with
+     * the state there (sdirty, slazy), counted as if run right after it. */
+    unsigned nmain;
+    bool side[SB_SEGS];
+    uint8_t sideof[SB_SEGS];
+    uint8_t *sjump[SB_SEGS];
+    uint32_t sdirty[SB_SEGS], slazy[SB_SEGS];
     /* Joins: the branch ending segment j whose target (the side not
      * followed) is insn jq[j] of a later segment jseg[j] (0: none) jumps
      * there instead of leaving (find_joins, emit_join_jump); join_at marks
@@ -1052,6 +1062,27 @@ static void emit_join_jump(struct emit *e, struct sb *sb, unsigned j)
         patch_rel32(no, e->p);
 }
 
+/* The taken side of main segment j's branch runs its side segment: a
+ * chain step (with emit_join_jump's test), then a jump to its code,
+ * emitted after the straight path, with the state here. */
+static void emit_side_jump(struct emit *e, struct sb *sb, unsigned j)
+{
+    unsigned s = sb->sideof[j];
+    e8(e, 0x83);
+    m_rdi(e, 7, (int32_t)offsetof(struct hart, xb_chain));
+    e8(e, 0);                                   /* cmp dword [xb_chain], 0 */
+    uint8_t *no = jcc_rel32(e, 0x8e);           /* jle: the side exit */
+    e8(e, 0xff);
+    m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain)); /* dec */
+    e8(e, 0xe9);
+    sb->sjump[s] = e->p;
+    e32(e, 0);
+    sb->sdirty[s] = e->dirty;
+    sb->slazy[s] = e->lazy;
+    if (!e->full)
+        patch_rel32(no, e->p);
+}
+
 /* Virtual insn v is next: where joins arrive, both paths come with
  * every value whole (none lazy), the registers either may have written
  * dirty, and nothing known of rax. */
@@ -1098,7 +1129,7 @@ static void emit_seg_end(struct emit *e, const struct block_cache *bc,
     const struct block *b = sb->seg[j];
     unsigned k = sb->end[j];
     const struct insn *in = &b->insns[k];
-    bool last = j + 1 == sb->nseg;
+    bool last = sb->side[j] || j + 1 == sb->nmain;
     unsigned vdone = sb->base[j] + k + (k < b->n);
     unsigned vnmem = sb->nmem[j] + in->nmem;
 
@@ -1141,6 +1172,8 @@ static void emit_seg_end(struct emit *e, const struct block_cache *bc,
         } else {
             if (sb->jseg[j])
                 emit_join_jump(e, sb, j);
+            else if (sb->sideof[j])
+                emit_side_jump(e, sb, j);
             exit_begin(e, sb, j);
             emit_exit(e, b, 0, taken, k + 1, in->nmem, in, fn, NULL);
             exit_end(e);
@@ -1220,6 +1253,7 @@ static bool form_superblock(struct hart *h, struct block *b, struct sb *sb)
     sb->seg[0] = b;
     sb->end[0] = end_index(b);
     sb->nseg = 1;
+    sb->nmain = 1;
     for (;;) {
         unsigned j = sb->nseg - 1;
         const struct block *c = sb->seg[j];
@@ -1264,9 +1298,57 @@ static bool form_superblock(struct hart *h, struct block *b, struct sb *sb)
         sb->nmem[j + 1] = sb->nmem[j] + in->nmem;
         sb->end[j + 1] = end_index(nb);
         sb->nseg++;
+        sb->nmain++;
     }
     h->pc = pc0;
     return true;
+}
+
+/* The side segments (struct sb): for a main branch whose taken side is
+ * neither followed nor a join, the block the interpreter linked there
+ * when it is ahead in the same page and ends in a branch or jal back to
+ * the head. No decoding: only blocks that have run are taken. */
+static void add_sides(struct sb *sb)
+{
+    const struct block *head = sb->seg[0];
+    unsigned pgoff = (unsigned)(head->pa & (GMEM_PAGE_SIZE - 1));
+    unsigned total = 0;
+    for (unsigned j = 0; j < sb->nseg; j++)
+        total += sb->end[j] + 1;
+    for (unsigned j = 0; j + 1 < sb->nmain && sb->nseg < SB_SEGS; j++) {
+        const struct block *c = sb->seg[j];
+        unsigned k = sb->end[j];
+        const struct insn *in = &c->insns[k];
+        if (k == c->n || in->op < OP_BEQ || in->op > OP_BGEU ||
+            sb->taken[j] || sb->jseg[j] || in->imm <= 0)
+            continue;
+        uint64_t t = sb->voff[j] + in->off + (uint64_t)in->imm;
+        const struct block *nb = c->link[0];
+        if (!nb || nb->dead || pgoff + t + 4 > GMEM_PAGE_SIZE ||
+            nb->pa != head->pa + t || nb->host != head->host + t)
+            continue;
+        unsigned ne = end_index(nb);
+        unsigned base = sb->base[j] + k + 1;
+        if (ne == nb->n || total + ne + 1 > SB_INSNS ||
+            base + nb->n + 1 > 255)
+            continue;
+        const struct insn *x = &nb->insns[ne];
+        bool back = (x->op == OP_JAL ||
+                     (x->op >= OP_BEQ && x->op <= OP_BGEU)) &&
+                    (int64_t)t + x->off + x->imm == 0;
+        if (!back)
+            continue;
+        unsigned s = sb->nseg++;
+        sb->seg[s] = nb;
+        sb->base[s] = base;
+        sb->voff[s] = (unsigned)t;
+        sb->nmem[s] = sb->nmem[j] + in->nmem;
+        sb->end[s] = ne;
+        sb->taken[s] = false;
+        sb->side[s] = true;
+        sb->sideof[j] = (uint8_t)s;
+        total += ne + 1;
+    }
 }
 
 /* The joins of a superblock (struct sb): a forward branch whose taken
@@ -1274,17 +1356,20 @@ static bool form_superblock(struct hart *h, struct block *b, struct sb *sb)
 static void find_joins(struct sb *sb)
 {
     memset(sb->jseg, 0, sizeof(sb->jseg));
+    memset(sb->side, 0, sizeof(sb->side));
+    memset(sb->sideof, 0, sizeof(sb->sideof));
+    memset(sb->sjump, 0, sizeof(sb->sjump));
     memset(sb->jpatch, 0, sizeof(sb->jpatch));
     memset(sb->join_at, 0, sizeof(sb->join_at));
     memset(sb->join_dirty, 0, sizeof(sb->join_dirty));
-    for (unsigned j = 0; j + 1 < sb->nseg; j++) {
+    for (unsigned j = 0; j + 1 < sb->nmain; j++) {
         const struct block *c = sb->seg[j];
         const struct insn *in = &c->insns[sb->end[j]];
         if (sb->end[j] == c->n || in->op < OP_BEQ || in->op > OP_BGEU ||
             sb->taken[j] || in->imm <= 0)
             continue;
         uint64_t to = sb->voff[j] + in->off + (uint64_t)in->imm;
-        for (unsigned m = j + 1; m < sb->nseg && !sb->jseg[j]; m++) {
+        for (unsigned m = j + 1; m < sb->nmain && !sb->jseg[j]; m++) {
             const struct block *d = sb->seg[m];
             /* an insn of the segment, its ending one included (not the
              * terminator: that pc is the next segment's start) */
@@ -1396,6 +1481,7 @@ bool jit_translate(struct hart *h, struct block *b)
     if (jc->gen != bc->gen)
         return true;
     find_joins(sbp);
+    add_sides(sbp);
 
     unsigned nthunk = 0;
     bool any_helper = false, loops = false;
@@ -1439,6 +1525,14 @@ bool jit_translate(struct hart *h, struct block *b)
 
     for (unsigned j = 0; j < sbp->nseg; j++) {
         const struct block *c = sbp->seg[j];
+        if (sbp->side[j]) { /* entered from its branch, with its state */
+            if (sbp->sjump[j] && !e.full)
+                patch_rel32(sbp->sjump[j], e.p);
+            e.dirty = sbp->sdirty[j];
+            e.lazy = sbp->slazy[j];
+            e.ra_on = true;
+            e.rax_reg = e.rax_hint = -1;
+        }
         for (unsigned k = 0; k < sbp->end[j]; k++) {
             struct insn v = c->insns[k]; /* idx/off from the head */
             v.idx = (uint8_t)(sbp->base[j] + k);
