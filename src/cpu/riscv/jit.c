@@ -14,13 +14,21 @@
  * next inside the superblock costs a decrement of the chain budget (so a
  * budgeted hart_run, whose budget is 0, still stops at the head block's
  * end); any other exit is a side exit that first makes the state that of
- * its own block running alone (struct sb, materialize).
+ * its own block running alone (struct sb, materialize). Two shapes stay
+ * inside instead of leaving: a forward branch whose target is an insn of
+ * a later segment jumps there (a join: an if without else), and the
+ * out-of-line taken block of a branch that loops back to the head is
+ * added as a side segment; both take the insns they skip off the counts
+ * at the jump, so every exit still materializes the straight path's.
  *
  * Registers: up to 11 of the guest registers the superblock uses most live
  * in host registers (rbx, rbp, r12-r15, pushed at entry and popped on
  * every way out, then r8-r11, rsi), loaded at entry and stored back when
  * written before every helper call and exit (e.dirty); rax, rcx, rdx are
- * scratch. A jump back to the head is a native loop.
+ * scratch. A jump back to the head is a native loop. The result of a
+ * 32-bit op keeps no movsxd while only 32-bit ops, and/or/xor of such
+ * values and narrow stores read it (jit_x86.h `lazy`); any other reader,
+ * a write-back, a join or a loop jump extends it first.
  *
  * Per instruction:
  *  - native: integer ALU (RV64I, M incl. division), loads and stores with
@@ -35,7 +43,9 @@
  *  - the superblock's ends (branch, jal, jalr, fall-through): chaining
  *    inline (chain_core's and chain_indirect's checks in host code), the
  *    interpreter's handler as the fallback; other ending insns (system,
- *    CSRs) a tail jump into their handler. */
+ *    CSRs) a tail jump into their handler. Chaining into a block not yet
+ *    translated counts a hit on it and, past the threshold, returns to
+ *    hart_run, which translates it. */
 #include "cpu/riscv/jit.h"
 
 #include <errno.h>
