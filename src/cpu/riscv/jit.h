@@ -2,9 +2,9 @@
  *
  * The interpreter (exec*.c) is the reference and always present. With the
  * JIT engine a cached block that hart_run (or translated code chaining into
- * it) has entered `threshold` times is translated to host code, which replaces the block's first handler: the
- * rest of the machine, the block cache, chaining and invalidation do not
- * change. The translation covers a superblock (the block and those after
+ * it) has entered `threshold` times is translated to host code, which
+ * replaces the block's first handler: the rest of the machine, the block
+ * cache, chaining and invalidation do not change. The translation covers a superblock (the block and those after
  * it in the same page, see jit.c) with guest registers in host registers;
  * it executes natively what it can (integer ALU, loads/stores with an
  * inline TLB fast path, the common D ops), runs the others through their

@@ -385,6 +385,10 @@ static inline void fs_dirty(struct emit *e)
 
 #define FOFF(r) ((int32_t)(offsetof(struct hart, f) + 8 * (r)))
 
+/* Native code for an integer ALU insn (jit_alu.c); false when it has
+ * none (a probe with a zeroed emit only answers). */
+bool jit_emit_alu(struct emit *e, const struct insn *in);
+
 /* Native code for the common D insns (jit_fp.c): whether `in` has any on
  * this host, and the code, its slow path's jumps recorded in `s`. */
 bool jit_fp_native(const struct insn *in);
