@@ -279,8 +279,14 @@ static unsigned side_program(uint32_t *prog)
         prog[n++] = gen_w32();
     prog[n++] = i_type(1, R_LOOP, 7, 7, 0x13);              /* andi x7 */
     unsigned br = n++;                                      /* bnez side */
-    for (unsigned k = 0; k < b; k++)
+    /* a forward branch over one insn in the straight path (a join of the
+     * superblock, its indexes the side segment's too) */
+    unsigned skip = rndn(2) ? rndn(b) : b;
+    for (unsigned k = 0; k < b; k++) {
+        if (k == skip)
+            prog[n++] = b_type(8, 1 + rndn(6), 1 + rndn(6), rndn(2));
         prog[n++] = gen_w32();
+    }
     prog[n++] = i_type(-1, R_LOOP, 0, R_LOOP, 0x13);
     prog[n] = b_type(-(int32_t)(4 * n), 0, R_LOOP, 1);      /* bnez start */
     n++;

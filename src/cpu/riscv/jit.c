@@ -1209,7 +1209,8 @@ bool jit_translate(struct hart *h, struct block *b)
             v.idx = (uint8_t)(sbp->base[j] + k);
             v.off = (uint16_t)(sbp->voff[j] + v.off);
             struct insn *th = NULL;
-            emit_join(&e, sbp, v.idx);
+            if (!sbp->side[j]) /* (its indexes repeat the main path's) */
+                emit_join(&e, sbp, v.idx);
             bool mem = has_slow_path(&v);
             if (mem || !jit_emit_alu(&(struct emit){0}, &v)) {
                 th = &thunks[2 * t++];
@@ -1248,7 +1249,7 @@ bool jit_translate(struct hart *h, struct block *b)
                 e.dirty |= 1u << v.rd; /* (x0 and stores: never used) */
             e.rax_hint = -1;
         }
-        if (sbp->end[j] < c->n)
+        if (sbp->end[j] < c->n && !sbp->side[j])
             emit_join(&e, sbp, sbp->base[j] + sbp->end[j]);
         e.rax_hint = e.rax_reg;
         e.rax_reg = -1;
