@@ -96,6 +96,34 @@ static unsigned rd_reg(void) { return 1 + rndn(26); } /* x1..x26 */
 static unsigned rs_reg(void) { return rndn(32); }
 
 static bool case_fp; /* mostly D ops (set by test_diff_fp) */
+/* the out-of-line stub's index in a program of body n (build_case) */
+#define SIDE_AT(n) ((n) + 4)
+#define SIDE_LEN 5
+static bool case_w32; /* mostly 32-bit and bitwise ops (test_diff_w32) */
+
+/* 32-bit ALU ops and and/or/xor over a few registers, so their results
+ * (kept without their sign extension by the JIT while only 32-bit and
+ * bitwise ops read them) meet every other kind of reader: 64-bit ops,
+ * branches, stores, addresses, helpers and exits. */
+static uint32_t gen_w32(void)
+{
+    unsigned rd = 1 + rndn(6), a = rndn(7), b = rndn(7);
+    int32_t imm = (int32_t)(rnd() % 4096) - 2048;
+    switch (rndn(12)) {
+    case 0: return r_type(0, b, a, 0, rd, 0x3b);            /* addw */
+    case 1: return r_type(0x20, b, a, 0, rd, 0x3b);         /* subw */
+    case 2: return i_type(rndn(3) ? imm : 0, a, 0, rd, 0x1b); /* addiw */
+    case 3: return i_type((int32_t)rndn(32), a, 1, rd, 0x1b); /* slliw */
+    case 4: return i_type((int32_t)rndn(32), a, 5, rd, 0x1b); /* srliw */
+    case 5: return i_type(0x400 | (int32_t)rndn(32), a, 5, rd, 0x1b);
+    case 6: return r_type(0, b, a, 4, rd, 0x33);            /* xor */
+    case 7: return r_type(0, b, a, 6, rd, 0x33);            /* or */
+    case 8: return r_type(0, b, a, 7, rd, 0x33);            /* and */
+    case 9: return i_type(imm, a, 4 + 2 * rndn(2), rd, 0x13); /* xori/ori */
+    case 10: return i_type(imm, a, 7, rd, 0x13);            /* andi */
+    default: return r_type(0, b, a, 0, rd, 0x33);           /* add */
+    }
+}
 
 /* One random instruction at index k of a body of n. */
 static uint32_t gen_insn(unsigned k, unsigned n)
@@ -112,6 +140,10 @@ static uint32_t gen_insn(unsigned k, unsigned n)
     unsigned c = rndn(100);
     if (case_fp && rndn(3))
         c = 93 + rndn(2); /* a D op */
+    if (case_w32 && rndn(12) == 0)
+        c = 99; /* a branch, often to the stub */
+    else if (case_w32 && rndn(3))
+        return gen_w32();
     int32_t imm = (int32_t)(rnd() % 4096) - 2048;
     if (rndn(4) == 0)
         imm = (int32_t)rndn(5) - 2; /* small values: edge cases */
@@ -188,6 +220,11 @@ static uint32_t gen_insn(unsigned k, unsigned n)
             at = n - 1;
         return s_type((int32_t)(4 * at), 0, R_CODE, 2, 0x23);
     }
+    /* a branch to the out-of-line stub after the program (SIDE_AT), which
+     * loops back to the start: the JIT's side segments */
+    if (rndn(4) == 0)
+        return b_type((int32_t)(4 * (SIDE_AT(n) - k)), rs_reg(), rs_reg(),
+                      rndn(2) ? 4 : 1);
     /* forward branch or jal, staying inside the body (the loop tail
      * included) */
     unsigned room = n - k; /* insns up to and including the loop's addi */
@@ -229,21 +266,70 @@ static void map_sv39(struct side *d)
 
 static bool case_paged;
 static bool case_free; /* the program ends in wfi (runs without a budget) */
+static bool case_side; /* the loop skeleton of side_program */
+
+/* A loop whose every other pass runs an out-of-line block that loops
+ * back to the start itself (what the JIT makes a side segment of the
+ * superblock at the start), random 32-bit/bitwise ops in each part;
+ * returns the length. */
+static unsigned side_program(uint32_t *prog)
+{
+    unsigned n = 0, a = 1 + rndn(8), b = 1 + rndn(8), c = 1 + rndn(8);
+    for (unsigned k = 0; k < a; k++)
+        prog[n++] = gen_w32();
+    prog[n++] = i_type(1, R_LOOP, 7, 7, 0x13);              /* andi x7 */
+    unsigned br = n++;                                      /* bnez side */
+    /* a forward branch over one insn in the straight path (a join of the
+     * superblock, its indexes the side segment's too) */
+    unsigned skip = rndn(2) ? rndn(b) : b;
+    for (unsigned k = 0; k < b; k++) {
+        if (k == skip)
+            prog[n++] = b_type(8, 1 + rndn(6), 1 + rndn(6), rndn(2));
+        prog[n++] = gen_w32();
+    }
+    prog[n++] = i_type(-1, R_LOOP, 0, R_LOOP, 0x13);
+    prog[n] = b_type(-(int32_t)(4 * n), 0, R_LOOP, 1);      /* bnez start */
+    n++;
+    unsigned end = n;
+    prog[n++] = case_free ? 0x10500073 : j_type(0, 0);      /* wfi / spin */
+    prog[n++] = j_type(-4, 0);
+    prog[br] = b_type((int32_t)(4 * (n - br)), 0, 7, 1);
+    for (unsigned k = 0; k < c; k++)
+        prog[n++] = gen_w32();
+    prog[n++] = i_type(-1, R_LOOP, 0, R_LOOP, 0x13);
+    prog[n] = b_type(-(int32_t)(4 * n), 0, R_LOOP, 1);
+    n++;
+    prog[n] = j_type(-(int32_t)(4 * (n - end)), 0);
+    return n + 1;
+}
 
 static void build_case(uint64_t seed, uint32_t threshold)
 {
-    static uint32_t prog[BODY_MAX + 4];
+    static uint32_t prog[BODY_MAX + 4 + SIDE_LEN];
     static uint8_t data[0x2000];
     uint64_t regs[32];
 
     rng_state = seed * 0x9e3779b97f4a7c15ULL + 1;
     unsigned n = 20 + rndn(BODY_MAX - 20);
+    if (case_w32) /* short bodies: room in the superblock for a side */
+        n = 10 + rndn(40);
     for (unsigned k = 0; k < n; k++)
         prog[k] = gen_insn(k, n);
+    unsigned len = n + 4 + SIDE_LEN;
     prog[n] = i_type(-1, R_LOOP, 0, R_LOOP, 0x13);          /* addi */
     prog[n + 1] = b_type(-(int32_t)(4 * (n + 1)), 0, R_LOOP, 1); /* bne */
     prog[n + 2] = case_free ? 0x10500073 : j_type(0, 0);   /* wfi / spin */
     prog[n + 3] = j_type(-4, 0);                            /* back */
+    /* the stub: two ALU ops, the loop's count and branch back to the
+     * start, then on to the end */
+    unsigned sa = SIDE_AT(n);
+    prog[sa] = gen_w32();
+    prog[sa + 1] = r_type(0, rs_reg(), rs_reg(), 0, rd_reg(), 0x33);
+    prog[sa + 2] = i_type(-1, R_LOOP, 0, R_LOOP, 0x13);
+    prog[sa + 3] = b_type(-(int32_t)(4 * (sa + 3)), 0, R_LOOP, 1);
+    prog[sa + 4] = j_type(-(int32_t)(4 * (sa + 4 - (n + 2))), 0);
+    if (case_side) /* instead */
+        len = side_program(prog);
     for (unsigned k = 0; k < sizeof(data); k++)
         data[k] = (uint8_t)rnd();
     for (unsigned r = 0; r < 32; r++) {
@@ -281,6 +367,10 @@ static void build_case(uint64_t seed, uint32_t threshold)
     bool fs_off = rndn(10) == 0;
     regs[R_CODE] = RAM_BASE;
     regs[R_LOOP] = 3 + rndn(3);
+    if (case_w32) /* more passes: blocks linked before they are translated */
+        regs[R_LOOP] = 10 + rndn(20);
+    if (case_side)
+        regs[R_LOOP] = 200 + rndn(200);
     regs[R_D1] = DATA + 0x1000;
     regs[R_D0] = DATA + 0x800;
 
@@ -293,7 +383,7 @@ static void build_case(uint64_t seed, uint32_t threshold)
     for (int s = 0; s < 2; s++) {
         struct side *d = &sides[s];
         memset(d->bus.ram.host, 0, RAM_SIZE);
-        for (unsigned k = 0; k < n + 4; k++)
+        for (unsigned k = 0; k < len; k++)
             put32(d, RAM_BASE + 4 * k, prog[k]);
         for (unsigned k = 0; k < 4; k++)
             put32(d, TRAP_VEC + 4 * k, handler[k]);
@@ -523,6 +613,48 @@ static void test_diff_fp(void **state)
     assert_true(blocks > ncases());
 }
 
+/* Mostly 32-bit and bitwise ops, budgeted and free running; more loop
+ * passes and a threshold of 4 at times, so that superblocks are formed
+ * from linked blocks (side segments). */
+static void test_diff_w32(void **state)
+{
+    (void)state;
+    if (!jit_available())
+        skip();
+    uint64_t blocks = 0;
+    case_w32 = true;
+    for (unsigned k = 0; k < ncases(); k++) {
+        case_paged = k % 4 == 3;
+        if (k & 1)
+            run_free_case(500000 + k, k & 2 ? 2 : 3);
+        else
+            run_case(500000 + k, k & 2 ? 1 : 4);
+        blocks += jit_blocks_translated(sides[1].h);
+    }
+    case_w32 = case_paged = false;
+    assert_true(blocks > ncases());
+}
+
+/* Side segments: side_program's loops, free running and budgeted. */
+static void test_diff_side(void **state)
+{
+    (void)state;
+    if (!jit_available())
+        skip();
+    uint64_t blocks = 0;
+    case_w32 = case_side = true;
+    for (unsigned k = 0; k < ncases() / 3; k++) {
+        case_paged = k % 4 == 3;
+        if (k % 3)
+            run_free_case(600000 + k, 1 + k % 4);
+        else
+            run_case(600000 + k, 1 + k % 4);
+        blocks += jit_blocks_translated(sides[1].h);
+    }
+    case_w32 = case_side = case_paged = false;
+    assert_true(blocks > ncases() / 3);
+}
+
 /* The comparison can fail: each kind of divergence is noticed. */
 static void test_compare_detects(void **state)
 {
@@ -716,6 +848,8 @@ int main(void)
         cmocka_unit_test(test_diff_sv39),
         cmocka_unit_test(test_diff_free),
         cmocka_unit_test(test_diff_fp),
+        cmocka_unit_test(test_diff_w32),
+        cmocka_unit_test(test_diff_side),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -25,6 +25,12 @@ static inline unsigned hash64(uint64_t v)
     return (unsigned)((v * 0x9e3779b97f4a7c15ULL) >> 40) & HASH_MASK;
 }
 
+static inline unsigned page_hash64(uint64_t v)
+{
+    return (unsigned)((v * 0x9e3779b97f4a7c15ULL) >> 40) &
+           ((1u << BLOCK_PAGE_HASH_BITS) - 1);
+}
+
 static size_t block_bytes(unsigned n)
 {
     return sizeof(struct block) + (n + 1) * sizeof(struct insn);
@@ -151,7 +157,7 @@ static void *arena_alloc(struct hart *h, size_t n)
 
 static struct block_page *page_find(struct block_cache *bc, uint64_t ppn)
 {
-    struct block_bucket *bk = &bc->page_hash[hash64(ppn)];
+    struct block_bucket *bk = &bc->page_hash[page_hash64(ppn)];
     if (bk->gen != bc->gen)
         return NULL;
     for (struct block_page *p = bk->head; p; p = p->hnext)
@@ -261,7 +267,7 @@ static struct block_page *page_claim(struct hart *h, uint64_t ppn)
     if (bc->npages >= BLOCK_MAX_PAGES)
         return NULL;
     p = arena_alloc(h, sizeof(*p));
-    struct block_bucket *bk = &bc->page_hash[hash64(ppn)];
+    struct block_bucket *bk = &bc->page_hash[page_hash64(ppn)];
     if (bk->gen != bc->gen) {
         bk->gen = bc->gen;
         bk->head = NULL;

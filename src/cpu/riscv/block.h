@@ -23,8 +23,12 @@
 #include "cpu/riscv/hart.h"
 
 #define BLOCK_MAX 64         /* instructions per block */
-#define BLOCK_JC_BITS 12     /* jump cache entries (virtual pc) */
-#define BLOCK_HASH_BITS 15   /* physical-address hash buckets */
+/* Sized for a booting kernel: with 4K jump-cache entries and 32K buckets
+ * the walks of long hash chains (a cache miss per block) were a tenth of
+ * the boot's host time. */
+#define BLOCK_JC_BITS 14     /* jump cache entries (virtual pc) */
+#define BLOCK_HASH_BITS 18   /* physical-address hash buckets (blocks) */
+#define BLOCK_PAGE_HASH_BITS 15 /* ... of page records */
 #define BLOCK_ARENA_SIZE (32u << 20)
 #define BLOCK_MAX_PAGES 32768
 
@@ -76,7 +80,7 @@ struct block_cache {
     uint64_t newest_claim;
     struct block_jc jc[1u << BLOCK_JC_BITS];
     struct block_bucket hash[1u << BLOCK_HASH_BITS];
-    struct block_bucket page_hash[1u << BLOCK_HASH_BITS];
+    struct block_bucket page_hash[1u << BLOCK_PAGE_HASH_BITS];
     struct block_page **pages; /* every page record of this generation */
     uint32_t npages;
     uint8_t *arena;

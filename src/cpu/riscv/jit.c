@@ -14,13 +14,21 @@
  * next inside the superblock costs a decrement of the chain budget (so a
  * budgeted hart_run, whose budget is 0, still stops at the head block's
  * end); any other exit is a side exit that first makes the state that of
- * its own block running alone (struct sb, materialize).
+ * its own block running alone (struct sb, materialize). Two shapes stay
+ * inside instead of leaving: a forward branch whose target is an insn of
+ * a later segment jumps there (a join: an if without else), and the
+ * out-of-line taken block of a branch that loops back to the head is
+ * added as a side segment; both take the insns they skip off the counts
+ * at the jump, so every exit still materializes the straight path's.
  *
  * Registers: up to 11 of the guest registers the superblock uses most live
  * in host registers (rbx, rbp, r12-r15, pushed at entry and popped on
  * every way out, then r8-r11, rsi), loaded at entry and stored back when
  * written before every helper call and exit (e.dirty); rax, rcx, rdx are
- * scratch. A jump back to the head is a native loop.
+ * scratch. A jump back to the head is a native loop. The result of a
+ * 32-bit op keeps no movsxd while only 32-bit ops, and/or/xor of such
+ * values and narrow stores read it (jit_x86.h `lazy`); any other reader,
+ * a write-back, a join or a loop jump extends it first.
  *
  * Per instruction:
  *  - native: integer ALU (RV64I, M incl. division), loads and stores with
@@ -35,7 +43,9 @@
  *  - the superblock's ends (branch, jal, jalr, fall-through): chaining
  *    inline (chain_core's and chain_indirect's checks in host code), the
  *    interpreter's handler as the fallback; other ending insns (system,
- *    CSRs) a tail jump into their handler. */
+ *    CSRs) a tail jump into their handler. Chaining into a block not yet
+ *    translated counts a hit on it and, past the threshold, returns to
+ *    hart_run, which translates it. */
 #include "cpu/riscv/jit.h"
 
 #include <errno.h>
@@ -238,6 +248,25 @@ struct sb {
     unsigned end[SB_SEGS];  /* index of its ending insn (n: terminator) */
     bool taken[SB_SEGS];    /* it ends in a branch the superblock follows */
     unsigned nseg;
+    /* Side segments (add_sides), after the nmain of the straight path:
+     * the taken side of main segment j's branch, sideof[j], when it is a
+     * block of the page that loops back to the head (an if whose body the
+     * compiler put out of line). Entered by a jump from j's branch with
+     * the state there (sdirty, slazy), counted as if run right after it. */
+    unsigned nmain;
+    bool side[SB_SEGS];
+    uint8_t sideof[SB_SEGS];
+    uint8_t *sjump[SB_SEGS];
+    uint32_t sdirty[SB_SEGS], slazy[SB_SEGS];
+    /* Joins: the branch ending segment j whose target (the side not
+     * followed) is insn jq[j] of a later segment jseg[j] (0: none) jumps
+     * there instead of leaving (find_joins, emit_join_jump); join_at marks
+     * the virtual indexes such jumps arrive at, with the dirty registers
+     * they bring. */
+    uint8_t jseg[SB_SEGS], jq[SB_SEGS];
+    uint8_t *jpatch[SB_SEGS];
+    bool join_at[SB_INSNS];
+    uint32_t join_dirty[SB_INSNS];
     uint8_t *fix[2 * SB_INSNS]; /* rel32 of jumps to a fix-up stub */
     uint8_t fixseg[2 * SB_INSNS];
     unsigned nfix;
@@ -249,6 +278,15 @@ static void add_mem64(struct emit *e, size_t off, uint32_t v)
         return;
     e8(e, 0x48); e8(e, 0x81);                   /* add qword [rdi+off], v */
     m_rdi(e, G_ADD, (int32_t)off);
+    e32(e, v);
+}
+
+static void sub_mem64(struct emit *e, size_t off, uint32_t v)
+{
+    if (!v)
+        return;
+    e8(e, 0x48); e8(e, 0x81);                   /* sub qword [rdi+off], v */
+    m_rdi(e, G_SUB, (int32_t)off);
     e32(e, v);
 }
 
@@ -296,6 +334,7 @@ static void emit_helper(struct emit *e, struct sb *sb, unsigned seg,
         e->full = true; /* cannot happen: at most 2 per insn */
     }
     e->dirty = 0;
+    e->lazy = 0; /* the write-back extended them */
     reload(e, false);
     /* the insn's destination, when it is an x register the helper wrote
      * in memory (those without one have rd 0 or an f register number,
@@ -388,7 +427,9 @@ static void emit_mem(struct emit *e, const struct insn *in, struct jit_slow *s)
         st_rdi(e, RAX, FOFF(in->rd));
         fs_dirty(e);
     } else if (store) {
-        unsigned v = in->rs2 ? hreg(e, in->rs2) : 0;
+        /* sb/sh/sw store the low half: a lazy value as it is */
+        unsigned v = !in->rs2 ? 0 : size < 8 ? hreg_lo(e, in->rs2)
+                                             : hreg(e, in->rs2);
         if (!v) {
             ldx(e, RCX, in->rs2);
             v = RCX;
@@ -402,7 +443,7 @@ static void emit_mem(struct emit *e, const struct insn *in, struct jit_slow *s)
         e8(e, size == 1 ? 0x88 : 0x89);                 /* mov [rax], v */
         e8(e, (v & 7) << 3);
     } else {
-        unsigned d = hreg(e, in->rd) ? hreg(e, in->rd) : RAX;
+        unsigned d = hdst(e, in->rd) ? hdst(e, in->rd) : RAX;
         static const struct { uint8_t w, op0, op1; } ld[] = {
             [OP_LB - OP_LB] = {1, 0x0f, 0xbe}, [OP_LBU - OP_LB] = {0, 0x0f, 0xb6},
             [OP_LH - OP_LB] = {1, 0x0f, 0xbf}, [OP_LHU - OP_LB] = {0, 0x0f, 0xb7},
@@ -419,297 +460,6 @@ static void emit_mem(struct emit *e, const struct insn *in, struct jit_slow *s)
             stx(e, RAX, in->rd);
     }
     s->resume = e->p;
-}
-
-/* DIV[U][W] / REM[U][W] with RISC-V's results where x86 would fault:
- * division by zero (quotient all ones, remainder the dividend) and the
- * signed overflow MIN / -1 (quotient MIN, remainder 0). */
-static void emit_div(struct emit *e, const struct insn *in)
-{
-    bool w = in->op >= OP_DIVW;
-    bool sgn = in->op == OP_DIV || in->op == OP_REM || in->op == OP_DIVW ||
-               in->op == OP_REMW;
-    bool rem = in->op == OP_REM || in->op == OP_REMU || in->op == OP_REMW ||
-               in->op == OP_REMUW;
-    uint8_t *zero, *neg1 = NULL, *done[3];
-    int nd = 0;
-
-    ldx(e, RCX, in->rs2);
-    ldx(e, RAX, in->rs1);
-    if (!w)
-        e8(e, 0x48);
-    e8(e, 0x85); e8(e, 0xc9);                   /* test rcx/ecx */
-    zero = jcc_rel32(e, 0x84);
-    if (sgn) {
-        if (!w)
-            e8(e, 0x48);
-        e8(e, 0x83); e8(e, 0xf9); e8(e, 0xff);  /* cmp rcx/ecx, -1 */
-        neg1 = jcc_rel32(e, 0x84);
-        if (!w)
-            e8(e, 0x48);
-        e8(e, 0x99);                            /* cqo / cdq */
-        if (!w)
-            e8(e, 0x48);
-        e8(e, 0xf7); e8(e, 0xf9);               /* idiv rcx/ecx */
-    } else {
-        e8(e, 0x31); e8(e, 0xd2);               /* xor edx, edx */
-        if (!w)
-            e8(e, 0x48);
-        e8(e, 0xf7); e8(e, 0xf1);               /* div rcx/ecx */
-    }
-    if (w) {
-        e8(e, 0x48); e8(e, 0x63); e8(e, rem ? 0xc2 : 0xc0); /* movsxd rax */
-    } else if (rem) {
-        e8(e, 0x48); e8(e, 0x89); e8(e, 0xd0);  /* mov rax, rdx */
-    }
-    stx(e, RAX, in->rd);
-    e8(e, 0xe9);
-    done[nd++] = e->p;
-    e32(e, 0);
-    if (sgn) {
-        if (!e->full)
-            patch_rel32(neg1, e->p);
-        if (rem) {
-            e8(e, 0x31); e8(e, 0xc0);           /* xor eax, eax */
-        } else {
-            if (!w)
-                e8(e, 0x48);
-            e8(e, 0xf7); e8(e, 0xd8);           /* neg rax/eax */
-            if (w)
-                movsxd_rax(e);
-        }
-        stx(e, RAX, in->rd);
-        e8(e, 0xe9);
-        done[nd++] = e->p;
-        e32(e, 0);
-    }
-    if (!e->full)
-        patch_rel32(zero, e->p);
-    if (rem) {
-        if (w)
-            movsxd_rax(e);                      /* the dividend */
-    } else {
-        e8(e, 0x48); e8(e, 0xc7); e8(e, 0xc0); e32(e, 0xffffffffu); /* -1 */
-    }
-    stx(e, RAX, in->rd);
-    for (int k = 0; k < nd; k++)
-        if (!e->full)
-            patch_rel32(done[k], e->p);
-}
-
-/* The common ALU ops with rd in a host register, computed in place;
- * false when the generic path (through rax) is to be used. */
-static bool emit_alu_direct(struct emit *e, const struct insn *in)
-{
-    unsigned rd = in->rd, rs1 = in->rs1, rs2 = in->rs2;
-    unsigned d = hreg(e, rd);
-    int64_t imm = in->imm;
-    unsigned g;
-    bool w = true;
-
-    if (!rd || !d)
-        return false;
-    switch (in->op) {
-    case OP_ADDW: case OP_SUBW:
-        w = false;
-        /* fall through */
-    case OP_ADD: case OP_SUB: case OP_XOR: case OP_OR: case OP_AND:
-        g = in->op == OP_ADD || in->op == OP_ADDW ? G_ADD
-            : in->op == OP_SUB || in->op == OP_SUBW ? G_SUB
-            : in->op == OP_XOR ? G_XOR
-            : in->op == OP_OR ? G_OR : G_AND;
-        if (rs2 == 0 && g != G_AND && w) {
-            mov_rx(e, d, rs1);                  /* mv (x op 0) */
-        } else if (rs1 == 0 && g != G_SUB && g != G_AND && w) {
-            mov_rx(e, d, rs2);                  /* mv (0 op x) */
-        } else if (rs1 == rd) {
-            op_rx(e, g, d, rs2, w);
-        } else if (rs2 == rd) {
-            if (g == G_SUB)
-                return false;
-            op_rx(e, g, d, rs1, w); /* commutative */
-        } else {
-            mov_rx(e, d, rs1);
-            op_rx(e, g, d, rs2, w);
-        }
-        if (!w)
-            movsxd(e, d);
-        return true;
-    case OP_ADDI: case OP_XORI: case OP_ORI: case OP_ANDI:
-        g = in->op == OP_ADDI ? G_ADD : in->op == OP_XORI ? G_XOR
-            : in->op == OP_ORI ? G_OR : G_AND;
-        if (rs1 == 0 && in->op != OP_ANDI) { /* li */
-            rex(e, true, 0, d);
-            e8(e, 0xc7);
-            e8(e, 0xc0 | (d & 7));              /* mov d, simm32 */
-            e32(e, (uint32_t)imm);
-            return true;
-        }
-        mov_rx(e, d, rs1);
-        if (imm || in->op == OP_ANDI)
-            ri(e, g, d, imm, true);
-        return true;
-    case OP_ADDIW:
-        mov_rx(e, d, rs1);
-        if (imm)
-            ri(e, G_ADD, d, imm, false);
-        movsxd(e, d);
-        return true;
-    case OP_SLLI: case OP_SRLI: case OP_SRAI:
-        mov_rx(e, d, rs1);
-        sh_i(e, in->op == OP_SLLI ? S_SHL : in->op == OP_SRLI ? S_SHR : S_SAR,
-             d, (unsigned)imm & 63, true);
-        return true;
-    case OP_SLLIW: case OP_SRLIW: case OP_SRAIW:
-        mov_rx(e, d, rs1);
-        if (imm & 31)
-            sh_i(e, in->op == OP_SLLIW ? S_SHL : in->op == OP_SRLIW ? S_SHR
-                                                                  : S_SAR,
-                 d, (unsigned)imm & 31, false);
-        movsxd(e, d);
-        return true;
-    }
-    return false;
-}
-
-/* Native code for an ALU insn; false when it has none. */
-static bool emit_alu(struct emit *e, const struct insn *in)
-{
-    unsigned rd = in->rd, rs1 = in->rs1, rs2 = in->rs2;
-    int64_t imm = in->imm;
-
-    if (emit_alu_direct(e, in))
-        return true;
-    switch (in->op) {
-    case OP_NOP:
-        return true;
-    case OP_LUI:
-        if (rd && hreg(e, rd)) {
-            unsigned hr = hreg(e, rd);
-            e8(e, 0x48 | (hr >= 8 ? 1 : 0));
-            e8(e, 0xc7);
-            e8(e, 0xc0 | (hr & 7));
-            e32(e, (uint32_t)imm);
-        } else if (rd) {
-            e8(e, 0x48);
-            e8(e, 0xc7);
-            m_rdi(e, 0, XOFF(rd));
-            e32(e, (uint32_t)imm);
-        }
-        return true;
-    case OP_AUIPC: {
-        int64_t add = imm + (int64_t)in->off;
-        e8(e, 0x48);
-        e8(e, 0x8b);
-        m_rdi(e, RAX, (int32_t)offsetof(struct hart, xb_pc));
-        if (fits32(add)) {
-            ri(e, G_ADD, RAX, add, true);
-        } else {
-            mov_imm64(e, RCX, (uint64_t)add);
-            rr(e, G_ADD, RAX, RCX, true);
-        }
-        stx(e, RAX, rd);
-        return true;
-    }
-    case OP_ADDI: case OP_XORI: case OP_ORI: case OP_ANDI: {
-        static const uint8_t g[] = {[OP_ADDI - OP_ADDI] = G_ADD,
-                                    [OP_XORI - OP_ADDI] = G_XOR,
-                                    [OP_ORI - OP_ADDI] = G_OR,
-                                    [OP_ANDI - OP_ADDI] = G_AND};
-        ldx(e, RAX, rs1);
-        if (imm || in->op == OP_ANDI)
-            ri(e, g[in->op - OP_ADDI], RAX, imm, true);
-        stx(e, RAX, rd);
-        return true;
-    }
-    case OP_SLTI: case OP_SLTIU:
-        ldx(e, RAX, rs1);
-        e8(e, 0x31); e8(e, 0xd2); /* xor edx, edx */
-        ri(e, G_CMP, RAX, imm, true);
-        set_cc(e, in->op == OP_SLTI ? 0x9c : 0x92); /* setl / setb */
-        stx(e, RDX, rd);
-        return true;
-    case OP_SLLI: case OP_SRLI: case OP_SRAI:
-        ldx(e, RAX, rs1);
-        sh_i(e, in->op == OP_SLLI ? S_SHL : in->op == OP_SRLI ? S_SHR : S_SAR,
-             RAX, (unsigned)imm & 63, true);
-        stx(e, RAX, rd);
-        return true;
-    case OP_ADD: case OP_SUB: case OP_XOR: case OP_OR: case OP_AND:
-    case OP_ADDW: case OP_SUBW: {
-        unsigned g = in->op == OP_ADD || in->op == OP_ADDW ? G_ADD
-                     : in->op == OP_SUB || in->op == OP_SUBW ? G_SUB
-                     : in->op == OP_XOR ? G_XOR
-                     : in->op == OP_OR ? G_OR : G_AND;
-        bool w32 = in->op == OP_ADDW || in->op == OP_SUBW;
-        ldx(e, RAX, rs1);
-        op_rx(e, g, RAX, rs2, !w32);
-        if (w32)
-            movsxd_rax(e);
-        stx(e, RAX, rd);
-        return true;
-    }
-    case OP_SLT: case OP_SLTU:
-        ldx(e, RAX, rs1);
-        ldx(e, RCX, rs2);
-        e8(e, 0x31); e8(e, 0xd2);
-        rr(e, G_CMP, RAX, RCX, true);
-        set_cc(e, in->op == OP_SLT ? 0x9c : 0x92);
-        stx(e, RDX, rd);
-        return true;
-    case OP_SLL: case OP_SRL: case OP_SRA:
-    case OP_SLLW: case OP_SRLW: case OP_SRAW: {
-        bool w32 = in->op >= OP_SLLW;
-        unsigned ext = (in->op == OP_SLL || in->op == OP_SLLW) ? S_SHL
-                       : (in->op == OP_SRL || in->op == OP_SRLW) ? S_SHR
-                                                                 : S_SAR;
-        ldx(e, RAX, rs1);
-        ldx(e, RCX, rs2);
-        sh_cl(e, ext, RAX, !w32); /* x86 masks the count as RISC-V does */
-        if (w32)
-            movsxd_rax(e);
-        stx(e, RAX, rd);
-        return true;
-    }
-    case OP_ADDIW:
-        ldx(e, RAX, rs1);
-        if (imm)
-            ri(e, G_ADD, RAX, imm, false);
-        movsxd_rax(e);
-        stx(e, RAX, rd);
-        return true;
-    case OP_SLLIW: case OP_SRLIW: case OP_SRAIW:
-        ldx(e, RAX, rs1);
-        if (imm & 31)
-            sh_i(e, in->op == OP_SLLIW ? S_SHL : in->op == OP_SRLIW ? S_SHR
-                                                                  : S_SAR,
-                 RAX, (unsigned)imm & 31, false);
-        movsxd_rax(e);
-        stx(e, RAX, rd);
-        return true;
-    case OP_MUL: case OP_MULW:
-        ldx(e, RAX, rs1);
-        ldx(e, RCX, rs2);
-        if (in->op == OP_MUL)
-            e8(e, 0x48);
-        e8(e, 0x0f); e8(e, 0xaf); e8(e, 0xc1); /* imul eax/rax, ecx/rcx */
-        if (in->op == OP_MULW)
-            movsxd_rax(e);
-        stx(e, RAX, rd);
-        return true;
-    case OP_DIV: case OP_DIVU: case OP_REM: case OP_REMU:
-    case OP_DIVW: case OP_DIVUW: case OP_REMW: case OP_REMUW:
-        emit_div(e, in);
-        return true;
-    case OP_MULH: case OP_MULHU:
-        ldx(e, RAX, rs1);
-        ldx(e, RCX, rs2);
-        e8(e, 0x48); e8(e, 0xf7);
-        e8(e, in->op == OP_MULH ? 0xe9 : 0xe1); /* imul rcx / mul rcx */
-        stx(e, RDX, rd);
-        return true;
-    }
-    return false;
 }
 
 /* Jumps to the fallback of the exit being emitted (patched at its end). */
@@ -771,6 +521,33 @@ checked:
         m_rdi(e, RAX, (int32_t)offsetof(struct hart, xb_pc));
         ri(e, G_ADD, RAX, link->off + link->len, true);
         stx(e, RAX, link->rd);
+    }
+    /* An untranslated target counts this entry as hart_run counts its
+     * own; past the threshold the block ends here (as chain_core's exit
+     * to hart_run does: pc, xb_done) so that hart_run translates it. Hot
+     * code reached only by chaining is translated after `threshold` runs,
+     * not after as many timer countdowns. */
+    _Static_assert(offsetof(struct block, jit_state) < 128 &&
+                       offsetof(struct block, hits) < 128,
+                   "disp8 offsets");
+    e8(e, 0x83); e8(e, 0x7e);                         /* cmp [rsi+d8],NONE */
+    e8(e, (uint8_t)offsetof(struct block, jit_state)); e8(e, JIT_NONE);
+    uint8_t *go = jcc_rel32(e, 0x85);                 /* jne go */
+    e8(e, 0xff); e8(e, 0x46);                         /* inc dword [rsi+d8] */
+    e8(e, (uint8_t)offsetof(struct block, hits));
+    e8(e, 0x81); e8(e, 0x7e);                         /* cmp [rsi+d8], thr */
+    e8(e, (uint8_t)offsetof(struct block, hits)); e32(e, e->threshold);
+    uint8_t *stay = jcc_rel32(e, 0x86);               /* jbe go */
+    e8(e, 0x48); e8(e, 0x89);
+    m_rdi(e, RDX, (int32_t)offsetof(struct hart, pc)); /* pc = target */
+    e8(e, 0xc7);
+    m_rdi(e, 0, (int32_t)offsetof(struct hart, xb_done));
+    e32(e, done);                                     /* xb_done = done */
+    e8(e, 0x31); e8(e, 0xc0);                         /* xor eax, eax */
+    e8(e, 0xc3);                                      /* ret */
+    if (!e->full) {
+        patch_rel32(go, e->p);
+        patch_rel32(stay, e->p);
     }
     e8(e, 0xff);
     m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain)); /* dec */
@@ -899,11 +676,14 @@ static void emit_sb_loop(struct emit *e, const struct sb *sb, unsigned j,
     e8(e, 0xff);
     m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain)); /* dec */
     fb_jcc(e, &f, 0x88);                                   /* js */
+    uint32_t lazy = e->lazy; /* (the path that does not loop keeps it) */
     if (link && in->rd) {
         ld_rdi(e, RAX, (int32_t)offsetof(struct hart, xb_pc));
         ri(e, G_ADD, RAX, sb->voff[j] + in->off + in->len, true);
         stx(e, RAX, in->rd);
     }
+    extend_lazy(e); /* the head expects every value whole */
+    e->lazy = lazy;
     add_mem64(e, offsetof(struct hart, instret), vdone);
     add_mem64(e, offsetof(struct hart, xb_chained), vdone);
     add_mem64(e, offsetof(struct hart, xb_mem), vnmem);
@@ -918,6 +698,77 @@ static void emit_sb_loop(struct emit *e, const struct sb *sb, unsigned j,
     exit_begin(e, sb, j);
     emit_tail(e, in, fn);
     exit_end(e);
+}
+
+/* The taken side of the branch ending segment j goes to insn q of the
+ * later segment m (a join: an if without else whose body the superblock
+ * follows): a chain step as emit_continue's, then a jump there. The
+ * insns of the path not run (from after the branch to q) are taken off
+ * instret, xb_chained and xb_mem now, since later exits, helpers and loop
+ * jumps add the counts of the straight path (base, idx). In a budgeted
+ * hart_run, or with the countdown spent, it leaves as before (the code
+ * that follows, the side exit). */
+static void emit_join_jump(struct emit *e, struct sb *sb, unsigned j)
+{
+    unsigned m = sb->jseg[j], q = sb->jq[j];
+    const struct insn *in = &sb->seg[j]->insns[sb->end[j]];
+    const struct insn *at = &sb->seg[m]->insns[q];
+    unsigned from = sb->base[j] + sb->end[j] + 1, to = sb->base[m] + q;
+    unsigned mfrom = sb->nmem[j] + in->nmem, mto = sb->nmem[m] + at->nmem;
+    e8(e, 0x83);
+    m_rdi(e, 7, (int32_t)offsetof(struct hart, xb_chain));
+    e8(e, 0);                                   /* cmp dword [xb_chain], 0 */
+    uint8_t *no = jcc_rel32(e, 0x8e);           /* jle: the side exit */
+    e8(e, 0xff);
+    m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain)); /* dec */
+    extend_lazy(e); /* the join expects every value whole */
+    sub_mem64(e, offsetof(struct hart, instret), to - from);
+    sub_mem64(e, offsetof(struct hart, xb_chained), to - from);
+    sub_mem64(e, offsetof(struct hart, xb_mem), mto - mfrom);
+    e8(e, 0xe9);
+    sb->jpatch[j] = e->p;
+    e32(e, 0);
+    sb->join_dirty[to] |= e->dirty;
+    if (!e->full)
+        patch_rel32(no, e->p);
+}
+
+/* The taken side of main segment j's branch runs its side segment: a
+ * chain step (with emit_join_jump's test), then a jump to its code,
+ * emitted after the straight path, with the state here. */
+static void emit_side_jump(struct emit *e, struct sb *sb, unsigned j)
+{
+    unsigned s = sb->sideof[j];
+    e8(e, 0x83);
+    m_rdi(e, 7, (int32_t)offsetof(struct hart, xb_chain));
+    e8(e, 0);                                   /* cmp dword [xb_chain], 0 */
+    uint8_t *no = jcc_rel32(e, 0x8e);           /* jle: the side exit */
+    e8(e, 0xff);
+    m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain)); /* dec */
+    e8(e, 0xe9);
+    sb->sjump[s] = e->p;
+    e32(e, 0);
+    sb->sdirty[s] = e->dirty;
+    sb->slazy[s] = e->lazy;
+    if (!e->full)
+        patch_rel32(no, e->p);
+}
+
+/* Virtual insn v is next: where joins arrive, both paths come with
+ * every value whole (none lazy), the registers either may have written
+ * dirty, and nothing known of rax. */
+static void emit_join(struct emit *e, struct sb *sb, unsigned v)
+{
+    if (!sb->join_at[v])
+        return;
+    extend_lazy(e);
+    e->lazy = 0;
+    e->dirty |= sb->join_dirty[v];
+    e->rax_reg = e->rax_hint = -1;
+    for (unsigned j = 0; j < sb->nseg; j++)
+        if (sb->jpatch[j] && sb->base[sb->jseg[j]] + sb->jq[j] == v &&
+            !e->full)
+            patch_rel32(sb->jpatch[j], e->p);
 }
 
 /* Continuing into segment j + 1 counts as a chain step (the timer
@@ -939,7 +790,7 @@ static void emit_continue(struct emit *e, const struct sb *sb, unsigned j,
 
 /* The end of segment j: its ending insn or fall-through terminator. */
 static void emit_seg_end(struct emit *e, const struct block_cache *bc,
-                         const struct sb *sb, unsigned j, uint8_t *top)
+                         struct sb *sb, unsigned j, uint8_t *top)
 {
     static const uint8_t inv[] = {
         [OP_BEQ - OP_BEQ] = 0x85, [OP_BNE - OP_BEQ] = 0x84,
@@ -949,7 +800,7 @@ static void emit_seg_end(struct emit *e, const struct block_cache *bc,
     const struct block *b = sb->seg[j];
     unsigned k = sb->end[j];
     const struct insn *in = &b->insns[k];
-    bool last = j + 1 == sb->nseg;
+    bool last = sb->side[j] || j + 1 == sb->nmain;
     unsigned vdone = sb->base[j] + k + (k < b->n);
     unsigned vnmem = sb->nmem[j] + in->nmem;
 
@@ -990,6 +841,10 @@ static void emit_seg_end(struct emit *e, const struct block_cache *bc,
         if (to_head) {
             emit_sb_loop(e, sb, j, in, fn, top, vdone, vnmem, false);
         } else {
+            if (sb->jseg[j])
+                emit_join_jump(e, sb, j);
+            else if (sb->sideof[j])
+                emit_side_jump(e, sb, j);
             exit_begin(e, sb, j);
             emit_exit(e, b, 0, taken, k + 1, in->nmem, in, fn, NULL);
             exit_end(e);
@@ -1069,6 +924,7 @@ static bool form_superblock(struct hart *h, struct block *b, struct sb *sb)
     sb->seg[0] = b;
     sb->end[0] = end_index(b);
     sb->nseg = 1;
+    sb->nmain = 1;
     for (;;) {
         unsigned j = sb->nseg - 1;
         const struct block *c = sb->seg[j];
@@ -1113,9 +969,91 @@ static bool form_superblock(struct hart *h, struct block *b, struct sb *sb)
         sb->nmem[j + 1] = sb->nmem[j] + in->nmem;
         sb->end[j + 1] = end_index(nb);
         sb->nseg++;
+        sb->nmain++;
     }
     h->pc = pc0;
     return true;
+}
+
+/* The side segments (struct sb): for a main branch whose taken side is
+ * neither followed nor a join, the block the interpreter linked there
+ * when it is ahead in the same page and ends in a branch or jal back to
+ * the head. No decoding: only blocks that have run are taken. */
+static void add_sides(struct sb *sb)
+{
+    const struct block *head = sb->seg[0];
+    unsigned pgoff = (unsigned)(head->pa & (GMEM_PAGE_SIZE - 1));
+    unsigned total = 0;
+    for (unsigned j = 0; j < sb->nseg; j++)
+        total += sb->end[j] + 1;
+    for (unsigned j = 0; j + 1 < sb->nmain && sb->nseg < SB_SEGS; j++) {
+        const struct block *c = sb->seg[j];
+        unsigned k = sb->end[j];
+        const struct insn *in = &c->insns[k];
+        if (k == c->n || in->op < OP_BEQ || in->op > OP_BGEU ||
+            sb->taken[j] || sb->jseg[j] || in->imm <= 0)
+            continue;
+        uint64_t t = sb->voff[j] + in->off + (uint64_t)in->imm;
+        const struct block *nb = c->link[0];
+        if (!nb || nb->dead || pgoff + t + 4 > GMEM_PAGE_SIZE ||
+            nb->pa != head->pa + t || nb->host != head->host + t)
+            continue;
+        unsigned ne = end_index(nb);
+        unsigned base = sb->base[j] + k + 1;
+        if (ne == nb->n || total + ne + 1 > SB_INSNS ||
+            base + nb->n + 1 > 255)
+            continue;
+        const struct insn *x = &nb->insns[ne];
+        bool back = (x->op == OP_JAL ||
+                     (x->op >= OP_BEQ && x->op <= OP_BGEU)) &&
+                    (int64_t)t + x->off + x->imm == 0;
+        if (!back)
+            continue;
+        unsigned s = sb->nseg++;
+        sb->seg[s] = nb;
+        sb->base[s] = base;
+        sb->voff[s] = (unsigned)t;
+        sb->nmem[s] = sb->nmem[j] + in->nmem;
+        sb->end[s] = ne;
+        sb->taken[s] = false;
+        sb->side[s] = true;
+        sb->sideof[j] = (uint8_t)s;
+        total += ne + 1;
+    }
+}
+
+/* The joins of a superblock (struct sb): a forward branch whose taken
+ * side is not followed but lands on an insn of a later segment. */
+static void find_joins(struct sb *sb)
+{
+    memset(sb->jseg, 0, sizeof(sb->jseg));
+    memset(sb->side, 0, sizeof(sb->side));
+    memset(sb->sideof, 0, sizeof(sb->sideof));
+    memset(sb->sjump, 0, sizeof(sb->sjump));
+    memset(sb->jpatch, 0, sizeof(sb->jpatch));
+    memset(sb->join_at, 0, sizeof(sb->join_at));
+    memset(sb->join_dirty, 0, sizeof(sb->join_dirty));
+    for (unsigned j = 0; j + 1 < sb->nmain; j++) {
+        const struct block *c = sb->seg[j];
+        const struct insn *in = &c->insns[sb->end[j]];
+        if (sb->end[j] == c->n || in->op < OP_BEQ || in->op > OP_BGEU ||
+            sb->taken[j] || in->imm <= 0)
+            continue;
+        uint64_t to = sb->voff[j] + in->off + (uint64_t)in->imm;
+        for (unsigned m = j + 1; m < sb->nmain && !sb->jseg[j]; m++) {
+            const struct block *d = sb->seg[m];
+            /* an insn of the segment, its ending one included (not the
+             * terminator: that pc is the next segment's start) */
+            unsigned lim = sb->end[m] < d->n ? sb->end[m] : d->n - 1;
+            for (unsigned q = 0; q <= lim; q++)
+                if (sb->voff[m] + d->insns[q].off == to) {
+                    sb->jseg[j] = (uint8_t)m;
+                    sb->jq[j] = (uint8_t)q;
+                    sb->join_at[sb->base[m] + q] = true;
+                    break;
+                }
+        }
+    }
 }
 
 /* The guest registers used most in the superblock go to host registers
@@ -1195,7 +1133,7 @@ bool jit_translate(struct hart *h, struct block *b)
         if (rv_op_ends_block(in->op))
             break;
         struct emit probe = {0};
-        if (has_slow_path(in) || emit_alu(&probe, in))
+        if (has_slow_path(in) || jit_emit_alu(&probe, in))
             native++;
         else
             helpers++;
@@ -1213,6 +1151,8 @@ bool jit_translate(struct hart *h, struct block *b)
         return true; /* a lookup flushed the block cache */
     if (jc->gen != bc->gen)
         return true;
+    find_joins(sbp);
+    add_sides(sbp);
 
     unsigned nthunk = 0;
     bool any_helper = false, loops = false;
@@ -1221,7 +1161,7 @@ bool jit_translate(struct hart *h, struct block *b)
         for (unsigned k = 0; k < sbp->end[j]; k++) {
             const struct insn *in = &sbp->seg[j]->insns[k];
             bool mem = has_slow_path(in);
-            bool helper = !mem && !emit_alu(&(struct emit){0}, in);
+            bool helper = !mem && !jit_emit_alu(&(struct emit){0}, in);
             nthunk += mem || helper;
             any_helper |= helper;
             written |= 1u << in->rd;
@@ -1244,7 +1184,8 @@ bool jit_translate(struct hart *h, struct block *b)
     struct emit e = {.p = start + (size_t)nthunk * 2 * sizeof(struct insn),
                      .end = jc->base + jc->size,
                      .rax_reg = -1,
-                     .rax_hint = -1};
+                     .rax_hint = -1,
+                     .threshold = h->jit_threshold};
     uint8_t *code = e.p;
     choose_regs(&e, sbp, any_helper, loops);
     push_saved(&e);
@@ -1255,13 +1196,23 @@ bool jit_translate(struct hart *h, struct block *b)
 
     for (unsigned j = 0; j < sbp->nseg; j++) {
         const struct block *c = sbp->seg[j];
+        if (sbp->side[j]) { /* entered from its branch, with its state */
+            if (sbp->sjump[j] && !e.full)
+                patch_rel32(sbp->sjump[j], e.p);
+            e.dirty = sbp->sdirty[j];
+            e.lazy = sbp->slazy[j];
+            e.ra_on = true;
+            e.rax_reg = e.rax_hint = -1;
+        }
         for (unsigned k = 0; k < sbp->end[j]; k++) {
             struct insn v = c->insns[k]; /* idx/off from the head */
             v.idx = (uint8_t)(sbp->base[j] + k);
             v.off = (uint16_t)(sbp->voff[j] + v.off);
             struct insn *th = NULL;
+            if (!sbp->side[j]) /* (its indexes repeat the main path's) */
+                emit_join(&e, sbp, v.idx);
             bool mem = has_slow_path(&v);
-            if (mem || !emit_alu(&(struct emit){0}, &v)) {
+            if (mem || !jit_emit_alu(&(struct emit){0}, &v)) {
                 th = &thunks[2 * t++];
                 th[0] = v;
                 th[0].fn = exec_insn_fn(&v);
@@ -1276,6 +1227,7 @@ bool jit_translate(struct hart *h, struct block *b)
                 struct jit_slow *s = &slows[nslow++];
                 memset(s, 0, sizeof(*s));
                 s->dirty = e.dirty;
+                s->lazy = e.lazy;
                 if (is_native_mem(&v))
                     emit_mem(&e, &v, s);
                 else
@@ -1288,7 +1240,7 @@ bool jit_translate(struct hart *h, struct block *b)
                 emit_helper(&e, sbp, j, th, th[0].fn);
                 e.rax_reg = -1;
             } else {
-                emit_alu(&e, &v);
+                jit_emit_alu(&e, &v);
                 if (v.op >= OP_DIV && v.op <= OP_REMUW)
                     e.rax_reg = -1; /* several paths join after the store */
             }
@@ -1297,6 +1249,8 @@ bool jit_translate(struct hart *h, struct block *b)
                 e.dirty |= 1u << v.rd; /* (x0 and stores: never used) */
             e.rax_hint = -1;
         }
+        if (sbp->end[j] < c->n && !sbp->side[j])
+            emit_join(&e, sbp, sbp->base[j] + sbp->end[j]);
         e.rax_hint = e.rax_reg;
         e.rax_reg = -1;
         emit_seg_end(&e, bc, sbp, j, top);
@@ -1311,6 +1265,7 @@ bool jit_translate(struct hart *h, struct block *b)
             if (slows[s].jmp[k])
                 patch_rel32(slows[s].jmp[k], stub);
         e.dirty = slows[s].dirty;
+        e.lazy = slows[s].lazy;
         emit_helper(&e, sbp, slows[s].seg, slows[s].thunk, slows[s].fn);
         e8(&e, 0xe9);
         uint8_t *at = e.p;

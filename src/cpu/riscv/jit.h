@@ -1,10 +1,10 @@
 /* The CPU engine choice and the dynamic binary translator (RV64 -> x86-64).
  *
  * The interpreter (exec*.c) is the reference and always present. With the
- * JIT engine a cached block that hart_run has entered `threshold` times is
- * translated to host code, which replaces the block's first handler: the
- * rest of the machine, the block cache, chaining and invalidation do not
- * change. The translation covers a superblock (the block and those after
+ * JIT engine a cached block that hart_run (or translated code chaining into
+ * it) has entered `threshold` times is translated to host code, which
+ * replaces the block's first handler: the rest of the machine, the block
+ * cache, chaining and invalidation do not change. The translation covers a superblock (the block and those after
  * it in the same page, see jit.c) with guest registers in host registers;
  * it executes natively what it can (integer ALU, loads/stores with an
  * inline TLB fast path, the common D ops), runs the others through their

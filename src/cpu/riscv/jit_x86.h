@@ -37,10 +37,18 @@ struct emit {
      * those written since the last helper call (at the head of a
      * superblock that loops back to it, all it ever writes) */
     uint32_t dirty;
+    /* allocated registers holding only the low half of x[r] right (x[r]
+     * is its sign extension; the upper half is garbage): the result of a
+     * 32-bit op whose movsxd is left out until a 64-bit use needs it
+     * (hreg), or a write-back stores it. Always a subset of `dirty`. While
+     * `read32` is set, reads take the low half as it is (a 32-bit op). */
+    uint32_t lazy;
+    bool read32;
     /* callee-saved host registers pushed at entry (an even number, so
      * calls stay aligned), popped on every way out */
     uint8_t saved[8];
     unsigned nsaved;
+    uint32_t threshold; /* the hart's jit_threshold (emit_enter) */
 };
 
 static inline void e8(struct emit *e, unsigned v)
@@ -103,8 +111,34 @@ static inline void st_rdi(struct emit *e, unsigned reg, int32_t disp)
     m_rdi(e, reg & 7, disp);
 }
 
-/* the host register of x[r] when it is in one now, else 0 */
-static inline unsigned hreg(const struct emit *e, unsigned r)
+static inline void movsxd(struct emit *e, unsigned reg);
+
+/* the host register of x[r] when it is in one now, else 0; a lazily
+ * sign-extended value is extended first (in place), unless the reader
+ * needs the low half only (read32) */
+static inline unsigned hreg(struct emit *e, unsigned r)
+{
+    if (!e->ra_on)
+        return 0;
+    if ((e->lazy >> r & 1) && !e->read32) {
+        movsxd(e, e->host[r]);
+        e->lazy &= ~(1u << r);
+    }
+    return e->host[r];
+}
+
+/* the host register x[r] is about to be written in (its inputs already
+ * read), else 0: what it held no longer matters */
+static inline unsigned hdst(struct emit *e, unsigned r)
+{
+    if (!e->ra_on)
+        return 0;
+    e->lazy &= ~(1u << r);
+    return e->host[r];
+}
+
+/* the host register of x[r] for a reader of its low 32 bits only */
+static inline unsigned hreg_lo(const struct emit *e, unsigned r)
 {
     return e->ra_on ? e->host[r] : 0;
 }
@@ -135,8 +169,8 @@ static inline void stx(struct emit *e, unsigned reg, unsigned r)
 {
     if (r == 0)
         return;
-    if (hreg(e, r))
-        mov_rr(e, hreg(e, r), reg);
+    if (hdst(e, r))
+        mov_rr(e, hdst(e, r), reg);
     else
         st_rdi(e, reg, XOFF(r));
     if (reg == RAX)
@@ -148,8 +182,23 @@ static inline void stx(struct emit *e, unsigned reg, unsigned r)
 static inline void writeback(struct emit *e)
 {
     for (unsigned r = 1; r < 32; r++)
-        if (e->host[r] && (e->dirty >> r & 1))
+        if (e->host[r] && (e->dirty >> r & 1)) {
+            /* extended in place: on a side exit's path that changes no
+             * value the main path sees (lazy stays as it is) */
+            if (e->lazy >> r & 1)
+                movsxd(e, e->host[r]);
             st_rdi(e, e->host[r], XOFF(r));
+        }
+}
+
+/* Extend every lazy register in place (before a jump to code that
+ * expects none, the superblock's head) without forgetting they were:
+ * the path that does not jump has not run these. */
+static inline void extend_lazy(struct emit *e)
+{
+    for (unsigned r = 1; r < 32; r++)
+        if (e->host[r] && (e->lazy >> r & 1))
+            movsxd(e, e->host[r]);
 }
 
 static inline bool callee_saved(unsigned reg)
@@ -312,7 +361,7 @@ struct jit_slow {
     const struct insn *thunk;
     insn_fn fn;
     unsigned seg;
-    uint32_t dirty; /* at the access */
+    uint32_t dirty, lazy; /* at the access */
 };
 
 /* mstatus.FS Off makes every F/D insn illegal: test it at run time
@@ -335,6 +384,10 @@ static inline void fs_dirty(struct emit *e)
 }
 
 #define FOFF(r) ((int32_t)(offsetof(struct hart, f) + 8 * (r)))
+
+/* Native code for an integer ALU insn (jit_alu.c); false when it has
+ * none (a probe with a zeroed emit only answers). */
+bool jit_emit_alu(struct emit *e, const struct insn *in);
 
 /* Native code for the common D insns (jit_fp.c): whether `in` has any on
  * this host, and the code, its slow path's jumps recorded in `s`. */
