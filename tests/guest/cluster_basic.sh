@@ -26,10 +26,7 @@ cl_etcd_start
 cl_agent h1
 cl_agent h2
 cl_agent h3
-for i in $(seq 50); do
-    [ "$(cl hosts | grep -c '^h[123] ')" = 3 ] && break
-    sleep 0.2
-done
+cl_wait_hosts 'h[123]' 3
 cl hosts | tee "$CL_WORK/hosts.out"
 [ "$(grep -c '^h[123] ' "$CL_WORK/hosts.out")" = 3 ] || cl_fail "three hosts did not join"
 

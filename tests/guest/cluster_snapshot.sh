@@ -28,10 +28,7 @@ first_tick() { grep -a -o '^TICK [0-9]*' "$1" 2>/dev/null | head -n 1 | cut -d' 
 cl_etcd_start
 cl_agent h1
 cl_agent h2
-for i in $(seq 50); do
-    [ "$(cl hosts | grep -c '^h[12] ')" = 2 ] && break
-    sleep 0.2
-done
+cl_wait_hosts 'h[12]' 2
 cl create q --config "$CL_WORK/q.json" --host h1 --shared-storage --no-wait >/dev/null || cl_fail "create q"
 cl create r --config "$CL_WORK/r.json" --host h1 --shared-storage --no-wait >/dev/null || cl_fail "create r"
 

@@ -69,6 +69,17 @@ cl_vm_pids() {
 
 cl() { "$CORRAL" cluster "$@"; }
 
+# cl_wait_hosts PATTERN N: until N hosts matching PATTERN (e.g. h[123])
+# are listed by corral cluster hosts (10 s); 0 when they are.
+cl_wait_hosts() {
+    local i
+    for i in $(seq 50); do
+        [ "$(cl hosts | grep -c "^$1 ")" = "$2" ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
 # cl_where VM: "HOST STATE" from corral cluster ps --json.
 cl_where() {
     cl ps --json | jq -r --arg n "$1" '.[] | select(.name == $n) | "\(.host) \(.state)"'
