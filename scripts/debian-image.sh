@@ -249,7 +249,10 @@ else
     printf 'PermitRootLogin yes\n' >/etc/ssh/sshd_config.d/corral-root-password.conf
 fi
 apt-get clean
-ls /boot/vmlinuz-* | sed 's,.*/vmlinuz-,,' | sort -V | tail -n 1 >/corral/kver
+# Debian's riscv64 kernel package installs /boot/vmlinux-VER (a flat
+# Image); other architectures' packages install vmlinuz-VER.
+ls /boot/vmlinux-* /boot/vmlinuz-* 2>/dev/null | sed -E 's,.*/vmlinu[xz]-,,' | sort -V | tail -n 1 >/corral/kver
+[ -s /corral/kver ] || { echo "configure: no kernel in /boot (linux-image-riscv64 not installed?)" >&2; exit 1; }
 rm -f /corral/root-password
 EOT
     chmod 755 "$r/corral/stage.sh" "$r/corral/configure.sh"
@@ -378,10 +381,14 @@ stage_kernel() {
         local kver
         kver=$(debugfs -R "cat /corral/kver" "$D/stage2.raw" 2>/dev/null)
         [ -n "$kver" ] || fail "no kernel version in /corral/kver on the disk: the configure step did not finish"
-        debugfs -R "dump /boot/vmlinuz-$kver $D/vmlinuz.tmp" "$D/stage2.raw" >/dev/null 2>&1
+        local k
+        for k in vmlinux vmlinuz; do
+            debugfs -R "dump /boot/$k-$kver $D/vmlinuz.tmp" "$D/stage2.raw" >/dev/null 2>&1
+            [ -s "$D/vmlinuz.tmp" ] && break
+        done
         debugfs -R "dump /boot/initrd.img-$kver $D/initrd.img.tmp" "$D/stage2.raw" >/dev/null 2>&1
         [ -s "$D/vmlinuz.tmp" ] && [ -s "$D/initrd.img.tmp" ] ||
-            fail "could not copy /boot/vmlinuz-$kver and /boot/initrd.img-$kver out of the disk"
+            fail "could not copy /boot/vmlinux-$kver (or vmlinuz-) and /boot/initrd.img-$kver out of the disk"
         # Corral loads a flat Image; Debian's riscv64 vmlinuz may be gzip'd.
         if [ "$(head -c 2 "$D/vmlinuz.tmp" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then
             gzip -dc "$D/vmlinuz.tmp" >"$D/Image.tmp"

@@ -79,7 +79,16 @@ start_corral() {
     done
     CORRAL_PID=$(cat "$SESSION_DIR/pid")
 }
-send() { printf '%s' "$1" >&7; }
+# send TEXT: type TEXT on the console. The write runs in a subshell so
+# that a VMM which died takes only the subshell with SIGPIPE, and the test
+# says so and shows the VMM's last words instead of ending with status 141.
+send() {
+    (printf '%s' "$1" >&7) 2>/dev/null && return 0
+    echo "---- console (the VMM is gone, status $(cat "$SESSION_DIR/rc" 2>/dev/null || echo '?')) ----"
+    tail -n 40 "$SESSION_LOG"
+    echo "FAIL: cannot type on the console: the VMM (pid $CORRAL_PID) has exited"
+    exit 1
+}
 # wait_for PATTERN SECONDS: wait until the console log has a line matching.
 wait_for() {
     local pat=$1 secs=${2:-120} i
