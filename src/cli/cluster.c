@@ -438,6 +438,7 @@ static int cmd_set_running(struct etcd *e, const char *name, bool running, bool 
         }
         nv.running = running;
         nv.restore_pending = false; /* a start boots; only failover restores */
+        nv.lost_ms = 0;             /* the next start is the user's, not a failover's */
         if (running && (!*nv.host || !cluster_view_host(&cv, nv.host))) {
             int h = cluster_place(cv.hosts, cv.nhosts, cv.vm_list, cv.nvms, nv.memory_mib, NULL);
             if (h < 0) {

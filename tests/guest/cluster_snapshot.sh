@@ -95,4 +95,9 @@ cl ps --json | jq -r '.[] | select(.name == "r") | .message' | grep -q "failed.*
     cl_fail "r: no fallback message: $(cl ps)"
 echo "ok: r's changed raw disk refused its snapshot; cold-booted"
 [ "$(pgrep -f -c -- '--name q ')" -le 1 ] || cl_fail "q runs twice"
+# A start by the user afterwards is not reported as a failover.
+cl stop r >/dev/null || cl_fail "stop r"
+out=$(cl start r) || cl_fail "start r: $out"
+! grep -q "found lost" <<<"$out" || cl_fail "a user's start reported as a failover: $out"
+echo "ok: $out"
 echo "PASS"
