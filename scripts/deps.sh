@@ -13,7 +13,7 @@ PACKAGES=(
     debian-archive-keyring time debootstrap
     qemu-utils zlib1g-dev attr libseccomp-dev
     libcurl4-openssl-dev etcd-server etcd-client
-    libvdeplug-dev vde2 iproute2
+    libvdeplug-dev vde2 iproute2 fdisk
 )
 
 missing=()

@@ -215,7 +215,7 @@ done
 
 # ---- build the guest: keyed by package versions and the recipe ----
 recipe=$(cat "$0" "$HERE/guest/init" "$HERE/guest/udhcpc.script" "$HERE/guest/pagecheck.c" \
-    "$HERE/guest/vsockcat.c" "$HERE/guest/acpid.conf" "$HERE/guest/power-button" | sha256sum | cut -c1-12)
+    "$HERE/guest/vsockcat.c" "$HERE/guest/acpid.conf" "$HERE/guest/power-button" "$HERE/guest/find-root" | sha256sum | cut -c1-12)
 KVER=${KPKG#linux-image-}
 KEY=$(printf '%s ' "${VER[@]}" "$recipe" | sha256sum | cut -c1-12)
 OUT=$CACHE/guest/$KVER-$KEY
@@ -267,6 +267,7 @@ bb=$( (ls "$x"/busybox/usr/bin/busybox "$x"/busybox/bin/busybox 2>/dev/null || t
 [ -n "$bb" ] || die "no busybox binary in ${DEB[busybox-static]}"
 cp "$bb" "$root/bin/busybox"
 install -m 0755 "$HERE/guest/init" "$root/init"
+install -m 0755 "$HERE/guest/find-root" "$root/bin/corral-find-root"
 install -m 0755 "$HERE/guest/udhcpc.script" "$root/usr/share/udhcpc/default.script"
 # The power button: busybox acpid's action file and the power-off action.
 install -m 0644 "$HERE/guest/acpid.conf" "$root/etc/acpid.conf"
