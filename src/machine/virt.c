@@ -215,9 +215,17 @@ static int create_virtio(struct machine *m, char *err)
             r = net_user_open(m->io, nc->hostfwd, nc->nhostfwd, &nb, err, VIRT_ERR_LEN);
         if (r)
             return r;
-        if (nc->mmds && (r = net_user_attach_mmds(nb, nc->mmds, err, VIRT_ERR_LEN))) {
-            net_close(nb);
-            return r;
+        if (nc->mmds && nc->kind == MACHINE_NET_USER) {
+            if ((r = net_user_attach_mmds(nb, nc->mmds, err, VIRT_ERR_LEN))) {
+                net_close(nb);
+                return r;
+            }
+        } else if (nc->mmds) {
+            struct net_backend *link = nb;
+            if ((r = net_mmds_wrap(m->io, link, nc->mmds, &nb, err, VIRT_ERR_LEN))) {
+                net_close(link);
+                return r;
+            }
         }
         uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + i) };
         if (nc->mac_set)

@@ -67,9 +67,19 @@ void net_close(struct net_backend *nb);
 /* Answer MMDS (net/mmds.h) on this user-mode interface: the guest's TCP
  * to the MMDS address, port 80, reaches the store's HTTP responder. Main
  * thread, before the I/O thread runs the backend. -EINVAL with a message
- * for a TAP interface. */
+ * for a TAP interface (net_mmds_wrap serves those). */
 struct mmds;
 int net_user_attach_mmds(struct net_backend *nb, struct mmds *m, char *err,
                          size_t errlen) WARN_UNUSED;
+/* A user-mode stack that answers MMDS and nothing else: whatever else the
+ * guest sends it is dropped (net/slirp.c). */
+int net_user_open_mmds(struct iothread *io, struct mmds *m, struct net_backend **out, char *err,
+                       size_t errlen) WARN_UNUSED;
+/* MMDS on a TAP or VDE interface (net/mmds_link.c): `*out` sends the
+ * guest's frames for the MMDS address to an MMDS-only stack and the rest
+ * to `link`, which it now owns (closed with it). Main thread, before the
+ * I/O thread runs the backends. */
+int net_mmds_wrap(struct iothread *io, struct net_backend *link, struct mmds *m,
+                  struct net_backend **out, char *err, size_t errlen) WARN_UNUSED;
 
 #endif

@@ -49,6 +49,14 @@ struct net_user {
         uint64_t opened;      /* order of the SYNs */
     } mmds_tcp[MMDS_MAX_CONNS];
     uint64_t mmds_syns;
+    /* MMDS only (net_user_open_mmds, for a TAP or VDE interface): nothing
+     * but the guest's TCP to MMDS reaches libslirp, so the stack cannot
+     * become a way out to the host's network; libslirp's ARP requests
+     * for the guest are answered here with the MAC its MMDS frames came
+     * from (the guest's address is not on libslirp's network, and its
+     * kernel might not answer an asker from another subnet). */
+    bool mmds_only;
+    uint8_t guest_mac[6];
     uint8_t buf[NET_MAX_FRAME];
     uint8_t txbuf[NET_MAX_FRAME];
 };
@@ -62,9 +70,13 @@ struct slirp_timer {
     void *cb_opaque;
 };
 
+static bool answer_slirp_arp(struct net_user *u, const uint8_t *f, size_t len);
+
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
     struct net_user *u = opaque;
+    if (u->mmds_only && answer_slirp_arp(u, buf, len))
+        return (ssize_t)len;
     if (u->mmds)
         mmds_from_slirp(u, buf, len);
     else if (u->nb.rx)
@@ -268,6 +280,43 @@ static bool mmds_arp(struct net_user *u, const uint8_t *f, size_t len, const voi
     return true;
 }
 
+/* libslirp asks (ARP) for the guest's MAC before it answers the guest
+ * (MMDS-only mode): the reply, as the guest would give it, goes straight
+ * back into libslirp. True when `f` was such a request. */
+static bool answer_slirp_arp(struct net_user *u, const uint8_t *f, size_t len)
+{
+    const uint8_t *a = f + 14;
+    if (len < 14 + 28 || get16(f + 12) != 0x0806 || get16(a + 6) != 1)
+        return false;
+    uint8_t r[60];
+    memset(r, 0, sizeof(r));
+    memcpy(r, a + 8, 6);             /* to libslirp's MAC */
+    memcpy(r + 6, u->guest_mac, 6);
+    put16(r + 12, 0x0806);
+    put16(r + 14, 1);
+    put16(r + 16, 0x0800);
+    r[18] = 6;
+    r[19] = 4;
+    put16(r + 20, 2);                /* reply */
+    memcpy(r + 22, u->guest_mac, 6);
+    memcpy(r + 28, a + 24, 4);       /* the address asked for */
+    memcpy(r + 32, a + 8, 10);       /* libslirp's MAC and address */
+    slirp_input(u->slirp, r, sizeof(r));
+    return true;
+}
+
+/* MMDS-only mode: the one kind of frame libslirp may see, the guest's
+ * TCP to the MMDS address (already rewritten to mmds_fwd). */
+static bool mmds_only_allows(struct net_user *u, uint8_t *f, size_t len)
+{
+    size_t ihl;
+    const uint8_t *ip = tcp_ip_header(f, len, &ihl);
+    if (!ip || ip[9] != 6 || memcmp(ip + 16, &u->mmds_fwd, 4))
+        return false;
+    memcpy(u->guest_mac, f + 6, 6);
+    return true;
+}
+
 /* The TCP checksum over the pseudo header and the segment. */
 static uint16_t tcp_csum(const uint8_t *ip, const uint8_t *tcp, size_t len)
 {
@@ -461,6 +510,20 @@ int net_user_attach_mmds(struct net_backend *nb, struct mmds *m, char *err, size
     return 0;
 }
 
+int net_user_open_mmds(struct iothread *io, struct mmds *m, struct net_backend **out, char *err,
+                       size_t errlen)
+{
+    int r = net_user_open(io, NULL, 0, out, err, errlen);
+    if (r)
+        return r;
+    if ((r = net_user_attach_mmds(*out, m, err, errlen))) {
+        net_close(*out);
+        return r;
+    }
+    ((struct net_user *)*out)->mmds_only = true;
+    return 0;
+}
+
 static void src_dispatch(void *opaque, struct pollfd *fds, int n)
 {
     struct net_user *u = opaque;
@@ -482,6 +545,8 @@ static int user_send(struct net_backend *nb, const struct iovec *iov, int n)
         len += iov[i].iov_len;
     }
     if (u->mmds && mmds_from_guest(u, u->buf, len))
+        return 0;
+    if (u->mmds_only && !mmds_only_allows(u, u->buf, len))
         return 0;
     slirp_input(u->slirp, u->buf, (int)len);
     if (u->mmds) {

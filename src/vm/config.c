@@ -1101,9 +1101,6 @@ int vmcfg_put_mmds_config(struct vm_config *c, const json_t *body, char *err)
         if (!net)
             return fail(err, "%s: no network interface '%.64s' (PUT /network-interfaces "
                         "first)", w, id);
-        if (net->kind != MACHINE_NET_USER)
-            return fail(err, "%s: interface '%.64s' is a TAP device: MMDS is answered on "
-                        "user-mode interfaces only here", w, id);
         for (unsigned k = 0; k < n.nifaces; k++)
             if (!strcmp(n.ifaces[k], id))
                 return fail(err, "%s: interface '%.64s' is named twice", w, id);
@@ -1466,10 +1463,6 @@ int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err)
         for (unsigned k = 0; c->mmds.present && k < c->mmds.nifaces; k++) {
             if (strcmp(c->mmds.ifaces[k], v->id))
                 continue;
-            /* The interface may have been PUT again as a TAP since. */
-            if (v->kind != MACHINE_NET_USER)
-                return fail(err, "mmds-config: interface '%s' is a TAP device: MMDS is "
-                            "answered on user-mode interfaces only here", v->id);
             if (!(m->mmds = vmcfg_mmds_store(c)))
                 return fail(err, "out of memory");
         }

@@ -245,9 +245,9 @@ static const struct step {
       "must come before any configuration" },
     { "PUT", "/snapshot/load", "{\"snapshot_path\":\"@/s\",\"vsock_override\":{\"uds_path\":"
                                "\"/x\"}}", 400, "vsock_override is not supported" },
-    /* MMDS: on a user-mode interface only (eth0 and eth1 are TAP ones). */
-    { "PUT", "/mmds/config", "{\"version\":\"V2\",\"network_interfaces\":[\"eth0\"]}", 400,
-      "TAP device" },
+    /* MMDS: on a TAP interface (eth0 and eth1 are TAP ones) as on a user-mode one. */
+    { "PUT", "/mmds/config", "{\"version\":\"V2\",\"network_interfaces\":[\"eth0\"]}", 204,
+      NULL },
     { "PUT", "/network-interfaces/mmds0", "{\"iface_id\":\"mmds0\",\"type\":\"user\"}", 204,
       NULL },
     { "PUT", "/mmds/config", "{\"version\":\"V2\",\"network_interfaces\":[\"mmds0\"],"
