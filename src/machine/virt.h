@@ -44,6 +44,8 @@ struct machine_disk {
     const char *format;     /* "raw", "qcow2"; NULL: probed */
     const char *cache;      /* "writeback" (NULL), "none" (O_DIRECT), "unsafe" */
     const char *serial;     /* virtio-blk get-id; NULL: derived from slot */
+    const char *id;         /* the VMM's name for it (drive_id), kept by
+                             * snapshots; NULL: none */
     bool readonly;
     bool inactive;          /* a migration's destination: locks taken at
                              * the hand-over (machine_disks_activate) */
@@ -69,6 +71,8 @@ struct machine_net {
     struct ratelimit_cfg rx_limit, tx_limit; /* guest-bound, host-bound; zero: none */
     char *strings;          /* as in machine_disk; machine_net_release */
     struct mmds *mmds;      /* answer MMDS here (user-mode only); not owned */
+    const char *id;         /* the VMM's name for it (iface_id), kept by
+                             * snapshots; NULL: none */
 };
 
 struct machine_config {
@@ -260,9 +264,20 @@ int machine_load_state(struct machine *m, struct state_in *in) WARN_UNUSED;
 
 /* The configuration as a "machine" section, and back: a saved config
  * owns the strings its machine_config points to. */
-#define MACHINE_SAVED_STRS 64
+#define MACHINE_SAVED_STRS 96
+/* MMDS's configuration as a snapshot keeps it (as Firecracker does: the
+ * version, the address and the interfaces; not the data store). */
+struct machine_saved_mmds {
+    bool present;
+    uint32_t version;       /* enum mmds_version */
+    uint32_t ipv4;          /* host order */
+    bool imds_compat;
+    bool on_nic[MACHINE_MAX_NICS];
+};
+
 struct machine_saved_config {
     struct machine_config cfg;
+    struct machine_saved_mmds mmds;
     const char *vmm_version;
     uint64_t tohost;
     uint64_t disk_size[MACHINE_MAX_DISKS];

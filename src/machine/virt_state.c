@@ -15,6 +15,7 @@
 #include "cpu/riscv/hart_state.h"
 #include "devices/virtio_balloon.h"
 #include "devices/virtio_input.h"
+#include "net/mmds.h"
 #include "devices/virtio_vsock.h"
 #include "state/state.h"
 #include "virtio/virtio_mmio.h"
@@ -170,6 +171,40 @@ void machine_config_save(const struct machine *m, const char *vmm_version,
             state_put_str(o, c->nets[i].kind == MACHINE_NET_TAP ? c->nets[i].bridge : NULL);
         state_end(o);
     }
+    /* Subsection "mmds" (optional: an older reader builds the same board
+     * and answers no MMDS): u32 version, u32 ipv4, u8 imds_compat, u32
+     * nnets, per NIC u8 answers MMDS. The store itself is not kept. */
+    struct mmds *store = NULL;
+    for (unsigned i = 0; i < c->nnets && !store; i++)
+        store = c->nets[i].mmds;
+    if (store) {
+        state_begin(o, "mmds", 1, STATE_F_OPTIONAL);
+        state_put_u32(o, (uint32_t)mmds_version(store));
+        state_put_u32(o, mmds_ipv4(store));
+        state_put_u8(o, mmds_imds_compat(store));
+        state_put_u32(o, c->nnets);
+        for (unsigned i = 0; i < c->nnets; i++)
+            state_put_u8(o, c->nets[i].mmds != NULL);
+        state_end(o);
+    }
+    /* Subsection "device-ids" (optional: an older reader names them by
+     * slot): u32 ndisks, per disk str id; u32 nnets, per NIC str id (null:
+     * none). The names the API and the overrides of a restore use. */
+    bool named = false;
+    for (unsigned i = 0; i < c->ndisks; i++)
+        named |= c->disks[i].id != NULL;
+    for (unsigned i = 0; i < c->nnets; i++)
+        named |= c->nets[i].id != NULL;
+    if (named) {
+        state_begin(o, "device-ids", 1, STATE_F_OPTIONAL);
+        state_put_u32(o, c->ndisks);
+        for (unsigned i = 0; i < c->ndisks; i++)
+            state_put_str(o, c->disks[i].id);
+        state_put_u32(o, c->nnets);
+        for (unsigned i = 0; i < c->nnets; i++)
+            state_put_str(o, c->nets[i].id);
+        state_end(o);
+    }
     /* Subsection "vsock" (mandatory): u64 guest_cid, str uds_path. */
     if (c->vsock_cid) {
         state_begin(o, "vsock", 1, 0);
@@ -215,6 +250,56 @@ static int vsock_config_load(struct state_section *sub, struct machine_saved_con
     if (!sc->cfg.vsock_uds[0] || strlen(sc->cfg.vsock_uds) > VSOCK_UDS_MAX)
         return state_in_fail(b, "uds_path of %zu bytes", strlen(sc->cfg.vsock_uds));
     return state_in_finish(b);
+}
+
+static int mmds_config_load(struct state_section *sub, struct machine_saved_config *sc)
+{
+    struct state_in *b = &sub->body;
+    struct machine_saved_mmds *m = &sc->mmds;
+    if (sub->version != 1)
+        return state_in_fail(b, "version %u; this Corral reads 1", sub->version);
+    m->version = state_get_u32(b);
+    m->ipv4 = state_get_u32(b);
+    uint8_t compat = state_get_u8(b);
+    uint32_t nn = state_get_u32(b);
+    if (state_in_status(b))
+        return -EINVAL;
+    if (m->version != MMDS_V1 && m->version != MMDS_V2)
+        return state_in_fail(b, "MMDS version %u", m->version);
+    if ((m->ipv4 >> 16) != 0xa9fe || compat > 1)
+        return state_in_fail(b, "MMDS address %08x or imds_compat %u", m->ipv4, compat);
+    if (nn != sc->cfg.nnets)
+        return state_in_fail(b, "MMDS for %u NICs, the machine has %u", nn, sc->cfg.nnets);
+    m->imds_compat = compat;
+    for (unsigned i = 0; i < nn; i++) {
+        uint8_t on = state_get_u8(b);
+        if (on > 1)
+            return state_in_fail(b, "NIC %u: MMDS flag %u", i, on);
+        m->on_nic[i] = on;
+        m->present |= on;
+    }
+    return state_in_status(b) ? -EINVAL : state_in_finish(b);
+}
+
+/* The devices' names; their characters are the VMM's to check (an id it
+ * would not accept is refused when the restore builds its config). */
+static int device_ids_load(struct state_section *sub, struct machine_saved_config *sc)
+{
+    struct state_in *b = &sub->body;
+    struct machine_config *c = &sc->cfg;
+    if (sub->version != 1)
+        return state_in_fail(b, "version %u; this Corral reads 1", sub->version);
+    uint32_t nd = state_get_u32(b);
+    if (!state_in_status(b) && nd != c->ndisks)
+        return state_in_fail(b, "ids for %u disks, the machine has %u", nd, c->ndisks);
+    for (unsigned i = 0; i < c->ndisks && !state_in_status(b); i++)
+        c->disks[i].id = keep(sc, b, true);
+    uint32_t nn = state_get_u32(b);
+    if (!state_in_status(b) && nn != c->nnets)
+        return state_in_fail(b, "ids for %u NICs, the machine has %u", nn, c->nnets);
+    for (unsigned i = 0; i < c->nnets && !state_in_status(b); i++)
+        c->nets[i].id = keep(sc, b, true);
+    return state_in_status(b) ? -EINVAL : state_in_finish(b);
 }
 
 /* Which bridge each saved TAP was on (written only when one was). */
@@ -365,6 +450,12 @@ int machine_config_load(struct state_in *in, struct machine_saved_config *sc)
                 return -EINVAL;
         } else if (!strcmp(sub.id, "nic-bridges")) {
             if (bridges_load(&sub, sc))
+                return -EINVAL;
+        } else if (!strcmp(sub.id, "device-ids")) {
+            if (device_ids_load(&sub, sc))
+                return -EINVAL;
+        } else if (!strcmp(sub.id, "mmds")) {
+            if (mmds_config_load(&sub, sc))
                 return -EINVAL;
         } else if (!(sub.flags & STATE_F_OPTIONAL)) {
             return state_in_fail(&sub.body, "unknown mandatory subsection");

@@ -933,12 +933,33 @@ void vmcfg_clear_devices(struct vm_config *c, bool drives, bool nets)
         c->nnets = 0;
 }
 
+/* A device's name from a saved config (checked as the API checks one), or
+ * PREFIX and its slot when it has none (the CLI's --disk and --net). */
+static int set_saved_id(char out[VM_ID_LEN], const char *saved, const char *prefix,
+                        unsigned slot, char *err)
+{
+    if (!saved) {
+        snprintf(out, VM_ID_LEN, "%s%u", prefix, slot);
+        return 0;
+    }
+    if (!vmcfg_valid_id(saved))
+        return fail(err, "a %s is named '%.64s': not 1 to %d letters, digits or '_'",
+                    !strcmp(prefix, "disk") ? "drive" : "network interface", saved,
+                    VM_ID_LEN - 1);
+    snprintf(out, VM_ID_LEN, "%s", saved);
+    return 0;
+}
+
 int vmcfg_add_disk(struct vm_config *c, const struct machine_disk *md, char *err)
 {
     if (c->ndrives == VM_MAX_DRIVES)
         return fail(err, "--disk: at most %d drives", VM_MAX_DRIVES);
     struct vm_drive d = { .readonly = md->readonly, .rate_limit = md->rate_limit };
-    snprintf(d.id, sizeof(d.id), "disk%u", c->ndrives);
+    if (set_saved_id(d.id, md->id, "disk", c->ndrives, err))
+        return -EINVAL;
+    for (unsigned i = 0; i < c->ndrives; i++)
+        if (!strcmp(c->drives[i].id, d.id))
+            return fail(err, "two drives are named '%s'", d.id);
     if (vmcfg_set_str(&d.path, md->path) || vmcfg_set_str(&d.format, md->format) ||
         vmcfg_set_str(&d.serial, md->serial) || vmcfg_set_str(&d.cache, md->cache)) {
         drive_free(&d);
@@ -954,7 +975,11 @@ int vmcfg_add_net(struct vm_config *c, const struct machine_net *mn, char *err)
         return fail(err, "--net: at most %d network interfaces", VM_MAX_NETS);
     struct vm_net n = { .kind = mn->kind, .mac_set = mn->mac_set, .rx_limit = mn->rx_limit,
                         .tx_limit = mn->tx_limit };
-    snprintf(n.id, sizeof(n.id), "net%u", c->nnets);
+    if (set_saved_id(n.id, mn->id, "net", c->nnets, err))
+        return -EINVAL;
+    for (unsigned i = 0; i < c->nnets; i++)
+        if (!strcmp(c->nets[i].id, n.id))
+            return fail(err, "two network interfaces are named '%s'", n.id);
     memcpy(n.mac, mn->mac, sizeof(n.mac));
     if (vmcfg_set_str(&n.tap_name, mn->tap_name) || vmcfg_set_str(&n.bridge, mn->bridge) ||
         vmcfg_set_str(&n.vde_path, mn->vde_path))
@@ -1440,7 +1465,7 @@ int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err)
                 continue;
             mc->disks[n++] = (struct machine_disk){
                 .path = d->path, .format = d->format, .cache = d->cache, .serial = d->serial,
-                .readonly = d->readonly, .rate_limit = d->rate_limit,
+                .readonly = d->readonly, .rate_limit = d->rate_limit, .id = d->id,
             };
         }
     }
@@ -1459,6 +1484,7 @@ int vmcfg_to_machine(struct vm_config *c, struct machine_config *mc, char *err)
         m->mac_set = v->mac_set;
         m->rx_limit = v->rx_limit;
         m->tx_limit = v->tx_limit;
+        m->id = v->id;
         m->mmds = NULL;
         for (unsigned k = 0; c->mmds.present && k < c->mmds.nifaces; k++) {
             if (strcmp(c->mmds.ifaces[k], v->id))

@@ -1,4 +1,5 @@
 /* Snapshot create, load and merge (snapshot.h). */
+#include "net/mmds.h"
 #include "vm/vm.h"
 
 #include <errno.h>
@@ -471,6 +472,21 @@ static int config_from_saved(struct vm_config *c, const struct machine_saved_con
     for (unsigned i = 0; i < mc->nnets; i++)
         if (vmcfg_add_net(c, &mc->nets[i], err))
             return -EINVAL;
+    if (sc->mmds.present) {
+        /* MMDS answers again on the same interfaces; its store starts
+         * empty (PUT /mmds on the restored VM), as in Firecracker. */
+        struct vm_mmds_config *m = &c->mmds;
+        *m = (struct vm_mmds_config){ .present = true, .version = (int)sc->mmds.version,
+                                      .ipv4 = sc->mmds.ipv4,
+                                      .imds_compat = sc->mmds.imds_compat };
+        for (unsigned i = 0; i < c->nnets; i++)
+            if (sc->mmds.on_nic[i])
+                snprintf(m->ifaces[m->nifaces++], VM_ID_LEN, "%s", c->nets[i].id);
+        struct mmds *store = vmcfg_mmds_store(c);
+        if (!store)
+            return fail(err, -ENOMEM, "out of memory");
+        mmds_configure(store, (enum mmds_version)m->version, m->ipv4, m->imds_compat);
+    }
     return 0;
 }
 
@@ -516,7 +532,21 @@ int vm_add_disk_override(struct vm *vm, const char *spec, char *err)
                         "--disk-override", "disk0=/images/copy.qcow2", PATH_MAX - 1, spec, err);
 }
 
-/* The overrides onto the saved devices: a NIC override names the TAP
+/* "net2" names the third NIC whatever its id (what a VM started with
+ * --net calls it): the slot, or -1. */
+static int slot_alias(const char *name, const char *prefix, unsigned count)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(name, prefix, n) || !name[n] || name[n] < '0' || name[n] > '9' ||
+        (name[n] == '0' && name[n + 1]))
+        return -1;
+    char *end;
+    unsigned long v = strtoul(name + n, &end, 10);
+    return *end || v >= count ? -1 : (int)v;
+}
+
+/* The overrides onto the saved devices (by id, or by slot as netN and
+ * diskN): a NIC override names the TAP
  * interface (kept on the saved bridge, if any) or the VDE switch the
  * destination plugs into; a disk override names the image to open instead
  * (or, in an incoming storage migration, to create). */
@@ -528,9 +558,17 @@ static int apply_overrides(struct vm *vm, char *err)
         for (unsigned k = 0; k < vm->cfg.nnets && !n; k++)
             if (!strcmp(vm->cfg.nets[k].id, o->id))
                 n = &vm->cfg.nets[k];
-        if (!n)
+        int slot = n ? -1 : slot_alias(o->id, "net", vm->cfg.nnets);
+        if (slot >= 0)
+            n = &vm->cfg.nets[slot];
+        if (!n) {
+            char names[VM_MAX_NETS * VM_ID_LEN + 8] = "";
+            for (unsigned k = 0; k < vm->cfg.nnets; k++)
+                snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+                         k ? ", " : "", vm->cfg.nets[k].id);
             return fail(err, -EINVAL, "--net-override %s: the VM has no interface '%s' "
-                        "(it has %u: net0...)", o->id, o->id, vm->cfg.nnets);
+                        "(it has %s)", o->id, o->id, vm->cfg.nnets ? names : "none");
+        }
         if (n->kind == MACHINE_NET_USER)
             return fail(err, -EINVAL, "--net-override %s: '%s' is user-mode networking, "
                         "not a TAP or VDE interface", o->id, o->id);
@@ -546,9 +584,17 @@ static int apply_overrides(struct vm *vm, char *err)
         for (unsigned k = 0; k < vm->cfg.ndrives && !d; k++)
             if (!strcmp(vm->cfg.drives[k].id, o->id))
                 d = &vm->cfg.drives[k];
-        if (!d)
+        int slot = d ? -1 : slot_alias(o->id, "disk", vm->cfg.ndrives);
+        if (slot >= 0)
+            d = &vm->cfg.drives[slot];
+        if (!d) {
+            char names[VM_MAX_DRIVES * VM_ID_LEN + 8] = "";
+            for (unsigned k = 0; k < vm->cfg.ndrives; k++)
+                snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+                         k ? ", " : "", vm->cfg.drives[k].id);
             return fail(err, -EINVAL, "--disk-override %s: the VM has no disk '%s' "
-                        "(it has %u: disk0...)", o->id, o->id, vm->cfg.ndrives);
+                        "(it has %s)", o->id, o->id, vm->cfg.ndrives ? names : "none");
+        }
         if (vmcfg_set_str(&d->path, o->value))
             return fail(err, -ENOMEM, "out of memory");
     }
