@@ -216,10 +216,17 @@ mount -o bind /dev $R/dev
 mount -t devpts devpts $R/dev/pts 2>/dev/null || true
 echo "corral-stage: second stage"
 chroot $R /debootstrap/debootstrap --second-stage
+# The second stage unmounts the proc and sys it found mounted on its way
+# out; systemctl in configure.sh wants them back. (Debian's busybox has
+# no mountpoint applet: /proc/mounts says what is mounted.)
+mounted() { grep -q " $1 " /proc/mounts; }
+mounted $R/proc || mount -t proc proc $R/proc
+mounted $R/sys || mount -t sysfs sysfs $R/sys
 echo "corral-stage: configure"
 chroot $R /bin/sh /corral/configure.sh
-umount $R/dev/pts 2>/dev/null || true
-umount $R/dev $R/sys $R/proc
+for m in dev/pts dev sys proc; do
+    if mounted $R/$m; then umount $R/$m; fi
+done
 sync
 echo "corral-stage: done"
 EOT

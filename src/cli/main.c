@@ -106,7 +106,9 @@ static void print_help(void)
            "  --config-file FILE VM configuration as JSON (the API's bodies); flags win\n"
            "                     (--disk/--net replace the file's drives/interfaces)\n"
            "  --api-sock PATH    serve the management API on this unix socket\n"
-           "  --name NAME        register the VM for 'corral ps'\n"
+           "  --name NAME        register the VM for 'corral ps', 'stop' and 'ctl --name'\n"
+           "                     (its API socket, unless --api-sock: in the registry's\n"
+           "                     directory, $XDG_RUNTIME_DIR/corral/NAME.sock)\n"
            "  --timeout SECONDS  stop a guest that runs longer (exit 124)\n"
            "  --fence-file PATH [--fence-timeout S]  stop at once (exit 125) when PATH\n"
            "                     is not touched for S seconds (default 3; corral agent)\n"
@@ -196,6 +198,8 @@ struct run_opts {
     unsigned ncpus;
     uint64_t mem_size;
     const char *dump_dtb, *console, *config_file, *api_sock, *name;
+    bool api_sock_auto;  /* api_sock is --name's default, not the user's */
+    char api_sock_buf[108];
     struct machine_disk disks[MACHINE_MAX_DISKS];
     unsigned ndisks;
     struct machine_net nets[MACHINE_MAX_NICS];
@@ -686,6 +690,16 @@ static int cmd_run(struct run_opts *o, bool up)
 
     con.filter = filter_input;
     con.opaque = &filter;
+    /* A named VM gets an API socket in the registry's directory unless one
+     * is given, so that `corral ctl --name`, `stop` and `snapshot` reach it. */
+    char regdir[PATH_MAX];
+    if (o->name && !o->api_sock && vm_registry_dir(regdir, sizeof(regdir)) == 0) {
+        int n = snprintf(o->api_sock_buf, sizeof(o->api_sock_buf), "%s/%s.sock", regdir, o->name);
+        if (n > 0 && (size_t)n < sizeof(o->api_sock_buf)) {
+            o->api_sock = o->api_sock_buf;
+            o->api_sock_auto = true;
+        }
+    }
     if (o->jail && (status = enter_jail(o, up)))
         return status;
     status = 1;
@@ -752,7 +766,8 @@ static int cmd_run(struct run_opts *o, bool up)
             goto out;
     }
     /* Without an API, everything must be given now. */
-    bool start_now = !o->restore && !o->incoming && (c->test_elf || c->kernel || !o->api_sock);
+    bool start_now = !o->restore && !o->incoming &&
+                     (c->test_elf || c->kernel || !o->api_sock || o->api_sock_auto);
     if (start_now && !c->test_elf) {
         if (!c->kernel) {
             fprintf(stderr, "corral: error: no kernel given (--kernel PATH, --test ELF, "

@@ -265,7 +265,7 @@ static void drive_outgoing(struct agent *a, const struct cluster_vm_rec *vr, str
             const char *m = json_string_value(json_object_get(ans, "fault_message"));
             struct cluster_vm nv = *v;
             nv.migrate_to[0] = '\0';
-            vm_message(&nv, "migration to %s refused: %s", v->migrate_to, m ? m : "no answer");
+            vm_message(&nv, "migration to %s refused: %s", v->migrate_to, m ? m : ans ? "refused" : p->api_err[0] ? p->api_err : "no answer");
             update_vm(a, vr, &nv);
             json_decref(ans);
             return;
@@ -380,6 +380,12 @@ static void reconcile_mine(struct agent *a, const struct cluster_vm_rec *vr)
     const struct cluster_vm *v = &vr->vm;
     struct agent_proc *p = agent_proc_find(&a->procs, v->name, AGENT_MAIN);
     struct agent_proc *in = agent_proc_find(&a->procs, v->name, AGENT_INCOMING);
+    if (p && in && p->migrate_id && p->migrate_id != v->migrate_id) {
+        /* The source of an earlier move away from here is still exiting
+         * while the VM came back: the incoming process is the VM. */
+        p->role = AGENT_LEAVING;
+        p = NULL;
+    }
     if (!p && in) {
         /* We were the destination: the VM record now says it lives here. */
         in->role = AGENT_MAIN;
@@ -420,7 +426,7 @@ static void reconcile_mine(struct agent *a, const struct cluster_vm_rec *vr)
             p->message[0] = '\0';
             put_status(a, p, "stopped", NULL);
         }
-        agent_proc_forget(p);
+        agent_proc_forget(&a->procs, p);
         return;
     }
     if (!v->running) {
@@ -501,7 +507,7 @@ static void reconcile_incoming(struct agent *a, const struct cluster_vm_rec *vr)
     if (in && in->migrate_id != v->migrate_id) {
         agent_proc_kill(in); /* a stale attempt */
         if (in->exited)
-            agent_proc_forget(in);
+            agent_proc_forget(&a->procs, in);
         return;
     }
     if (in && in->exited) {
@@ -512,7 +518,7 @@ static void reconcile_incoming(struct agent *a, const struct cluster_vm_rec *vr)
         vm_message(&nv, "destination %s: %s", a->o->name, why);
         if (update_vm(a, vr, &nv))
             say(a, "%s: %s", v->name, nv.message);
-        agent_proc_forget(in);
+        agent_proc_forget(&a->procs, in);
         if (etcd_delete(a->e, key, false)) {
             /* it goes with our lease at the latest */
         }
@@ -641,7 +647,7 @@ static void tick(struct agent *a)
         bool here = vr && !strcmp(vr->vm.host, a->o->name);
         bool coming = vr && p->role == AGENT_INCOMING && vr->vm.running &&
                       !strcmp(vr->vm.migrate_to, a->o->name) && vr->vm.migrate_id == p->migrate_id;
-        if (here || coming)
+        if ((here || coming) && p->role != AGENT_LEAVING)
             continue;
         if (p->exited) {
             if (p->role == AGENT_INCOMING) {
@@ -651,7 +657,14 @@ static void tick(struct agent *a)
                     /* goes with the lease */
                 }
             }
-            agent_proc_forget(p);
+            agent_proc_forget(&a->procs, p);
+        } else if (p->role == AGENT_LEAVING) {
+            /* It ends by itself; make sure, by its pid only: its socket's
+             * path is the VM's new process's now. */
+            if (!p->stop_deadline_ms)
+                p->stop_deadline_ms = now + 5000;
+            else if (now >= p->stop_deadline_ms)
+                agent_proc_kill(p);
         } else if (p->role == AGENT_MAIN && vr && p->migrate_id && p->migrate_id == vr->vm.migrate_id) {
             continue; /* unreachable: a migrating VM's record still says here */
         } else if (p->role == AGENT_MAIN && vr && p->migrate_id) {

@@ -178,8 +178,11 @@ json_t *agent_proc_api(struct agent_proc *p, const char *method, const char *pat
 {
     char *resp = NULL, err[API_ERR_LEN];
     unsigned st = 0;
-    if (api_client_request(p->sock, method, path, body, &st, &resp, err))
+    if (api_client_request(p->sock, method, path, body, &st, &resp, err)) {
+        snprintf(p->api_err, sizeof(p->api_err), "no answer (%.170s)", err);
         return NULL;
+    }
+    p->api_err[0] = '\0';
     if (status)
         *status = st;
     json_error_t je;
@@ -207,9 +210,14 @@ void agent_proc_stop(struct agent_proc *p, int64_t now_ms, int64_t grace_ms)
         agent_proc_kill(p);
 }
 
-void agent_proc_forget(struct agent_proc *p)
+void agent_proc_forget(struct agent_procs *t, struct agent_proc *p)
 {
-    if (p->role == AGENT_MAIN || p->exited)
+    /* The socket's path is the VM's name: it may be a newer process's by
+     * now (the VM came back while this one was on its way out). */
+    bool shared = false;
+    for (int i = 0; i < AGENT_MAX_PROCS; i++)
+        shared |= &t->p[i] != p && t->p[i].used && !strcmp(t->p[i].sock, p->sock);
+    if ((p->role == AGENT_MAIN || p->exited) && !shared)
         unlink(p->sock);
     p->used = false;
 }

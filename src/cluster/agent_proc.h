@@ -14,6 +14,9 @@
 enum agent_role {
     AGENT_MAIN,     /* the VM, running here */
     AGENT_INCOMING, /* a destination waiting for (or receiving) a migration */
+    AGENT_LEAVING,  /* the source of a move away, still on its way out when
+                     * the VM came back here (its name and paths are the
+                     * new process's now) */
 };
 
 struct agent_proc {
@@ -40,6 +43,7 @@ struct agent_proc {
     char snapshot_message[CLUSTER_MSG_MAX];
     char state[16];        /* the status last written to etcd */
     char message[CLUSTER_MSG_MAX];
+    char api_err[192];     /* why the last API request got no answer */
 };
 
 #define AGENT_MAX_PROCS 64
@@ -65,8 +69,9 @@ void agent_proc_poll(struct agent_procs *t);
 void agent_proc_stop(struct agent_proc *p, int64_t now_ms, int64_t grace_ms);
 /* SIGKILL now (fencing: the VM belongs elsewhere). */
 void agent_proc_kill(struct agent_proc *p);
-/* Forget an exited process (its socket file too). */
-void agent_proc_forget(struct agent_proc *p);
+/* Forget an exited process (its socket file too, unless another process
+ * of the table has that path now). */
+void agent_proc_forget(struct agent_procs *t, struct agent_proc *p);
 /* The VMs of a previous agent still running under this state directory
  * (from the registry): entered as adopted AGENT_MAIN processes. */
 void agent_proc_adopt(struct agent_procs *t);

@@ -26,7 +26,7 @@ static int request(struct agent_proc *p, const char *method, const char *path, c
     int r = 0;
     if (!j || st < 200 || st >= 300) {
         const char *m = json_string_value(json_object_get(j, "fault_message"));
-        snprintf(err, errlen, "%s %s: %s", method, path, m ? m : j ? "refused" : "no answer");
+        snprintf(err, errlen, "%s %s: %s", method, path, m ? m : j ? "refused" : p->api_err[0] ? p->api_err : "no answer");
         r = -1;
     }
     json_decref(j);

@@ -1,8 +1,9 @@
-# Issue 16, the command line without a guest (API-only processes, no
+# Issue 16, the command line, mostly without a guest (API-only processes, no
 # boot): every subcommand's --help exits 0 with its usage; `corral stop
 # NAME` stops a VM found in the registry (through its API socket, and by
 # SIGTERM without one); `ctl --name NAME` finds the socket; `ps` lists a
-# live VM and never a killed one, even one not yet reaped (a zombie).
+# live VM and never a killed one, even one not yet reaped (a zombie); a VM
+# started with --name alone gets a socket in the registry directory (one boot).
 . "$(dirname "$0")/lib/lib.sh"
 work_setup
 fail() { echo "FAIL: $*"; exit 1; }
@@ -68,3 +69,18 @@ kill $holder 2>/dev/null
 wait $holder 2>/dev/null
 pid=
 echo "ok: ps skips and prunes a killed VM (zombie)"
+
+# ---- --name alone: a socket in the registry's directory (one boot) ----
+dir=$(guest_dir) || fail "no guest images"
+"$CORRAL" run --name cli-d --firmware "$dir/fw_dynamic.bin" --kernel "$dir/Image" \
+    --initrd "$dir/initramfs.cpio" --cmdline "console=ttyS0 quiet corral.cmd=sleep%20120" \
+    </dev/null >"$work/d.log" 2>&1 &
+pid=$!
+wait_until 10 test -S "$XDG_RUNTIME_DIR/corral/cli-d.sock" || fail "--name without --api-sock: no socket in $XDG_RUNTIME_DIR/corral"
+"$CORRAL" ctl --name cli-d status | grep -q 'state: Running' || fail "ctl --name cli-d status: $("$CORRAL" ctl --name cli-d status 2>&1)"
+"$CORRAL" stop --timeout 60 cli-d >/dev/null || fail "stop cli-d"
+wait $pid; rc=$?
+pid=
+[ $rc = 0 ] || fail "cli-d exited $rc after stop (want 0: shut down through its API)"
+[ -e "$XDG_RUNTIME_DIR/corral/cli-d.sock" ] && fail "cli-d's socket is left behind"
+echo "ok: --name alone gives the VM an API socket: ctl --name and stop reach it"
