@@ -147,9 +147,15 @@ if [ "$REBUILD" = 1 ]; then
     find "$D" -mindepth 1 -maxdepth 1 ! -name .lock -exec rm -rf {} +
     mkdir -p "$D/stages"
 fi
-# What a finished stage was made with: a different size or mirror must not
-# resume on top of it.
+# The packages beyond debootstrap's base. dbus, for systemd-logind: it is
+# what turns the power button (Corral's Shutdown, ctl shutdown) into an
+# orderly poweroff; without it the button goes unheard and Shutdown ends
+# in the emergency SysRq path.
+INCLUDE=linux-image-riscv64,initramfs-tools,openssh-server,dhcpcd-base,ifupdown,systemd-sysv,ca-certificates,dbus,libpam-systemd
+# What a finished stage was made with: a different size, mirror or package
+# list must not resume on top of it.
 PARAMS="size $mib M
+packages $INCLUDE
 mirror $MIRROR
 key $( [ -n "$KEY" ] && cut -d' ' -f1-2 "$KEY" | sha256sum | cut -c1-16 || echo none)"
 if [ -f "$D/PARAMS" ] && [ "$(cat "$D/PARAMS")" != "$PARAMS" ]; then
@@ -172,7 +178,6 @@ progress() { # TEXT
 }
 progress_end() { [ $TTY = 1 ] && printf '\n' >&2; return 0; }
 
-INCLUDE=linux-image-riscv64,initramfs-tools,openssh-server,dhcpcd-base,ifupdown,systemd-sysv,ca-certificates
 
 # ---- stage: foreign ----
 stage_foreign() {

@@ -36,11 +36,11 @@ echo "== e2e: Debian $SUITE from $D; load average $(cut -d' ' -f1-3 /proc/loadav
 login() {
     local i
     for ((i = 0; i < 100; i++)); do
-        grep -aqE 'login: *$' "$SESSION_LOG" && break
+        grep -aqE 'login:[[:space:]]*$' "$SESSION_LOG" && break
         send $'\n'
         sleep 3
     done
-    grep -aqE 'login: *$' "$SESSION_LOG" || { wait_for 'login: *$' 1; fail "no login prompt on the console"; }
+    grep -aqE 'login:[[:space:]]*$' "$SESSION_LOG" || { wait_for 'login:[[:space:]]*$' 1; fail "no login prompt on the console"; }
     sleep 1
     send $'root\n'
     sleep 4
