@@ -3,7 +3,8 @@
 # uses about half a core (0.30..0.70, measured from the VMM's CPU time
 # over 10 s; the machine is shared), the cgroup exists while it runs and
 # is gone afterwards; a cgroup left by a VMM killed with SIGKILL is removed
-# by the next one. Skips when cgroups are not writable here.
+# by the next one; --cpu-weight 100 and 400 share one contended host CPU
+# about 1:4. Skips when cgroups are not writable here.
 source "$(dirname "$0")/lib/lib.sh"
 dir=$(guest_dir) || { echo "FAIL: no guest images"; exit 1; }
 if [ -e /sys/fs/cgroup/cgroup.controllers ]; then base=/sys/fs/cgroup; else base=/sys/fs/cgroup/cpu; fi
@@ -50,7 +51,33 @@ for ((i = 0; i < 50 && $(wc -l <"$stale/cgroup.procs" 2>/dev/null || echo 0) > 0
     fail "the third VMM failed"
 [ ! -d "$stale" ] || fail "$stale, left by a killed VMM, was not removed by the next one"
 echo "ok: a cgroup left by a killed VMM is removed by the next one"
+# --cpu-weight: two 1-hart guests spinning on one host CPU (taskset) with
+# weights 100 and 400 share it about 1:4 (cgroup siblings); wanted: the
+# heavier one gets at least twice the other's CPU time over 10 s.
+command -v taskset >/dev/null || fail "taskset is not installed (util-linux)"
+wpids=()
+for w in 100 400; do
+    taskset -c 0 "$CORRAL" run --firmware "$dir/fw_dynamic.bin" --kernel "$dir/Image" \
+        --initrd "$dir/initramfs.cpio" --memory 128M --cpu-weight $w \
+        --cmdline "console=ttyS0 quiet corral.cmd=$(urlencode 'echo spinning; while true; do :; done')" \
+        </dev/null >"$work/w$w.log" 2>&1 &
+    wpids+=($!)
+done
+pid=${wpids[0]}
+for w in 100 400; do
+    wait_for 300 grep -qs '^spinning' "$work/w$w.log" || { kill "${wpids[@]}"; fail "the weight-$w guest did not boot"; }
+done
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+a0=$(ticks "${wpids[0]}") b0=$(ticks "${wpids[1]}")
+sleep 10
+a1=$(ticks "${wpids[0]}") b1=$(ticks "${wpids[1]}")
+kill "${wpids[@]}"; wait "${wpids[@]}" 2>/dev/null; pid=
+light=$((a1 - a0)) heavy=$((b1 - b0))
+echo "cpu-weight 100 vs 400 on one CPU: $light vs $heavy ticks in 10 s"
+[ "$heavy" -ge $((2 * light)) ] && [ "$heavy" -gt 0 ] ||
+    fail "weight 400 got $heavy ticks, weight 100 got $light: want at least twice"
+echo "ok: --cpu-weight shares a contended CPU by weight"
 # Bad input: a clear usage error.
 "$CORRAL" run --cpu-quota 0 --kernel x 2>"$work/err" && fail "--cpu-quota 0 accepted"
 grep -q 'cpu-quota' "$work/err" || fail "no clear error for --cpu-quota 0: $(cat "$work/err")"
-echo "PASS: --cpu-quota caps the VMM's CPU and the cgroup is removed on exit"
+echo "PASS: --cpu-quota caps the VMM's CPU, --cpu-weight shares it, and the cgroup is removed on exit"
