@@ -362,6 +362,8 @@ struct jit_slow {
     insn_fn fn;
     unsigned seg;
     uint32_t dirty, lazy; /* at the access */
+    int grp; /* >= 0: a memory group's first access (jit.c), whose slow
+              * path clears the group's addend */
 };
 
 /* mstatus.FS Off makes every F/D insn illegal: test it at run time
