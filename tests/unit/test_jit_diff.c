@@ -177,6 +177,8 @@ static uint32_t gen_insn(unsigned k, unsigned n)
     unsigned c = rndn(100);
     if (case_fp && rndn(3))
         c = 93 + rndn(2); /* a D op */
+    else if (case_fp && rndn(3) == 0)
+        c = 99; /* a branch: joins that skip D ops */
     if (case_w32 && rndn(12) == 0)
         c = 99; /* a branch, often to the stub */
     else if (case_w32 && rndn(3))
@@ -403,6 +405,8 @@ static void build_case(uint64_t seed, uint32_t threshold)
     }
     uint64_t frm = rndn(4) ? 0 : rndn(8);
     bool fs_off = rndn(10) == 0;
+    /* FS Initial or Clean at times: the first f write must make it Dirty */
+    uint64_t fs_on = rndn(3) ? MSTATUS_FS : (1 + rndn(2)) << 13;
     regs[R_CODE] = RAM_BASE;
     regs[R_LOOP] = 3 + rndn(3);
     if (case_w32) /* more passes: blocks linked before they are translated */
@@ -442,7 +446,7 @@ static void build_case(uint64_t seed, uint32_t threshold)
             0);
         hart_reset(d->h, RAM_BASE);
         d->h->mtvec = TRAP_VEC;
-        d->h->mstatus |= MSTATUS_FS; /* FS dirty: FP ops legal */
+        d->h->mstatus |= fs_on; /* FP ops legal */
         memcpy(d->h->x, regs, sizeof(regs));
         if (case_paged) { /* S-mode under Sv39; traps still go to M */
             map_sv39(d);

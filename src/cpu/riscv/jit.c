@@ -938,6 +938,7 @@ static void emit_join(struct emit *e, struct sb *sb, unsigned v)
         return;
     extend_lazy(e);
     e->lazy = 0;
+    e->fs_state = FS_UNKNOWN; /* (the jumps' paths may not have tested it) */
     e->dirty |= sb->join_dirty[v];
     e->rax_reg = e->rax_hint = -1;
     for (unsigned j = 0; j < sb->nseg; j++)
@@ -1386,6 +1387,7 @@ bool jit_translate(struct hart *h, struct block *b)
                 patch_rel32(sbp->sjump[j], e.p);
             e.dirty = sbp->sdirty[j];
             e.lazy = sbp->slazy[j];
+            e.fs_state = FS_UNKNOWN;
             e.ra_on = true;
             e.rax_reg = e.rax_hint = -1;
         }

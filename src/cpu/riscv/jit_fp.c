@@ -132,7 +132,9 @@ static void nx_unless_equal(struct emit *e)
     e8(e, 0x80);                                /* or byte [fflags], 1 */
     m_rdi(e, 1, (int32_t)offsetof(struct hart, fflags));
     e8(e, 1);
+    uint8_t fs = e->fs_state; /* (only this path makes it Dirty) */
     fs_dirty(e);
+    e->fs_state = fs;
     if (!e->full)
         patch_rel32(eq, e->p);
 }
