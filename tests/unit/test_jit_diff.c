@@ -92,7 +92,13 @@ static int teardown(void **state)
     return 0;
 }
 
-static unsigned rd_reg(void) { return 1 + rndn(26); } /* x1..x26 */
+static bool case_grp; /* mostly accesses through x1..x3 (test_diff_grp) */
+/* x1..x26; x4..x26 while x1..x3 are gen_grp's pointers (stores through
+ * them must not reach the code) */
+static unsigned rd_reg(void)
+{
+    return case_grp ? 4 + rndn(23) : 1 + rndn(26);
+}
 static unsigned rs_reg(void) { return rndn(32); }
 
 static bool case_fp; /* mostly D ops (set by test_diff_fp) */
@@ -125,6 +131,35 @@ static uint32_t gen_w32(void)
     }
 }
 
+/* Loads and stores through three pointer registers (x1..x3) near the
+ * data pages' middle and their boundary, at offsets mostly 8 apart and
+ * sometimes misaligned, with the pointers moved (addi), reset, or
+ * overwritten by a load into its own base, and helpers (minstret reads)
+ * between them: the JIT's memory groups (accesses through one base
+ * sharing one TLB lookup) meet page crossings, misalignment, base writes
+ * and calls. */
+static uint32_t gen_grp(void)
+{
+    static const uint8_t lf3[] = {0, 1, 2, 3, 4, 5, 6};
+    unsigned b = 1 + rndn(3), v = 4 + rndn(4);
+    int32_t off = 8 * ((int32_t)rndn(9) - 4);
+    if (rndn(5) == 0)
+        off += (int32_t)rndn(8);
+    switch (rndn(16)) {
+    case 0: return i_type(8 * ((int32_t)rndn(5) - 2), b, 0, b, 0x13);
+    case 1: /* near the middle of the first page or the page boundary */
+        return i_type((int32_t)rndn(64) - 32, rndn(2) ? R_D0 : R_D1, 0, b,
+                      0x13);
+    case 2: return i_type(CSR_MINSTRET, 0, 2, v, 0x73);
+    case 3: return i_type(off, b, 3, rndn(6) ? v : b, 0x03); /* ld */
+    case 4: return r_type(0, v, v, 0, 4 + rndn(4), 0x3b); /* addw */
+    case 5: case 6: case 7: case 8: case 9:
+        return i_type(off, b, lf3[rndn(7)], v, 0x03);
+    default:
+        return s_type(off, rndn(3) ? v : rndn(8), b, rndn(4), 0x23);
+    }
+}
+
 /* One random instruction at index k of a body of n. */
 static uint32_t gen_insn(unsigned k, unsigned n)
 {
@@ -137,9 +172,13 @@ static uint32_t gen_insn(unsigned k, unsigned n)
         {1, 5, 0x33}, {1, 6, 0x33}, {1, 7, 0x33}, {1, 0, 0x3b},
         {1, 4, 0x3b}, {1, 5, 0x3b}, {1, 6, 0x3b}, {1, 7, 0x3b},
     };
+    if (case_grp && rndn(5))
+        return gen_grp();
     unsigned c = rndn(100);
     if (case_fp && rndn(3))
         c = 93 + rndn(2); /* a D op */
+    else if (case_fp && rndn(3) == 0)
+        c = 99; /* a branch: joins that skip D ops */
     if (case_w32 && rndn(12) == 0)
         c = 99; /* a branch, often to the stub */
     else if (case_w32 && rndn(3))
@@ -323,8 +362,9 @@ static void build_case(uint64_t seed, uint32_t threshold)
     /* the stub: two ALU ops, the loop's count and branch back to the
      * start, then on to the end */
     unsigned sa = SIDE_AT(n);
-    prog[sa] = gen_w32();
-    prog[sa + 1] = r_type(0, rs_reg(), rs_reg(), 0, rd_reg(), 0x33);
+    prog[sa] = case_grp ? gen_grp() : gen_w32();
+    prog[sa + 1] = case_grp ? gen_grp()
+                            : r_type(0, rs_reg(), rs_reg(), 0, rd_reg(), 0x33);
     prog[sa + 2] = i_type(-1, R_LOOP, 0, R_LOOP, 0x13);
     prog[sa + 3] = b_type(-(int32_t)(4 * (sa + 3)), 0, R_LOOP, 1);
     prog[sa + 4] = j_type(-(int32_t)(4 * (sa + 4 - (n + 2))), 0);
@@ -365,6 +405,8 @@ static void build_case(uint64_t seed, uint32_t threshold)
     }
     uint64_t frm = rndn(4) ? 0 : rndn(8);
     bool fs_off = rndn(10) == 0;
+    /* FS Initial or Clean at times: the first f write must make it Dirty */
+    uint64_t fs_on = rndn(3) ? MSTATUS_FS : (1 + rndn(2)) << 13;
     regs[R_CODE] = RAM_BASE;
     regs[R_LOOP] = 3 + rndn(3);
     if (case_w32) /* more passes: blocks linked before they are translated */
@@ -373,6 +415,12 @@ static void build_case(uint64_t seed, uint32_t threshold)
         regs[R_LOOP] = 200 + rndn(200);
     regs[R_D1] = DATA + 0x1000;
     regs[R_D0] = DATA + 0x800;
+    if (case_grp) {
+        regs[R_LOOP] = 5 + rndn(20);
+        for (unsigned r = 1; r <= 3; r++)
+            regs[r] = (rndn(2) ? regs[R_D0] : regs[R_D1]) - 40 +
+                      8 * rndn(10) + (rndn(5) ? 0 : rndn(8));
+    }
 
     const uint32_t handler[] = {
         i_type(CSR_MEPC, 0, 2, R_TRAP, 0x73),     /* csrr t6, mepc */
@@ -398,7 +446,7 @@ static void build_case(uint64_t seed, uint32_t threshold)
             0);
         hart_reset(d->h, RAM_BASE);
         d->h->mtvec = TRAP_VEC;
-        d->h->mstatus |= MSTATUS_FS; /* FS dirty: FP ops legal */
+        d->h->mstatus |= fs_on; /* FP ops legal */
         memcpy(d->h->x, regs, sizeof(regs));
         if (case_paged) { /* S-mode under Sv39; traps still go to M */
             map_sv39(d);
@@ -655,6 +703,28 @@ static void test_diff_side(void **state)
     assert_true(blocks > ncases() / 3);
 }
 
+/* Memory groups: gen_grp's programs, budgeted and free running, under
+ * Sv39 at times (the two data pages swapped: an access across them is
+ * in two host pages). */
+static void test_diff_grp(void **state)
+{
+    (void)state;
+    if (!jit_available())
+        skip();
+    uint64_t blocks = 0;
+    case_grp = true;
+    for (unsigned k = 0; k < ncases(); k++) {
+        case_paged = k % 3 == 2;
+        if (k & 1)
+            run_free_case(700000 + k, k & 2 ? 1 : 0);
+        else
+            run_case(700000 + k, k & 2 ? 1 : 2);
+        blocks += jit_blocks_translated(sides[1].h);
+    }
+    case_grp = case_paged = false;
+    assert_true(blocks > ncases());
+}
+
 /* The comparison can fail: each kind of divergence is noticed. */
 static void test_compare_detects(void **state)
 {
@@ -850,6 +920,7 @@ int main(void)
         cmocka_unit_test(test_diff_fp),
         cmocka_unit_test(test_diff_w32),
         cmocka_unit_test(test_diff_side),
+        cmocka_unit_test(test_diff_grp),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

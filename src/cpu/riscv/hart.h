@@ -206,6 +206,11 @@ struct hart {
      * number of hart_run entries of a block before it is translated. */
     struct jit_cache *jit;
     uint32_t jit_threshold;
+    /* Translated code's memory groups (jit.c, JIT_GROUPS): the TLB addend
+     * a group's first access found for the page every access of the group
+     * lies in, 0 when it took the slow path (the others then take theirs).
+     * Written and read within one run of a superblock only. */
+    uintptr_t jit_addend[4];
 
     /* -- cpu-priv private (csr.c, trap.c, mmu.c) -- */
     /* TLB entries filled since the last full flush, as (acc << TLB_BITS |

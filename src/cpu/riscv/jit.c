@@ -375,9 +375,177 @@ static int mem_size(unsigned op)
     return 0;
 }
 
-/* Inline load/store; the two miss branches are recorded in `s`. */
-static void emit_mem(struct emit *e, const struct insn *in, struct jit_slow *s)
+/* Memory groups: loads (or stores) through the same base register, not
+ * written in between, with no helper call, join or side entry between
+ * them, whose addresses all lie within 2 KiB (find_groups). The first
+ * access (the leader) looks the page up in the TLB as any access does,
+ * and also checks that every access of the group falls in that page,
+ * aligned; it then keeps the TLB addend in h->jit_addend[slot] for the
+ * others (followers), which need only that load and a test for 0 (the
+ * leader took its slow path: they take theirs). Nothing that runs between
+ * a leader and its followers can change a mapping without ending the
+ * superblock (TLB flushes and code writes end it), so the page, found
+ * in the load or store TLB as the group's kind, still maps there. */
+#define JIT_GROUPS 4
+/* Off: with groups on, a Linux boot (tests/guest/boot_basic.sh) crashes
+ * the host process in OpenSBI/early boot, which test_jit_diff does not
+ * reproduce; not found yet (jit5 round). */
+#define JIT_GROUPS_ENABLED 0
+#define JIT_GROUP_SPAN 2048
+_Static_assert(JIT_GROUPS == sizeof(((struct hart *)0)->jit_addend) /
+                                 sizeof(uintptr_t),
+               "one addend per group slot");
+enum { MG_NONE, MG_LEAD, MG_FOLLOW };
+struct mrole {
+    uint8_t kind, slot;
+    uint8_t amask;  /* leader: the group's widest access - 1 */
+    int32_t lo, hi; /* leader: the group's bytes, from its own address */
+};
+
+#define ADDEND_OFF(g) \
+    ((int32_t)(offsetof(struct hart, jit_addend) + sizeof(uintptr_t) * (g)))
+
+static bool is_helper(const struct insn *in);
+
+/* The roles of the superblock's accesses, indexed as the translation
+ * loop visits its insns (segments in order, ending insns left out). */
+static void find_groups(const struct emit *e, const struct sb *sb,
+                        struct mrole *role)
 {
+    struct { bool on, store; uint8_t base; unsigned lead; int32_t imm0; }
+        g[JIT_GROUPS];
+    unsigned pos = 0, next = 0;
+    for (unsigned j = 0; j < sb->nseg; j++) {
+        const struct block *c = sb->seg[j];
+        if (j == 0 || sb->side[j])
+            memset(g, 0, sizeof(g));
+        for (unsigned k = 0; k < sb->end[j]; k++, pos++) {
+            const struct insn *in = &c->insns[k];
+            memset(&role[pos], 0, sizeof(role[pos]));
+            if (!sb->side[j] && sb->join_at[sb->base[j] + k])
+                memset(g, 0, sizeof(g));
+            if (in->op >= OP_LB && in->op <= OP_SD && in->rs1 &&
+                !(in->op <= OP_LWU && in->rd == 0)) {
+                bool st = in->op >= OP_SB;
+                int32_t size = mem_size(in->op);
+                unsigned f = JIT_GROUPS;
+                for (unsigned q = 0; q < JIT_GROUPS; q++)
+                    if (g[q].on && g[q].store == st && g[q].base == in->rs1)
+                        f = q;
+                if (f < JIT_GROUPS) {
+                    struct mrole *L = &role[g[f].lead];
+                    int32_t d = (int32_t)in->imm - g[f].imm0;
+                    int32_t lo = d < L->lo ? d : L->lo;
+                    int32_t hi = d + size > L->hi ? d + size : L->hi;
+                    if (JIT_GROUPS_ENABLED && d % size == 0 && hi - lo <= JIT_GROUP_SPAN) {
+                        L->kind = MG_LEAD;
+                        L->lo = lo;
+                        L->hi = hi;
+                        L->amask |= (uint8_t)(size - 1);
+                        role[pos].kind = MG_FOLLOW;
+                        role[pos].slot = (uint8_t)f;
+                    }
+                } else {
+                    f = next++ % JIT_GROUPS;
+                    g[f].on = true;
+                    g[f].store = st;
+                    g[f].base = (uint8_t)in->rs1;
+                    g[f].lead = pos;
+                    g[f].imm0 = (int32_t)in->imm;
+                    role[pos].slot = (uint8_t)f;
+                    role[pos].hi = size;
+                    role[pos].amask = (uint8_t)(size - 1);
+                }
+            } else if (is_helper(in)) {
+                memset(g, 0, sizeof(g));
+            }
+            for (unsigned q = 0; q < JIT_GROUPS; q++)
+                if (in->rd && g[q].base == in->rd)
+                    g[q].on = false;
+        }
+        const struct insn *x = &c->insns[sb->end[j]];
+        if (sb->end[j] < c->n)
+            for (unsigned q = 0; q < JIT_GROUPS; q++)
+                if (x->rd && g[q].base == x->rd)
+                    g[q].on = false;
+    }
+    (void)e;
+}
+
+/* modrm + sib for [base + rcx + disp] with `reg` */
+static void m_base_rcx(struct emit *e, unsigned reg, unsigned base,
+                       int32_t disp)
+{
+    bool d8 = fits8(disp);
+    e8(e, (d8 ? 0x40 : 0x80) | (reg & 7) << 3 | 4);
+    e8(e, RCX << 3 | (base & 7));
+    if (d8)
+        e8(e, (uint8_t)disp);
+    else
+        e32(e, (uint32_t)disp);
+}
+
+static const struct { uint8_t w, op0, op1; } ld_ops[] = {
+    [OP_LB - OP_LB] = {1, 0x0f, 0xbe}, [OP_LBU - OP_LB] = {0, 0x0f, 0xb6},
+    [OP_LH - OP_LB] = {1, 0x0f, 0xbf}, [OP_LHU - OP_LB] = {0, 0x0f, 0xb7},
+    [OP_LW - OP_LB] = {1, 0, 0x63},    [OP_LWU - OP_LB] = {0, 0, 0x8b},
+    [OP_LD - OP_LB] = {1, 0, 0x8b},
+};
+
+/* A follower: the leader's addend, or the slow path when it is 0. */
+static void emit_follower(struct emit *e, const struct insn *in,
+                          const struct mrole *r, struct jit_slow *s)
+{
+    bool store = in->op >= OP_SB && in->op <= OP_SD;
+    int size = mem_size(in->op);
+    ld_rdi(e, RCX, ADDEND_OFF(r->slot));
+    e8(e, 0x48); e8(e, 0x85); e8(e, 0xc9);             /* test rcx, rcx */
+    s->jmp[0] = jcc_rel32(e, 0x84);                    /* jz slow */
+    unsigned base = hreg(e, in->rs1);
+    if (!base) {
+        ld_rdi(e, RAX, XOFF(in->rs1));
+        base = RAX;
+    }
+    if (store) {
+        unsigned v = !in->rs2 ? 0 : size < 8 ? hreg_lo(e, in->rs2)
+                                             : hreg(e, in->rs2);
+        if (!v) {
+            ldx(e, RDX, in->rs2);
+            v = RDX;
+        }
+        if (size == 2)
+            e8(e, 0x66);
+        unsigned x = (size == 8 ? 8 : 0) | (v >= 8 ? 4 : 0) |
+                     (base >= 8 ? 1 : 0);
+        if (x || (size == 1 && v >= 4 && v < 8))
+            e8(e, 0x40 | x); /* (sil/bpl, not dh/bh) */
+        e8(e, size == 1 ? 0x88 : 0x89);        /* mov [base+rcx+d], v */
+        m_base_rcx(e, v, base, (int32_t)in->imm);
+    } else {
+        unsigned d = hdst(e, in->rd) ? hdst(e, in->rd) : RAX;
+        unsigned k = in->op - OP_LB;
+        rex(e, ld_ops[k].w, d, base);
+        if (ld_ops[k].op0)
+            e8(e, ld_ops[k].op0);
+        e8(e, ld_ops[k].op1);
+        m_base_rcx(e, d, base, (int32_t)in->imm);
+        if (d == RAX)
+            stx(e, RAX, in->rd);
+    }
+    s->resume = e->p;
+}
+
+/* Inline load/store; the miss branches are recorded in `s`. `r` is the
+ * access's part in a memory group (NULL: none). */
+static void emit_mem(struct emit *e, const struct insn *in,
+                     const struct mrole *r, struct jit_slow *s)
+{
+    s->grp = -1;
+    if (r && r->kind == MG_FOLLOW) {
+        emit_follower(e, in, r, s);
+        return;
+    }
+    bool lead = r && r->kind == MG_LEAD;
     bool fp = in->op == OP_FLD || in->op == OP_FSD;
     bool store = (in->op >= OP_SB && in->op <= OP_SD) || in->op == OP_FSD;
     int size = fp ? 8 : mem_size(in->op);
@@ -413,12 +581,29 @@ static void emit_mem(struct emit *e, const struct insn *in, struct jit_slow *s)
     e8(e, 0x48); e8(e, 0x3b); e8(e, 0x8c); e8(e, 0x17); /* cmp rcx,[rdi+rdx+] */
     e32(e, (uint32_t)tlb);
     s->jmp[0] = jcc_rel32(e, 0x85);                    /* jne slow */
-    if (size > 1) {
-        e8(e, 0xa8); e8(e, size - 1);                  /* test al, size-1 */
+    unsigned amask = lead ? r->amask : (unsigned)size - 1;
+    if (amask) {
+        e8(e, 0xa8); e8(e, amask);                     /* test al, mask */
         s->jmp[1] = jcc_rel32(e, 0x85);
     }
-    e8(e, 0x48); e8(e, 0x03); e8(e, 0x84); e8(e, 0x17); /* add rax,[rdi+rdx+] */
-    e32(e, (uint32_t)(tlb + 8));
+    if (lead) {
+        /* the group's bytes [va+lo, va+hi) in this page: with ecx the
+         * page offset of va + lo, 0 <= ecx <= 4096 - (hi - lo) */
+        e8(e, 0x89); e8(e, 0xc1);                      /* mov ecx, eax */
+        ri(e, G_AND, RCX, 0xfff, false);
+        if (r->lo)
+            ri(e, G_ADD, RCX, r->lo, false);
+        ri(e, G_CMP, RCX, (int64_t)GMEM_PAGE_SIZE - (r->hi - r->lo), false);
+        s->jmp[2] = jcc_rel32(e, 0x87);                /* ja slow */
+        e8(e, 0x48); e8(e, 0x8b); e8(e, 0x8c); e8(e, 0x17); /* mov rcx,[..] */
+        e32(e, (uint32_t)(tlb + 8));
+        st_rdi(e, RCX, ADDEND_OFF(r->slot));
+        rr(e, G_ADD, RAX, RCX, true);
+        s->grp = r->slot;
+    } else {
+        e8(e, 0x48); e8(e, 0x03); e8(e, 0x84); e8(e, 0x17); /* add rax,[..] */
+        e32(e, (uint32_t)(tlb + 8));
+    }
     if (in->op == OP_FSD) {
         ld_rdi(e, RCX, FOFF(in->rs2));
         e8(e, 0x48); e8(e, 0x89); e8(e, 0x08);          /* mov [rax], rcx */
@@ -444,17 +629,11 @@ static void emit_mem(struct emit *e, const struct insn *in, struct jit_slow *s)
         e8(e, (v & 7) << 3);
     } else {
         unsigned d = hdst(e, in->rd) ? hdst(e, in->rd) : RAX;
-        static const struct { uint8_t w, op0, op1; } ld[] = {
-            [OP_LB - OP_LB] = {1, 0x0f, 0xbe}, [OP_LBU - OP_LB] = {0, 0x0f, 0xb6},
-            [OP_LH - OP_LB] = {1, 0x0f, 0xbf}, [OP_LHU - OP_LB] = {0, 0x0f, 0xb7},
-            [OP_LW - OP_LB] = {1, 0, 0x63},    [OP_LWU - OP_LB] = {0, 0, 0x8b},
-            [OP_LD - OP_LB] = {1, 0, 0x8b},
-        };
         unsigned k = in->op - OP_LB;
-        rex(e, ld[k].w, d, 0);
-        if (ld[k].op0)
-            e8(e, ld[k].op0);
-        e8(e, ld[k].op1);
+        rex(e, ld_ops[k].w, d, 0);
+        if (ld_ops[k].op0)
+            e8(e, ld_ops[k].op0);
+        e8(e, ld_ops[k].op1);
         e8(e, (d & 7) << 3);                            /* [rax] */
         if (d == RAX)
             stx(e, RAX, in->rd);
@@ -763,6 +942,7 @@ static void emit_join(struct emit *e, struct sb *sb, unsigned v)
         return;
     extend_lazy(e);
     e->lazy = 0;
+    e->fs_state = FS_UNKNOWN; /* (the jumps' paths may not have tested it) */
     e->dirty |= sb->join_dirty[v];
     e->rax_reg = e->rax_hint = -1;
     for (unsigned j = 0; j < sb->nseg; j++)
@@ -899,6 +1079,12 @@ static bool is_native_mem(const struct insn *in)
 static bool has_slow_path(const struct insn *in)
 {
     return is_native_mem(in) || jit_fp_native(in);
+}
+
+/* an insn the translation runs through a call of its handler */
+static bool is_helper(const struct insn *in)
+{
+    return !has_slow_path(in) && !jit_emit_alu(&(struct emit){0}, in);
 }
 
 static unsigned end_index(const struct block *b)
@@ -1104,6 +1290,7 @@ static void choose_regs(struct emit *e, const struct sb *sb, bool helpers,
 struct jit_scratch {
     struct sb sb;
     struct jit_slow slows[SB_INSNS];
+    struct mrole roles[SB_INSNS];
 };
 
 static struct jit_scratch *scratch_new(void)
@@ -1188,6 +1375,9 @@ bool jit_translate(struct hart *h, struct block *b)
                      .threshold = h->jit_threshold};
     uint8_t *code = e.p;
     choose_regs(&e, sbp, any_helper, loops);
+    struct mrole *roles = jc->scratch->roles;
+    find_groups(&e, sbp, roles);
+    unsigned pos = 0;
     push_saved(&e);
     reload(&e, true);
     uint8_t *top = e.p;
@@ -1201,10 +1391,11 @@ bool jit_translate(struct hart *h, struct block *b)
                 patch_rel32(sbp->sjump[j], e.p);
             e.dirty = sbp->sdirty[j];
             e.lazy = sbp->slazy[j];
+            e.fs_state = FS_UNKNOWN;
             e.ra_on = true;
             e.rax_reg = e.rax_hint = -1;
         }
-        for (unsigned k = 0; k < sbp->end[j]; k++) {
+        for (unsigned k = 0; k < sbp->end[j]; k++, pos++) {
             struct insn v = c->insns[k]; /* idx/off from the head */
             v.idx = (uint8_t)(sbp->base[j] + k);
             v.off = (uint16_t)(sbp->voff[j] + v.off);
@@ -1226,10 +1417,11 @@ bool jit_translate(struct hart *h, struct block *b)
             if (mem) {
                 struct jit_slow *s = &slows[nslow++];
                 memset(s, 0, sizeof(*s));
+                s->grp = -1;
                 s->dirty = e.dirty;
                 s->lazy = e.lazy;
                 if (is_native_mem(&v))
-                    emit_mem(&e, &v, s);
+                    emit_mem(&e, &v, &roles[pos], s);
                 else
                     jit_emit_fp(&e, &v, s);
                 s->thunk = th;
@@ -1266,6 +1458,11 @@ bool jit_translate(struct hart *h, struct block *b)
                 patch_rel32(slows[s].jmp[k], stub);
         e.dirty = slows[s].dirty;
         e.lazy = slows[s].lazy;
+        if (slows[s].grp >= 0) { /* the group's others take theirs too */
+            e8(&e, 0x48); e8(&e, 0xc7);         /* mov qword [slot], 0 */
+            m_rdi(&e, 0, ADDEND_OFF(slows[s].grp));
+            e32(&e, 0);
+        }
         emit_helper(&e, sbp, slows[s].seg, slows[s].thunk, slows[s].fn);
         e8(&e, 0xe9);
         uint8_t *at = e.p;

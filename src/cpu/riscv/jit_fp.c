@@ -132,7 +132,9 @@ static void nx_unless_equal(struct emit *e)
     e8(e, 0x80);                                /* or byte [fflags], 1 */
     m_rdi(e, 1, (int32_t)offsetof(struct hart, fflags));
     e8(e, 1);
+    uint8_t fs = e->fs_state; /* (only this path makes it Dirty) */
     fs_dirty(e);
+    e->fs_state = fs;
     if (!e->full)
         patch_rel32(eq, e->p);
 }
@@ -145,10 +147,21 @@ static void nx_unless_zero(struct emit *e, unsigned x)
     nx_unless_equal(e);
 }
 
+/* A jump taken when fflags.NX is set already (code that has rounded
+ * once mostly has): then the residual, which could only set it, need not
+ * be computed; the result and FS = Dirty are written either way. */
+static uint8_t *nx_test(struct emit *e)
+{
+    e8(e, 0xf6);                                /* test byte [fflags], 1 */
+    m_rdi(e, 0, (int32_t)offsetof(struct hart, fflags));
+    e8(e, 1);
+    return jcc_rel32(e, 0x85);                  /* jnz */
+}
+
 static void emit_arith(struct emit *e, const struct insn *in,
                        struct jit_slow *s, unsigned *nj)
 {
-    uint8_t *zero = NULL;
+    uint8_t *zero = NULL, *nx_set = NULL;
     if (in->rm == 7) { /* dynamic: frm must be RNE now */
         e8(e, 0x48); e8(e, 0x83);               /* cmp qword [frm], 0 */
         m_rdi(e, 7, (int32_t)offsetof(struct hart, frm));
@@ -168,6 +181,7 @@ static void emit_arith(struct emit *e, const struct insn *in,
         rr(e, G_ADD, RCX, RCX, true);
         zero = jcc_rel32(e, 0x84);
         range(e, s, nj, RAX, DBL_MIN_BITS + 1, DBL_MAX_BITS, true);
+        nx_set = nx_test(e);
         /* TwoSum of a and +-b: bv = r - a; err = (a - (r - bv)) + (b' - bv) */
         movapd(e, 3, 2);
         sse(e, 0xf2, SUBSD, 3, 0);              /* xmm3 = bv */
@@ -189,6 +203,7 @@ static void emit_arith(struct emit *e, const struct insn *in,
         sse(e, 0xf2, MULSD, 2, 1);
         movq_gx(e, RAX, 2);
         range(e, s, nj, RAX, P969_BITS, DBL_MAX_BITS, true);
+        nx_set = nx_test(e);
         movapd(e, 5, 2);
         vfma(e, VFMSUB231SD, 5, 0, 1);          /* a * b - r */
         break;
@@ -201,6 +216,7 @@ static void emit_arith(struct emit *e, const struct insn *in,
         range(e, s, nj, RAX, P968_BITS, UINT64_MAX >> 1, true);
         movq_gx(e, RAX, 1);
         range(e, s, nj, RAX, 0, DBL_MAX_BITS, true);
+        nx_set = nx_test(e);
         movapd(e, 5, 0);
         vfma(e, VFNMADD231SD, 5, 2, 1);         /* a - q * b */
         break;
@@ -209,6 +225,7 @@ static void emit_arith(struct emit *e, const struct insn *in,
         range(e, s, nj, RAX, P968_BITS, DBL_MAX_BITS, false);
         movapd(e, 2, 0);
         sse(e, 0xf2, SQRTSD, 2, 2);
+        nx_set = nx_test(e);
         movapd(e, 5, 0);
         vfma(e, VFNMADD231SD, 5, 2, 2);         /* a - r * r */
         break;
@@ -216,6 +233,8 @@ static void emit_arith(struct emit *e, const struct insn *in,
     nx_unless_zero(e, 5);
     if (zero && !e->full)
         patch_rel32(zero, e->p);
+    if (nx_set && !e->full)
+        patch_rel32(nx_set, e->p);
     movsd_st(e, 2, FOFF(in->rd));
     fs_dirty(e);
 }

@@ -49,7 +49,15 @@ struct emit {
     uint8_t saved[8];
     unsigned nsaved;
     uint32_t threshold; /* the hart's jit_threshold (emit_enter) */
+    /* What the code emitted so far has established of mstatus.FS on every
+     * path to here (FS_UNKNOWN at the head, joins and side segments): an
+     * F/D insn has passed its FS test (FS_ON), or one has made FS Dirty
+     * (FS_DIRTY). Nothing inside a superblock turns FS off or clean (CSR
+     * writes and traps end it), so the tests and stores that would only
+     * repeat that are left out. */
+    uint8_t fs_state;
 };
+enum { FS_UNKNOWN, FS_ON, FS_DIRTY };
 
 static inline void e8(struct emit *e, unsigned v)
 {
@@ -362,6 +370,8 @@ struct jit_slow {
     insn_fn fn;
     unsigned seg;
     uint32_t dirty, lazy; /* at the access */
+    int grp; /* >= 0: a memory group's first access (jit.c), whose slow
+              * path clears the group's addend */
 };
 
 /* mstatus.FS Off makes every F/D insn illegal: test it at run time
@@ -369,15 +379,24 @@ struct jit_slow {
  * to the slow path, whose handler raises the exception. */
 static inline void fs_check(struct emit *e, uint8_t **jmp)
 {
+    if (e->fs_state != FS_UNKNOWN) {
+        *jmp = NULL;
+        return;
+    }
     e8(e, 0xf7);                                  /* test dword [mstatus] */
     m_rdi(e, 0, (int32_t)offsetof(struct hart, mstatus));
     e32(e, (uint32_t)MSTATUS_FS);
     *jmp = jcc_rel32(e, 0x84);                    /* jz slow */
+    e->fs_state = FS_ON;
 }
 
-/* mstatus.FS = Dirty (and SD), as every insn that writes an f register */
+/* mstatus.FS = Dirty (and SD), as every insn that writes an f register
+ * (on its slow path too: the handler does it) */
 static inline void fs_dirty(struct emit *e)
 {
+    if (e->fs_state == FS_DIRTY)
+        return;
+    e->fs_state = FS_DIRTY;
     mov_imm64(e, RCX, MSTATUS_FS | MSTATUS_SD);
     e8(e, 0x48); e8(e, 0x09);                     /* or [mstatus], rcx */
     m_rdi(e, RCX, (int32_t)offsetof(struct hart, mstatus));
