@@ -69,9 +69,10 @@ int agent_snapshot_take(struct agent_proc *p, const char *dir, double *ms, char 
     return r;
 }
 
-/* The live drive for a record's drive: the one of the same id, else (a VM
- * restored from a snapshot names its drives disk0, disk1...) the one at
- * its place on the machine, where the root device comes first. */
+/* The live drive for a record's drive: the one of the same id, else (a
+ * snapshot made before snapshots kept drive ids names them disk0,
+ * disk1...) the one at its place on the machine, where the root device
+ * comes first. */
 static json_t *live_drive(json_t *live_drives, json_t *drives, size_t index)
 {
     json_t *d = json_array_get(drives, index), *ld;

@@ -1131,11 +1131,16 @@ int vmcfg_put_mmds_config(struct vm_config *c, const json_t *body, char *err)
                 return fail(err, "%s: interface '%.64s' is named twice", w, id);
         snprintf(n.ifaces[n.nifaces++], VM_ID_LEN, "%s", id);
     }
+    return vmcfg_set_mmds(c, &n) ? fail(err, "out of memory") : 0;
+}
+
+int vmcfg_set_mmds(struct vm_config *c, const struct vm_mmds_config *m)
+{
     struct mmds *store = vmcfg_mmds_store(c);
     if (!store)
-        return fail(err, "out of memory");
-    mmds_configure(store, (enum mmds_version)n.version, n.ipv4, n.imds_compat);
-    c->mmds = n;
+        return -ENOMEM;
+    mmds_configure(store, (enum mmds_version)m->version, m->ipv4, m->imds_compat);
+    c->mmds = *m;
     return 0;
 }
 

@@ -191,6 +191,8 @@ json_t *vmcfg_mmds_config_json(const struct vm_config *c);
 /* The MMDS store, made on first use (NULL: out of memory). It lives as
  * long as `c`; the running machine's network holds a pointer to it. */
 struct mmds *vmcfg_mmds_store(struct vm_config *c);
+/* MMDS answers as *m says (its store made if needed, its data kept). */
+int vmcfg_set_mmds(struct vm_config *c, const struct vm_mmds_config *m) WARN_UNUSED;
 
 /* The default guest build (scripts/guest.sh --print-dir without building:
  * $XDG_CACHE_HOME/corral/guest/current, resolved). 0, or -errno with the

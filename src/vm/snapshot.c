@@ -1,5 +1,4 @@
 /* Snapshot create, load and merge (snapshot.h). */
-#include "net/mmds.h"
 #include "vm/vm.h"
 
 #include <errno.h>
@@ -475,17 +474,13 @@ static int config_from_saved(struct vm_config *c, const struct machine_saved_con
     if (sc->mmds.present) {
         /* MMDS answers again on the same interfaces; its store starts
          * empty (PUT /mmds on the restored VM), as in Firecracker. */
-        struct vm_mmds_config *m = &c->mmds;
-        *m = (struct vm_mmds_config){ .present = true, .version = (int)sc->mmds.version,
-                                      .ipv4 = sc->mmds.ipv4,
-                                      .imds_compat = sc->mmds.imds_compat };
+        struct vm_mmds_config m = { .present = true, .version = (int)sc->mmds.version,
+                                    .ipv4 = sc->mmds.ipv4, .imds_compat = sc->mmds.imds_compat };
         for (unsigned i = 0; i < c->nnets; i++)
             if (sc->mmds.on_nic[i])
-                snprintf(m->ifaces[m->nifaces++], VM_ID_LEN, "%s", c->nets[i].id);
-        struct mmds *store = vmcfg_mmds_store(c);
-        if (!store)
+                snprintf(m.ifaces[m.nifaces++], VM_ID_LEN, "%s", c->nets[i].id);
+        if (vmcfg_set_mmds(c, &m))
             return fail(err, -ENOMEM, "out of memory");
-        mmds_configure(store, (enum mmds_version)m->version, m->ipv4, m->imds_compat);
     }
     return 0;
 }
@@ -545,6 +540,23 @@ static int slot_alias(const char *name, const char *prefix, unsigned count)
     return *end || v >= count ? -1 : (int)v;
 }
 
+/* The device an override names: by id, else by slot (netN, diskN); -1
+ * with the VM's ids listed in `names` ("none" when it has none). */
+static int device_index(const char *want, const char *prefix, const char *const *ids,
+                        unsigned count, char *names, size_t len)
+{
+    for (unsigned k = 0; k < count; k++)
+        if (!strcmp(ids[k], want))
+            return (int)k;
+    int slot = slot_alias(want, prefix, count);
+    if (slot >= 0)
+        return slot;
+    snprintf(names, len, "%s", count ? "" : "none");
+    for (unsigned k = 0; k < count; k++)
+        snprintf(names + strlen(names), len - strlen(names), "%s%s", k ? ", " : "", ids[k]);
+    return -1;
+}
+
 /* The overrides onto the saved devices (by id, or by slot as netN and
  * diskN): a NIC override names the TAP
  * interface (kept on the saved bridge, if any) or the VDE switch the
@@ -554,21 +566,15 @@ static int apply_overrides(struct vm *vm, char *err)
 {
     for (unsigned i = 0; i < vm->nnet_overrides; i++) {
         const struct vm_override *o = &vm->net_overrides[i];
-        struct vm_net *n = NULL;
-        for (unsigned k = 0; k < vm->cfg.nnets && !n; k++)
-            if (!strcmp(vm->cfg.nets[k].id, o->id))
-                n = &vm->cfg.nets[k];
-        int slot = n ? -1 : slot_alias(o->id, "net", vm->cfg.nnets);
-        if (slot >= 0)
-            n = &vm->cfg.nets[slot];
-        if (!n) {
-            char names[VM_MAX_NETS * VM_ID_LEN + 8] = "";
-            for (unsigned k = 0; k < vm->cfg.nnets; k++)
-                snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
-                         k ? ", " : "", vm->cfg.nets[k].id);
+        const char *ids[VM_MAX_NETS];
+        char names[VM_MAX_NETS * VM_ID_LEN + 8];
+        for (unsigned k = 0; k < vm->cfg.nnets; k++)
+            ids[k] = vm->cfg.nets[k].id;
+        int at = device_index(o->id, "net", ids, vm->cfg.nnets, names, sizeof(names));
+        if (at < 0)
             return fail(err, -EINVAL, "--net-override %s: the VM has no interface '%s' "
-                        "(it has %s)", o->id, o->id, vm->cfg.nnets ? names : "none");
-        }
+                        "(it has %s)", o->id, o->id, names);
+        struct vm_net *n = &vm->cfg.nets[at];
         if (n->kind == MACHINE_NET_USER)
             return fail(err, -EINVAL, "--net-override %s: '%s' is user-mode networking, "
                         "not a TAP or VDE interface", o->id, o->id);
@@ -580,21 +586,15 @@ static int apply_overrides(struct vm *vm, char *err)
     }
     for (unsigned i = 0; i < vm->ndisk_overrides; i++) {
         const struct vm_override *o = &vm->disk_overrides[i];
-        struct vm_drive *d = NULL;
-        for (unsigned k = 0; k < vm->cfg.ndrives && !d; k++)
-            if (!strcmp(vm->cfg.drives[k].id, o->id))
-                d = &vm->cfg.drives[k];
-        int slot = d ? -1 : slot_alias(o->id, "disk", vm->cfg.ndrives);
-        if (slot >= 0)
-            d = &vm->cfg.drives[slot];
-        if (!d) {
-            char names[VM_MAX_DRIVES * VM_ID_LEN + 8] = "";
-            for (unsigned k = 0; k < vm->cfg.ndrives; k++)
-                snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
-                         k ? ", " : "", vm->cfg.drives[k].id);
+        const char *ids[VM_MAX_DRIVES];
+        char names[VM_MAX_DRIVES * VM_ID_LEN + 8];
+        for (unsigned k = 0; k < vm->cfg.ndrives; k++)
+            ids[k] = vm->cfg.drives[k].id;
+        int at = device_index(o->id, "disk", ids, vm->cfg.ndrives, names, sizeof(names));
+        if (at < 0)
             return fail(err, -EINVAL, "--disk-override %s: the VM has no disk '%s' "
-                        "(it has %s)", o->id, o->id, vm->cfg.ndrives ? names : "none");
-        }
+                        "(it has %s)", o->id, o->id, names);
+        struct vm_drive *d = &vm->cfg.drives[at];
         if (vmcfg_set_str(&d->path, o->value))
             return fail(err, -ENOMEM, "out of memory");
     }
