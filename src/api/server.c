@@ -32,6 +32,7 @@
 #define API_CONN_TIMEOUT_S 10
 #define API_MAX_CONNS 256
 #define API_MAX_URL 1024
+#define API_DRAIN_S 2 /* stopping waits this long for requests being answered */
 #define API_MAX_JOBS 16 /* off-thread requests at once; more are refused */
 #define API_MAX_HEADER_BYTES 8192
 /* Token bucket: sustained requests per second and burst. */
@@ -46,6 +47,11 @@ struct api_server {
     pthread_mutex_t jobs_lock;
     pthread_cond_t jobs_cond;
     unsigned jobs;
+    /* Requests begun and not yet answered in full (on_completed not
+     * called): stopping waits a little for them, so the request that ends
+     * the VM (a cancel, an action) still gets its answer, not a closed
+     * connection. */
+    unsigned requests;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     dev_t dev;
     ino_t ino;
@@ -290,6 +296,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!rq)
             return MHD_NO;
         *ctx = rq;
+        pthread_mutex_lock(&s->jobs_lock);
+        s->requests++;
+        pthread_mutex_unlock(&s->jobs_lock);
         if (!admit(s, c, url, version, &rep)) {
             rq->too_big = true; /* discard any body; the error is queued */
             return send_reply(c, &rep, NULL);
@@ -359,8 +368,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
                          enum MHD_RequestTerminationCode why)
 {
+    struct api_server *s = cls;
     struct request *rq = *ctx;
     if (rq) {
+        pthread_mutex_lock(&s->jobs_lock);
+        s->requests--;
+        pthread_cond_broadcast(&s->jobs_cond);
+        pthread_mutex_unlock(&s->jobs_lock);
         free(rq->buf);
         free(rq);
         *ctx = NULL;
@@ -438,6 +452,14 @@ void api_server_stop(struct api_server *s)
     pthread_mutex_lock(&s->jobs_lock);
     while (s->jobs)
         pthread_cond_wait(&s->jobs_cond, &s->jobs_lock);
+    /* Requests being answered: bounded, a client that does not read
+     * (or sends its body slowly) must not hold the VMM up. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += API_DRAIN_S;
+    while (s->requests &&
+           pthread_cond_timedwait(&s->jobs_cond, &s->jobs_lock, &until) != ETIMEDOUT) {
+    }
     pthread_mutex_unlock(&s->jobs_lock);
     MHD_stop_daemon(s->daemon); /* closes the listening socket too */
     struct stat st;

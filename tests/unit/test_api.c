@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,11 +334,52 @@ static void test_server(void **state)
     assert_int_not_equal(api_client_request(sock, "GET", "/", NULL, &status, &resp, err), 0);
 }
 
+struct put_result {
+    unsigned mib, status;
+};
+
+static void *put_mem_thread(void *arg)
+{
+    struct put_result *pr = arg;
+    char body[80], err[API_ERR_LEN], *resp = NULL;
+    snprintf(body, sizeof(body), "{\"vcpu_count\":1,\"mem_size_mib\":%u}", pr->mib);
+    if (api_client_request(sock, "PUT", "/machine-config", body, &pr->status, &resp, err))
+        pr->status = 0;
+    free(resp);
+    return NULL;
+}
+
+/* A request that ends the VM (a cancel, an action) is answered even when
+ * the process stops the server the moment the handler returns: stopping
+ * waits for answers on their way out. */
+static void test_stop_answers_last_request(void **state)
+{
+    for (unsigned i = 0; i < 40; i++) {
+        struct api_server *s;
+        char err[API_ERR_LEN];
+        assert_int_equal(api_server_start(&s, sock, &ctx, err), 0);
+        struct put_result pr = { .mib = 200 + i };
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, put_mem_thread, &pr), 0);
+        for (;;) { /* until the handler has run */
+            pthread_mutex_lock(&vm->lock);
+            bool ran = vm->cfg.mem_mib == pr.mib;
+            pthread_mutex_unlock(&vm->lock);
+            if (ran)
+                break;
+            sched_yield();
+        }
+        api_server_stop(s);
+        pthread_join(t, NULL);
+        assert_int_equal(pr.status, 204);
+    }
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_routing), T(test_bodies), T(test_patch_limiters),
+        T(test_routing), T(test_bodies), T(test_stop_answers_last_request), T(test_patch_limiters),
         T(test_memory_limit_refused), T(test_socket_rules),
         T(test_server),
     };
