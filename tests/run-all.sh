@@ -69,7 +69,7 @@ run_isa() {
 # 3 here: a guest test spends about 40 % of its time waiting on sleeps,
 # consoles and the network, and the suite must stay under 15 minutes).
 # Known to take a minute or more (for the order when no earlier time is here).
-GUEST_SLOW="snapshot_diff_smp migrate_precopy pipeline_cache snapshot_roundtrip snapshot_badinput
+GUEST_SLOW="snapshot_diff_smp migrate_precopy migrate_back_forth pipeline_cache snapshot_roundtrip snapshot_badinput
     snapshot_balloon qcow2_kill migrate_tap snapshot_net migrate_disks migrate_postcopy migrate_recover cluster_basic cluster_snapshot"
 # (The balloon tests measure their own VMM's RSS, with 30 s margins: they
 # run with the others.)

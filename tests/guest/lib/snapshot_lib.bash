@@ -90,6 +90,37 @@ snap_check() {
     SNAP_PREV_UP=$SNAP_LAST_UP
     SNAP_LAST_CNT=$cnt
     SNAP_LAST_UP=$up
+    SNAP_LAST_VERIFIED=$PC_VERIFIED
+}
+
+# snap_quick_check K: snap_check for many moves in a row: the checksum
+# holds, the counter and uptime advanced, and pagecheck has no mismatched
+# page and no backwards clock and verified more pages since the last check
+# (without waiting for a whole new sweep, which snap_check does).
+snap_quick_check() {
+    local k=$1 line cnt up tries
+    send "md5sum -c -s /tmp/blob.md5 && printf 'C%s %s %s %s\\n' HECK $k \$(cat /tmp/cnt) \$(cut -d' ' -f1 /proc/uptime) || printf 'B%s\\n' AD-SUM"$'\n'
+    wait_for "CHECK $k |BAD-SUM" 60 || snap_fail "move $k: the guest does not answer"
+    grep -q 'BAD-SUM' "$SESSION_LOG" && snap_fail "move $k: guest memory changed (checksum)"
+    line=$(grep -a -o "CHECK $k [0-9]* [0-9.]*" "$SESSION_LOG" | tail -n 1)
+    cnt=$(awk '{print $3}' <<<"$line")
+    up=$(awk '{print $4}' <<<"$line")
+    [ -n "$cnt" ] && [ -n "$up" ] || snap_fail "move $k: no counter in '$line'"
+    [ "$cnt" -gt "$SNAP_LAST_CNT" ] || snap_fail "move $k: counter $cnt did not pass $SNAP_LAST_CNT (timers stopped?)"
+    awk -v a="$up" -v b="$SNAP_LAST_UP" 'BEGIN { exit !(a > b) }' ||
+        snap_fail "move $k: uptime $up is not past $SNAP_LAST_UP (clock went backwards)"
+    for ((tries = 0; ; tries++)); do
+        pagecheck_status 30 || snap_fail "move $k: no pagecheck status"
+        [ "$PC_MISMATCHES" = 0 ] || snap_fail "move $k: $PC_MISMATCHES mismatched pages: $PC_LINE"
+        [ "$PC_CLOCK_BACKWARDS" = 0 ] || snap_fail "move $k: pagecheck saw the clock go back: $PC_LINE"
+        [ "$PC_VERIFIED" -gt "${SNAP_LAST_VERIFIED:-0}" ] && break
+        [ "$tries" -lt 15 ] || snap_fail "move $k: pagecheck verified nothing since the last check: $PC_LINE"
+        sleep 1
+    done
+    echo "move $k: counter $cnt, uptime $up, pagecheck verified=$PC_VERIFIED mismatches=0"
+    SNAP_LAST_CNT=$cnt
+    SNAP_LAST_UP=$up
+    SNAP_LAST_VERIFIED=$PC_VERIFIED
 }
 
 # snap_poweroff: the last restored guest powers off cleanly (status 0).
