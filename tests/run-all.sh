@@ -70,7 +70,7 @@ run_isa() {
 # consoles and the network, and the suite must stay under 15 minutes).
 # Known to take a minute or more (for the order when no earlier time is here).
 GUEST_SLOW="snapshot_diff_smp migrate_precopy migrate_back_forth pipeline_cache snapshot_roundtrip snapshot_badinput
-    snapshot_balloon qcow2_kill migrate_tap snapshot_net migrate_disks migrate_postcopy migrate_recover cluster_basic cluster_snapshot"
+    snapshot_balloon qcow2_kill migrate_tap snapshot_net migrate_disks migrate_postcopy migrate_recover migrate_recover_complete cluster_basic cluster_snapshot"
 # (The balloon tests measure their own VMM's RSS, with 30 s margins: they
 # run with the others.)
 GUEST_SERIAL="quota_cpu quota_memory ratelimit_blk ratelimit_net ksm_merge console_flood"

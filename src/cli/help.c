@@ -54,7 +54,7 @@ static const struct cmd_help helps[] = {
       "usage: corral migrate --sock PATH [--mode precopy|postcopy|auto] [--zstd LEVEL]\n"
       "                      [--delta-cache MIB] [--no-dedup] [--no-zero-pages]\n"
       "                      [--max-bandwidth MIBPS] [--downtime-ms N] [--compress-threads N]\n"
-      "                      [--migrate-disks] URI\n"
+      "                      [--migrate-disks] [--recover-window SECS] URI\n"
       "       corral migrate --sock PATH --recover URI\n"
       "\n"
       "Live-migrate the VM behind --sock to a 'corral run --incoming URI' (or a\n"
@@ -70,6 +70,8 @@ static const struct cmd_help helps[] = {
       "  --no-zero-pages     send zero pages as data\n"
       "  --max-bandwidth N   cap at N MiB/s\n"
       "  --downtime-ms N     the longest pause to aim for (default 50)\n"
+      "  --recover-window S  post-copy: how long both sides wait for a recovery\n"
+      "                      when the link breaks (1..600 s, default 60)\n"
       "  --recover URI       post-copy paused by a broken link (postcopy-paused):\n"
       "                      on the destination listen on URI, then on the source\n"
       "                      connect to it and finish the migration\n" },

@@ -175,6 +175,7 @@ int cli_migrate(int argc, char **argv)
         { "mode", required_argument, NULL, 'm' },
         { "migrate-disks", no_argument, NULL, 'S' },
         { "recover", required_argument, NULL, 'R' },
+        { "recover-window", required_argument, NULL, 'W' },
         { 0 },
     };
     static const struct { int opt; const char *name, *key; long lo, hi; } nums[] = {
@@ -183,6 +184,7 @@ int cli_migrate(int argc, char **argv)
         { 'z', "--zstd", "zstd_level", 0, 19 },
         { 't', "--compress-threads", "threads", 1, 64 },
         { 'c', "--delta-cache", "delta_cache_mib", 0, 4096 },
+        { 'W', "--recover-window", "postcopy_recover_window_s", 1, 600 },
     };
     const char *sock = NULL, *recover = NULL;
     json_t *body = json_object(), *comp = json_object();

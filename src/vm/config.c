@@ -17,6 +17,7 @@
 #include "devices/virtio_vsock.h"
 #include "net/mmds.h"
 #include "vm/migrate_pages.h"
+#include "vm/migrate_recover.h"
 #include "vm/vm.h"
 
 #define MAX_VCPUS VIRT_MAX_HARTS
@@ -1519,13 +1520,14 @@ int vm_mig_params_from_json(struct vm_mig_params *p, const json_t *body, char *e
 {
     static const char *const keys[] = { "uri", "mode", "downtime_limit_ms",
                                         "max_bandwidth_mibps", "compression",
-                                        "delta_cache_mib", "dedup", "migrate_disks", NULL };
+                                        "delta_cache_mib", "dedup", "migrate_disks",
+                                        "postcopy_recover_window_s", NULL };
     static const char *const ckeys[] = { "zero_pages", "zstd_level", "threads", NULL };
     static const struct { const char *name; enum vm_mig_mode mode; } modes[] = {
         { "precopy", VM_MIG_PRECOPY }, { "postcopy", VM_MIG_POSTCOPY }, { "auto", VM_MIG_AUTO },
     };
     const char *w = "migrate", *mode;
-    long long dl = 0, bw = 0, delta = 0, level = 0, threads = 1;
+    long long dl = 0, bw = 0, delta = 0, level = 0, threads = 1, window = 0;
     vm_mig_params_default(p);
     if (check_object(body, w, err) || check_keys(body, keys, w, err) ||
         get_str(body, "uri", true, &p->uri, w, err) ||
@@ -1533,6 +1535,8 @@ int vm_mig_params_from_json(struct vm_mig_params *p, const json_t *body, char *e
         opt_uint(body, "downtime_limit_ms", 1, 60000, &dl, w, err) ||
         opt_uint(body, "max_bandwidth_mibps", 0, MIG_MAX_BANDWIDTH_MIBPS, &bw, w, err) ||
         opt_uint(body, "delta_cache_mib", 0, MIG_MAX_DELTA_CACHE_MIB, &delta, w, err) ||
+        opt_uint(body, "postcopy_recover_window_s", 1, MIG_RECOVER_WINDOW_MAX_MS / 1000, &window,
+                 w, err) ||
         get_bool(body, "dedup", false, &p->dedup, w, err) ||
         get_bool(body, "migrate_disks", false, &p->migrate_disks, w, err))
         return -1;
@@ -1554,6 +1558,7 @@ int vm_mig_params_from_json(struct vm_mig_params *p, const json_t *body, char *e
     p->downtime_limit_ms = (uint32_t)dl;
     p->max_bandwidth_mibps = (uint32_t)bw;
     p->delta_cache_mib = (uint32_t)delta;
+    p->recover_window_s = (uint32_t)window;
     p->zstd_level = (int)level;
     p->compression_threads = (unsigned)threads;
     return 0;

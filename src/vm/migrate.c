@@ -70,6 +70,7 @@ struct mig_args {
     char uri[256];
     enum vm_mig_mode mode;
     uint32_t downtime_ms, max_bandwidth_mibps;
+    uint32_t recover_window_ms; /* post-copy: a broken link's time to recover */
     bool migrate_disks;
     struct mig_page_opts pages;
     struct mig_encoder *enc;
@@ -284,7 +285,12 @@ static int pause_for_recovery(struct mig_args *a, int *fd, struct gmem *ram, uin
     struct vm *vm = a->vm;
     size_t words = gmem_dirty_words(ram);
     char why[MIG_ERR_LEN];
-    snprintf(why, sizeof(why), "%s", err);
+    bool all_sent = true; /* then maybe only pc-complete was lost */
+    for (size_t w = 0; w < words && all_sent; w++)
+        all_sent = !stale[w];
+    snprintf(why, sizeof(why), "%s%s", err, all_sent ? "; every page had been sent: the "
+             "destination may run the guest whole (PUT /migrate/recover there, then here, "
+             "confirms it)" : "");
     close(*fd);
     *fd = -1;
     /* Its harts have been parked since the switch; say so (resume stays
@@ -298,8 +304,8 @@ static int pause_for_recovery(struct mig_args *a, int *fd, struct gmem *ram, uin
     vm->mig.recover_asked = false;
     pthread_mutex_unlock(&vm->mig_lock);
     log_warn("post-copy to %s paused: %s; the guest stays paused here with its memory "
-             "(PUT /migrate/recover within %u s)", a->uri, why, MIG_RECOVER_WINDOW_MS / 1000);
-    int64_t deadline = vclock_host_now_ns() + (int64_t)MIG_RECOVER_WINDOW_MS * 1000000;
+             "(PUT /migrate/recover within %u s)", a->uri, why, a->recover_window_ms / 1000);
+    int64_t deadline = vclock_host_now_ns() + (int64_t)a->recover_window_ms * 1000000;
     uint64_t *missing = calloc(words, sizeof(uint64_t));
     uint64_t *urgent = calloc(MIG_RECOVER_URGENT_MAX, sizeof(uint64_t));
     int r;
@@ -316,7 +322,7 @@ static int pause_for_recovery(struct mig_args *a, int *fd, struct gmem *ram, uin
         }
         if (vclock_host_now_ns() > deadline) {
             snprintf(err, MIG_ERR_LEN, "no recovery within %u s of the break (%.400s)",
-                     MIG_RECOVER_WINDOW_MS / 1000, why);
+                     a->recover_window_ms / 1000, why);
             r = -ETIMEDOUT;
             goto out;
         }
@@ -586,7 +592,7 @@ static void *source_thread(void *arg)
             state_put_u64(&o, stale[w]);
         /* Feature bit 4: what a recovery proves, and how long it may take. */
         state_put_bytes(&o, a->id, MIG_ID_LEN);
-        state_put_u32(&o, MIG_RECOVER_WINDOW_MS);
+        state_put_u32(&o, a->recover_window_ms);
         state_end(&o);
         /* A recovery's map is checked against this one. */
         if (!(pc_map = malloc(gmem_dirty_words(ram) * sizeof(uint64_t)))) {
@@ -746,6 +752,8 @@ int vm_migrate_start(struct vm *vm, const struct vm_mig_params *p, char *err)
     snprintf(a->uri, sizeof(a->uri), "%s", uri);
     a->downtime_ms = p->downtime_limit_ms ? p->downtime_limit_ms : DEFAULT_DOWNTIME_MS;
     a->max_bandwidth_mibps = p->max_bandwidth_mibps;
+    a->recover_window_ms = p->recover_window_s ? p->recover_window_s * 1000u
+                                               : MIG_RECOVER_WINDOW_MS;
     a->mode = p->mode;
     a->migrate_disks = p->migrate_disks;
     a->pages = (struct mig_page_opts){
@@ -759,6 +767,7 @@ int vm_migrate_start(struct vm *vm, const struct vm_mig_params *p, char *err)
     snprintf(vm->mig.uri, sizeof(vm->mig.uri), "%s", uri);
     vm->mig.downtime_limit_ms = a->downtime_ms;
     vm->mig.max_bandwidth_mibps = p->max_bandwidth_mibps;
+    vm->mig.recover_window_ms = a->recover_window_ms;
     vm->mig.migrate_disks = p->migrate_disks;
     snprintf(vm->mig.mode, sizeof(vm->mig.mode), "%s",
              p->mode == VM_MIG_POSTCOPY ? "postcopy" : p->mode == VM_MIG_AUTO ? "auto" : "precopy");
@@ -854,7 +863,7 @@ json_t *vm_migrate_json(struct vm *vm)
     double elapsed = s->start_ns ? ms_since(s->start_ns) : 0;
     double ratio = s->page_wire_bytes ? (double)s->page_bytes / s->page_wire_bytes : 1.0;
     json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:b, s:I, s:I, s:f, s:f, s:f, s:f, s:f,"
+        "{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:b, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f,"
         " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f},"
         " s:{s:I, s:I, s:b, s:I}}",
         "status", s->status, "error", s->error, "uri", s->uri, "mode", s->mode,
@@ -865,6 +874,7 @@ json_t *vm_migrate_json(struct vm *vm)
         "migrate_disks", s->migrate_disks,
         "downtime_limit_ms", (json_int_t)s->downtime_limit_ms,
         "max_bandwidth_mibps", (json_int_t)s->max_bandwidth_mibps,
+        "postcopy_recover_window_s", (json_int_t)(s->recover_window_ms / 1000),
         "setup_time_ms", s->setup_ms,
         "total_time_ms", s->total_ms ? s->total_ms : elapsed,
         "expected_downtime_ms", s->expected_downtime_ms, "downtime_ms", s->downtime_ms,
@@ -1026,6 +1036,9 @@ static int incoming_stream(struct vm *vm, int fd, const char *uri, char *err)
                 window = state_get_u32(&s.body);
                 if (!state_in_status(&s.body) && window > MIG_RECOVER_WINDOW_MAX_MS)
                     (void)state_in_fail(&s.body, "a recovery window of %u ms", window);
+                pthread_mutex_lock(&vm->mig_lock);
+                vm->mig.recover_window_ms = window;
+                pthread_mutex_unlock(&vm->mig_lock);
             }
             struct mig_pc_dest_cfg pcc = {
                 .ram = ram, .fd = fd, .missing = missing,

@@ -31,8 +31,8 @@ struct mig_pc_dest {
     _Atomic int fd;
     int uffd, stop_fd;
     pthread_mutex_t send_lock;
-    pthread_t fault_thread, recv_thread;
-    bool fault_live, recv_live;
+    pthread_t fault_thread, recv_thread, confirm_thread;
+    bool fault_live, recv_live, confirm_live;
     _Atomic bool done, failed, stopping, ran;
     _Atomic uint64_t faults;
     size_t words;
@@ -379,11 +379,95 @@ static void *recv_main(void *arg)
     return NULL;
 }
 
+/* Only pc-complete was lost: the guest runs here whole, the source
+ * (paused) cannot know. A recovery after completion tells it: the ack
+ * names no missing page, and its pc-end gets the pc-complete it missed.
+ * Listens until then, the window's end, a cancel or a stop. */
+static void *confirm_main(void *arg)
+{
+    struct mig_pc_dest *d = arg;
+    char err[MIG_ERR_LEN] = "";
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    int64_t deadline = now_ms() + d->window_ms;
+    bool confirmed = false;
+    for (;;) {
+        pthread_mutex_lock(&d->ctl_lock);
+        bool cancel = d->cancel, connected = d->listen_connected;
+        int ls = d->listen_fd;
+        pthread_mutex_unlock(&d->ctl_lock);
+        int64_t left = deadline - now_ms();
+        if (atomic_load(&d->stopping) || cancel || left <= 0 || ls < 0) {
+            snprintf(err, sizeof(err), "%s", cancel ? "cancelled" : left <= 0
+                     ? "the window ended" : "stopped");
+            break;
+        }
+        int c = -1;
+        if (connected) {
+            c = ls;
+            pthread_mutex_lock(&d->ctl_lock);
+            d->listen_fd = -1; /* fd:N is the one connection: ours now */
+            pthread_mutex_unlock(&d->ctl_lock);
+        } else {
+            struct pollfd p[2] = { { .fd = d->wake_fd, .events = POLLIN },
+                                   { .fd = ls, .events = POLLIN } };
+            if (poll(p, 2, left < 1000 ? (int)left : 1000) <= 0)
+                continue;
+            if (p[0].revents) {
+                uint64_t v;
+                if (read(d->wake_fd, &v, sizeof(v)) < 0) {
+                    /* nothing to drain */
+                }
+            }
+            if (!(p[1].revents & POLLIN) || (c = accept4(ls, NULL, NULL, SOCK_CLOEXEC)) < 0)
+                continue;
+            mig_tune(c);
+        }
+        struct state_section s;
+        struct pollfd pf = { .fd = c, .events = POLLIN };
+        int r = handshake(d, c, err);
+        if (r) {
+            close(c);
+        } else if (poll(&pf, 1, MIG_TIMEOUT_MS) <= 0 ||
+                   mig_recv(atomic_load(&d->fd), &buf, &cap, &s, err)) {
+            snprintf(err, sizeof(err), "the source sent no pc-end");
+        } else if (strcmp(s.id, "pc-end")) {
+            snprintf(err, sizeof(err), "unexpected frame '%.31s' after completion", s.id);
+        } else if (!mig_pc_dest_send_simple(d, "pc-complete", NULL, err)) {
+            confirmed = true;
+        }
+        if (confirmed || connected)
+            break;
+        log_warn("post-copy: confirming completion on %s: %s", d->listen_uri, err);
+    }
+    free(buf);
+    pthread_mutex_lock(&d->ctl_lock);
+    if (d->listen_fd >= 0)
+        close(d->listen_fd);
+    d->listen_fd = -1;
+    d->state = PC_PAUSED; /* done: another recover may follow if this one failed */
+    pthread_mutex_unlock(&d->ctl_lock);
+    if (confirmed)
+        log_info("post-copy: told the source over %s that it completed here", d->listen_uri);
+    else
+        log_warn("post-copy: the source was not told of the completion on %s: %s",
+                 d->listen_uri, err);
+    set_status(d, "completed", confirmed ? NULL : err);
+    return NULL;
+}
+
 int mig_pc_dest_recover(struct mig_pc_dest *d, const char *uri, char *err)
 {
     int r = -EINVAL;
     pthread_mutex_lock(&d->ctl_lock);
-    if (d->state == PC_ACTIVE || atomic_load(&d->failed) || atomic_load(&d->done)) {
+    /* Completed here: a recovery only tells the source so (its
+     * pc-complete may be what the break lost). */
+    bool done = atomic_load(&d->done) && d->recoverable;
+    if (done && d->confirm_live && d->state != PC_LISTENING) {
+        pthread_join(d->confirm_thread, NULL); /* it ended: the state says so */
+        d->confirm_live = false;
+    }
+    if (!done && (d->state == PC_ACTIVE || atomic_load(&d->failed) || atomic_load(&d->done))) {
         snprintf(err, MIG_ERR_LEN, "migrate recover refused: post-copy is not paused here "
                  "(%s)", atomic_load(&d->done) ? "it completed" : atomic_load(&d->failed)
                  ? "it failed" : "it runs");
@@ -412,6 +496,19 @@ int mig_pc_dest_recover(struct mig_pc_dest *d, const char *uri, char *err)
     d->listen_connected = connected;
     snprintf(d->listen_uri, sizeof(d->listen_uri), "%s", uri);
     d->state = PC_LISTENING;
+    if (done) {
+        if (pthread_create(&d->confirm_thread, NULL, confirm_main, d)) {
+            close(d->listen_fd);
+            d->listen_fd = -1;
+            d->state = PC_PAUSED;
+            snprintf(err, MIG_ERR_LEN, "migrate recover: cannot start a thread");
+            goto out;
+        }
+        d->confirm_live = true;
+        log_info("post-copy completed here; listening on %s to tell the source", uri);
+        r = 0;
+        goto out;
+    }
     set_status(d, "postcopy-recover", NULL);
     wake(d->wake_fd);
     r = 0;
@@ -551,6 +648,8 @@ void mig_pc_dest_finish(struct mig_pc_dest *d, bool stop, uint64_t *faults)
     }
     if (d->recv_live)
         pthread_join(d->recv_thread, NULL);
+    if (d->confirm_live)
+        pthread_join(d->confirm_thread, NULL);
     if (d->fault_live) {
         wake(d->stop_fd);
         pthread_join(d->fault_thread, NULL);

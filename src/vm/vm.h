@@ -127,6 +127,7 @@ struct vm {
         bool migrate_disks;
         uint64_t disk_bytes, disk_chunks; /* storage migration: sent */
         uint32_t downtime_limit_ms, max_bandwidth_mibps;
+        uint32_t recover_window_ms; /* post-copy: how long a paused side waits */
         int zstd_level;
         unsigned compression_threads;
         bool dedup;
@@ -227,6 +228,8 @@ struct vm_mig_params {
     bool dedup;
     uint32_t delta_cache_mib;     /* 0: no page delta */
     bool migrate_disks;           /* copy the disks too (storage migration) */
+    uint32_t recover_window_s;    /* post-copy: how long a broken link may stay
+                                     broken (0: the default, 60 s) */
 };
 /* The defaults: zero pages and dedup on, no zstd, no delta, no cap. */
 void vm_mig_params_default(struct vm_mig_params *p);

@@ -2,12 +2,15 @@
  * stream (tests and bench/migrate/faults.sh; not part of Corral).
  *
  *   faultproxy LISTEN_PORT TARGET_PORT drop|corrupt AFTER_BYTES
+ *   faultproxy LISTEN_PORT TARGET_PORT drop-reply STRING
  *
  * Listens on 127.0.0.1:LISTEN_PORT, takes one connection, connects it to
  * 127.0.0.1:TARGET_PORT and forwards both ways. Once AFTER_BYTES bytes
  * have gone from the client to the target: "drop" resets both
  * connections and exits; "corrupt" flips the bits of that one byte and
- * forwards the rest untouched. Prints "listening" once it accepts. */
+ * forwards the rest untouched. "drop-reply" resets both when STRING
+ * (a frame's name, say) comes from the target, before passing it on.
+ * Prints "listening" once it accepts. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -43,11 +46,21 @@ static void reset(int fd)
 
 int main(int argc, char **argv)
 {
-    if (argc != 5 || (strcmp(argv[3], "drop") && strcmp(argv[3], "corrupt"))) {
-        fprintf(stderr, "usage: faultproxy LISTEN_PORT TARGET_PORT drop|corrupt AFTER_BYTES\n");
+    if (argc != 5 || (strcmp(argv[3], "drop") && strcmp(argv[3], "corrupt") &&
+                      strcmp(argv[3], "drop-reply"))) {
+        fprintf(stderr, "usage: faultproxy LISTEN_PORT TARGET_PORT drop|corrupt AFTER_BYTES\n"
+                        "       faultproxy LISTEN_PORT TARGET_PORT drop-reply STRING\n");
         return 2;
     }
-    bool drop = !strcmp(argv[3], "drop");
+    bool drop = !strcmp(argv[3], "drop"), on_reply = !strcmp(argv[3], "drop-reply");
+    const char *needle = argv[4];
+    size_t nlen = strlen(needle);
+    if (on_reply && (nlen == 0 || nlen > 64)) {
+        fprintf(stderr, "faultproxy: drop-reply: STRING of 1..64 bytes\n");
+        return 2;
+    }
+    char tail[64 + 65536]; /* the reply's last bytes + this read, for a split STRING */
+    size_t tlen = 0;
     unsigned long long after = strtoull(argv[4], NULL, 10), sent = 0;
     int ls = tcp(atoi(argv[1]), true);
     printf("listening\n");
@@ -71,7 +84,19 @@ int main(int argc, char **argv)
                 close(t);
                 return 0;
             }
-            if (i == 0 && !faulted && sent + (unsigned long long)n > after) {
+            if (i == 1 && on_reply) {
+                memcpy(tail + tlen, buf, (size_t)n);
+                if (memmem(tail, tlen + (size_t)n, needle, nlen)) {
+                    reset(c);
+                    reset(t);
+                    fprintf(stderr, "faultproxy: dropped at a reply with '%s'\n", needle);
+                    return 0;
+                }
+                size_t keep = nlen - 1 < tlen + (size_t)n ? nlen - 1 : tlen + (size_t)n;
+                memmove(tail, tail + tlen + (size_t)n - keep, keep);
+                tlen = keep;
+            }
+            if (i == 0 && !on_reply && !faulted && sent + (unsigned long long)n > after) {
                 faulted = true;
                 if (drop) {
                     reset(c);
