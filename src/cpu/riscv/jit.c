@@ -376,21 +376,20 @@ static int mem_size(unsigned op)
 }
 
 /* Memory groups: loads (or stores) through the same base register, not
- * written in between, with no helper call, join or side entry between
- * them, whose addresses all lie within 2 KiB (find_groups). The first
- * access (the leader) looks the page up in the TLB as any access does,
- * and also checks that every access of the group falls in that page,
- * aligned; it then keeps the TLB addend in h->jit_addend[slot] for the
- * others (followers), which need only that load and a test for 0 (the
- * leader took its slow path: they take theirs). Nothing that runs between
- * a leader and its followers can change a mapping without ending the
- * superblock (TLB flushes and code writes end it), so the page, found
- * in the load or store TLB as the group's kind, still maps there. */
+ * written in between, with no helper call, join (onto a body insn or a
+ * segment's ending one) or side entry between them, whose addresses all
+ * lie within 2 KiB (find_groups). The first access (the leader) looks
+ * the page up in the TLB as any access does, and also checks that every
+ * access of the group falls in that page, aligned; it then keeps the TLB
+ * addend in h->jit_addend[slot] for the others (followers), which need
+ * only that load and a test for 0 (the leader took its slow path: they
+ * take theirs). Nothing that runs between a leader and its followers can
+ * change a mapping without ending the superblock (TLB flushes and code
+ * writes end it), so the page, found in the load or store TLB as the
+ * group's kind, still maps there. */
 #define JIT_GROUPS 4
-/* Off: with groups on, a Linux boot (tests/guest/boot_basic.sh) crashes
- * the host process in OpenSBI/early boot, which test_jit_diff does not
- * reproduce; not found yet (jit5 round). */
-#define JIT_GROUPS_ENABLED 0
+/* (0: every access looks the TLB up itself, for comparisons) */
+#define JIT_GROUPS_ENABLED 1
 #define JIT_GROUP_SPAN 2048
 _Static_assert(JIT_GROUPS == sizeof(((struct hart *)0)->jit_addend) /
                                  sizeof(uintptr_t),
@@ -464,6 +463,13 @@ static void find_groups(const struct emit *e, const struct sb *sb,
                     g[q].on = false;
         }
         const struct insn *x = &c->insns[sb->end[j]];
+        /* A join may land on the ending insn itself (find_joins): the
+         * jump skips every leader of this segment, so the followers in
+         * the segments after it must not trust their slots (they would
+         * use an addend left by an earlier run, of another page). */
+        if (sb->end[j] < c->n && !sb->side[j] &&
+            sb->join_at[sb->base[j] + sb->end[j]])
+            memset(g, 0, sizeof(g));
         if (sb->end[j] < c->n)
             for (unsigned q = 0; q < JIT_GROUPS; q++)
                 if (x->rd && g[q].base == x->rd)
