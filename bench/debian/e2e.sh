@@ -14,41 +14,13 @@
 #     guest printed.
 # Prints each step's time. E2E_SUITE picks the suite (default trixie).
 . "$(dirname "$0")/../../tests/guest/lib/lib.sh"
-SUITE=${E2E_SUITE:-trixie}
-D=${XDG_CACHE_HOME:-$HOME/.cache}/corral/debian/$SUITE
-[ -r "$D/base.qcow2" ] || { echo "e2e: no Debian $SUITE build in $D: run 'corral image debian OUT.qcow2' first"; exit 1; }
-work=$(mktemp -d)
-export XDG_RUNTIME_DIR=$work/run
-mkdir -p "$XDG_RUNTIME_DIR"
-trap '[ -n "${CORRAL_PID:-}" ] && kill -9 "$CORRAL_PID" 2>/dev/null; rm -rf "$work"' EXIT
-fail() { echo "---- console ----"; tail -n 40 "${SESSION_LOG:-/dev/null}"; echo "e2e: FAIL: $*"; exit 1; }
-pw=$(cat "$D/root-password" 2>/dev/null) || fail "no $D/root-password"
+. "$(dirname "$0")/lib.bash"
 key=
 for k in "$HOME"/.ssh/id_ed25519 "$HOME"/.ssh/id_rsa "$HOME"/.ssh/id_ecdsa; do
     [ -r "$k" ] && { key=$k; break; }
 done
 echo "== e2e: Debian $SUITE from $D; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# login: log in as root on the console. A prompt has no newline, and the
-# console log is kept by lines: an Enter now and then makes getty print
-# the prompt again and end the line before it; the password is typed
-# after a pause (login reads it with the terminal's echo off).
-login() {
-    local i
-    for ((i = 0; i < 100; i++)); do
-        grep -aqE 'login:[[:space:]]*$' "$SESSION_LOG" && break
-        send $'\n'
-        sleep 3
-    done
-    grep -aqE 'login:[[:space:]]*$' "$SESSION_LOG" || { wait_for 'login:[[:space:]]*$' 1; fail "no login prompt on the console"; }
-    sleep 1
-    send $'root\n'
-    sleep 4
-    send "$pw"$'\n'
-    sleep 4
-    send $'echo "LOG""GED-IN $(id -u)"\n'
-    wait_for 'LOGGED-IN 0' 60 || fail "root's console login failed"
-}
 # shutdown_clean NAME: ctl shutdown; corral exits 0 with systemd's orderly
 # stop on the console and no emergency fallback.
 shutdown_clean() {

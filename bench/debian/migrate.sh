@@ -13,33 +13,9 @@
 # E2E_SUITE picks the suite (default trixie); MOVES the rounds of the
 # three modes (default 1).
 . "$(dirname "$0")/../../tests/guest/lib/lib.sh"
-SUITE=${E2E_SUITE:-trixie}
+. "$(dirname "$0")/lib.bash"
 MOVES=${MOVES:-1}
-D=${XDG_CACHE_HOME:-$HOME/.cache}/corral/debian/$SUITE
-[ -r "$D/base.qcow2" ] || { echo "migrate: no Debian $SUITE build in $D: run 'corral image debian OUT.qcow2' first"; exit 1; }
-work=$(mktemp -d)
-export XDG_RUNTIME_DIR=$work/run
-mkdir -p "$XDG_RUNTIME_DIR"
-trap '[ -n "${CORRAL_PID:-}" ] && kill -9 "$CORRAL_PID" 2>/dev/null; rm -rf "$work"' EXIT
-fail() { echo "---- console ----"; tail -n 40 "${SESSION_LOG:-/dev/null}"; echo "migrate: FAIL: $*"; exit 1; }
-pw=$(cat "$D/root-password" 2>/dev/null) || fail "no $D/root-password"
 echo "== Debian $SUITE live migration; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-
-login() { # as bench/debian/e2e.sh: the prompt has no newline
-    local i
-    for ((i = 0; i < 100; i++)); do
-        grep -aqE 'login:[[:space:]]*$' "$SESSION_LOG" && break
-        send $'\n'
-        sleep 3
-    done
-    sleep 1
-    send $'root\n'
-    sleep 4
-    send "$pw"$'\n'
-    sleep 4
-    send $'echo "LOG""GED-IN $(id -u)"\n'
-    wait_for 'LOGGED-IN 0' 60 || fail "root's console login failed"
-}
 
 qemu-img create -q -f qcow2 -b "$D/base.qcow2" -F qcow2 "$work/ov.qcow2" || fail "qemu-img create"
 t0=$SECONDS

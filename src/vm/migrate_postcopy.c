@@ -268,6 +268,27 @@ static int64_t now_ms(void)
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+/* A peer on the recovery listener ls, waiting at most a second (and not
+ * past `left` ms): its connection, or -1 (none yet, or a wake-up: the
+ * caller looks at its state again). */
+static int accept_peer(struct mig_pc_dest *d, int ls, int64_t left)
+{
+    struct pollfd p[2] = { { .fd = d->wake_fd, .events = POLLIN }, { .fd = ls, .events = POLLIN } };
+    if (poll(p, 2, left < 1000 ? (int)left : 1000) <= 0)
+        return -1;
+    if (p[0].revents) {
+        uint64_t v;
+        if (read(d->wake_fd, &v, sizeof(v)) < 0) {
+            /* nothing to drain */
+        }
+    }
+    int c;
+    if (ls < 0 || !(p[1].revents & POLLIN) || (c = accept4(ls, NULL, NULL, SOCK_CLOEXEC)) < 0)
+        return -1;
+    mig_tune(c);
+    return c;
+}
+
 /* The link broke (err: how): wait for a recovery (0: the new link is
  * in place), or give up at the window's end, a cancel or a stop (err:
  * why). Whoever faults meanwhile waits in the fault. */
@@ -307,25 +328,9 @@ static int pause_for_recovery(struct mig_pc_dest *d, char *err)
                      d->window_ms / 1000.0, why);
             return -ETIMEDOUT;
         }
-        int c = -1;
-        if (ls >= 0 && connected) {
-            c = ls;
-        } else {
-            struct pollfd p[2] = { { .fd = d->wake_fd, .events = POLLIN },
-                                   { .fd = ls, .events = POLLIN } };
-            if (poll(p, 2, left < 1000 ? (int)left : 1000) <= 0)
-                continue;
-            if (p[0].revents) {
-                uint64_t v;
-                if (read(d->wake_fd, &v, sizeof(v)) < 0) {
-                    /* nothing to drain */
-                }
-            }
-            if (ls < 0 || !(p[1].revents & POLLIN) ||
-                (c = accept4(ls, NULL, NULL, SOCK_CLOEXEC)) < 0)
-                continue;
-            mig_tune(c);
-        }
+        int c = ls >= 0 && connected ? ls : accept_peer(d, ls, left);
+        if (c < 0)
+            continue;
         char e2[MIG_ERR_LEN];
         if (!handshake(d, c, e2)) {
             pthread_mutex_lock(&d->ctl_lock);
@@ -402,27 +407,14 @@ static void *confirm_main(void *arg)
                      ? "the window ended" : "stopped");
             break;
         }
-        int c = -1;
+        int c = connected ? ls : accept_peer(d, ls, left);
         if (connected) {
-            c = ls;
             pthread_mutex_lock(&d->ctl_lock);
             d->listen_fd = -1; /* fd:N is the one connection: ours now */
             pthread_mutex_unlock(&d->ctl_lock);
-        } else {
-            struct pollfd p[2] = { { .fd = d->wake_fd, .events = POLLIN },
-                                   { .fd = ls, .events = POLLIN } };
-            if (poll(p, 2, left < 1000 ? (int)left : 1000) <= 0)
-                continue;
-            if (p[0].revents) {
-                uint64_t v;
-                if (read(d->wake_fd, &v, sizeof(v)) < 0) {
-                    /* nothing to drain */
-                }
-            }
-            if (!(p[1].revents & POLLIN) || (c = accept4(ls, NULL, NULL, SOCK_CLOEXEC)) < 0)
-                continue;
-            mig_tune(c);
         }
+        if (c < 0)
+            continue;
         struct state_section s;
         struct pollfd pf = { .fd = c, .events = POLLIN };
         int r = handshake(d, c, err);

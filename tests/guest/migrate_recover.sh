@@ -11,19 +11,7 @@
 source "$(dirname "$0")/lib/snapshot_lib.bash"
 command -v jq >/dev/null || snap_fail "jq is not installed"
 [ -x "$BUILD/tools/faultproxy" ] || snap_fail "no $BUILD/tools/faultproxy (make tools)"
-api() { # SOCK METHOD PATH [BODY] -> BODY STATUS
-    curl -s --max-time 20 --unix-socket "$1" -X "$2" -w ' %{http_code}' \
-        ${4:+-H 'Content-Type: application/json' -d "$4"} "http://localhost$3"
-}
-field() { api "$1" GET /migrate | sed 's/ [0-9]*$//' | jq -r ".$2"; }
-wait_status() { # SOCK STATUS SECONDS
-    local i
-    for ((i = 0; i < $3 * 10; i++)); do
-        [ "$(field "$1" status)" = "$2" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
+source "$(dirname "$0")/lib/migrate_api.bash"
 refused() { # WHAT GREP RESPONSE: a 400 whose message matches
     [ "${3##* }" = 400 ] && grep -q -- "$2" <<<"$3" || snap_fail "$1: $3"
     echo "ok: $1 -> $(sed 's/ [0-9]*$//' <<<"$3" | jq -r .fault_message)"
@@ -32,7 +20,7 @@ refused() { # WHAT GREP RESPONSE: a 400 whose message matches
 snap_boot 1
 src=$SNAP_SOCK
 refused "recover with nothing paused" "no post-copy migration is paused" \
-    "$(api "$src" PUT /migrate/recover '{"uri":"tcp:127.0.0.1:1"}')"
+    "$(mapi "$src" PUT /migrate/recover '{"uri":"tcp:127.0.0.1:1"}')"
 
 # The destination (its own console session; the source's is kept to
 # collect its status), behind a relay that resets both connections once
@@ -47,35 +35,35 @@ start_corral "$SNAP_WORK/console-dst.log" run --incoming "tcp:127.0.0.1:$port" -
 ppid=$!
 sleep 0.3
 t0=$(date +%s.%N)
-r=$(api "$src" PUT /migrate "{\"uri\":\"tcp:127.0.0.1:$pport\",\"mode\":\"postcopy\",\"max_bandwidth_mibps\":64}")
+r=$(mapi "$src" PUT /migrate "{\"uri\":\"tcp:127.0.0.1:$pport\",\"mode\":\"postcopy\",\"max_bandwidth_mibps\":64}")
 [ "${r##* }" = 204 ] || snap_fail "PUT /migrate postcopy: $r"
-wait_status "$src" postcopy-paused 30 || snap_fail "the source did not pause: $(api "$src" GET /migrate)"
-wait_status "$dst" postcopy-paused 30 || snap_fail "the destination did not pause: $(api "$dst" GET /migrate)"
+mig_wait "$src" postcopy-paused 30 || snap_fail "the source did not pause: $(mapi "$src" GET /migrate)"
+mig_wait "$dst" postcopy-paused 30 || snap_fail "the destination did not pause: $(mapi "$dst" GET /migrate)"
 wait "$ppid" 2>/dev/null
-state=$(api "$src" GET / | sed 's/ [0-9]*$//' | jq -r .state)
+state=$(mapi "$src" GET / | sed 's/ [0-9]*$//' | jq -r .state)
 [ "$state" = Paused ] || snap_fail "the paused source's VM is '$state', want Paused"
-echo "ok: link reset in post-copy -> both postcopy-paused; source: $(field "$src" error); destination: $(field "$dst" error)"
+echo "ok: link reset in post-copy -> both postcopy-paused; source: $(mig_field "$src" error); destination: $(mig_field "$dst" error)"
 
 refused "recover on a bad URI" "unknown transport" \
-    "$(api "$dst" PUT /migrate/recover '{"uri":"bogus:1"}')"
+    "$(mapi "$dst" PUT /migrate/recover '{"uri":"bogus:1"}')"
 rport=$(free_port)
 # The source first: nothing listens yet, it stays paused and says why.
 out=$("$CORRAL" migrate --sock "$src" --recover "tcp:127.0.0.1:$rport" 2>&1) &&
     snap_fail "a recovery to nobody succeeded: $out"
 grep -q "cannot connect" <<<"$out" || snap_fail "recovery to nobody: $out"
-[ "$(field "$src" status)" = postcopy-paused ] || snap_fail "the source left postcopy-paused: $(api "$src" GET /migrate)"
+[ "$(mig_field "$src" status)" = postcopy-paused ] || snap_fail "the source left postcopy-paused: $(mapi "$src" GET /migrate)"
 echo "ok: recovery before the destination listens -> $out"
 out=$("$CORRAL" migrate --sock "$dst" --recover "tcp:127.0.0.1:$rport" 2>&1) ||
     snap_fail "the destination's recover: $out"
 grep -q "listening on tcp:127.0.0.1:$rport" <<<"$out" || snap_fail "destination's recover: $out"
 refused "a second recover" "already listens" \
-    "$(api "$dst" PUT /migrate/recover "{\"uri\":\"tcp:127.0.0.1:$(free_port)\"}")"
+    "$(mapi "$dst" PUT /migrate/recover "{\"uri\":\"tcp:127.0.0.1:$(free_port)\"}")"
 # A foreign peer on the recovery port is refused; the destination listens on.
 timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$rport; printf 'GET / HTTP/1.0\r\n\r\n' >&3; cat <&3 >/dev/null" 2>/dev/null
-for ((i = 0; i < 50; i++)); do grep -q "garbage" <<<"$(field "$dst" error)" && break; sleep 0.1; done
-[ "$(field "$dst" status)" = postcopy-recover ] && grep -q garbage <<<"$(field "$dst" error)" ||
-    snap_fail "a foreign peer: $(api "$dst" GET /migrate)"
-echo "ok: a foreign peer on the recovery port -> refused ($(field "$dst" error))"
+for ((i = 0; i < 50; i++)); do grep -q "garbage" <<<"$(mig_field "$dst" error)" && break; sleep 0.1; done
+[ "$(mig_field "$dst" status)" = postcopy-recover ] && grep -q garbage <<<"$(mig_field "$dst" error)" ||
+    snap_fail "a foreign peer: $(mapi "$dst" GET /migrate)"
+echo "ok: a foreign peer on the recovery port -> refused ($(mig_field "$dst" error))"
 
 out=$("$CORRAL" migrate --sock "$src" --recover "tcp:127.0.0.1:$rport" 2>&1) ||
     snap_fail "recovery: $out"
@@ -87,7 +75,7 @@ for ((i = 0; i < 100; i++)); do [ -f "$src_dir/rc" ] && break; sleep 0.1; done
 exec 9>&-
 rm -rf "$src_dir"
 SNAP_SOCK=$dst
-[ "$(field "$dst" status)" = completed ] || snap_fail "the destination: $(api "$dst" GET /migrate)"
+[ "$(mig_field "$dst" status)" = completed ] || snap_fail "the destination: $(mapi "$dst" GET /migrate)"
 echo "ok: recovered and completed in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 snap_check 1
 echo "PASS: a post-copy link reset pauses both sides; recovery over a new URI finishes it with every page intact"

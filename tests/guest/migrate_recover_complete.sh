@@ -13,20 +13,8 @@
 source "$(dirname "$0")/lib/snapshot_lib.bash"
 command -v jq >/dev/null || snap_fail "jq is not installed"
 [ -x "$BUILD/tools/faultproxy" ] || snap_fail "no $BUILD/tools/faultproxy (make tools)"
-api() { # SOCK METHOD PATH [BODY] -> BODY STATUS
-    curl -s --max-time 20 --unix-socket "$1" -X "$2" -w ' %{http_code}' \
-        ${4:+-H 'Content-Type: application/json' -d "$4"} "http://localhost$3"
-}
-field() { api "$1" GET /migrate | sed 's/ [0-9]*$//' | jq -r ".$2"; }
-wait_status() { # SOCK STATUS SECONDS
-    local i
-    for ((i = 0; i < $3 * 10; i++)); do
-        [ "$(field "$1" status)" = "$2" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-vm_state() { api "$1" GET / | sed 's/ [0-9]*$//' | jq -r .state; }
+source "$(dirname "$0")/lib/migrate_api.bash"
+vm_state() { mapi "$1" GET / | sed 's/ [0-9]*$//' | jq -r .state; }
 
 # lost_complete SRC DST WINDOW: a destination on DST (its own console
 # session; the source's kept in fd 9), the move in post-copy through a
@@ -44,26 +32,26 @@ lost_complete() {
     "$BUILD/tools/faultproxy" "$pport" "$port" drop-reply pc-complete >"$SNAP_WORK/proxy.log" 2>&1 &
     ppid=$!
     sleep 0.3
-    r=$(api "$src" PUT /migrate "{\"uri\":\"tcp:127.0.0.1:$pport\",\"mode\":\"postcopy\",\"postcopy_recover_window_s\":$window}")
+    r=$(mapi "$src" PUT /migrate "{\"uri\":\"tcp:127.0.0.1:$pport\",\"mode\":\"postcopy\",\"postcopy_recover_window_s\":$window}")
     [ "${r##* }" = 204 ] || snap_fail "PUT /migrate postcopy: $r"
-    wait_status "$src" postcopy-paused 60 || snap_fail "the source did not pause: $(api "$src" GET /migrate)"
+    mig_wait "$src" postcopy-paused 60 || snap_fail "the source did not pause: $(mapi "$src" GET /migrate)"
     wait "$ppid" 2>/dev/null
     grep -q "dropped at a reply with 'pc-complete'" "$SNAP_WORK/proxy.log" ||
         snap_fail "the relay did not drop pc-complete: $(cat "$SNAP_WORK/proxy.log")"
-    wait_status "$dst" completed 30 || snap_fail "the destination did not complete: $(api "$dst" GET /migrate)"
-    [ "$(field "$src" postcopy_recover_window_s)" = "$window" ] ||
-        snap_fail "GET /migrate: window $(field "$src" postcopy_recover_window_s), want $window"
-    grep -q "every page had been sent" <<<"$(field "$src" error)" ||
-        snap_fail "the source does not say every page was sent: $(field "$src" error)"
+    mig_wait "$dst" completed 30 || snap_fail "the destination did not complete: $(mapi "$dst" GET /migrate)"
+    [ "$(mig_field "$src" postcopy_recover_window_s)" = "$window" ] ||
+        snap_fail "GET /migrate: window $(mig_field "$src" postcopy_recover_window_s), want $window"
+    grep -q "every page had been sent" <<<"$(mig_field "$src" error)" ||
+        snap_fail "the source does not say every page was sent: $(mig_field "$src" error)"
     [ "$(vm_state "$src")" = Paused ] || snap_fail "the paused source's VM is '$(vm_state "$src")'"
-    echo "ok: pc-complete lost -> source postcopy-paused ($(field "$src" error)), destination completed"
+    echo "ok: pc-complete lost -> source postcopy-paused ($(mig_field "$src" error)), destination completed"
 }
 
 # Bad input first: a window out of range is refused at the start.
 snap_boot 1
 src=$SNAP_SOCK
 for w in 0 601 '"60"'; do
-    r=$(api "$src" PUT /migrate "{\"uri\":\"tcp:127.0.0.1:1\",\"postcopy_recover_window_s\":$w}")
+    r=$(mapi "$src" PUT /migrate "{\"uri\":\"tcp:127.0.0.1:1\",\"postcopy_recover_window_s\":$w}")
     [ "${r##* }" = 400 ] && grep -q postcopy_recover_window_s <<<"$r" ||
         snap_fail "window $w accepted: $r"
 done
@@ -78,7 +66,7 @@ rport=$(free_port)
 out=$("$CORRAL" migrate --sock "$dst" --recover "tcp:127.0.0.1:$rport" 2>&1) ||
     snap_fail "recover on the completed destination: $out"
 grep -q "listening on tcp:127.0.0.1:$rport" <<<"$out" || snap_fail "destination's recover: $out"
-refused=$(api "$dst" PUT /migrate/recover "{\"uri\":\"tcp:127.0.0.1:$(free_port)\"}")
+refused=$(mapi "$dst" PUT /migrate/recover "{\"uri\":\"tcp:127.0.0.1:$(free_port)\"}")
 [ "${refused##* }" = 400 ] && grep -q "already listens" <<<"$refused" ||
     snap_fail "a second recover on the destination: $refused"
 out=$("$CORRAL" migrate --sock "$src" --recover "tcp:127.0.0.1:$rport" 2>&1) ||
@@ -90,8 +78,8 @@ for ((i = 0; i < 100; i++)); do [ -f "$src_dir/rc" ] && break; sleep 0.1; done
     snap_fail "the source did not exit 0 after the confirmation ($(cat "$src_dir/rc" 2>/dev/null))"
 exec 9>&-
 rm -rf "$src_dir"
-[ "$(field "$dst" status)" = completed ] || snap_fail "the destination: $(api "$dst" GET /migrate)"
-[ -z "$(field "$dst" error)" ] || snap_fail "the destination reports: $(field "$dst" error)"
+[ "$(mig_field "$dst" status)" = completed ] || snap_fail "the destination: $(mapi "$dst" GET /migrate)"
+[ -z "$(mig_field "$dst" error)" ] || snap_fail "the destination reports: $(mig_field "$dst" error)"
 SNAP_SOCK=$dst
 snap_check 1
 echo "ok: the completed destination told its source over a recovery; the source exited 0"
@@ -100,10 +88,10 @@ echo "ok: the completed destination told its source over a recovery; the source 
 dst2=$SNAP_WORK/dst2.sock
 t0=$SECONDS
 lost_complete "$dst" "$dst2" 2
-wait_status "$dst" failed 20 || snap_fail "the window did not end it: $(api "$dst" GET /migrate)"
-grep -q "no recovery within 2 s" <<<"$(field "$dst" error)" || snap_fail "window error: $(field "$dst" error)"
+mig_wait "$dst" failed 20 || snap_fail "the window did not end it: $(mapi "$dst" GET /migrate)"
+grep -q "no recovery within 2 s" <<<"$(mig_field "$dst" error)" || snap_fail "window error: $(mig_field "$dst" error)"
 [ "$(vm_state "$dst")" = Paused ] || snap_fail "after the window the source's VM is '$(vm_state "$dst")'"
-echo "ok: window of 2 s over in $((SECONDS - t0)) s -> source failed, paused: $(field "$dst" error)"
+echo "ok: window of 2 s over in $((SECONDS - t0)) s -> source failed, paused: $(mig_field "$dst" error)"
 kill -9 "$src_pid"
 exec 9>&-
 rm -rf "$src_dir"

@@ -57,20 +57,28 @@ snap_round() {
     snap_check "$k"
 }
 
-# snap_check K: the file's checksum holds, the counter and uptime advanced.
-snap_check() {
-    local k=$1 line cnt up
-    sleep 0.5
+# snap_counters WHAT K: the file's checksum holds, the counter and the
+# uptime passed the last ones seen (cnt and up set; WHAT names K in errors).
+snap_counters() {
+    local what=$1 k=$2 line
     send "md5sum -c -s /tmp/blob.md5 && printf 'C%s %s %s %s\\n' HECK $k \$(cat /tmp/cnt) \$(cut -d' ' -f1 /proc/uptime) || printf 'B%s\\n' AD-SUM"$'\n'
-    wait_for "CHECK $k |BAD-SUM" 60 || snap_fail "round $k: the restored guest does not answer"
-    grep -q 'BAD-SUM' "$SESSION_LOG" && snap_fail "round $k: guest memory changed (checksum)"
+    wait_for "CHECK $k |BAD-SUM" 60 || snap_fail "$what $k: the guest does not answer"
+    grep -q 'BAD-SUM' "$SESSION_LOG" && snap_fail "$what $k: guest memory changed (checksum)"
     line=$(grep -a -o "CHECK $k [0-9]* [0-9.]*" "$SESSION_LOG" | tail -n 1)
     cnt=$(awk '{print $3}' <<<"$line")
     up=$(awk '{print $4}' <<<"$line")
-    [ -n "$cnt" ] && [ -n "$up" ] || snap_fail "round $k: no counter in '$line'"
-    [ "$cnt" -gt "$SNAP_LAST_CNT" ] || snap_fail "round $k: counter $cnt did not pass $SNAP_LAST_CNT (timers stopped?)"
+    [ -n "$cnt" ] && [ -n "$up" ] || snap_fail "$what $k: no counter in '$line'"
+    [ "$cnt" -gt "$SNAP_LAST_CNT" ] || snap_fail "$what $k: counter $cnt did not pass $SNAP_LAST_CNT (timers stopped?)"
     awk -v a="$up" -v b="$SNAP_LAST_UP" 'BEGIN { exit !(a > b) }' ||
-        snap_fail "round $k: uptime $up is not past $SNAP_LAST_UP (clock went backwards)"
+        snap_fail "$what $k: uptime $up is not past $SNAP_LAST_UP (clock went backwards)"
+}
+
+# snap_check K: snap_counters, then pagecheck made a whole new sweep with
+# no mismatch.
+snap_check() {
+    local k=$1 cnt up
+    sleep 0.5
+    snap_counters round "$k"
     # Every page as pagecheck wrote it, its sweeps going on, its clock sane.
     local before
     pagecheck_status 30 || snap_fail "round $k: no pagecheck status"
@@ -98,17 +106,8 @@ snap_check() {
 # page and no backwards clock and verified more pages since the last check
 # (without waiting for a whole new sweep, which snap_check does).
 snap_quick_check() {
-    local k=$1 line cnt up tries
-    send "md5sum -c -s /tmp/blob.md5 && printf 'C%s %s %s %s\\n' HECK $k \$(cat /tmp/cnt) \$(cut -d' ' -f1 /proc/uptime) || printf 'B%s\\n' AD-SUM"$'\n'
-    wait_for "CHECK $k |BAD-SUM" 60 || snap_fail "move $k: the guest does not answer"
-    grep -q 'BAD-SUM' "$SESSION_LOG" && snap_fail "move $k: guest memory changed (checksum)"
-    line=$(grep -a -o "CHECK $k [0-9]* [0-9.]*" "$SESSION_LOG" | tail -n 1)
-    cnt=$(awk '{print $3}' <<<"$line")
-    up=$(awk '{print $4}' <<<"$line")
-    [ -n "$cnt" ] && [ -n "$up" ] || snap_fail "move $k: no counter in '$line'"
-    [ "$cnt" -gt "$SNAP_LAST_CNT" ] || snap_fail "move $k: counter $cnt did not pass $SNAP_LAST_CNT (timers stopped?)"
-    awk -v a="$up" -v b="$SNAP_LAST_UP" 'BEGIN { exit !(a > b) }' ||
-        snap_fail "move $k: uptime $up is not past $SNAP_LAST_UP (clock went backwards)"
+    local k=$1 cnt up tries
+    snap_counters move "$k"
     for ((tries = 0; ; tries++)); do
         pagecheck_status 30 || snap_fail "move $k: no pagecheck status"
         [ "$PC_MISMATCHES" = 0 ] || snap_fail "move $k: $PC_MISMATCHES mismatched pages: $PC_LINE"
