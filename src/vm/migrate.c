@@ -288,7 +288,7 @@ static int pause_for_recovery(struct mig_args *a, int *fd, struct gmem *ram, uin
     bool all_sent = true; /* then maybe only pc-complete was lost */
     for (size_t w = 0; w < words && all_sent; w++)
         all_sent = !stale[w];
-    snprintf(why, sizeof(why), "%s%s", err, all_sent ? "; every page had been sent: the "
+    snprintf(why, sizeof(why), "%.380s%s", err, all_sent ? "; every page had been sent: the "
              "destination may run the guest whole (PUT /migrate/recover there, then here, "
              "confirms it)" : "");
     close(*fd);
