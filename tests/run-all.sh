@@ -140,7 +140,7 @@ fuzz_one() { # BIN: runs it, leaves its exit status in LOGDIR/NAME.fuzz.rc
     corpus=tests/fuzz/corpus/$name
     # New inputs go to a scratch directory: the committed seeds stay as they are.
     work=$(mktemp -d)
-    if timeout $((FUZZ_SECONDS + 120)) "$bin" -max_total_time="$FUZZ_SECONDS" \
+    if timeout $((FUZZ_SECONDS + 120)) nice -n "${FUZZ_NICE:-0}" "$bin" -max_total_time="$FUZZ_SECONDS" \
         -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$LOGDIR/$name-" \
         "$work" $( [ -d "$corpus" ] && echo "$corpus" ) >"$log" 2>&1; then rc=0; else rc=$?; fi
     rm -rf "$work"
@@ -153,6 +153,8 @@ run_fuzz() {
     echo "== fuzz targets (${FUZZ_SECONDS} s each, $jobs at a time)"
     for bin in "$FUZZ_BUILD"/fuzz/fuzz_*; do
         [ -x "$bin" ] || continue
+        # CORRAL_FUZZ_ONLY: these targets only (space-separated names).
+        [ -z "${CORRAL_FUZZ_ONLY:-}" ] || [[ " $CORRAL_FUZZ_ONLY " == *" $(basename "$bin") "* ]] || continue
         picked+=("$bin")
         rm -f "$LOGDIR/$(basename "$bin").fuzz.rc"
         while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
@@ -164,7 +166,7 @@ run_fuzz() {
         log=$LOGDIR/$name.fuzz.log
         rc=$(cat "$LOGDIR/$name.fuzz.rc" 2>/dev/null || echo 255)
         if [ "$rc" = 0 ]; then
-            pass "fuzz/$name ($(grep -a -o 'Done [0-9]* runs' "$log" | tail -n 1))"
+            pass "fuzz/$name ($(grep -a -o 'Done [0-9]* runs' "$log" | tail -n 1); $(grep -a -E '^#[0-9]+' "$log" | tail -n 1 | grep -o 'cov: [0-9]* ft: [0-9]* corp: [0-9]*'))"
         else
             fail "fuzz/$name" "exit $rc: see $log"
             # CI keeps only what is printed: show what the fuzzer found.

@@ -65,15 +65,7 @@ for ((i = 0; i < 50; i++)); do grep -q "garbage" <<<"$(mig_field "$dst" error)" 
     snap_fail "a foreign peer: $(mapi "$dst" GET /migrate)"
 echo "ok: a foreign peer on the recovery port -> refused ($(mig_field "$dst" error))"
 
-out=$("$CORRAL" migrate --sock "$src" --recover "tcp:127.0.0.1:$rport" 2>&1) ||
-    snap_fail "recovery: $out"
-echo "recovery: $out"
-grep -q "completed" <<<"$out" && grep -q "recovered 1 time" <<<"$out" || snap_fail "recovery: $out"
-for ((i = 0; i < 100; i++)); do [ -f "$src_dir/rc" ] && break; sleep 0.1; done
-[ "$(cat "$src_dir/rc" 2>/dev/null)" = 0 ] ||
-    snap_fail "the source did not exit 0 after the recovery ($(cat "$src_dir/rc" 2>/dev/null))"
-exec 9>&-
-rm -rf "$src_dir"
+snap_recover_source "$src" "tcp:127.0.0.1:$rport" "$src_dir"
 SNAP_SOCK=$dst
 [ "$(mig_field "$dst" status)" = completed ] || snap_fail "the destination: $(mapi "$dst" GET /migrate)"
 echo "ok: recovered and completed in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"

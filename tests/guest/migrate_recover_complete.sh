@@ -69,15 +69,7 @@ grep -q "listening on tcp:127.0.0.1:$rport" <<<"$out" || snap_fail "destination'
 refused=$(mapi "$dst" PUT /migrate/recover "{\"uri\":\"tcp:127.0.0.1:$(free_port)\"}")
 [ "${refused##* }" = 400 ] && grep -q "already listens" <<<"$refused" ||
     snap_fail "a second recover on the destination: $refused"
-out=$("$CORRAL" migrate --sock "$src" --recover "tcp:127.0.0.1:$rport" 2>&1) ||
-    snap_fail "the source's recovery: $out"
-echo "recovery: $out"
-grep -q "completed" <<<"$out" && grep -q "recovered 1 time" <<<"$out" || snap_fail "recovery: $out"
-for ((i = 0; i < 100; i++)); do [ -f "$src_dir/rc" ] && break; sleep 0.1; done
-[ "$(cat "$src_dir/rc" 2>/dev/null)" = 0 ] ||
-    snap_fail "the source did not exit 0 after the confirmation ($(cat "$src_dir/rc" 2>/dev/null))"
-exec 9>&-
-rm -rf "$src_dir"
+snap_recover_source "$src" "tcp:127.0.0.1:$rport" "$src_dir"
 [ "$(mig_field "$dst" status)" = completed ] || snap_fail "the destination: $(mapi "$dst" GET /migrate)"
 [ -z "$(mig_field "$dst" error)" ] || snap_fail "the destination reports: $(mig_field "$dst" error)"
 SNAP_SOCK=$dst

@@ -169,6 +169,23 @@ snap_migrate() {
     SNAP_SOCK=$new_sock
 }
 
+# snap_recover_source SOCK URI OLD_DIR: `corral migrate --recover URI` on
+# the paused post-copy source behind SOCK completes the migration (after
+# one recovery) and the source, whose session is OLD_DIR (its console kept
+# open in fd 9, as snap_migrate keeps it), exits 0. Output in SNAP_MIG_OUT.
+snap_recover_source() {
+    local out i
+    out=$("$CORRAL" migrate --sock "$1" --recover "$2" 2>&1) || snap_fail "the source's recovery: $out"
+    echo "recovery: $out"
+    grep -q "completed" <<<"$out" && grep -q "recovered 1 time" <<<"$out" || snap_fail "recovery: $out"
+    for ((i = 0; i < 100; i++)); do [ -f "$3/rc" ] && break; sleep 0.1; done
+    [ "$(cat "$3/rc" 2>/dev/null)" = 0 ] ||
+        snap_fail "the source did not exit 0 after the recovery ($(cat "$3/rc" 2>/dev/null))"
+    exec 9>&-
+    rm -rf "$3"
+    SNAP_MIG_OUT=$out
+}
+
 # snap_fault K KIND: a pre-copy migration that fails at a random point,
 # after which the source must still run with its workload intact:
 #   kill     the destination is killed 0.1..1.5 s into the migration (capped
