@@ -18,6 +18,9 @@ mkdir -p "$LOGDIR"
 echo "cpu engine: ${CORRAL_CPU_ENGINE:-default (jit on x86-64)}${CORRAL_JIT_THRESHOLD:+, jit threshold $CORRAL_JIT_THRESHOLD}"
 passed=0 failed=0 skipped=0
 failures=()
+# Logs of failed tests, shown after the summary list: CI keeps only the
+# last part of what is printed, so the reason must come at the end.
+failure_logs=()
 
 pass() { passed=$((passed + 1)); printf '  PASS  %s\n' "$1"; }
 fail() { failed=$((failed + 1)); failures+=("$1"); printf '  FAIL  %s%s\n' "$1" "${2:+ ($2)}"; }
@@ -128,7 +131,8 @@ run_guest() {
         case $rc in
             0) pass "guest/$base ($(cat "$LOGDIR/$base.guest.secs" 2>/dev/null) s)" ;;
             77) skip "guest/$base" "$(tail -n 1 "$LOGDIR/$base.guest.log")" ;;
-            *) fail "guest/$base" "exit $rc: $(tail -n 1 "$LOGDIR/$base.guest.log")" ;;
+            *) fail "guest/$base" "exit $rc: $(tail -n 1 "$LOGDIR/$base.guest.log")"
+               failure_logs+=("$LOGDIR/$base.guest.log") ;;
         esac
     done
 }
@@ -189,6 +193,10 @@ done
 if [ ${#failures[@]} -gt 0 ]; then
     echo "Failures:"
     printf '  %s\n' "${failures[@]}"
+    for log in "${failure_logs[@]}"; do
+        echo "---- last lines of $log ----"
+        tail -n 30 "$log" | cut -c1-200
+    done
 fi
 if [ "$skipped" -gt 0 ]; then
     echo "$passed passed, $failed failed, $skipped skipped"
