@@ -442,18 +442,28 @@ static void take_new_limit(struct virtio_blk *b)
     b->throttled = false;
 }
 
-/* Pop what the driver made available and hand it to the workers; at
- * most MAX_INFLIGHT requests are out at once. */
-static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
+/* A read the I/O thread may answer from the page cache at once
+ * (try_now): a worker would cost the same wake-up and more. */
+static bool read_for_io_thread(const struct blk_req *q)
 {
-    struct virtio_blk *b = (struct virtio_blk *)d;
+    return q->type == T_IN && q->be->ops->try_rw && q->be->concurrent;
+}
+
+/* Pop what the driver made available and hand it to the workers; at
+ * most MAX_INFLIGHT requests are out at once. `on_hart`: called by
+ * blk_queue_notify_hart, so no system call but the hand-off: a read
+ * for the I/O thread is put back, and false returned (the I/O thread
+ * takes the queue up from there). */
+static bool pop_requests(struct virtio_blk *b, unsigned qi, bool on_hart)
+{
+    struct virtio_dev *d = &b->vdev;
     struct virtq *vq = &d->vq[qi];
     char why[200];
-    bool pushed = false;
+    bool pushed = false, left = false;
     take_new_limit(b);
     b->starved = false;
     if (b->throttled || b->quiesced)
-        return; /* the timer, or virtio_blk_resume, takes the queue up again */
+        return true; /* the timer, or virtio_blk_resume, takes the queue up again */
     for (;;) {
         struct blk_req *q = req_get_locked(b);
         if (!q) {
@@ -465,7 +475,7 @@ static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
             req_put_locked(b, q);
             if (r < 0) {
                 virtio_mmio_queue_error_locked(d, qi, why);
-                return;
+                return true;
             }
             break;
         }
@@ -483,11 +493,17 @@ static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
             if (pushed)
                 virtio_mmio_used_locked(d, qi);
             virtio_mmio_queue_error_locked(d, qi, why);
-            return;
+            return true;
         case PREP_RUN:
+            if (on_hart && read_for_io_thread(q)) {
+                virtq_unpop(vq);
+                req_put_locked(b, q);
+                left = true;
+                goto out;
+            }
             q->job.run = req_run;
             q->job.finish = req_finish_worker;
-            if (b->aio && !try_now(b, q)) {
+            if (b->aio && (on_hart || !try_now(b, q))) {
                 blk_aio_submit(b->aio, &q->job);
                 break;
             }
@@ -500,8 +516,35 @@ static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
             break;
         }
     }
+out:
     if (pushed)
         virtio_mmio_used_locked(d, qi);
+    return !left;
+}
+
+static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
+{
+    pop_requests((struct virtio_blk *)d, qi, false);
+}
+
+/* QueueNotify on the hart that wrote it: writes, flushes and discards
+ * go to the workers from here, instead of waking the I/O thread only to
+ * pass them on (a buffered write, which ext4 will not take with
+ * RWF_NOWAIT, cost two thread wake-ups before a worker started it; now
+ * one). Reads the page cache may answer stay the I/O thread's. Never
+ * waits: the device lock is only tried, and a rate limit in force, like
+ * anything else unusual, is left to the I/O thread (false). */
+static bool blk_queue_notify_hart(struct virtio_dev *d, unsigned qi)
+{
+    struct virtio_blk *b = (struct virtio_blk *)d;
+    if (!b->aio || pthread_mutex_trylock(&d->lock))
+        return false;
+    bool mine = virtio_mmio_queue_live_locked(d, qi) && !b->quiesced && !b->throttled &&
+                !(b->rl_timer && ratelimit_active(&b->rl));
+    if (mine)
+        mine = pop_requests(b, qi, true);
+    pthread_mutex_unlock(&d->lock);
+    return mine;
 }
 
 /* Workers finished requests (I/O thread). */
@@ -596,6 +639,7 @@ static const struct virtio_dev_ops blk_ops = {
     .device_id = 2,
     .nqueues = 1,
     .queue_notify = blk_queue_notify,
+    .queue_notify_hart = blk_queue_notify_hart,
     .reset = blk_reset,
     .save_state = blk_save_state,
     .load_state = blk_load_state,

@@ -262,8 +262,10 @@ static int mmio_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
     uint32_t v = (uint32_t)val;
     switch (off) {
     case R_QUEUE_NOTIFY:
-        /* Hot path: no device lock, the I/O thread does the work. */
-        if (v < d->ops->nqueues) {
+        /* Hot path: no device lock, the I/O thread does the work (or
+         * the device on this hart, without waiting). */
+        if (v < d->ops->nqueues &&
+            !(d->ops->queue_notify_hart && d->ops->queue_notify_hart(d, v))) {
             atomic_fetch_or(&d->notify_pending, 1u << v);
             uint64_t one = 1;
             if (write(d->notify_fd, &one, sizeof(one)) < 0) {

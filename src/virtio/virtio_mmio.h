@@ -6,7 +6,8 @@
  *
  * Threads: MMIO handlers run on hart threads. QueueNotify only sets a bit
  * and writes an eventfd; the I/O thread then calls ops->queue_notify with
- * the device lock held. Devices process queues only under that lock.
+ * the device lock held (unless the device's queue_notify_hart took the
+ * notify on the hart: virtio-blk hands requests to its workers there). Devices process queues only under that lock.
  * InterruptStatus/ACK use a separate small lock so a hart's interrupt
  * handler never waits for a slow disk operation.
  * Lock order: dev->lock, then dev->irq_lock, then the PLIC's. */
@@ -58,6 +59,10 @@ struct virtio_dev_ops {
     unsigned nqueues;
     /* A queue was notified (I/O thread, lock held, device DRIVER_OK). */
     void (*queue_notify)(struct virtio_dev *d, unsigned q);
+    /* Optional: QueueNotify on the writing hart thread, no lock held.
+     * True: handled there (it must not wait: try the device lock, make
+     * no blocking call); false: the I/O thread calls queue_notify. */
+    bool (*queue_notify_hart)(struct virtio_dev *d, unsigned q);
     /* Device-specific part of a reset (lock held). Optional. */
     void (*reset)(struct virtio_dev *d);
     /* The driver wrote config space bytes [off, off+len). Optional. */
