@@ -443,10 +443,13 @@ static void take_new_limit(struct virtio_blk *b)
 }
 
 /* A read the I/O thread may answer from the page cache at once
- * (try_now): a worker would cost the same wake-up and more. */
+ * (try_now): a worker would cost the same wake-up and more. Not with
+ * cache=none: O_DIRECT reads always wait for the device, so they go to
+ * a worker from the hart too. */
 static bool read_for_io_thread(const struct blk_req *q)
 {
-    return q->type == T_IN && q->be->ops->try_rw && q->be->concurrent;
+    return q->type == T_IN && q->be->ops->try_rw && q->be->concurrent &&
+           q->be->cache != BLK_CACHE_NONE;
 }
 
 /* Pop what the driver made available and hand it to the workers; at
@@ -531,9 +534,10 @@ static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
  * go to the workers from here, instead of waking the I/O thread only to
  * pass them on (a buffered write, which ext4 will not take with
  * RWF_NOWAIT, cost two thread wake-ups before a worker started it; now
- * one). Reads the page cache may answer stay the I/O thread's. Never
- * waits: the device lock is only tried, and a rate limit in force, like
- * anything else unusual, is left to the I/O thread (false). */
+ * one; O_DIRECT reads too). Reads the page cache may answer stay the
+ * I/O thread's. Never waits: the device lock is only tried, and a rate
+ * limit in force, like anything else unusual, is left to the I/O thread
+ * (false). */
 static bool blk_queue_notify_hart(struct virtio_dev *d, unsigned qi)
 {
     struct virtio_blk *b = (struct virtio_blk *)d;
