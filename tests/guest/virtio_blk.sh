@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # virtio-blk and virtio-rng in a booted guest: an ext4 root disk built with
 # mkfs.ext4 -d (the guest's own busybox), root=/dev/vda; the guest writes a
-# file, reads the disk serial, reads 1 MiB from /dev/hwrng, tries to write
-# a readonly second disk (vdb), syncs and powers off. The host then reads
-# the file back with debugfs, e2fsck -fn must be clean, and the readonly
-# image's hash is unchanged.
+# file, reads the disk serial, reads 1 MiB from /dev/hwrng, reads a
+# readonly second disk (vdb, cache=none) whole and tries to write it, syncs
+# and powers off. The host then reads the file back with debugfs, e2fsck
+# -fn must be clean, and the readonly image's hash is unchanged.
 source "$(dirname "$0")/lib/lib.sh"
 for t in mkfs.ext4 debugfs e2fsck cpio sha256sum; do
     command -v "$t" >/dev/null || { echo "FAIL: $t is not installed"; exit 1; }
@@ -25,6 +25,7 @@ mount -t sysfs sysfs /sys 2>/dev/null
 echo "corral-virtio-blk-ok $(cat /proc/sys/kernel/random/boot_id | cut -c1-8)" > /hello.txt
 echo "serial=$(cat /sys/block/vda/serial)"
 echo "ro=$(cat /sys/block/vdb/ro)"
+echo "vdb-sha=$(sha256sum < /dev/vdb | cut -d' ' -f1)"
 blockdev --setrw /dev/vdb 2>/dev/null
 if echo scribble | dd of=/dev/vdb bs=512 count=1 conv=sync,fsync oflag=direct 2>/dev/null; then
     echo "vdb-write=succeeded"
@@ -43,7 +44,7 @@ ro_hash=$(sha256sum < "$work/ro.img")
 
 out=$(timeout "$GUEST_TIMEOUT" "$CORRAL" run --firmware "$dir/fw_dynamic.bin" \
     --kernel "$dir/Image" --initrd "$dir/initramfs.cpio" --memory 512M \
-    --disk "$work/root.img" --disk "$work/ro.img,readonly" --rng \
+    --disk "$work/root.img" --disk "$work/ro.img,readonly,cache=none" --rng \
     --cmdline "console=ttyS0 quiet root=/dev/vda rootfstype=ext4 init=/test-init" </dev/null 2>&1)
 rc=$?
 echo "$out" | tail -n 12
@@ -51,6 +52,7 @@ echo "$out" | tail -n 12
 expect_in "$out" "serial=corral-disk0" "virtio-blk get-id"
 expect_in "$out" "ro=1" "readonly disk flagged read-only in the guest"
 expect_in "$out" "vdb-write=failed" "a write to the readonly disk fails"
+expect_in "$out" "vdb-sha=${ro_hash%% *}" "the readonly disk (cache=none: O_DIRECT reads) reads back whole"
 expect_in "$out" "rng=1048576" "1 MiB from /dev/hwrng"
 expect_in "$out" "corral: exit 0" "guest script finished"
 
