@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# `make bench`: the CPU benchmark (bare-metal, instructions per second),
-# the boot benchmark (Debian kernel to corral.cmd) and the I/O benchmark
+# `make bench`: the CPU benchmark (bare-metal, instructions per second,
+# then the same kernels as a process in a Debian guest), the boot benchmark (Debian kernel to corral.cmd) and the I/O benchmark
 # (virtio-blk and virtio-net throughput in the guest), each on Corral and
-# on QEMU TCG.  BENCH_REPS (default 3) runs per VMM; BENCH_ONLY=cpu|boot|io|snapshot|migrate|cluster
+# on QEMU TCG.  BENCH_REPS (default 3) runs per VMM; BENCH_ONLY=cpu|cpu-guest|boot|io|snapshot|migrate|cluster
 # runs one of them.  Logs go to $BUILD/bench/.  bench/RESULTS.md has figures.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -13,6 +13,7 @@ echo "bench: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//
     "$(qemu-system-riscv64 --version | head -n 1); load average $(cut -d" " -f1-3 /proc/loadavg)"
 status=0
 case ${BENCH_ONLY:-} in cpu|'') "$HERE/cpu/run.sh" || status=1 ;; esac
+case ${BENCH_ONLY:-} in cpu-guest|'') "$HERE/cpu/guest.sh" || status=1 ;; esac
 case ${BENCH_ONLY:-} in boot|'') "$HERE/boot/run.sh" || status=1 ;; esac
 case ${BENCH_ONLY:-} in io|'') "$HERE/io/run.sh" || status=1 ;; esac
 case ${BENCH_ONLY:-} in snapshot|'') "$HERE/snapshot/run.sh" || status=1 ;; esac

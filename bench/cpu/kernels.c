@@ -352,5 +352,6 @@ const struct bench_kernel bench_kernels[] = {
     { "sha256", k_sha256 },
     { "bytecode-vm", k_vm },
     { "double", k_double },
+    { "coremark-like", k_mixed },
 };
 const unsigned bench_nkernels = sizeof(bench_kernels) / sizeof(bench_kernels[0]);

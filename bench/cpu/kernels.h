@@ -23,6 +23,9 @@ struct bench_kernel {
 extern const struct bench_kernel bench_kernels[];
 extern const unsigned bench_nkernels;
 
+/* mixed.c: the coremark-like kernel. */
+uint64_t k_mixed(unsigned scale);
+
 /* Our own, so the benchmark measures the guest's code, not a libc's. */
 void *bench_memcpy(void *dst, const void *src, size_t n);
 void *bench_memset(void *dst, int c, size_t n);
