@@ -109,8 +109,9 @@ fuzz: fuzz-build
 	@FUZZ_BUILD=build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) CORRAL_SUITES=fuzz tests/run-all.sh
 
 # ThreadSanitizer build; guest-RAM accessors are racy by the guest's own
-# design and suppressed (tests/tsan.supp). TSAN_GUEST_TESTS run under it.
-TSAN_GUEST_TESTS ?= console_flood api_limits cli_test_mode hostile_files
+# design and suppressed (tests/tsan.supp). TSAN_GUEST_TESTS run under it
+# (virtio_blk: harts hand disk requests to the workers themselves).
+TSAN_GUEST_TESTS ?= console_flood api_limits cli_test_mode hostile_files virtio_blk
 tsan: deps
 	@$(MAKE) --no-print-directory CC=clang BUILD=build-tsan OPT=-O1 \
 		EXTRA_CFLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
