@@ -87,7 +87,8 @@ enum access { ACCESS_FETCH = 0, ACCESS_LOAD = 1, ACCESS_STORE = 2 };
  * guest-virtual page to host memory: host = (uint8_t *)(va + addend).
  * vpn_tag is (va >> 12) | TLB_VALID for a hit; MMIO pages are never
  * entered (they always take the slow path). Flushed on satp writes,
- * sfence.vma, privilege/MPRV/SUM/MXR changes. */
+ * sfence.vma, privilege/MPRV changes; clearing SUM/MXR drops the entries
+ * they allowed (tlb_perm_log). */
 #define TLB_BITS 8
 #define TLB_SIZE (1u << TLB_BITS)
 struct tlb_entry {
@@ -229,6 +230,16 @@ struct hart {
     uint32_t tlb_has_super;
     uint64_t tlb_super_base[TLB_SUPER_MAX];
     uint64_t tlb_super_mask[TLB_SUPER_MAX];
+    /* Entries filled since the last full flush that only SUM or MXR
+     * allowed (an S-mode load/store of a U page, a load of an
+     * execute-only page), as in tlb_log: clearing SUM or MXR drops these
+     * alone, setting either drops nothing (it only widens access). Linux
+     * sets and clears SUM around every user copy; a full flush each time
+     * was half of a boot's TLB flushes. tlb_perm_n > TLB_PERM_MAX means
+     * "too many recorded: clearing flushes everything". */
+#define TLB_PERM_MAX 32
+    uint32_t tlb_perm_n;
+    uint16_t tlb_perm_log[TLB_PERM_MAX];
 };
 
 /* ---- lifecycle (exec.c) ---- */
@@ -282,6 +293,8 @@ uint64_t hart_mstatus_read(const struct hart *h);
 int mmu_translate(struct hart *h, gva_t va, enum access acc, gpa_t *pa);
 void tlb_flush_all(struct hart *h);
 void tlb_flush_page(struct hart *h, gva_t va);
+/* SUM or MXR was cleared: drop the entries only they allowed. */
+void tlb_flush_widened(struct hart *h);
 /* Slow paths behind the inline fast paths below: translate, fill the TLB
  * when the target is RAM, do the access (MMIO through the bus). On a fault
  * they call hart_raise() (pc must be the instruction's) and return false.
