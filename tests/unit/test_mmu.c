@@ -409,14 +409,17 @@ static void test_tlb_fill_and_flush(void **state)
     assert_null(tlb_lookup(h, ACCESS_LOAD, va));
 
     /* Many fills overflow the log: a flush still clears everything. */
-    for (int i = 0; i < 200; i++) {
+    const int many = TLB_LOG_MAX + 64;
+    for (int i = 0; i < many; i++) {
         gva_t p = 0x30000000ULL + (uint64_t)i * 4096;
         map(SATP_MODE_SV39, p, RAM_BASE + 0x100000, V | R | A, 0);
         assert_true(mem_load_slow(h, p, 8, &v));
     }
-    assert_non_null(tlb_lookup(h, ACCESS_LOAD, 0x30000000ULL + 199 * 4096));
+    assert_true(h->tlb_log_n > TLB_LOG_MAX);
+    assert_non_null(tlb_lookup(h, ACCESS_LOAD,
+                               0x30000000ULL + (uint64_t)(many - 1) * 4096));
     tlb_flush_all(h);
-    for (int i = 0; i < 200; i++)
+    for (int i = 0; i < many; i++)
         assert_null(tlb_lookup(h, ACCESS_LOAD, 0x30000000ULL + (uint64_t)i * 4096));
 
     /* Privilege change through a trap flushes. */

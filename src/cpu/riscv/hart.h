@@ -221,8 +221,11 @@ struct hart {
     /* TLB entries filled since the last full flush, as (acc << TLB_BITS |
      * index), so a flush after a few fills (syscalls, traps) clears only
      * those instead of the whole array. tlb_log_n > TLB_LOG_MAX means
-     * "too many: clear everything". Only mmu.c fills entries. */
-#define TLB_LOG_MAX 64
+     * "too many: clear everything". Only mmu.c fills entries. 256: with
+     * 1024 entries a memset of the whole TLB (48 KiB) is dear, and a boot
+     * overflowed a log of 64 at 3,072 of its 16 K flushes, one of 256 at
+     * 328. */
+#define TLB_LOG_MAX 256
     uint16_t tlb_log[TLB_LOG_MAX];
     uint32_t tlb_log_n;
     /* Superpages (as va base, size - 1) that entries filled since the
