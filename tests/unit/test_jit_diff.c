@@ -907,6 +907,43 @@ static void test_chained_self_loop(void **state)
     assert_true(jit_blocks_translated(sides[1].h) >= 1);
 }
 
+/* Chaining counts hits: an interpreted one-block loop reaches hart_run
+ * once per timer countdown only, yet it is translated once it has run
+ * `threshold` times (here 300 passes at threshold 16; before, it stayed
+ * interpreted to its end). */
+static void test_chain_counts_hits(void **state)
+{
+    (void)state;
+    if (!jit_available())
+        skip();
+    const uint32_t p[] = {i_type(1, 10, 0, 10, 0x13), i_type(2, 11, 0, 11, 0x13),
+                          i_type(-1, 15, 0, 15, 0x13), b_type(-12, 0, 15, 1),
+                          0x10500073 /* wfi */, j_type(-4, 0)};
+    for (int s = 0; s < 2; s++) {
+        struct side *d = &sides[s];
+        memset(d->bus.ram.host, 0, RAM_SIZE);
+        for (unsigned k = 0; k < ARRAY_SIZE(p); k++)
+            put32(d, RAM_BASE + 4 * k, p[k]);
+        gmem_clear_code_map(&d->bus.ram);
+        atomic_fetch_add(&d->bus.ram.code_gen, 1);
+        struct jit_options jo = {.threshold = 16, .cache_bytes = JIT_CACHE_MIN};
+        assert_int_equal(
+            hart_set_engine(d->h, s ? CPU_ENGINE_JIT : CPU_ENGINE_INTERP, &jo),
+            0);
+        hart_reset(d->h, RAM_BASE);
+        d->h->x[15] = 300;
+    }
+    bool to_jit, to_interp;
+    uint64_t rb = run_watched(sides[1].h, 0, &to_jit);
+    assert_false(to_jit);
+    assert_int_equal(rb, 4 * 300 + 1);
+    assert_int_equal(run_watched(sides[0].h, rb, &to_interp), rb);
+    assert_false(to_interp);
+    assert_null(difference());
+    assert_int_equal(sides[1].h->x[10], 300);
+    assert_int_equal(jit_blocks_translated(sides[1].h), 1);
+}
+
 /* A superblock never grows into an insn that straddles the page end:
  * fetching it at translation time could fault (here its second half is
  * past the end of RAM), raising a trap the program never takes. */
@@ -989,6 +1026,7 @@ int main(void)
         cmocka_unit_test(test_translates_and_counts),
         cmocka_unit_test(test_compare_detects),
         cmocka_unit_test(test_chained_self_loop),
+        cmocka_unit_test(test_chain_counts_hits),
         cmocka_unit_test(test_arena_full_flush),
         cmocka_unit_test(test_superblock_page_end),
         cmocka_unit_test(test_diff_threshold0),

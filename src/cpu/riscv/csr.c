@@ -147,9 +147,11 @@ static void mstatus_update(struct hart *h, uint64_t v, uint64_t mask)
     new = (new & ~(MSTATUS_SD | MSTATUS_UXL | MSTATUS_SXL)) | MSTATUS_XL64;
     h->mstatus = new;
     uint64_t changed = old ^ new;
-    if ((changed & (MSTATUS_MPRV | MSTATUS_SUM | MSTATUS_MXR)) ||
+    if ((changed & MSTATUS_MPRV) ||
         ((changed & MSTATUS_MPP) && (new & MSTATUS_MPRV)))
         tlb_flush_all(h);
+    else if (changed & old & (MSTATUS_SUM | MSTATUS_MXR))
+        tlb_flush_widened(h); /* cleared; a bit set only widens access */
     if (changed & (MSTATUS_MIE | MSTATUS_SIE))
         irq_recheck(h);
 }

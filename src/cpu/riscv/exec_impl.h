@@ -44,6 +44,19 @@ static inline const struct insn *end_next(struct hart *h, const struct insn *i)
     return end_at(h, i, insn_pc(h, i) + i->len);
 }
 
+/* With the JIT, entering untranslated block `t` by chaining counts a hit
+ * on it as hart_run's entries do; past the threshold the chain ends there
+ * so that hart_run translates it. Without this an interpreted loop (or a
+ * ring of blocks linked to each other) reached hart_run once per timer
+ * countdown only, so code that ran thousands of times during boot stayed
+ * interpreted (translated code's exits count the same way, jit.c
+ * emit_enter). */
+static inline bool chain_to_translate(struct hart *h, const struct block *t)
+{
+    return t->jit_state == JIT_NONE && h->jit &&
+           ((struct block *)t)->hits++ >= h->jit_threshold;
+}
+
 /* End the block at `i` (retired) and continue at `target`; `slot` is the
  * source block's link for this exit (0 taken/jal, 1 not taken/fall
  * through). When the linked block is valid and nothing needs attention
@@ -79,6 +92,8 @@ static inline const struct insn *chain_core(struct hart *h,
         }
         goto out;
     }
+    if (UNLIKELY(chain_to_translate(h, t)))
+        goto out;
     /* (h->pc and xb_done are dead here: the next block sets them when it
      * ends; hart_run counts the chain steps from xb_chain as block hits) */
     h->xb_chain--;
@@ -116,6 +131,8 @@ static inline const struct insn *chain_indirect(struct hart *h,
     const struct block *t = j->b;
     if (UNLIKELY(t->dead || e->vpn_tag != (target >> 12) + 1 ||
                  target + e->addend != t->host))
+        goto out;
+    if (UNLIKELY(chain_to_translate(h, t)))
         goto out;
     h->xb_chain--;
     hart_counter_add(&h->instret, done);

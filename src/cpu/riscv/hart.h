@@ -87,8 +87,13 @@ enum access { ACCESS_FETCH = 0, ACCESS_LOAD = 1, ACCESS_STORE = 2 };
  * guest-virtual page to host memory: host = (uint8_t *)(va + addend).
  * vpn_tag is (va >> 12) | TLB_VALID for a hit; MMIO pages are never
  * entered (they always take the slow path). Flushed on satp writes,
- * sfence.vma, privilege/MPRV/SUM/MXR changes. */
-#define TLB_BITS 8
+ * sfence.vma, privilege/MPRV changes; clearing SUM/MXR drops the entries
+ * they allowed (tlb_perm_log). */
+/* 1024 entries: a Linux boot missed 2.7 M times with 256 (half of them
+ * fetches: kernel text and the linear map conflict), 1.6 M with 1024,
+ * 1.4 M with 4096, whose full flush (a memset when tlb_log overflowed,
+ * ~3 K times a boot) costs four times as much again. */
+#define TLB_BITS 10
 #define TLB_SIZE (1u << TLB_BITS)
 struct tlb_entry {
     uint64_t vpn_tag; /* 0 = invalid; else (va >> 12) + 1 */
@@ -216,8 +221,11 @@ struct hart {
     /* TLB entries filled since the last full flush, as (acc << TLB_BITS |
      * index), so a flush after a few fills (syscalls, traps) clears only
      * those instead of the whole array. tlb_log_n > TLB_LOG_MAX means
-     * "too many: clear everything". Only mmu.c fills entries. */
-#define TLB_LOG_MAX 64
+     * "too many: clear everything". Only mmu.c fills entries. 256: with
+     * 1024 entries a memset of the whole TLB (48 KiB) is dear, and a boot
+     * overflowed a log of 64 at 3,072 of its 16 K flushes, one of 256 at
+     * 328. */
+#define TLB_LOG_MAX 256
     uint16_t tlb_log[TLB_LOG_MAX];
     uint32_t tlb_log_n;
     /* Superpages (as va base, size - 1) that entries filled since the
@@ -229,6 +237,16 @@ struct hart {
     uint32_t tlb_has_super;
     uint64_t tlb_super_base[TLB_SUPER_MAX];
     uint64_t tlb_super_mask[TLB_SUPER_MAX];
+    /* Entries filled since the last full flush that only SUM or MXR
+     * allowed (an S-mode load/store of a U page, a load of an
+     * execute-only page), as in tlb_log: clearing SUM or MXR drops these
+     * alone, setting either drops nothing (it only widens access). Linux
+     * sets and clears SUM around every user copy; a full flush each time
+     * was half of a boot's TLB flushes. tlb_perm_n > TLB_PERM_MAX means
+     * "too many recorded: clearing flushes everything". */
+#define TLB_PERM_MAX 32
+    uint32_t tlb_perm_n;
+    uint16_t tlb_perm_log[TLB_PERM_MAX];
 };
 
 /* ---- lifecycle (exec.c) ---- */
@@ -282,6 +300,8 @@ uint64_t hart_mstatus_read(const struct hart *h);
 int mmu_translate(struct hart *h, gva_t va, enum access acc, gpa_t *pa);
 void tlb_flush_all(struct hart *h);
 void tlb_flush_page(struct hart *h, gva_t va);
+/* SUM or MXR was cleared: drop the entries only they allowed. */
+void tlb_flush_widened(struct hart *h);
 /* Slow paths behind the inline fast paths below: translate, fill the TLB
  * when the target is RAM, do the access (MMIO through the bus). On a fault
  * they call hart_raise() (pc must be the instruction's) and return false.

@@ -59,6 +59,23 @@ void tlb_flush_all(struct hart *h)
     }
     h->tlb_log_n = 0;
     h->tlb_has_super = 0;
+    h->tlb_perm_n = 0;
+}
+
+void tlb_flush_widened(struct hart *h)
+{
+    if (h->tlb_perm_n > TLB_PERM_MAX) {
+        tlb_flush_all(h);
+        return;
+    }
+    /* (a logged slot refilled since for another page is dropped too: a
+     * spurious miss, never a stale hit) */
+    for (uint32_t i = 0; i < h->tlb_perm_n; i++) {
+        unsigned acc = h->tlb_perm_log[i] >> TLB_BITS;
+        unsigned idx = h->tlb_perm_log[i] & (TLB_SIZE - 1);
+        h->tlb[acc][idx].vpn_tag = 0;
+    }
+    h->tlb_perm_n = 0;
 }
 
 /* Drop every entry whose page lies in [base, base + mask]. */
@@ -122,8 +139,9 @@ static void tlb_note_super(struct hart *h, gva_t va, int level)
     h->tlb_has_super++;
 }
 
+/* `widened`: only SUM or MXR allowed this access (tlb_perm_log). */
 static void tlb_fill(struct hart *h, enum access acc, gva_t va, gpa_t pa,
-                     int level)
+                     int level, bool widened)
 {
     struct gmem *m = &h->bus->ram;
     uint8_t *host = gmem_ptr(m, pa & ~PAGE_MASK, GMEM_PAGE_SIZE);
@@ -146,6 +164,12 @@ static void tlb_fill(struct hart *h, enum access acc, gva_t va, gpa_t pa,
         h->tlb_log_n++;
     if (level > 0)
         tlb_note_super(h, va, level);
+    if (widened) {
+        if (h->tlb_perm_n < TLB_PERM_MAX)
+            h->tlb_perm_log[h->tlb_perm_n] = (uint16_t)((acc << TLB_BITS) | idx);
+        if (h->tlb_perm_n <= TLB_PERM_MAX)
+            h->tlb_perm_n++;
+    }
 }
 
 /* ---- page walk ---- */
@@ -172,9 +196,10 @@ static bool leaf_allowed(const struct hart *h, uint64_t pte, enum access acc,
     return false;
 }
 
-/* Walk the tables for `va`; on success *pa and *level (0 = 4 KiB page). */
+/* Walk the tables for `va`; on success *pa, *level (0 = 4 KiB page) and
+ * *widened (the leaf allowed the access only through SUM or MXR). */
 static int walk(struct hart *h, gva_t va, enum access acc, uint64_t priv,
-                unsigned mode, gpa_t *pa, int *level)
+                unsigned mode, gpa_t *pa, int *level, bool *widened)
 {
     struct gmem *m = &h->bus->ram;
     int levels = (int)mode - 5; /* Sv39 = 8 -> 3, Sv48 -> 4, Sv57 -> 5 */
@@ -208,6 +233,8 @@ restart:;
 
         if (!leaf_allowed(h, pte, acc, priv))
             return page_fault(acc);
+        *widened = ((pte & PTE_U) && priv == PRIV_S) ||
+                   (acc == ACCESS_LOAD && !(pte & PTE_R));
         if (i > 0 && (ppn & ((1ULL << (9 * i)) - 1)))
             return page_fault(acc); /* misaligned superpage */
 
@@ -237,15 +264,16 @@ int mmu_translate(struct hart *h, gva_t va, enum access acc, gpa_t *pa)
         priv = (h->mstatus & MSTATUS_MPP) >> 11;
     unsigned mode = (unsigned)(h->satp >> SATP_MODE_SHIFT);
     int level = 0;
+    bool widened = false;
 
     if (priv == PRIV_M || mode == SATP_MODE_BARE) {
         *pa = va;
     } else {
-        int c = walk(h, va, acc, priv, mode, pa, &level);
+        int c = walk(h, va, acc, priv, mode, pa, &level, &widened);
         if (c)
             return c;
     }
-    tlb_fill(h, acc, va, *pa, level);
+    tlb_fill(h, acc, va, *pa, level, widened);
     return 0;
 }
 
