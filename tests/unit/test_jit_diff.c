@@ -867,6 +867,21 @@ static void *kick_later(void *arg)
     return NULL;
 }
 
+
+/* A program alone in zeroed RAM at RAM_BASE, on the interpreter (side 0)
+ * or the JIT at `threshold`, the hart reset to run it. */
+static void load_program(struct side *d, const uint32_t *p, unsigned n, unsigned threshold,
+                         bool jit)
+{
+    memset(d->bus.ram.host, 0, RAM_SIZE);
+    for (unsigned k = 0; k < n; k++)
+        put32(d, RAM_BASE + 4 * k, p[k]);
+    gmem_clear_code_map(&d->bus.ram);
+    atomic_fetch_add(&d->bus.ram.code_gen, 1);
+    struct jit_options jo = {.threshold = threshold, .cache_bytes = JIT_CACHE_MIN};
+    assert_int_equal(hart_set_engine(d->h, jit ? CPU_ENGINE_JIT : CPU_ENGINE_INTERP, &jo), 0);
+    hart_reset(d->h, RAM_BASE);
+}
 /* Without a budget blocks chain, and a one-block loop runs natively
  * (emit_self_loop): the loop must still count and retire exactly. */
 static void test_chained_self_loop(void **state)
@@ -878,18 +893,8 @@ static void test_chained_self_loop(void **state)
                           i_type(-1, 15, 0, 15, 0x13), b_type(-12, 0, 15, 1),
                           j_type(0, 0)};
     for (int s = 0; s < 2; s++) {
-        struct side *d = &sides[s];
-        memset(d->bus.ram.host, 0, RAM_SIZE);
-        for (unsigned k = 0; k < 5; k++)
-            put32(d, RAM_BASE + 4 * k, p[k]);
-        gmem_clear_code_map(&d->bus.ram);
-        atomic_fetch_add(&d->bus.ram.code_gen, 1);
-        struct jit_options jo = {.threshold = 2, .cache_bytes = JIT_CACHE_MIN};
-        assert_int_equal(
-            hart_set_engine(d->h, s ? CPU_ENGINE_JIT : CPU_ENGINE_INTERP, &jo),
-            0);
-        hart_reset(d->h, RAM_BASE);
-        d->h->x[15] = 200000;
+        load_program(&sides[s], p, ARRAY_SIZE(p), 2, s);
+        sides[s].h->x[15] = 200000;
     }
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, kick_later, sides[1].h), 0);
@@ -920,18 +925,8 @@ static void test_chain_counts_hits(void **state)
                           i_type(-1, 15, 0, 15, 0x13), b_type(-12, 0, 15, 1),
                           0x10500073 /* wfi */, j_type(-4, 0)};
     for (int s = 0; s < 2; s++) {
-        struct side *d = &sides[s];
-        memset(d->bus.ram.host, 0, RAM_SIZE);
-        for (unsigned k = 0; k < ARRAY_SIZE(p); k++)
-            put32(d, RAM_BASE + 4 * k, p[k]);
-        gmem_clear_code_map(&d->bus.ram);
-        atomic_fetch_add(&d->bus.ram.code_gen, 1);
-        struct jit_options jo = {.threshold = 16, .cache_bytes = JIT_CACHE_MIN};
-        assert_int_equal(
-            hart_set_engine(d->h, s ? CPU_ENGINE_JIT : CPU_ENGINE_INTERP, &jo),
-            0);
-        hart_reset(d->h, RAM_BASE);
-        d->h->x[15] = 300;
+        load_program(&sides[s], p, ARRAY_SIZE(p), 16, s);
+        sides[s].h->x[15] = 300;
     }
     bool to_jit, to_interp;
     uint64_t rb = run_watched(sides[1].h, 0, &to_jit);
