@@ -84,6 +84,12 @@ struct agent_proc *agent_proc_start(struct agent_procs *t, const char *name, enu
     snprintf(logf, sizeof(logf), "%s/%s.log", t->state_dir, name);
     snprintf(console_arg, sizeof(console_arg), "file:%s", p->console);
     snprintf(fence_to, sizeof(fence_to), "%.1f", t->fence_timeout_ms / 1000.0);
+    /* The socket's path is the VM's name: an older process of it still on
+     * its way out (the source of a move away, say) must get no request
+     * meant for it from here on, or the new process would take it. */
+    for (int i = 0; i < AGENT_MAX_PROCS; i++)
+        if (&t->p[i] != p && t->p[i].used && !strcmp(t->p[i].sock, p->sock))
+            t->p[i].sock_taken = true;
     unlink(p->sock);
     int r;
     if (role == AGENT_MAIN && !restore_dir && (r = write_file(cfg, config_json))) {
@@ -178,6 +184,10 @@ json_t *agent_proc_api(struct agent_proc *p, const char *method, const char *pat
 {
     char *resp = NULL, err[API_ERR_LEN];
     unsigned st = 0;
+    if (p->sock_taken) {
+        snprintf(p->api_err, sizeof(p->api_err), "its socket is a newer process's now");
+        return NULL;
+    }
     if (api_client_request(p->sock, method, path, body, &st, &resp, err)) {
         snprintf(p->api_err, sizeof(p->api_err), "no answer (%.170s)", err);
         return NULL;
@@ -203,7 +213,11 @@ void agent_proc_stop(struct agent_proc *p, int64_t now_ms, int64_t grace_ms)
         return;
     if (!p->stop_deadline_ms) {
         p->stop_deadline_ms = now_ms + grace_ms;
-        json_decref(agent_proc_api(p, "PUT", "/actions", "{\"action_type\":\"Shutdown\"}", NULL));
+        if (!p->sock_taken)
+            json_decref(agent_proc_api(p, "PUT", "/actions", "{\"action_type\":\"Shutdown\"}",
+                                       NULL));
+        else if (p->pid > 0 && (p->child || adopted_alive(p)))
+            kill(p->pid, SIGTERM); /* by its pid: the socket is not its own now */
         return;
     }
     if (now_ms >= p->stop_deadline_ms)

@@ -29,6 +29,7 @@ struct agent_proc {
     bool exited;
     int exit_status;       /* as from waitpid, once exited */
     char sock[PATH_MAX];
+    bool sock_taken;       /* a newer process of the VM listens on `sock` now */
     char console[PATH_MAX];
     uint64_t epoch;        /* of the VM record it was started for */
     uint64_t migrate_id;   /* AGENT_INCOMING: the migration it waits for;

@@ -92,7 +92,7 @@ newc=$CL_WORK/${w% *}/vm1.console
 for i in $(seq 150); do grep -q 'DISK-' "$newc" 2>/dev/null && break; sleep 0.2; done
 grep -q DISK-KEPT "$newc" || cl_fail "vm1's disk lost its marker: $(grep -a DISK- "$newc")"
 echo "ok: vm1's disk kept what it wrote"
-[ "$(pgrep -f -c -- '--name vm1 ')" -le 1 ] || cl_fail "vm1 runs twice"
+[ "$(cl_live_pids vm1 | wc -l)" = 1 ] || cl_fail "vm1 does not run exactly once: pids $(cl_live_pids vm1 | xargs)"
 for o in $others; do
     for i in $(seq 50); do [ "$(cl_where "$o")" = "$lost stopped" ] && break; sleep 0.2; done
     cl ps | grep -E "^$o .*not restarted" || cl_fail "$o: not reported as lost and not restarted"

@@ -94,7 +94,7 @@ cl_wait_ticks "$CL_WORK/h2/r.console" 0
 cl ps --json | jq -r '.[] | select(.name == "r") | .message' | grep -q "failed.*cold boot" ||
     cl_fail "r: no fallback message: $(cl ps)"
 echo "ok: r's changed raw disk refused its snapshot; cold-booted"
-[ "$(pgrep -f -c -- '--name q ')" -le 1 ] || cl_fail "q runs twice"
+[ "$(cl_live_pids q | wc -l)" = 1 ] || cl_fail "q does not run exactly once: pids $(cl_live_pids q | xargs)"
 # A start by the user afterwards is not reported as a failover.
 cl stop r >/dev/null || cl_fail "stop r"
 out=$(cl start r) || cl_fail "start r: $out"

@@ -67,6 +67,17 @@ cl_vm_pids() {
     done
 }
 
+# cl_live_pids NAME: the live processes, on any host of this test, that
+# run the VM NAME (by the registry each VM writes, migrated ones included).
+cl_live_pids() {
+    local f pid
+    for f in "$CL_WORK"/*/run/corral/"$1".json; do
+        [ -f "$f" ] || continue
+        pid=$(jq -r .pid "$f")
+        kill -0 "$pid" 2>/dev/null && echo "$pid"
+    done
+}
+
 cl() { "$CORRAL" cluster "$@"; }
 
 # cl_wait_hosts PATTERN N: until N hosts matching PATTERN (e.g. h[123])
