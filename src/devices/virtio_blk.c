@@ -442,27 +442,36 @@ static void take_new_limit(struct virtio_blk *b)
     b->throttled = false;
 }
 
-/* A read the I/O thread may answer from the page cache at once
- * (try_now): a worker would cost the same wake-up and more. Not with
- * cache=none: O_DIRECT reads always wait for the device, so they go to
- * a worker from the hart too. */
-static bool read_for_io_thread(const struct blk_req *q)
+/* A read the page cache may answer at once (try_now: RWF_NOWAIT, which
+ * returns EAGAIN rather than wait for the disk). Not with cache=none:
+ * O_DIRECT reads always wait for the device. */
+static bool read_may_be_cached(const struct blk_req *q)
 {
     return q->type == T_IN && q->be->ops->try_rw && q->be->concurrent &&
            q->be->cache != BLK_CACHE_NONE;
 }
 
+/* Cached reads the notifying hart copies itself, per QueueNotify: a few
+ * microseconds each, where the I/O thread's wake-up and the interrupt's
+ * way back cost more than the copy (one request in flight: the guest
+ * waits for exactly that). Bigger reads, or more, stay the I/O thread's
+ * so that a hart never spends long in one MMIO store. */
+#define HART_READ_MAX (128u << 10)
+#define HART_READ_BUDGET (256u << 10)
+
 /* Pop what the driver made available and hand it to the workers; at
  * most MAX_INFLIGHT requests are out at once. `on_hart`: called by
- * blk_queue_notify_hart, so no system call but the hand-off: a read
- * for the I/O thread is put back, and false returned (the I/O thread
- * takes the queue up from there). */
+ * blk_queue_notify_hart, so no system call that can wait for the disk:
+ * a small cached read is copied here (RWF_NOWAIT) or, not cached, goes
+ * to a worker; a read past the hart's budget is put back, and false
+ * returned (the I/O thread takes the queue up from there). */
 static bool pop_requests(struct virtio_blk *b, unsigned qi, bool on_hart)
 {
     struct virtio_dev *d = &b->vdev;
     struct virtq *vq = &d->vq[qi];
     char why[200];
     bool pushed = false, left = false;
+    uint64_t hart_read = 0;
     take_new_limit(b);
     b->starved = false;
     if (b->throttled || b->quiesced)
@@ -497,8 +506,10 @@ static bool pop_requests(struct virtio_blk *b, unsigned qi, bool on_hart)
                 virtio_mmio_used_locked(d, qi);
             virtio_mmio_queue_error_locked(d, qi, why);
             return true;
-        case PREP_RUN:
-            if (on_hart && read_for_io_thread(q)) {
+        case PREP_RUN: {
+            bool may_be_cached = read_may_be_cached(q);
+            if (on_hart && may_be_cached &&
+                (q->len > HART_READ_MAX || hart_read + q->len > HART_READ_BUDGET)) {
                 virtq_unpop(vq);
                 req_put_locked(b, q);
                 left = true;
@@ -506,12 +517,15 @@ static bool pop_requests(struct virtio_blk *b, unsigned qi, bool on_hart)
             }
             q->job.run = req_run;
             q->job.finish = req_finish_worker;
-            if (b->aio && (on_hart || !try_now(b, q))) {
+            if (on_hart && may_be_cached)
+                hart_read += q->len;
+            if (!b->aio) {
+                req_run(&q->job);
+            } else if ((on_hart && !may_be_cached) || !try_now(b, q)) {
                 blk_aio_submit(b->aio, &q->job);
                 break;
             }
-            if (!b->aio)
-                req_run(&q->job);
+        }
             /* fall through */
         case PREP_DONE:
             req_finish_locked(b, q);
@@ -534,10 +548,11 @@ static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
  * go to the workers from here, instead of waking the I/O thread only to
  * pass them on (a buffered write, which ext4 will not take with
  * RWF_NOWAIT, cost two thread wake-ups before a worker started it; now
- * one; O_DIRECT reads too). Reads the page cache may answer stay the
- * I/O thread's. Never waits: the device lock is only tried, and a rate
- * limit in force, like anything else unusual, is left to the I/O thread
- * (false). */
+ * one; O_DIRECT reads too). A small read the page cache holds is copied
+ * on the hart and answered at once (no thread wake-up at all); one it
+ * does not hold goes to a worker. Never waits: the device lock is only
+ * tried, and a rate limit in force, like anything else unusual, is left
+ * to the I/O thread (false). */
 static bool blk_queue_notify_hart(struct virtio_dev *d, unsigned qi)
 {
     struct virtio_blk *b = (struct virtio_blk *)d;
