@@ -107,7 +107,8 @@ static bool case_fp; /* mostly D ops (set by test_diff_fp) */
 #define SIDE_LEN 5
 static bool case_w32; /* mostly 32-bit and bitwise ops (test_diff_w32) */
 
-/* 32-bit ALU ops and and/or/xor over a few registers, so their results
+/* 32-bit ALU ops (mulw too) and and/or/xor over a few registers, and mul
+ * that reads them whole, so their results
  * (kept without their sign extension by the JIT while only 32-bit and
  * bitwise ops read them) meet every other kind of reader: 64-bit ops,
  * branches, stores, addresses, helpers and exits. */
@@ -115,7 +116,9 @@ static uint32_t gen_w32(void)
 {
     unsigned rd = 1 + rndn(6), a = rndn(7), b = rndn(7);
     int32_t imm = (int32_t)(rnd() % 4096) - 2048;
-    switch (rndn(12)) {
+    switch (rndn(14)) {
+    case 11: return r_type(1, b, a, 0, rd, 0x3b);           /* mulw */
+    case 12: return r_type(1, b, a, 0, rd, 0x33);           /* mul */
     case 0: return r_type(0, b, a, 0, rd, 0x3b);            /* addw */
     case 1: return r_type(0x20, b, a, 0, rd, 0x3b);         /* subw */
     case 2: return i_type(rndn(3) ? imm : 0, a, 0, rd, 0x1b); /* addiw */

@@ -98,11 +98,14 @@ static bool emit_alu_direct(struct emit *e, const struct insn *in)
         return false; /* (not in place: the generic path) */
     bool w32 = false, bitwise = false, two = false;
     switch (in->op) {
-    case OP_ADDW: case OP_SUBW:
+    case OP_ADDW: case OP_SUBW: case OP_MULW:
         two = true;
         /* fall through */
     case OP_ADDIW: case OP_SLLIW: case OP_SRLIW: case OP_SRAIW:
         w32 = true;
+        break;
+    case OP_MUL:
+        two = true;
         break;
     case OP_XOR: case OP_OR: case OP_AND:
         two = true;
@@ -167,6 +170,19 @@ static bool emit_alu_body(struct emit *e, const struct insn *in, unsigned d)
         } else {
             mov_rx(e, d, rs1);
             op_rx(e, g, d, rs2, w);
+        }
+        return true;
+    case OP_MULW:
+        w = false;
+        /* fall through */
+    case OP_MUL:
+        if (rs1 == rd) {
+            imul_rx(e, d, rs2, w);
+        } else if (rs2 == rd) {
+            imul_rx(e, d, rs1, w); /* commutative */
+        } else {
+            mov_rx(e, d, rs1);
+            imul_rx(e, d, rs2, w);
         }
         return true;
     case OP_ADDI: case OP_XORI: case OP_ORI: case OP_ANDI:

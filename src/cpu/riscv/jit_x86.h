@@ -329,6 +329,23 @@ static inline void op_rx(struct emit *e, unsigned grp, unsigned dst, unsigned r,
     }
 }
 
+/* imul dst, x[r] (a register or memory operand) */
+static inline void imul_rx(struct emit *e, unsigned dst, unsigned r, bool w)
+{
+    if (r == 0) {
+        ri(e, G_AND, dst, 0, w); /* x * 0 */
+    } else if (hreg(e, r)) {
+        unsigned src = hreg(e, r);
+        rex(e, w, dst, src);
+        e8(e, 0x0f); e8(e, 0xaf);
+        e8(e, 0xc0 | (dst & 7) << 3 | (src & 7));
+    } else {
+        rex(e, w, dst, 0);
+        e8(e, 0x0f); e8(e, 0xaf);
+        m_rdi(e, dst & 7, XOFF(r));
+    }
+}
+
 static inline void mov_imm64(struct emit *e, unsigned reg, uint64_t v)
 {
     e8(e, 0x48);
