@@ -27,6 +27,7 @@
 #include "block/blk_dirty.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,14 +380,22 @@ static void req_finish_locked(struct virtio_blk *b, struct blk_req *q)
 /* A worker's request is over: answer it at once when the device lock is
  * free (no second wake-up of the I/O thread), else leave it to the I/O
  * thread. Never wait for the lock: a reset holds it while it waits for
- * the workers. A starved queue is the I/O thread's to take up again. */
+ * the workers; but try a few times, since the hart that handed the
+ * request over may still hold it for the rest of its QueueNotify, and
+ * the I/O thread's wake-up costs more. A starved queue is the I/O
+ * thread's to take up again. */
+#define FINISH_LOCK_TRIES 64
+
 static void req_finish_worker(struct blk_aio_job *j)
 {
     struct blk_req *q = (struct blk_req *)j;
     struct virtio_blk *b = q->b;
-    if (pthread_mutex_trylock(&b->vdev.lock)) {
-        blk_aio_post_done(b->aio, j);
-        return;
+    for (int k = 0; pthread_mutex_trylock(&b->vdev.lock); k++) {
+        if (k == FINISH_LOCK_TRIES) {
+            blk_aio_post_done(b->aio, j);
+            return;
+        }
+        sched_yield();
     }
     if (b->starved) {
         pthread_mutex_unlock(&b->vdev.lock);
