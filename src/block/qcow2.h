@@ -130,6 +130,10 @@ void qcow2_meta_free(struct qcow2 *q);
 uint8_t *qcow2_l2_get(struct qcow2 *q, uint64_t off, int *r);
 /* Entry i of the table for guest cluster index `gc` (0,0 when no table). */
 int qcow2_l2_entry(struct qcow2 *q, uint64_t gc, uint64_t *entry, uint64_t *bitmap) WARN_UNUSED;
+/* The same from the L2 cache only: -EAGAIN when the table is not in it
+ * (nothing read from the image). */
+int qcow2_l2_entry_cached(struct qcow2 *q, uint64_t gc, uint64_t *entry,
+                          uint64_t *bitmap) WARN_UNUSED;
 /* Set entry (and bitmap for ext_l2) for guest cluster gc, allocating the
  * L2 table when needed. Written through to the file. */
 int qcow2_l2_set(struct qcow2 *q, uint64_t gc, uint64_t entry, uint64_t bitmap) WARN_UNUSED;

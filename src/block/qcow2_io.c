@@ -256,6 +256,35 @@ static int qcow2_preadv(struct blk_backend *b, struct iovec *iov, int n, uint64_
     return r;
 }
 
+/* A read the page cache and the L2 cache can answer at once (blk_ops
+ * try_rw): within one cluster, a plain data, zero or unallocated one
+ * (no backing file), with RWF_NOWAIT; -EAGAIN for anything else, and for
+ * every write. The caller runs it where no other request of this image
+ * can run (qcow2 is not concurrent: the disk's workers are idle). */
+static int qcow2_try_rw(struct blk_backend *b, bool write, const struct iovec *iov, int n,
+                        uint64_t off)
+{
+    struct qcow2 *q = to_q(b);
+    uint64_t len = iov_total(iov, n);
+    if (write || q->f.direct || !len || off >= b->size || b->size - off < len ||
+        (off & (q->cs - 1)) + len > q->cs || q->ext_l2)
+        return -EAGAIN;
+    uint64_t entry, bm;
+    if (qcow2_l2_entry_cached(q, off >> q->cluster_bits, &entry, &bm) ||
+        (entry & QCOW2_OFLAG_COMPRESSED))
+        return -EAGAIN;
+    uint64_t host = entry & QCOW2_OFFSET_MASK;
+    if ((q->version >= 3 && (entry & QCOW2_OFLAG_ZERO)) || (!host && !q->backing)) {
+        for (int i = 0; i < n; i++)
+            memset(iov[i].iov_base, 0, iov[i].iov_len);
+        return 0;
+    }
+    if (!host)
+        return -EAGAIN; /* the backing file's */
+    ssize_t got = preadv2(q->f.fd, iov, n, (off_t)(host + (off & (q->cs - 1))), RWF_NOWAIT);
+    return got == (ssize_t)len ? 0 : -EAGAIN; /* short: the worker reads it whole */
+}
+
 int qcow2_read_cluster_range(struct qcow2 *q, uint64_t goff, uint8_t *buf, uint64_t len)
 {
     struct iovec v = { .iov_base = buf, .iov_len = (size_t)len };
@@ -443,6 +472,7 @@ void qcow2_close(struct blk_backend *b);
 const struct blk_backend_ops qcow2_ops = {
     .preadv = qcow2_preadv,
     .pwritev = qcow2_pwritev,
+    .try_rw = qcow2_try_rw,
     .flush = qcow2_flush,
     .discard = qcow2_discard,
     .write_zeroes = qcow2_write_zeroes,

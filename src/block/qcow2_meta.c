@@ -98,7 +98,17 @@ static uint8_t *rb_get(struct qcow2 *q, uint64_t off, bool fresh, int *r)
                      sizeof(q->rbc[0]), ARRAY_SIZE(q->rbc), fresh, r);
 }
 
-int qcow2_l2_entry(struct qcow2 *q, uint64_t gc, uint64_t *entry, uint64_t *bitmap)
+/* The L2 table at `off` if the cache holds it (no read, no LRU tick). */
+static uint8_t *l2_peek(const struct qcow2 *q, uint64_t off)
+{
+    for (unsigned i = 0; i < q->nl2c; i++)
+        if (q->l2c[i].off == off && q->l2c[i].tbl)
+            return q->l2c[i].tbl;
+    return NULL;
+}
+
+static int l2_entry(struct qcow2 *q, uint64_t gc, uint64_t *entry, uint64_t *bitmap,
+                    bool cached_only)
 {
     uint64_t l1i = gc / q->l2_entries;
     *entry = *bitmap = 0;
@@ -107,8 +117,8 @@ int qcow2_l2_entry(struct qcow2 *q, uint64_t gc, uint64_t *entry, uint64_t *bitm
     uint64_t l2off = q->l1[l1i] & QCOW2_OFFSET_MASK;
     if (!l2off)
         return 0;
-    int r = 0;
-    uint8_t *t = qcow2_l2_get(q, l2off, &r);
+    int r = -EAGAIN;
+    uint8_t *t = cached_only ? l2_peek(q, l2off) : qcow2_l2_get(q, l2off, &r);
     if (!t)
         return r;
     const uint8_t *e = t + (gc % q->l2_entries) * q->l2_esize;
@@ -116,6 +126,16 @@ int qcow2_l2_entry(struct qcow2 *q, uint64_t gc, uint64_t *entry, uint64_t *bitm
     if (q->ext_l2)
         *bitmap = q2_be64(e + 8);
     return 0;
+}
+
+int qcow2_l2_entry(struct qcow2 *q, uint64_t gc, uint64_t *entry, uint64_t *bitmap)
+{
+    return l2_entry(q, gc, entry, bitmap, false);
+}
+
+int qcow2_l2_entry_cached(struct qcow2 *q, uint64_t gc, uint64_t *entry, uint64_t *bitmap)
+{
+    return l2_entry(q, gc, entry, bitmap, true);
 }
 
 int qcow2_l2_set(struct qcow2 *q, uint64_t gc, uint64_t entry, uint64_t bitmap)

@@ -278,16 +278,16 @@ static void rw_landed(struct blk_req *q, int r)
     }
 }
 
-/* The I/O thread's shortcut (lock held): a read or write the page cache
- * can take at once is done here, without waking a worker and the I/O
- * thread again; nothing waits for the disk. Only with the pool idle, so
- * it overtakes nothing it could conflict with, and never for a backend
- * whose requests run one at a time. */
+/* The shortcut of the I/O thread and of a notifying hart (lock held): a
+ * read or write the page cache can take at once is done here, without
+ * waking a worker; nothing waits for the disk. Only with the pool idle,
+ * so it overtakes nothing it could conflict with, and so no worker uses
+ * a backend whose requests run one at a time (qcow2): every job is
+ * submitted under the device lock. */
 static bool try_now(struct virtio_blk *b, struct blk_req *q)
 {
     struct blk_backend *be = q->be;
-    if ((q->type != T_IN && q->type != T_OUT) || !be->ops->try_rw || !be->concurrent ||
-        blk_aio_busy(b->aio))
+    if ((q->type != T_IN && q->type != T_OUT) || !be->ops->try_rw || blk_aio_busy(b->aio))
         return false;
     if (be->ops->try_rw(be, q->type == T_OUT, q->iov, q->niov, q->sector * SECTOR))
         return false;
@@ -456,8 +456,7 @@ static void take_new_limit(struct virtio_blk *b)
  * O_DIRECT reads always wait for the device. */
 static bool read_may_be_cached(const struct blk_req *q)
 {
-    return q->type == T_IN && q->be->ops->try_rw && q->be->concurrent &&
-           q->be->cache != BLK_CACHE_NONE;
+    return q->type == T_IN && q->be->ops->try_rw && q->be->cache != BLK_CACHE_NONE;
 }
 
 /* Cached reads the notifying hart copies itself, per QueueNotify: a few
@@ -796,7 +795,10 @@ int virtio_blk_track_copy(struct virtio_blk *b, uint8_t *buf, uint64_t *chunks, 
         .job = { .run = copy_run, .finish = copy_finish, .exclusive = !b->be->concurrent },
         .b = b, .buf = buf, .chunks = chunks, .max = max,
     };
+    /* Under the device lock, as every job (try_now's rule). */
+    pthread_mutex_lock(&b->vdev.lock);
     blk_aio_submit(b->aio, &c.job);
+    pthread_mutex_unlock(&b->vdev.lock);
     pthread_mutex_lock(&b->copy_lock);
     while (!c.done)
         pthread_cond_wait(&b->copy_cond, &b->copy_lock);

@@ -570,6 +570,54 @@ static void test_refcount_growth(void **st)
     free(m);
 }
 
+/* try_rw (what a hart answers a cached read with): a written cluster
+ * reads back, an unallocated one reads as zeros, and everything it may
+ * not do at once (a write, a read across clusters, an L2 table not in
+ * the cache, a cluster of the backing file) is -EAGAIN. */
+static void test_try_rw(void **st)
+{
+    (void)st;
+    SKIP_NO_QEMU();
+    const char *img = P("try.qcow2");
+    assert_int_equal(sh("qemu-img create -q -f qcow2 -o cluster_size=65536 '%s' 64M", img), 0);
+    struct blk_backend *b = open_ok(img, "qcow2", false);
+    assert_non_null(b->ops->try_rw);
+    static uint8_t buf[8192], got[8192];
+    for (unsigned i = 0; i < sizeof(buf); i++)
+        buf[i] = (uint8_t)(i * 7 + 3);
+    struct iovec w = { buf, sizeof(buf) };
+    assert_int_equal(b->ops->pwritev(b, &w, 1, 65536 * 5), 0);
+    struct iovec r = { got, 4096 };
+    assert_int_equal(b->ops->try_rw(b, true, &r, 1, 65536 * 5), -EAGAIN);
+    memset(got, 0xaa, sizeof(got));
+    struct iovec r2[2] = { { got, 1000 }, { got + 1000, 3096 } };
+    assert_int_equal(b->ops->try_rw(b, false, r2, 2, 65536 * 5 + 4096), 0);
+    assert_memory_equal(got, buf + 4096, 4096);
+    memset(got, 0xaa, sizeof(got));
+    assert_int_equal(b->ops->try_rw(b, false, &r, 1, 65536 * 6), 0); /* same L2 table */
+    for (unsigned i = 0; i < 4096; i++)
+        assert_int_equal(got[i], 0);
+    struct iovec across = { got, 8192 };
+    assert_int_equal(b->ops->try_rw(b, false, &across, 1, 65536 * 6 - 4096), -EAGAIN);
+    /* Past the end of the disk. */
+    assert_int_equal(b->ops->try_rw(b, false, &r, 1, 64ULL << 20), -EAGAIN);
+    blk_close(b);
+    /* Reopened: the L2 cache is empty, so nothing can be read at once. */
+    b = open_ok(img, "qcow2", true);
+    assert_int_equal(b->ops->try_rw(b, false, &r, 1, 65536 * 5), -EAGAIN);
+    assert_int_equal(b->ops->preadv(b, &r, 1, 65536 * 5), 0);
+    r = (struct iovec){ got, 4096 };
+    assert_int_equal(b->ops->try_rw(b, false, &r, 1, 65536 * 5), 0);
+    assert_memory_equal(got, buf, 4096);
+    blk_close(b);
+    /* An overlay's unallocated cluster is the backing file's. */
+    assert_int_equal(sh("cd %s && qemu-img create -q -f qcow2 -b try.qcow2 -F qcow2 tryo.qcow2",
+                        P("")), 0);
+    b = open_ok(P("tryo.qcow2"), "qcow2", true);
+    assert_int_equal(b->ops->try_rw(b, false, &r, 1, 65536 * 5), -EAGAIN);
+    blk_close(b);
+}
+
 /* cache=none: O_DIRECT with bounce buffers for unaligned metadata and
  * guest buffers (the random I/O uses odd vector splits). */
 static void test_cache_none(void **st)
@@ -637,6 +685,7 @@ int main(void)
         cmocka_unit_test(test_probe_lock_fifo),
         cmocka_unit_test(test_crash_and_dirty),
         cmocka_unit_test(test_cache_none),
+        cmocka_unit_test(test_try_rw),
         cmocka_unit_test(test_refcount_growth),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
