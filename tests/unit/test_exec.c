@@ -240,6 +240,20 @@ static void test_chained_loop(void **state)
     assert_true(h->stats.block_hits - bhits > 999);
 }
 
+/* A budget counts the insns retired, not instret: a loop that writes
+ * minstret still stops exactly at its budget. */
+static void test_budget_minstret_write(void **state)
+{
+    LOAD_PROG(ADDI(5, 0, 1000), CSRRW(0, 0xb02, 0), ADDI(5, 5, -1), BNE(5, 0, -8),
+              ADDI(7, 0, 7), SPIN);
+    h->x[7] = 0;
+    assert_int_equal(hart_run(h, 3001), 3001);
+    assert_int_equal(h->x[5], 0);
+    assert_int_equal(h->x[7], 0); /* one more insn would have run it */
+    assert_int_equal(h->pc, RAM_BASE + 4 * 4);
+    assert_int_equal(h->instret, 2); /* written 0, then addi and bne */
+}
+
 static void test_loads_stores(void **state)
 {
     LOAD_PROG(STORE(3, 6, 5, 0), LOAD(0, 10, 5, 0), LOAD(4, 11, 5, 0),
@@ -712,6 +726,7 @@ int main(void)
         cmocka_unit_test(test_fetch_fault),
         cmocka_unit_test(test_zbb_zba_zbs),
         cmocka_unit_test(test_chained_loop),
+        cmocka_unit_test(test_budget_minstret_write),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

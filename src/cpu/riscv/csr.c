@@ -111,7 +111,7 @@ static uint64_t rd_one(struct hart *h, unsigned c) { return 1; }
 /* mcycle and minstret both count retired instructions (one cycle per
  * instruction): there is no separate cycle state to save. */
 static uint64_t rd_instret(struct hart *h, unsigned c) { return h->instret; }
-static void wr_instret(struct hart *h, unsigned c, uint64_t v) { hart_counter_set(&h->instret, v); }
+static void wr_instret(struct hart *h, unsigned c, uint64_t v) { hart_instret_set(h, v); }
 static uint64_t rd_time(struct hart *h, unsigned c)
 {
     return vclock_ticks(h->clock);

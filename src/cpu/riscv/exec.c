@@ -108,7 +108,7 @@ void hart_reset(struct hart *h, uint64_t reset_pc)
     h->stimecmp = UINT64_MAX;
     memset(h->pmpcfg, 0, sizeof(h->pmpcfg));
     memset(h->pmpaddr, 0, sizeof(h->pmpaddr));
-    hart_counter_set(&h->instret, 0);
+    hart_instret_set(h, 0);
     h->resv_valid = h->resv_addr = h->resv_value = 0;
     h->wfi = 0;
     h->trap_pending = 0;
@@ -224,7 +224,7 @@ uint64_t hart_run(struct hart *h, uint64_t max_insns)
         h->xb_pc = pc;
         h->xb_abort = 0;
         h->xb_slow_mem = 0;
-        h->xb_chained = 0;
+        h->xb_instret0 = h->instret;
         h->xb_mem = 0;
         h->xb_block = b;
         int32_t chain = max_insns ? 0 : h->timer_countdown;
@@ -237,7 +237,7 @@ uint64_t hart_run(struct hart *h, uint64_t max_insns)
         }
         uint32_t done = h->xb_done;
         hart_counter_add(&h->instret, done); /* chained blocks' insns are counted already */
-        retired += done + h->xb_chained;
+        retired += h->instret - h->xb_instret0;
         h->trap_pending = 0;
         /* TLB hits: the retired insns' loads/stores that did not take the
          * slow path. (The last block may be gone after a flush, but its

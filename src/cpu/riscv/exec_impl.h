@@ -98,7 +98,6 @@ static inline const struct insn *chain_core(struct hart *h,
      * ends; hart_run counts the chain steps from xb_chain as block hits) */
     h->xb_chain--;
     hart_counter_add(&h->instret, done); /* exact for CSR reads in later blocks */
-    h->xb_chained += done;
     h->xb_mem += nmem;
     h->xb_pc = target;
     h->xb_block = t;
@@ -136,7 +135,6 @@ static inline const struct insn *chain_indirect(struct hart *h,
         goto out;
     h->xb_chain--;
     hart_counter_add(&h->instret, done);
-    h->xb_chained += done;
     h->xb_mem += i->nmem;
     h->xb_pc = target;
     h->xb_block = t;

@@ -158,8 +158,8 @@ static const struct insn *csr_op(struct hart *h, const struct insn *i,
                                                           : base & ~src;
         if (hart_csr_write(h, csr, nv) != 0)
             goto illegal;
-        if (csr == CSR_MINSTRET || csr == CSR_MCYCLE)
-            hart_counter_add(&h->instret, (uint64_t)-1);
+        if (csr == CSR_MINSTRET || csr == CSR_MCYCLE) /* (retired all the same) */
+            hart_instret_set(h, h->instret - 1);
     }
     hart_counter_add(&h->instret, -(uint64_t)i->idx);
     wr_x(h, i->rd, old);

@@ -125,6 +125,11 @@ static inline void hart_counter_add(uint64_t *c, uint64_t n)
     hart_counter_set(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n);
 }
 
+struct hart;
+/* Set instret (a minstret write, a reset) keeping hart_run's count of
+ * the insns retired since it entered the block (xb_instret0). */
+static inline void hart_instret_set(struct hart *h, uint64_t v);
+
 struct hart {
     /* ---- architectural state (saved) ---- */
     uint64_t x[32];        /* x[0] is kept 0 */
@@ -189,12 +194,14 @@ struct hart {
      * not on the stack, so the handler's jump to the next stays a jump */
     uint32_t xb_fflags;
     /* Block chaining (exec_impl.h chain_to): blocks the running chain may
-     * still enter, insns retired by its finished blocks, their loads and
-     * stores, the block now running, and a link to fill in at the next
-     * boundary (source block, slot, target pc, cache generation). */
+     * still enter, instret when hart_run entered it (so the insns its
+     * finished blocks retired are instret - xb_instret0: a chain step
+     * counts them once, in instret), their loads and stores, the block
+     * now running, and a link to fill in at the next boundary (source
+     * block, slot, target pc, cache generation). */
     int32_t xb_chain;
     uint32_t xb_link_slot;
-    uint64_t xb_chained;
+    uint64_t xb_instret0;
     uint64_t xb_mem;
     const void *xb_block;
     void *xb_link_from;
@@ -279,6 +286,12 @@ bool hart_check_interrupts(struct hart *h);
 /* Pending-and-enabled interrupt bits (for wfi wake-up), regardless of
  * global enables. Includes timer compares evaluated against `now`. */
 uint64_t hart_pending_irqs(struct hart *h);
+
+static inline void hart_instret_set(struct hart *h, uint64_t v)
+{
+    h->xb_instret0 += v - h->instret;
+    hart_counter_set(&h->instret, v);
+}
 void hart_mret(struct hart *h);
 void hart_sret(struct hart *h);
 /* wfi: sleep until an interrupt is pending (or exit_request). */

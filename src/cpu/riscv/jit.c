@@ -232,7 +232,7 @@ static HANDLER(jit_resume) { return i; }
 
 /* The superblock being translated: its blocks ("segments") in execution
  * order. While it runs, xb_pc and xb_block stay those of the head and the
- * bookkeeping of the segments already passed (instret, xb_chained, xb_mem)
+ * bookkeeping of the segments already passed (instret, xb_mem)
  * is left undone: code that leaves from segment j first "materializes"
  * segment j (adds what segments 0..j-1 retired, moves xb_pc/xb_block to
  * block j), so the interpreter's handlers and hart_run see exactly the
@@ -296,7 +296,6 @@ static void materialize(struct emit *e, const struct sb *sb, unsigned j)
     if (!j)
         return;
     add_mem64(e, offsetof(struct hart, instret), sb->base[j]);
-    add_mem64(e, offsetof(struct hart, xb_chained), sb->base[j]);
     add_mem64(e, offsetof(struct hart, xb_mem), sb->nmem[j]);
     add_mem64(e, offsetof(struct hart, xb_pc), sb->voff[j]);
     mov_imm64(e, RAX, (uint64_t)(uintptr_t)sb->seg[j]);
@@ -736,17 +735,8 @@ checked:
     }
     e8(e, 0xff);
     m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain)); /* dec */
-    const int32_t fo[] = {(int32_t)offsetof(struct hart, instret),
-                          (int32_t)offsetof(struct hart, xb_chained),
-                          (int32_t)offsetof(struct hart, xb_mem)};
-    const uint32_t v[] = {done, done, nmem};
-    for (int k = 0; k < 3; k++) {
-        if (!v[k])
-            continue;
-        e8(e, 0x48); e8(e, 0x81);
-        m_rdi(e, G_ADD, fo[k]);
-        e32(e, v[k]);
-    }
+    add_mem64(e, offsetof(struct hart, instret), done);
+    add_mem64(e, offsetof(struct hart, xb_mem), nmem);
     e8(e, 0x48); e8(e, 0x89);
     m_rdi(e, RDX, (int32_t)offsetof(struct hart, xb_pc));
     e8(e, 0x48); e8(e, 0x89);
@@ -870,7 +860,6 @@ static void emit_sb_loop(struct emit *e, const struct sb *sb, unsigned j,
     extend_lazy(e); /* the head expects every value whole */
     e->lazy = lazy;
     add_mem64(e, offsetof(struct hart, instret), vdone);
-    add_mem64(e, offsetof(struct hart, xb_chained), vdone);
     add_mem64(e, offsetof(struct hart, xb_mem), vnmem);
     e8(e, 0xe9);
     uint8_t *at = e->p;
@@ -889,7 +878,7 @@ static void emit_sb_loop(struct emit *e, const struct sb *sb, unsigned j,
  * later segment m (a join: an if without else whose body the superblock
  * follows): a chain step as emit_continue's, then a jump there. The
  * insns of the path not run (from after the branch to q) are taken off
- * instret, xb_chained and xb_mem now, since later exits, helpers and loop
+ * instret and xb_mem now, since later exits, helpers and loop
  * jumps add the counts of the straight path (base, idx). In a budgeted
  * hart_run, or with the countdown spent, it leaves as before (the code
  * that follows, the side exit). */
@@ -908,7 +897,6 @@ static void emit_join_jump(struct emit *e, struct sb *sb, unsigned j)
     m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain)); /* dec */
     extend_lazy(e); /* the join expects every value whole */
     sub_mem64(e, offsetof(struct hart, instret), to - from);
-    sub_mem64(e, offsetof(struct hart, xb_chained), to - from);
     sub_mem64(e, offsetof(struct hart, xb_mem), mto - mfrom);
     e8(e, 0xe9);
     sb->jpatch[j] = e->p;
