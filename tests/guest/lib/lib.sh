@@ -66,9 +66,11 @@ start_corral() {
     SESSION_LOG=$log
     (
         "$CORRAL" "$@" <"$SESSION_DIR/in" &
-        echo $! >"$SESSION_DIR/pid"
+        # Written aside and renamed: a reader that sees the file sees
+        # its content (an empty rc once failed a migration test).
+        echo $! >"$SESSION_DIR/pid.tmp" && mv "$SESSION_DIR/pid.tmp" "$SESSION_DIR/pid"
         wait $!
-        echo $? >"$SESSION_DIR/rc"
+        echo $? >"$SESSION_DIR/rc.tmp" && mv "$SESSION_DIR/rc.tmp" "$SESSION_DIR/rc"
     ) 2>&1 | while IFS= read -r line; do printf '%s %s\n' "$(date +%s.%N)" "$line"; done >>"$log" &
     SESSION_PIPE_PID=$!
     exec 7>"$SESSION_DIR/in"
