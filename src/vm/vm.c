@@ -352,12 +352,18 @@ int vm_reset(struct vm *vm, char *err)
     enum vm_state next;
     pthread_mutex_lock(&vm->lock);
     int r = check_locked(vm, VM_EV_RESET, &next, err);
+    if (!r && vm->shutdown_step) {
+        /* A reset would cancel it without a word: the user asked for the
+         * guest to power off, and that goes on. */
+        snprintf(err, VM_ERR_LEN, "reset refused: a Shutdown is in progress (the guest is "
+                 "powering off)");
+        r = -EINVAL;
+    }
     if (!r) {
         /* Stop first, then lift the pause: parked harts leave without
          * running another instruction; the main loop reboots the board. */
         machine_request_stop(vm->m, MACHINE_RESET, 0);
         machine_resume(vm->m);
-        vm->shutdown_step = 0;
         vm->state = next;
     }
     pthread_mutex_unlock(&vm->lock);

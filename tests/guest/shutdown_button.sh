@@ -6,7 +6,8 @@
 # disk with writeback held off and no sync; after the Shutdown the VMM has
 # exited 0, the guest printed the button's marker and not the SysRq
 # fallback's, the file is on the image with its content, and e2fsck -fn
-# finds the file system cleanly unmounted. One boot, ~15 s.
+# finds the file system cleanly unmounted; a Reset or a pause sent while
+# the guest powers off is refused (400). One boot, ~15 s.
 source "$(dirname "$0")/lib/lib.sh"
 source "$(dirname "$0")/lib/api.bash"
 for t in mkfs.ext4 debugfs e2fsck curl sha256sum; do
@@ -31,6 +32,9 @@ start_corral "$out" run -v --firmware "$dir/fw_dynamic.bin" --kernel "$dir/Image
 wait_for "data-written" 120 || fail "the guest did not write its file"
 t0=$(date +%s%N)
 expect_status 204 PUT /actions '{"action_type":"Shutdown"}'
+# Neither a reset nor a pause may cancel the power-off under way.
+expect_status 400 PUT /actions '{"action_type":"Reset"}'
+expect_status 400 PATCH /vm '{"state":"Paused"}'
 end_session 200
 ms=$((($(date +%s%N) - t0) / 1000000))
 echo "Shutdown: exit $SESSION_RC after ${ms} ms"
