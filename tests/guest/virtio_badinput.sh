@@ -29,7 +29,7 @@ check "unknown --net mode" "unknown mode" --net bridge
 check "TAP name too long" "tap=" --net "tap=corral-no-such-tap-name-too-long"
 # "lo" exists and is no TAP: TUNSETIFF refuses it (as root or not).
 check "TAP that cannot be opened" "tap=lo: " --net "tap=lo"
-port=$((20000 + RANDOM % 30000))
+port=$((20000 + RANDOM % 12000)) # below the ephemeral range
 mkdir -p "$work/www"
 busybox httpd -f -p "127.0.0.1:$port" -h "$work/www" &
 pids+=($!)
