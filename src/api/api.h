@@ -8,6 +8,8 @@
  *                routes of its API that Corral refuses, each with its reason
  *   metrics_sink.c  PUT /metrics: JSON lines to a file or FIFO
  *   server.c     the socket and libmicrohttpd: bodies, limits, replies
+ *   front.c      the socket's front door: accepts, checks each request's
+ *                head (http_head.c) and hands it to libmicrohttpd
  *   client.c     a small HTTP client for `corral ctl` / `corral ps`
  *
  * Handlers run on the server's threads and act on the VM only through the
@@ -22,6 +24,7 @@
 #include "vm/vm.h"
 
 #define API_MAX_BODY (64 * 1024)
+#define API_MAX_URL 1024
 #define API_ERR_LEN VM_ERR_LEN
 
 /* What a handler produces: a status and either a JSON body (owned) or,

@@ -1,13 +1,14 @@
 /* The API server: a unix socket served by libmicrohttpd's thread pool.
- * Bodies are collected up to API_MAX_BODY; a larger Content-Length is
- * refused (413) before any of the body is read, and a chunked body that
- * grows past the limit closes the connection.
+ * Bodies come with a Content-Length (the front door refuses chunked
+ * ones, 411) and are collected up to API_MAX_BODY; a larger
+ * Content-Length is refused (413) before any of the body is read.
  *
  * A local client is not trusted either: only the socket owner's uid (or
  * root) is served (SO_PEERCRED, on top of the socket's 0600 mode); URL
- * and header sizes are capped with JSON errors (414, 431) well below
- * libmicrohttpd's own limits, whose replies are HTML; connections are
- * capped and idle ones dropped (the server polls, so a slow client holds
+ * and header sizes are capped with JSON errors (414, 431) and every
+ * request head is checked by the front door (front.h) before the library
+ * parses it, so the library never answers with its own HTML; connections
+ * are capped and idle ones dropped (the server polls, so a slow client holds
  * no thread); requests are rate-limited (429). */
 #include <errno.h>
 #include <libgen.h>
@@ -25,13 +26,13 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/front.h"
 #include "core/log.h"
 #include "core/seccomp.h"
 
 #define API_THREADS 4
 #define API_CONN_TIMEOUT_S 10
 #define API_MAX_CONNS 256
-#define API_MAX_URL 1024
 #define API_DRAIN_S 2 /* stopping waits this long for requests being answered */
 #define API_MAX_JOBS 16 /* off-thread requests at once; more are refused */
 #define API_MAX_HEADER_BYTES 8192
@@ -41,6 +42,7 @@
 
 struct api_server {
     struct MHD_Daemon *daemon;
+    struct api_front *front; /* accepts, checks each head, hands it on */
     struct api_ctx *ctx;
     /* Requests running on their own thread (api_route.off_thread), with
      * their connection suspended: stopping waits for them. */
@@ -162,6 +164,9 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct api_reply *re
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     if (allow && *allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    /* One request per connection: every request then passes the front
+     * door's check (front.h), none is parsed by the library alone. */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result r = MHD_queue_response(c, rep->status, resp);
     MHD_destroy_response(resp);
     return r;
@@ -422,19 +427,25 @@ int api_server_start(struct api_server **out, const char *path, struct api_ctx *
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
+    /* The library gets its connections from the front door, which owns
+     * the listening socket. */
     s->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG |
-            MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
-        on_request, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
+            MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC, 0, NULL, NULL,
+        on_request, s, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)API_THREADS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_CONN_TIMEOUT_S,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNS,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
         NULL, MHD_OPTION_END);
+    int fr = s->daemon ? api_front_start(&s->front, fd, s->daemon, s->owner) : -EIO;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (!s->daemon) {
-        snprintf(err, API_ERR_LEN, "--api-sock %s: cannot start the API server", path);
-        close(fd);
+    if (fr) {
+        if (s->daemon)
+            MHD_stop_daemon(s->daemon);
+        else
+            close(fd);
         unlink(path);
+        snprintf(err, API_ERR_LEN, "--api-sock %s: cannot start the API server", path);
         pthread_mutex_destroy(&s->rate_lock);
         free(s);
         return -EIO;
@@ -447,6 +458,7 @@ void api_server_stop(struct api_server *s)
 {
     if (!s)
         return;
+    api_front_stop(s->front); /* no new connections; closes the socket */
     /* A suspended connection must be resumed before the daemon stops:
      * let the jobs finish (a snapshot's files; bounded by the disk). */
     pthread_mutex_lock(&s->jobs_lock);
@@ -461,7 +473,7 @@ void api_server_stop(struct api_server *s)
            pthread_cond_timedwait(&s->jobs_cond, &s->jobs_lock, &until) != ETIMEDOUT) {
     }
     pthread_mutex_unlock(&s->jobs_lock);
-    MHD_stop_daemon(s->daemon); /* closes the listening socket too */
+    MHD_stop_daemon(s->daemon);
     struct stat st;
     /* Remove the file only if it is still the one we bound. */
     if (lstat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
