@@ -78,7 +78,7 @@ test: deps $(BUILD)/corral unit isa tools fuzz-build
 
 # Unit tests, the ISA programs and the guest tests that drive device code
 # (hostile guests, virtio) under AddressSanitizer + UBSan.
-ASAN_GUEST_TESTS ?= hostile_mmio hostile_files virtio_* console_flood
+ASAN_GUEST_TESTS ?= hostile_mmio hostile_files virtio_* console_flood api_limits
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
 		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \

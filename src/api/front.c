@@ -61,18 +61,19 @@ static void refuse(int fd, struct api_reply *rep)
     char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     const char *phrase = MHD_get_reason_phrase_for(rep->status);
-    char head[256];
-    size_t blen = body ? strlen(body) : 0;
-    int hn = snprintf(head, sizeof(head),
-                      "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
-                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                      rep->status, phrase && *phrase ? phrase : "Error", blen);
+    /* One send: the status line and the body arrive together. */
+    char msg[256 + API_ERR_LEN * 6];
+    int n = snprintf(msg, sizeof(msg),
+                     "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     rep->status, phrase && *phrase ? phrase : "Error",
+                     body ? strlen(body) : 0, body ? body : "");
+    free(body);
     char sink[4096];
     for (int i = 0; i < 64 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++) {
     }
-    if (send(fd, head, (size_t)hn, MSG_DONTWAIT | MSG_NOSIGNAL) == hn && blen)
-        (void)!send(fd, body, blen, MSG_DONTWAIT | MSG_NOSIGNAL);
-    free(body);
+    if (n > 0 && (size_t)n < sizeof(msg))
+        (void)!send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
     shutdown(fd, SHUT_WR);
     close(fd);
 }

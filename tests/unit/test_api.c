@@ -258,10 +258,15 @@ static unsigned raw_request(const char *req, size_t len)
     if (send(fd, req, len, MSG_NOSIGNAL) < 0) {
         /* the server may close early */
     }
+    /* Until the server closes: an answer may come in more than one piece. */
     char buf[1024];
-    ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof(buf) - 1 && (r = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
+        got += (size_t)r;
     close(fd);
     unsigned status = 0;
+    ssize_t n = (ssize_t)got;
     if (n > 0) {
         buf[n] = 0;
         if (sscanf(buf, "HTTP/1.%*u %u", &status) != 1)
