@@ -24,7 +24,7 @@ static int setup(void **state)
     h = calloc(1, sizeof(*h));
     h->bus = &bus;
     h->clock = &clk;
-    h->priv = PRIV_M;
+    hart_set_priv(h, PRIV_M);
     h->hartid = 3;
     h->misa = (2ULL << 62) | 0x14112d; /* RV64 IMAFDCSU */
     h->mtimecmp = UINT64_MAX;
@@ -76,11 +76,11 @@ static void test_existence_and_privilege(void **state)
     wr(CSR_MISA, 0);
     assert_int_equal(rd(CSR_MISA), misa);
     /* M CSRs from S, S CSRs from U. */
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     assert_false(readable(CSR_MSTATUS));
     assert_int_equal(hart_csr_write(h, CSR_MSCRATCH, 1), -1);
     assert_true(readable(CSR_SSTATUS));
-    h->priv = PRIV_U;
+    hart_set_priv(h, PRIV_U);
     assert_false(readable(CSR_SSTATUS));
     assert_false(readable(CSR_SATP));
     assert_int_equal(hart_csr_write(h, CSR_SSCRATCH, 1), -1);
@@ -107,7 +107,7 @@ static void test_fp_csrs(void **state)
     assert_int_equal(rd(CSR_FRM), 5);
     assert_int_equal(rd(CSR_FFLAGS), 0x1f);
     assert_int_equal(rd(CSR_FCSR), 0xbf);
-    h->priv = PRIV_U;
+    hart_set_priv(h, PRIV_U);
     assert_int_equal(rd(CSR_FCSR), 0xbf); /* user-level CSR */
 }
 
@@ -137,17 +137,17 @@ static void test_counters(void **state)
         unsigned bit = c & 31;
         for (int m = 0; m < 2; m++)
             for (int s = 0; s < 2; s++) {
-                h->priv = PRIV_M;
+                hart_set_priv(h, PRIV_M);
                 wr(CSR_MCOUNTEREN, m ? 1ULL << bit : 0);
                 wr(CSR_SCOUNTEREN, s ? 1ULL << bit : 0);
                 assert_true(readable(c));
-                h->priv = PRIV_S;
+                hart_set_priv(h, PRIV_S);
                 assert_int_equal(readable(c), m);
-                h->priv = PRIV_U;
+                hart_set_priv(h, PRIV_U);
                 assert_int_equal(readable(c), m && s);
             }
     }
-    h->priv = PRIV_M;
+    hart_set_priv(h, PRIV_M);
     wr(CSR_MCOUNTEREN, ~0ULL);
     assert_int_equal(rd(CSR_MCOUNTEREN), 0xffffffffULL);
 }
@@ -204,14 +204,14 @@ static void test_mstatus_side_effects(void **state)
     assert_int_equal(e->vpn_tag, 0); /* MPP matters while MPRV = 1 */
     e->vpn_tag = 6;
     h->tlb_log_n = TLB_LOG_MAX + 1;
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     /* clearing SUM drops the entries only it allowed (mmu.c,
      * tlb_perm_log): here more than the log holds, so all of them */
     h->tlb_perm_n = TLB_PERM_MAX + 1;
     wr(CSR_SSTATUS, MSTATUS_MXR);
     assert_int_equal(e->vpn_tag, 0);
 
-    h->priv = PRIV_M;
+    hart_set_priv(h, PRIV_M);
     h->irq_recheck = 0;
     wr(CSR_MSTATUS, MSTATUS_MIE);
     assert_int_equal(h->irq_recheck, 1);
@@ -240,9 +240,9 @@ static void test_interrupt_csrs(void **state)
     assert_int_equal(rd(CSR_SIE), 0);
     wr(CSR_MIDELEG, MIP_SSIP | MIP_STIP);
     assert_int_equal(rd(CSR_SIE), MIP_SSIP | MIP_STIP);
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     wr(CSR_SIE, 0);
-    h->priv = PRIV_M;
+    hart_set_priv(h, PRIV_M);
     assert_int_equal(rd(CSR_MIE), 0xaaa & ~(MIP_SSIP | MIP_STIP));
     /* mip: MSIP/MTIP/MEIP come from hardware, SSIP/STIP/SEIP writable. */
     wr(CSR_MIP, ~0ULL);
@@ -259,17 +259,17 @@ static void test_interrupt_csrs(void **state)
     assert_int_equal(rd(CSR_MIP), MIP_SEIP);
     h->mip_hw = 0;
     /* sip: SSIP writable when delegated; STIP/SEIP read-only there. */
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     wr(CSR_SIP, ~0ULL);
     assert_int_equal(rd(CSR_SIP), MIP_SSIP);
     wr(CSR_SIP, 0);
     assert_int_equal(rd(CSR_SIP), 0);
-    h->priv = PRIV_M;
+    hart_set_priv(h, PRIV_M);
     wr(CSR_MIDELEG, MIP_STIP);
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     wr(CSR_SIP, MIP_SSIP);
     assert_int_equal(h->mip_sw & MIP_SSIP, 0);
-    h->priv = PRIV_M;
+    hart_set_priv(h, PRIV_M);
     /* With Sstc enabled STIP follows stimecmp and is not writable. */
     wr(CSR_STIMECMP, UINT64_MAX);
     wr(CSR_MENVCFG, MENVCFG_STCE);
@@ -331,19 +331,19 @@ static void test_satp(void **state)
     wr(CSR_SATP, 0);
     assert_int_equal(rd(CSR_SATP), 0);
     /* TVM traps S-mode access. */
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     assert_true(readable(CSR_SATP));
     h->mstatus |= MSTATUS_TVM;
     assert_false(readable(CSR_SATP));
     assert_int_equal(hart_csr_write(h, CSR_SATP, sv39), -1);
-    h->priv = PRIV_M;
+    hart_set_priv(h, PRIV_M);
     assert_true(readable(CSR_SATP));
 }
 
 static void test_stimecmp_and_envcfg(void **state)
 {
     assert_true(readable(CSR_STIMECMP)); /* M: always */
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     assert_false(readable(CSR_STIMECMP));
     h->mcounteren = COUNTEREN_TM;
     assert_false(readable(CSR_STIMECMP));
@@ -355,10 +355,10 @@ static void test_stimecmp_and_envcfg(void **state)
     assert_int_equal(rd(CSR_STIMECMP), 1234);
     h->mcounteren = 0;
     assert_false(readable(CSR_STIMECMP));
-    h->priv = PRIV_U;
+    hart_set_priv(h, PRIV_U);
     assert_false(readable(CSR_STIMECMP));
 
-    h->priv = PRIV_M;
+    hart_set_priv(h, PRIV_M);
     wr(CSR_MENVCFG, ~0ULL);
     assert_int_equal(rd(CSR_MENVCFG), MENVCFG_STCE | MENVCFG_FIOM);
     wr(CSR_SENVCFG, ~0ULL);
@@ -389,7 +389,7 @@ static void test_pmp(void **state)
     assert_int_equal(rd(CSR_PMPCFG15 - 1), 0x1f);
     wr(CSR_PMPADDR63, 5);
     assert_int_equal(rd(CSR_PMPADDR63), 5);
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     assert_false(readable(CSR_PMPADDR0));
 }
 
@@ -405,7 +405,7 @@ static void test_triggers(void **state)
     assert_int_equal(rd(CSR_TDATA1), 0);
     assert_int_equal(rd(CSR_TDATA2), 0);
     assert_int_equal(rd(CSR_TDATA3), 0);
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     assert_false(readable(CSR_TSELECT));
 }
 

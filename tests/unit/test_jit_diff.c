@@ -456,7 +456,7 @@ static void build_case(uint64_t seed, uint32_t threshold)
         memcpy(d->h->x, regs, sizeof(regs));
         if (case_paged) { /* S-mode under Sv39; traps still go to M */
             map_sv39(d);
-            d->h->priv = PRIV_S;
+            hart_set_priv(d->h, PRIV_S);
             d->h->mstatus |= 1ULL << 11; /* MPP = S for the handler's mret */
             d->h->satp = (uint64_t)SATP_MODE_SV39 << SATP_MODE_SHIFT |
                          (PT >> 12);
@@ -786,7 +786,7 @@ static void test_grp_join_skips_leader(void **state)
                              0);
             hart_reset(d->h, RAM_BASE);
             d->h->mtvec = TRAP_VEC;
-            d->h->priv = PRIV_S;
+            hart_set_priv(d->h, PRIV_S);
             d->h->satp = (uint64_t)SATP_MODE_SV39 << SATP_MODE_SHIFT |
                          (PT >> 12);
             d->h->x[1] = DATA + 0x800;

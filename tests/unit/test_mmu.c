@@ -107,7 +107,7 @@ static int setup(void **state)
     h = calloc(1, sizeof(*h));
     h->bus = &bus;
     h->clock = &clk;
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     h->mstatus = MSTATUS_XL64;
     h->mtimecmp = UINT64_MAX;
     h->mtvec = 0x80001000;
@@ -129,11 +129,11 @@ static int teardown(void **state)
 static void test_bare_and_m_mode(void **state)
 {
     gpa_t pa;
-    h->priv = PRIV_M;
+    hart_set_priv(h, PRIV_M);
     use_mode(SATP_MODE_SV39); /* M-mode ignores satp */
     assert_int_equal(mmu_translate(h, 0x80001234, ACCESS_LOAD, &pa), 0);
     assert_int_equal(pa, 0x80001234);
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     h->satp = 0;
     assert_int_equal(mmu_translate(h, 0x80005678, ACCESS_STORE, &pa), 0);
     assert_int_equal(pa, 0x80005678);
@@ -239,7 +239,7 @@ static void test_permissions(void **state)
                 for (int mxr = 0; mxr < 2; mxr++)
                     for (int acc = 0; acc < 3; acc++) {
                         *pte = ((RAM_BASE + 0x400000) >> 12) << 10 | flags;
-                        h->priv = priv;
+                        hart_set_priv(h, priv);
                         h->mstatus = MSTATUS_XL64 | (sum ? MSTATUS_SUM : 0) |
                                      (mxr ? MSTATUS_MXR : 0);
                         tlb_flush_all(h);
@@ -263,7 +263,7 @@ static void test_mprv(void **state)
     map(SATP_MODE_SV39, va, RAM_BASE + 0x500000, V | R | W | U | A | D, 0);
     use_mode(SATP_MODE_SV39);
     gpa_t pa;
-    h->priv = PRIV_M;
+    hart_set_priv(h, PRIV_M);
     h->mstatus = MSTATUS_XL64 | MSTATUS_MPRV | (1ULL << 11); /* MPP = S */
     /* Loads/stores translate as S: a U page needs SUM. */
     assert_int_equal(mmu_translate(h, va, ACCESS_LOAD, &pa), EXC_LOAD_PAGE_FAULT);
@@ -356,7 +356,7 @@ static void test_fault_cause_and_tval(void **state)
 {
     uint64_t v;
     use_mode(SATP_MODE_SV39);
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     h->pc = 0x1000;
     assert_false(mem_load_slow(h, 0xdead000, 4, &v));
     assert_int_equal(h->mcause, EXC_LOAD_PAGE_FAULT);
@@ -365,7 +365,7 @@ static void test_fault_cause_and_tval(void **state)
     assert_int_equal(h->pc, 0x80001000);
     assert_int_equal(h->trap_pending, 1);
     /* Delegated to S this time. */
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     h->pc = 0x2000;
     h->medeleg = 1ULL << EXC_STORE_PAGE_FAULT;
     assert_false(mem_store_slow(h, 0xbeef008, 8, 1));
@@ -422,11 +422,43 @@ static void test_tlb_fill_and_flush(void **state)
     for (int i = 0; i < many; i++)
         assert_null(tlb_lookup(h, ACCESS_LOAD, 0x30000000ULL + (uint64_t)i * 4096));
 
-    /* Privilege change through a trap flushes. */
+    /* Entries are tagged with the privilege level that filled them: a
+     * trap and an sret keep both levels' entries, and neither level can
+     * use the other's (a U-mode load must not hit the supervisor page). */
+    const gva_t uva = 0x20401000ULL; /* (another slot than va) */
+    map(SATP_MODE_SV39, uva, RAM_BASE + 0x101000, V | R | W | U | A | D, 0);
+    h->medeleg = 1ULL << EXC_ECALL_U;
     assert_true(mem_load_slow(h, va, 8, &v));
-    h->priv = PRIV_U;
-    hart_raise(h, EXC_ECALL_U, 0);
+    hart_set_priv(h, PRIV_U);
     assert_null(tlb_lookup(h, ACCESS_LOAD, va));
+    assert_false(mem_load64(h, va, &v)); /* not U-accessible: a fault */
+    assert_int_equal(h->mcause, EXC_LOAD_PAGE_FAULT);
+    hart_set_priv(h, PRIV_U);
+    assert_true(mem_load64(h, uva, &v));
+    assert_non_null(tlb_lookup(h, ACCESS_LOAD, uva));
+    hart_raise(h, EXC_ECALL_U, 0); /* U -> S */
+    assert_int_equal(h->priv, PRIV_S);
+    assert_non_null(tlb_lookup(h, ACCESS_LOAD, va));
+    assert_null(tlb_lookup(h, ACCESS_LOAD, uva)); /* SUM is clear */
+    h->sepc = 0x1000;
+    hart_sret(h); /* S -> U */
+    assert_int_equal(h->priv, PRIV_U);
+    assert_non_null(tlb_lookup(h, ACCESS_LOAD, uva));
+    assert_null(tlb_lookup(h, ACCESS_LOAD, va));
+    hart_set_priv(h, PRIV_M);
+    assert_null(tlb_lookup(h, ACCESS_LOAD, uva));
+    /* A per-page sfence.vma drops the page at every level; a satp
+     * write drops everything. */
+    tlb_flush_page(h, uva);
+    hart_set_priv(h, PRIV_U);
+    assert_null(tlb_lookup(h, ACCESS_LOAD, uva));
+    assert_true(mem_load64(h, uva, &v));
+    hart_set_priv(h, PRIV_S);
+    assert_non_null(tlb_lookup(h, ACCESS_LOAD, va));
+    assert_int_equal(hart_csr_write(h, CSR_SATP, h->satp), 0);
+    assert_null(tlb_lookup(h, ACCESS_LOAD, va));
+    hart_set_priv(h, PRIV_U);
+    assert_null(tlb_lookup(h, ACCESS_LOAD, uva));
 }
 
 static void test_tlb_restrictions(void **state)
@@ -462,12 +494,12 @@ static void test_tlb_restrictions(void **state)
     assert_false(mem_load_slow(h, va + 0x2800, 4, &v));
     assert_int_equal(h->mcause, EXC_LOAD_ACCESS);
     assert_int_equal(h->mtval, va + 0x2800);
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     assert_false(mem_store_slow(h, va + 0x2800, 4, 0));
     assert_int_equal(h->mcause, EXC_STORE_ACCESS);
     /* A per-page flush inside a cached superpage drops all its slices,
      * and only those; one outside every superpage drops its own page. */
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     map(SATP_MODE_SV39, 0x40000000ULL, RAM_BASE, V | R | A, 1);
     tlb_flush_all(h);
     assert_true(mem_load_slow(h, 0x40003000ULL, 4, &v));
@@ -510,7 +542,7 @@ static void test_sum_mxr_flush(void **state)
     map(SATP_MODE_SV39, uva, RAM_BASE + 0x121000, V | R | W | U | A | D, 0);
     map(SATP_MODE_SV39, xva, RAM_BASE + 0x122000, V | X | A, 0);
     use_mode(SATP_MODE_SV39);
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     assert_true(mem_load_slow(h, kva, 8, &v));
     assert_int_equal(hart_csr_write(h, CSR_SSTATUS, MSTATUS_SUM), 0);
     assert_non_null(tlb_lookup(h, ACCESS_LOAD, kva)); /* setting keeps */
@@ -524,7 +556,7 @@ static void test_sum_mxr_flush(void **state)
     assert_non_null(tlb_lookup(h, ACCESS_LOAD, kva));
     assert_false(mem_load_slow(h, uva, 8, &v));
     assert_int_equal(h->mcause, EXC_LOAD_PAGE_FAULT);
-    h->priv = PRIV_S; /* (the trap to M flushed everything) */
+    hart_set_priv(h, PRIV_S); /* (the trap to M flushed everything) */
     assert_true(mem_load_slow(h, kva, 8, &v));
 
     /* MXR: a load of an execute-only page */
@@ -535,7 +567,7 @@ static void test_sum_mxr_flush(void **state)
     assert_null(tlb_lookup(h, ACCESS_LOAD, xva));
     assert_non_null(tlb_lookup(h, ACCESS_LOAD, kva));
     assert_false(mem_load_slow(h, xva, 8, &v));
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
 
     /* More widened fills than the log holds: clearing flushes them all. */
     assert_int_equal(hart_csr_write(h, CSR_SSTATUS, MSTATUS_SUM), 0);
@@ -573,7 +605,7 @@ static void test_page_crossing(void **state)
     assert_int_equal(h->mepc, 0x4444);
     assert_int_equal(peek(RAM_BASE + 0x120ffe, 2), 0xaaaa);
     /* A misaligned store within the writable page works. */
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     assert_true(mem_store_slow(h, va + 0xff3, 4, 0x11223344));
     assert_int_equal(peek(RAM_BASE + 0x120ff3, 4), 0x11223344);
     /* And across two writable pages. */
@@ -588,7 +620,7 @@ static void test_page_crossing(void **state)
     h->satp = 0;
     assert_false(mem_load_slow(h, MMIO_BASE + 1, 4, &v));
     assert_int_equal(h->mcause, EXC_LOAD_MISALIGNED);
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     assert_false(mem_load_slow(h, 0x40000001ULL, 4, &v));
     assert_int_equal(h->mcause, EXC_LOAD_ACCESS);
 }
@@ -610,7 +642,7 @@ static void test_fetch16(void **state)
     assert_int_equal(h->mtval, va + 0x1000);
     assert_int_equal(h->mepc, va + 0xffe);
     /* Device memory is not executable. */
-    h->priv = PRIV_M;
+    hart_set_priv(h, PRIV_M);
     assert_false(mem_fetch16_slow(h, MMIO_BASE, &v));
     assert_int_equal(h->mcause, EXC_INSN_ACCESS);
 }
@@ -628,20 +660,20 @@ static void test_atomic_ptr(void **state)
     assert_int_equal(pa, RAM_BASE + 0x140008);
     assert_null(mem_atomic_ptr(h, va + 8, 8, false, &pa));
     assert_int_equal(h->mcause, EXC_STORE_PAGE_FAULT);
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     assert_null(mem_atomic_ptr(h, va + 4, 8, true, &pa));
     assert_int_equal(h->mcause, EXC_LOAD_MISALIGNED);
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     assert_null(mem_atomic_ptr(h, va + 4, 8, false, &pa));
     assert_int_equal(h->mcause, EXC_STORE_MISALIGNED);
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     p = mem_atomic_ptr(h, va + 0x1004, 4, false, &pa);
     assert_ptr_equal(p, host(RAM_BASE + 0x141004));
     assert_true(*pte & D);
     map(SATP_MODE_SV39, va + 0x2000, MMIO_BASE, V | R | W | A | D, 0);
     assert_null(mem_atomic_ptr(h, va + 0x2000, 4, false, &pa));
     assert_int_equal(h->mcause, EXC_STORE_ACCESS);
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     assert_null(mem_atomic_ptr(h, va + 0x2000, 4, true, &pa));
     assert_int_equal(h->mcause, EXC_LOAD_ACCESS);
 }

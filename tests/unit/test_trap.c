@@ -31,7 +31,7 @@ static int setup(void **state)
     h = calloc(1, sizeof(*h));
     h->bus = &bus;
     h->clock = &clk;
-    h->priv = PRIV_M;
+    hart_set_priv(h, PRIV_M);
     h->mstatus = MSTATUS_XL64;
     h->mtimecmp = UINT64_MAX;
     h->stimecmp = UINT64_MAX;
@@ -53,7 +53,7 @@ static int teardown(void **state)
 
 static void test_exception_to_m(void **state)
 {
-    h->priv = PRIV_U;
+    hart_set_priv(h, PRIV_U);
     h->pc = 0x1234;
     h->mstatus |= MSTATUS_MIE;
     hart_raise(h, EXC_ILLEGAL_INSN, 0x0000dead);
@@ -77,7 +77,7 @@ static void test_delegation(void **state)
 {
     h->medeleg = (1ULL << EXC_ECALL_U) | (1ULL << EXC_LOAD_PAGE_FAULT) |
                  (1ULL << EXC_BREAKPOINT);
-    h->priv = PRIV_U;
+    hart_set_priv(h, PRIV_U);
     h->pc = 0x4000;
     h->mstatus |= MSTATUS_SIE;
     hart_raise(h, EXC_ECALL_U, 0);
@@ -111,16 +111,16 @@ static void test_delegation(void **state)
 static void test_vectored(void **state)
 {
     h->mtvec = MTVEC | 1;
-    h->priv = PRIV_U;
+    hart_set_priv(h, PRIV_U);
     hart_raise(h, EXC_ECALL_U, 0);
     assert_int_equal(h->pc, MTVEC); /* exceptions: base */
-    h->priv = PRIV_U;
+    hart_set_priv(h, PRIV_U);
     hart_raise(h, CAUSE_INTERRUPT | IRQ_M_TIMER, 0);
     assert_int_equal(h->pc, MTVEC + 4 * IRQ_M_TIMER);
     assert_int_equal(h->mcause, CAUSE_INTERRUPT | IRQ_M_TIMER);
     h->stvec = STVEC | 1;
     h->mideleg = MIP_SEIP;
-    h->priv = PRIV_U;
+    hart_set_priv(h, PRIV_U);
     hart_raise(h, CAUSE_INTERRUPT | IRQ_S_EXT, 0);
     assert_int_equal(h->priv, PRIV_S);
     assert_int_equal(h->pc, STVEC + 4 * IRQ_S_EXT);
@@ -150,7 +150,7 @@ static void test_priority(void **state)
     h->mie = MIP_ALL_MASK;
     set_all_pending();
     for (unsigned i = 0; i < ARRAY_SIZE(order); i++) {
-        h->priv = PRIV_U;
+        hart_set_priv(h, PRIV_U);
         h->pc = 0x100;
         h->trap_pending = 0;
         assert_true(hart_check_interrupts(h));
@@ -160,7 +160,7 @@ static void test_priority(void **state)
         assert_int_equal(h->trap_pending, 0);
         clear_source(order[i]);
     }
-    h->priv = PRIV_U;
+    hart_set_priv(h, PRIV_U);
     assert_false(hart_check_interrupts(h));
     /* Pending but not enabled in mie. */
     set_all_pending();
@@ -178,7 +178,7 @@ static void test_enables(void **state)
     /* M-mode, MIE = 0: nothing; MIE = 1: M-level only. */
     h->mip_hw = MIP_MSIP;
     h->mip_sw = MIP_SSIP;
-    h->priv = PRIV_M;
+    hart_set_priv(h, PRIV_M);
     h->mstatus = MSTATUS_XL64 | MSTATUS_SIE;
     assert_false(hart_check_interrupts(h));
     h->mstatus |= MSTATUS_MIE;
@@ -188,7 +188,7 @@ static void test_enables(void **state)
     h->mstatus = MSTATUS_XL64 | MSTATUS_MIE | MSTATUS_SIE;
     assert_false(hart_check_interrupts(h)); /* delegated: never in M */
     /* S-mode: M-level always; delegated only with SIE. */
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     h->mstatus = MSTATUS_XL64;
     assert_false(hart_check_interrupts(h));
     h->mstatus |= MSTATUS_SIE;
@@ -198,7 +198,7 @@ static void test_enables(void **state)
     assert_true(h->mstatus & MSTATUS_SPP);
     assert_true(h->mstatus & MSTATUS_SPIE);
     /* U-mode: delegated taken regardless of SIE. */
-    h->priv = PRIV_U;
+    hart_set_priv(h, PRIV_U);
     h->mstatus = MSTATUS_XL64;
     assert_true(hart_check_interrupts(h));
     assert_int_equal(h->priv, PRIV_S);
@@ -206,12 +206,12 @@ static void test_enables(void **state)
      * STIP not delegated goes to M before delegated SSIP. */
     h->mideleg = MIP_SSIP;
     h->mip_sw = MIP_SSIP | MIP_STIP;
-    h->priv = PRIV_U;
+    hart_set_priv(h, PRIV_U);
     assert_true(hart_check_interrupts(h));
     assert_int_equal(h->priv, PRIV_M);
     assert_int_equal(h->mcause, CAUSE_INTERRUPT | IRQ_S_TIMER);
     /* S-mode with MIE = 0 still takes M-level interrupts. */
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     h->mstatus = MSTATUS_XL64;
     h->mip_sw = 0;
     h->mip_hw = MIP_MEIP;
@@ -224,7 +224,7 @@ static void test_sstc_timer(void **state)
 {
     h->mie = MIP_STIP;
     h->mideleg = MIP_STIP;
-    h->priv = PRIV_U;
+    hart_set_priv(h, PRIV_U);
     h->menvcfg = MENVCFG_STCE;
     h->mip_sw = MIP_STIP; /* ignored with STCE */
     h->stimecmp = UINT64_MAX;
@@ -237,7 +237,7 @@ static void test_sstc_timer(void **state)
 static void test_nested_and_returns(void **state)
 {
     h->medeleg = 1ULL << EXC_ECALL_U;
-    h->priv = PRIV_U;
+    hart_set_priv(h, PRIV_U);
     h->pc = 0x1000;
     h->mstatus = MSTATUS_XL64 | MSTATUS_SIE | MSTATUS_MIE;
     hart_raise(h, EXC_ECALL_U, 0); /* U -> S */
@@ -273,7 +273,7 @@ static void test_nested_and_returns(void **state)
     assert_false(h->mstatus & MSTATUS_SPP);
 
     /* mret to M keeps MPRV. */
-    h->priv = PRIV_M;
+    hart_set_priv(h, PRIV_M);
     h->mstatus = MSTATUS_XL64 | MSTATUS_MPP | MSTATUS_MPRV;
     h->mepc = 0x80000000;
     hart_mret(h);
@@ -290,18 +290,18 @@ static void test_nested_and_returns(void **state)
 
 static void test_illegal_returns(void **state)
 {
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     h->pc = 0x3000;
     hart_mret(h);
     assert_int_equal(h->priv, PRIV_M);
     assert_int_equal(h->mcause, EXC_ILLEGAL_INSN);
     assert_int_equal(h->mepc, 0x3000);
-    h->priv = PRIV_S;
+    hart_set_priv(h, PRIV_S);
     h->mstatus |= MSTATUS_TSR;
     hart_sret(h);
     assert_int_equal(h->priv, PRIV_M);
     assert_int_equal(h->mcause, EXC_ILLEGAL_INSN);
-    h->priv = PRIV_U;
+    hart_set_priv(h, PRIV_U);
     h->mstatus &= ~MSTATUS_TSR;
     hart_sret(h);
     assert_int_equal(h->priv, PRIV_M);

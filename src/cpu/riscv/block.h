@@ -118,7 +118,7 @@ static inline const struct block *block_lookup(struct hart *h, uint64_t pc)
         const struct block *b = e->b;
         const struct tlb_entry *t =
             &h->tlb[ACCESS_FETCH][(pc >> 12) & (TLB_SIZE - 1)];
-        if (LIKELY(!b->dead && t->vpn_tag == (pc >> 12) + 1 &&
+        if (LIKELY(!b->dead && t->vpn_tag == tlb_tag(h, pc) &&
                    pc + t->addend == b->host)) {
             hart_counter_add(&h->stats.block_hits, 1);
             return b;

@@ -92,7 +92,7 @@ void hart_reset(struct hart *h, uint64_t reset_pc)
     memset(h->x, 0, sizeof(h->x));
     memset(h->f, 0, sizeof(h->f));
     h->pc = reset_pc;
-    h->priv = PRIV_M;
+    hart_set_priv(h, PRIV_M);
     /* MIE = MPRV = 0 (the spec's reset requirements); UXL = SXL = 64-bit;
      * FS Off until software enables it. */
     h->mstatus = (2ULL << 32) | (2ULL << 34);

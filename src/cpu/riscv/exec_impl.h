@@ -82,7 +82,7 @@ static inline const struct insn *chain_core(struct hart *h,
      * was checked against the fetch TLB on entry, nothing in a block
      * changes that TLB, and its own death ends it (xb_abort). */
     if (t != src && UNLIKELY(!t || t->dead ||
-                             e->vpn_tag != (target >> 12) + 1 ||
+                             e->vpn_tag != tlb_tag(h, target) ||
                              target + e->addend != t->host)) {
         if (!src->nochain) {
             h->xb_link_from = (void *)(uintptr_t)src;
@@ -128,7 +128,7 @@ static inline const struct insn *chain_indirect(struct hart *h,
     if (UNLIKELY(j->vpc != target || j->gen != bc->gen))
         goto out;
     const struct block *t = j->b;
-    if (UNLIKELY(t->dead || e->vpn_tag != (target >> 12) + 1 ||
+    if (UNLIKELY(t->dead || e->vpn_tag != tlb_tag(h, target) ||
                  target + e->addend != t->host))
         goto out;
     if (UNLIKELY(chain_to_translate(h, t)))

@@ -36,7 +36,7 @@ static inline const struct tlb_entry *tlb_hit(struct hart *h, enum access acc,
                                               uint64_t va, unsigned size)
 {
     const struct tlb_entry *e = &h->tlb[acc][(va >> 12) & (TLB_SIZE - 1)];
-    if (LIKELY(e->vpn_tag == (va >> 12) + 1 && !(va & (size - 1))))
+    if (LIKELY(e->vpn_tag == tlb_tag(h, va) && !(va & (size - 1))))
         return e;
     return NULL;
 }

@@ -84,6 +84,7 @@ int hart_load_state(struct hart *h, struct state_in *in, uint32_t version)
     /* A parked hart is not in wfi: the flag only says where it was. */
     h->wfi = 0;
     h->trap_pending = 0;
+    hart_set_priv(h, s.priv);
     tlb_flush_all(h);
     block_cache_flush(h);
     h->code_gen_seen = atomic_load(&h->bus->ram.code_gen);

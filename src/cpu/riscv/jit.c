@@ -576,13 +576,14 @@ static void emit_mem(struct emit *e, const struct insn *in,
         if (in->imm)
             ri(e, G_ADD, RAX, in->imm, true);
     }
-    /* rcx = (va >> 12) + 1; rdx = index * 16 */
+    /* rcx = tlb_tag(va): (va >> 12) + tlb_key; rdx = index * 16 */
     e8(e, 0x48); e8(e, 0x89); e8(e, 0xc1);             /* mov rcx, rax */
     sh_i(e, S_SHR, RCX, 12, true);
     e8(e, 0x89); e8(e, 0xca);                          /* mov edx, ecx */
     e8(e, 0x81); e8(e, 0xe2); e32(e, TLB_SIZE - 1);    /* and edx, mask */
     sh_i(e, S_SHL, RDX, 4, false);
-    e8(e, 0x48); e8(e, 0xff); e8(e, 0xc1);             /* inc rcx */
+    e8(e, 0x48); e8(e, 0x03);                          /* add rcx, tlb_key */
+    m_rdi(e, RCX, (int32_t)offsetof(struct hart, tlb_key));
     e8(e, 0x48); e8(e, 0x3b); e8(e, 0x8c); e8(e, 0x17); /* cmp rcx,[rdi+rdx+] */
     e32(e, (uint32_t)tlb);
     s->jmp[0] = jcc_rel32(e, 0x85);                    /* jne slow */
@@ -689,7 +690,8 @@ static void emit_enter(struct emit *e, struct fallbacks *f, unsigned done,
     e8(e, 0x89); e8(e, 0xc8);                             /* mov eax, ecx */
     e8(e, 0x25); e32(e, TLB_SIZE - 1);                    /* and eax, mask */
     sh_i(e, S_SHL, RAX, 4, false);
-    e8(e, 0x48); e8(e, 0xff); e8(e, 0xc1);                /* inc rcx */
+    e8(e, 0x48); e8(e, 0x03);                             /* add rcx, tlb_key */
+    m_rdi(e, RCX, (int32_t)offsetof(struct hart, tlb_key));
     e8(e, 0x48); e8(e, 0x3b); e8(e, 0x8c); e8(e, 0x07);   /* cmp rcx,[rdi+rax+] */
     e32(e, (uint32_t)tlbf);
     fb_jcc(e, f, 0x85);

@@ -107,10 +107,13 @@ void tlb_flush_page(struct hart *h, gva_t va)
         }
         k++;
     }
+    /* the page's entry of whichever privilege level filled it */
     unsigned idx = (va >> 12) & (TLB_SIZE - 1);
-    for (unsigned acc = 0; acc < 3; acc++)
-        if (h->tlb[acc][idx].vpn_tag == (va >> 12) + 1)
-            h->tlb[acc][idx].vpn_tag = 0;
+    for (unsigned acc = 0; acc < 3; acc++) {
+        struct tlb_entry *e = &h->tlb[acc][idx];
+        if (e->vpn_tag && (e->vpn_tag - 1) << 12 == (va & ~(gva_t)PAGE_MASK))
+            e->vpn_tag = 0;
+    }
 }
 
 static bool is_code_page(const struct gmem *m, gpa_t pa)
@@ -156,7 +159,7 @@ static void tlb_fill(struct hart *h, enum access acc, gva_t va, gpa_t pa,
     }
     unsigned idx = (va >> 12) & (TLB_SIZE - 1);
     struct tlb_entry *e = &h->tlb[acc][idx];
-    e->vpn_tag = (va >> 12) + 1;
+    e->vpn_tag = tlb_tag(h, va);
     e->addend = (uintptr_t)host - (uintptr_t)(va & ~PAGE_MASK);
     if (h->tlb_log_n < TLB_LOG_MAX)
         h->tlb_log[h->tlb_log_n] = (uint16_t)((acc << TLB_BITS) | idx);

@@ -77,7 +77,7 @@ void hart_raise(struct hart *h, uint64_t cause, uint64_t tval)
         if (old_priv == PRIV_S)
             ms |= MSTATUS_SPP;
         ms &= ~MSTATUS_SIE;
-        h->priv = PRIV_S;
+        hart_set_priv(h, PRIV_S);
         tvec = h->stvec;
     } else {
         h->mepc = h->pc & ~1ULL;
@@ -88,15 +88,14 @@ void hart_raise(struct hart *h, uint64_t cause, uint64_t tval)
             ms |= MSTATUS_MPIE;
         ms |= (old_priv & 3) << 11;
         ms &= ~MSTATUS_MIE;
-        h->priv = PRIV_M;
+        hart_set_priv(h, PRIV_M);
         tvec = h->mtvec;
     }
     h->mstatus = ms;
     /* Vectored mode only applies to interrupts. */
     h->pc = (tvec & ~3ULL) + ((irq && (tvec & 3) == 1) ? 4 * code : 0);
     h->trap_pending = 1;
-    if (h->priv != old_priv)
-        tlb_flush_all(h);
+    /* no TLB flush for the new privilege level: the tags carry it */
 }
 
 /* Highest priority first: MEI, MSI, MTI, SEI, SSI, STI. */
@@ -139,10 +138,10 @@ bool hart_check_interrupts(struct hart *h)
     return true;
 }
 
-static void flush_if_changed(struct hart *h, uint64_t old_priv, uint64_t old_ms)
+/* An xRET that clears MPRV changes what M-mode loads and stores mean. */
+static void flush_if_changed(struct hart *h, uint64_t old_ms)
 {
-    if (h->priv != old_priv ||
-        ((old_ms ^ h->mstatus) & MSTATUS_MPRV))
+    if ((old_ms ^ h->mstatus) & MSTATUS_MPRV)
         tlb_flush_all(h);
 }
 
@@ -152,7 +151,7 @@ void hart_mret(struct hart *h)
         hart_raise(h, EXC_ILLEGAL_INSN, 0);
         return;
     }
-    uint64_t old_priv = h->priv, ms = h->mstatus;
+    uint64_t ms = h->mstatus;
     uint64_t mpp = (ms & MSTATUS_MPP) >> 11;
     uint64_t new = ms & ~(MSTATUS_MIE | MSTATUS_MPP);
     if (ms & MSTATUS_MPIE)
@@ -161,9 +160,9 @@ void hart_mret(struct hart *h)
     if (mpp != PRIV_M)
         new &= ~MSTATUS_MPRV;
     h->mstatus = new;
-    h->priv = mpp;
+    hart_set_priv(h, mpp);
     h->pc = h->mepc & ~1ULL;
-    flush_if_changed(h, old_priv, ms);
+    flush_if_changed(h, ms);
     irq_recheck(h);
 }
 
@@ -174,16 +173,16 @@ void hart_sret(struct hart *h)
         hart_raise(h, EXC_ILLEGAL_INSN, 0);
         return;
     }
-    uint64_t old_priv = h->priv, ms = h->mstatus;
+    uint64_t ms = h->mstatus;
     uint64_t spp = (ms & MSTATUS_SPP) ? PRIV_S : PRIV_U;
     uint64_t new = ms & ~(MSTATUS_SIE | MSTATUS_SPP | MSTATUS_MPRV);
     if (ms & MSTATUS_SPIE)
         new |= MSTATUS_SIE;
     new |= MSTATUS_SPIE;
     h->mstatus = new;
-    h->priv = spp;
+    hart_set_priv(h, spp);
     h->pc = h->sepc & ~1ULL;
-    flush_if_changed(h, old_priv, ms);
+    flush_if_changed(h, ms);
     irq_recheck(h);
 }
 
