@@ -3,7 +3,7 @@
 # qcow2; host page cache and cache=none), Corral and QEMU side by side in
 # each run. Shorter rounds than run.sh's defaults unless overridden.
 cd "$(dirname "$0")" || exit 1
-export BENCH_IO_SEQ_MB=${BENCH_IO_SEQ_MB:-64} BENCH_IO_REPS=${BENCH_IO_REPS:-3}
+export BENCH_IO_SEQ_MB=${BENCH_IO_SEQ_MB:-96} BENCH_IO_REPS=${BENCH_IO_REPS:-5}
 export BENCH_IO_RAND_SECS=${BENCH_IO_RAND_SECS:-3} BENCH_IO_NET_REPS=${BENCH_IO_NET_REPS:-1}
 export BENCH_IO_NET_MB=${BENCH_IO_NET_MB:-4}
 status=0

@@ -256,33 +256,88 @@ static int qcow2_preadv(struct blk_backend *b, struct iovec *iov, int n, uint64_
     return r;
 }
 
+/* The bytes [skip, skip + len) of iov[0..n) as out[0..return): at most
+ * `max` entries, -1 when more are needed. */
+static int iov_slice(const struct iovec *iov, int n, uint64_t skip, uint64_t len,
+                     struct iovec *out, int max)
+{
+    int k = 0;
+    for (int i = 0; i < n && len; i++) {
+        if (skip >= iov[i].iov_len) {
+            skip -= iov[i].iov_len;
+            continue;
+        }
+        size_t l = iov[i].iov_len - (size_t)skip;
+        if (l > len)
+            l = (size_t)len;
+        if (k == max)
+            return -1;
+        out[k++] = (struct iovec){ (uint8_t *)iov[i].iov_base + skip, l };
+        skip = 0;
+        len -= l;
+    }
+    return len ? -1 : k;
+}
+
+#define TRY_IOV 256 /* a request's buffers past this go to a worker */
+
 /* A read the page cache and the L2 cache can answer at once (blk_ops
- * try_rw): within one cluster, a plain data, zero or unallocated one
- * (no backing file), with RWF_NOWAIT; -EAGAIN for anything else, and for
- * every write. The caller runs it where no other request of this image
- * can run (qcow2 is not concurrent: the disk's workers are idle). */
+ * try_rw): clusters whose L2 entries are cached, each plain data, zero
+ * or unallocated (no backing file), the data read with RWF_NOWAIT in one
+ * preadv2 per run of host-contiguous clusters; -EAGAIN for anything else,
+ * and for every write (the worker then does the whole read again: what
+ * landed in the guest's buffers meanwhile is overwritten). The caller runs
+ * it where no other request of this image can run (qcow2 is not
+ * concurrent: the disk's workers are idle). */
 static int qcow2_try_rw(struct blk_backend *b, bool write, const struct iovec *iov, int n,
                         uint64_t off)
 {
     struct qcow2 *q = to_q(b);
     uint64_t len = iov_total(iov, n);
-    if (write || q->f.direct || !len || off >= b->size || b->size - off < len ||
-        (off & (q->cs - 1)) + len > q->cs || q->ext_l2)
+    if (write || q->f.direct || !len || off >= b->size || b->size - off < len || q->ext_l2 ||
+        n > TRY_IOV)
         return -EAGAIN;
-    uint64_t entry, bm;
-    if (qcow2_l2_entry_cached(q, off >> q->cluster_bits, &entry, &bm) ||
-        (entry & QCOW2_OFLAG_COMPRESSED))
-        return -EAGAIN;
-    uint64_t host = entry & QCOW2_OFFSET_MASK;
-    if ((q->version >= 3 && (entry & QCOW2_OFLAG_ZERO)) || (!host && !q->backing)) {
-        for (int i = 0; i < n; i++)
-            memset(iov[i].iov_base, 0, iov[i].iov_len);
-        return 0;
+    struct iovec part[TRY_IOV];
+    uint64_t done = 0;
+    while (done < len) {
+        /* a run: clusters of one kind (zero, or data at consecutive host
+         * offsets) from off + done */
+        uint64_t host0 = 0, run = 0;
+        bool zero = false;
+        while (done + run < len) {
+            uint64_t at = off + done + run, entry, bm;
+            if (qcow2_l2_entry_cached(q, at >> q->cluster_bits, &entry, &bm) ||
+                (entry & QCOW2_OFLAG_COMPRESSED))
+                return -EAGAIN;
+            uint64_t host = entry & QCOW2_OFFSET_MASK;
+            bool z = (q->version >= 3 && (entry & QCOW2_OFLAG_ZERO)) || !host;
+            if (!host && q->backing && !(q->version >= 3 && (entry & QCOW2_OFLAG_ZERO)))
+                return -EAGAIN; /* the backing file's */
+            uint64_t in = at & (q->cs - 1), l = q->cs - in;
+            if (l > len - done - run)
+                l = len - done - run;
+            if (run && (z != zero || (!z && host + in != host0 + run)))
+                break;
+            if (!run) {
+                zero = z;
+                host0 = host + in;
+            }
+            run += l;
+        }
+        int k = iov_slice(iov, n, done, run, part, TRY_IOV);
+        if (k < 0)
+            return -EAGAIN;
+        if (zero) {
+            for (int i = 0; i < k; i++)
+                memset(part[i].iov_base, 0, part[i].iov_len);
+        } else {
+            ssize_t got = preadv2(q->f.fd, part, k, (off_t)host0, RWF_NOWAIT);
+            if (got != (ssize_t)run)
+                return -EAGAIN; /* short: the worker reads it whole */
+        }
+        done += run;
     }
-    if (!host)
-        return -EAGAIN; /* the backing file's */
-    ssize_t got = preadv2(q->f.fd, iov, n, (off_t)(host + (off & (q->cs - 1))), RWF_NOWAIT);
-    return got == (ssize_t)len ? 0 : -EAGAIN; /* short: the worker reads it whole */
+    return 0;
 }
 
 int qcow2_read_cluster_range(struct qcow2 *q, uint64_t goff, uint8_t *buf, uint64_t len)

@@ -571,9 +571,10 @@ static void test_refcount_growth(void **st)
 }
 
 /* try_rw (what a hart answers a cached read with): a written cluster
- * reads back, an unallocated one reads as zeros, and everything it may
- * not do at once (a write, a read across clusters, an L2 table not in
- * the cache, a cluster of the backing file) is -EAGAIN. */
+ * reads back, an unallocated one reads as zeros, a read across clusters
+ * (contiguous in the file or not) reads back, and everything it may not
+ * do at once (a write, an L2 table not in the cache, a cluster of the
+ * backing file, too many buffers) is -EAGAIN. */
 static void test_try_rw(void **st)
 {
     (void)st;
@@ -597,8 +598,34 @@ static void test_try_rw(void **st)
     assert_int_equal(b->ops->try_rw(b, false, &r, 1, 65536 * 6), 0); /* same L2 table */
     for (unsigned i = 0; i < 4096; i++)
         assert_int_equal(got[i], 0);
-    struct iovec across = { got, 8192 };
-    assert_int_equal(b->ops->try_rw(b, false, &across, 1, 65536 * 6 - 4096), -EAGAIN);
+    /* Across clusters: data then unallocated; two written in reverse
+     * order (not contiguous in the file); contiguous ones. */
+    static uint8_t big[65536 + 8192];
+    memset(big, 0xaa, sizeof(big));
+    struct iovec across = { big, 65536 };
+    assert_int_equal(b->ops->try_rw(b, false, &across, 1, 65536 * 5 + 4096), 0);
+    assert_memory_equal(big, buf + 4096, 4096);
+    for (unsigned i = 4096; i < 65536; i++)
+        assert_int_equal(big[i], 0);
+    w = (struct iovec){ buf, 4096 };
+    assert_int_equal(b->ops->pwritev(b, &w, 1, 65536 * 10), 0);
+    w = (struct iovec){ buf + 4096, 4096 };
+    assert_int_equal(b->ops->pwritev(b, &w, 1, 65536 * 10 - 4096), 0);
+    w = (struct iovec){ buf, sizeof(buf) };
+    assert_int_equal(b->ops->pwritev(b, &w, 1, 65536 * 12 - 4096), 0);
+    struct iovec pair[2] = { { big, 5000 }, { big + 5000, 3192 } };
+    memset(big, 0xaa, sizeof(big));
+    assert_int_equal(b->ops->try_rw(b, false, pair, 2, 65536 * 10 - 4096), 0);
+    assert_memory_equal(big, buf + 4096, 4096);
+    assert_memory_equal(big + 4096, buf, 4096);
+    memset(big, 0xaa, sizeof(big));
+    assert_int_equal(b->ops->try_rw(b, false, pair, 2, 65536 * 12 - 4096), 0);
+    assert_memory_equal(big, buf, 8192);
+    /* More buffers than it takes at once. */
+    static struct iovec many[300];
+    for (unsigned i = 0; i < 300; i++)
+        many[i] = (struct iovec){ big + i * 16, 16 };
+    assert_int_equal(b->ops->try_rw(b, false, many, 300, 65536 * 5), -EAGAIN);
     /* Past the end of the disk. */
     assert_int_equal(b->ops->try_rw(b, false, &r, 1, 64ULL << 20), -EAGAIN);
     blk_close(b);

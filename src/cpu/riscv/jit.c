@@ -55,6 +55,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "cpu/riscv/block.h"
@@ -116,7 +117,7 @@ int cpu_engine_resolve(int requested, struct jit_options *opt)
                        << 20;
     if (opt->cache_bytes < JIT_CACHE_MIN)
         opt->cache_bytes = JIT_CACHE_MIN;
-    opt->perf_map = env_ulong("CORRAL_JIT_PERF_MAP", 0, 1) == 1;
+    opt->perf_map = (uint8_t)env_ulong("CORRAL_JIT_PERF_MAP", 0, 2);
     if (e == CPU_ENGINE_JIT && !jit_available())
         e = CPU_ENGINE_INTERP;
     return e;
@@ -125,17 +126,24 @@ int cpu_engine_resolve(int requested, struct jit_options *opt)
 /* ---- perf map ---- */
 
 static pthread_mutex_t perf_lock = PTHREAD_MUTEX_INITIALIZER;
-static int perf_fd = -1;
+static int perf_fd = -1, dump_fd = -1;
 
 /* Opened when the engine is chosen: the hart thread's system-call
- * allow-list forbids opening files (and stdio's fstat), not write. */
-static void perf_open(void)
+ * allow-list forbids opening files (and stdio's fstat), not write.
+ * Level 2 also dumps each translation's code to /tmp/jit-PID.dump as
+ * records of (8-byte host address, 4-byte length, the bytes), little
+ * endian, for bench/cpu/jit-disasm.sh to disassemble what perf names. */
+static void perf_open(unsigned level)
 {
     pthread_mutex_lock(&perf_lock);
+    char path[64];
     if (perf_fd < 0) {
-        char path[64];
         snprintf(path, sizeof(path), "/tmp/perf-%ld.map", (long)getpid());
         perf_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    }
+    if (level >= 2 && dump_fd < 0) {
+        snprintf(path, sizeof(path), "/tmp/jit-%ld.dump", (long)getpid());
+        dump_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     }
     pthread_mutex_unlock(&perf_lock);
 }
@@ -149,6 +157,17 @@ __attribute__((unused)) static void perf_note(const void *code, size_t len,
     pthread_mutex_lock(&perf_lock);
     if (perf_fd >= 0 && n > 0 && write(perf_fd, line, (size_t)n) < 0)
         perf_fd = -1; /* stop trying; the map is a debugging aid */
+    if (dump_fd >= 0) {
+        uint8_t head[12];
+        uint64_t a = (uint64_t)(uintptr_t)code;
+        for (int k = 0; k < 8; k++)
+            head[k] = (uint8_t)(a >> (8 * k));
+        for (int k = 0; k < 4; k++)
+            head[8 + k] = (uint8_t)((uint32_t)len >> (8 * k));
+        struct iovec v[2] = {{head, sizeof(head)}, {(void *)code, len}};
+        if (writev(dump_fd, v, 2) != (ssize_t)(sizeof(head) + len))
+            dump_fd = -1;
+    }
     pthread_mutex_unlock(&perf_lock);
 }
 
@@ -160,7 +179,7 @@ struct jit_cache {
     uint8_t *base;
     size_t size, used;
     uint64_t gen;   /* block cache generation the contents belong to */
-    bool perf_map;
+    uint8_t perf_map;
     uint64_t blocks; /* translated since the start (statistics) */
     struct jit_scratch *scratch;
 };
@@ -209,7 +228,7 @@ int hart_set_engine(struct hart *h, int engine, const struct jit_options *opt)
     jc->gen = h->bcache->gen;
     jc->perf_map = opt->perf_map;
     if (jc->perf_map)
-        perf_open();
+        perf_open(jc->perf_map);
     h->jit = jc;
     h->jit_threshold = opt->threshold;
     return 0;

@@ -43,7 +43,8 @@ enum cpu_engine {
 struct jit_options {
     uint32_t threshold;  /* hart_run entries before translation; 0 = at once */
     size_t cache_bytes;  /* code arena per hart */
-    bool perf_map;       /* append translated blocks to /tmp/perf-PID.map */
+    uint8_t perf_map;    /* 1: append translated blocks to /tmp/perf-PID.map;
+                            2: also their code to /tmp/jit-PID.dump */
 };
 
 /* "interp" / "jit" -> enum; -1 for anything else. */
@@ -53,7 +54,8 @@ bool jit_available(void);
 /* The engine to use for `requested` (DEFAULT resolves through the
  * CORRAL_CPU_ENGINE environment variable, else jit where available) and
  * the options
- * from CORRAL_JIT_THRESHOLD, CORRAL_JIT_CACHE_MB and CORRAL_JIT_PERF_MAP=1.
+ * from CORRAL_JIT_THRESHOLD, CORRAL_JIT_CACHE_MB and CORRAL_JIT_PERF_MAP (1
+ * or 2, see perf_map).
  * Returns CPU_ENGINE_INTERP when the JIT is not available. */
 int cpu_engine_resolve(int requested, struct jit_options *opt);
 
