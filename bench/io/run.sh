@@ -9,7 +9,7 @@
 # and writes from iotool.c with 1 and 4 jobs, plus the dd loop on
 # /dev/zero (its spawn cost); BENCH_IO_NET_REPS transfers of BENCH_IO_NET_MB MiB
 # guest -> host through the slirp gateway to a busybox nc receiver on the
-# host. One boot per VMM. Prints the medians, in MB/s (10^6 bytes) and
+# host. BENCH_IO_BOOTS boots per VMM (default 1). Prints the medians, in MB/s (10^6 bytes) and
 # IOPS, and the Corral/QEMU ratios.
 # BENCH_IO_FORMAT=raw (default) | qcow2 (fresh empty image: every write
 # allocates) | qcow2-alloc (preallocation=full) and BENCH_IO_CACHE=
@@ -26,6 +26,10 @@ RAND_SECS=${BENCH_IO_RAND_SECS:-4}
 NET_MB=${BENCH_IO_NET_MB:-32}
 NET_REPS=${BENCH_IO_NET_REPS:-4}
 TIMEOUT=${BENCH_IO_TIMEOUT:-300}
+# Boots per VMM, alternating (corral, qemu, corral, qemu...): each figure is
+# the median over every boot's rounds, so a slow spell of the shared
+# machine weighs on both VMMs rather than on whichever ran in it.
+BOOTS=${BENCH_IO_BOOTS:-1}
 FORMAT=${BENCH_IO_FORMAT:-raw}
 CACHE=${BENCH_IO_CACHE:-writeback}
 case $FORMAT in raw|qcow2|qcow2-alloc) ;; *) echo "io: BENCH_IO_FORMAT=$FORMAT: raw, qcow2 or qcow2-alloc"; exit 1 ;; esac
@@ -91,9 +95,11 @@ med() { if [ $# -gt 0 ]; then median "$@"; else echo n/a; fi; }
 # fmt VALUE DECIMALS: VALUE rounded, n/a kept.
 fmt() { awk -v v="$1" -v d="$2" 'BEGIN { if (v == "n/a") print v; else printf "%.*f\n", d, v }'; }
 status=0
-declare -A M
+declare -A M WALL CPU
+for vmm in corral qemu; do : >"$BENCH_OUT/io-$vmm.log"; done
+for ((boot = 1; boot <= BOOTS; boot++)); do
 for vmm in corral qemu; do
-    log=$BENCH_OUT/io-$vmm.log
+    log=$BENCH_OUT/io-$vmm-$boot.log
     # The same fresh sparse image for both VMMs.
     rm -f "$IMG"
     case $FORMAT in
@@ -133,6 +139,12 @@ for vmm in corral qemu; do
     done
     [ $got -eq "$NET_REPS" ] || { echo "io: $vmm: only $got of $NET_REPS transfers arrived whole"; status=1; }
 
+    cat "$log" >>"$BENCH_OUT/io-$vmm.log"
+    WALL[$vmm]+=" $RUN_WALL" CPU[$vmm]+=" $RUN_CPU"
+done
+done
+for vmm in corral qemu; do
+    log=$BENCH_OUT/io-$vmm.log
     # shellcheck disable=SC2046
     {
         M[$vmm,wr]=$(med $(rate "$log" io-seqwrite 1000))
@@ -142,11 +154,11 @@ for vmm in corral qemu; do
         M[$vmm,ddrand]=$(med $(rate "$log" io-ddrand 1e9))
         M[$vmm,spawn]=$(med $(rate "$log" io-spawn 1e9))
     }
-    printf 'io: %-6s seq write %s MB/s, seq read %s MB/s, 4k random read %s IOPS (4 jobs %s), 4k random write %s IOPS (4 jobs %s) (busybox dd loop %s/s, spawn-only loop %s/s), net guest->host %s MB/s; process %s s wall %s s cpu\n' \
+    printf 'io: %-6s seq write %s MB/s, seq read %s MB/s, 4k random read %s IOPS (4 jobs %s), 4k random write %s IOPS (4 jobs %s) (busybox dd loop %s/s, spawn-only loop %s/s), net guest->host %s MB/s; process%s s wall%s s cpu\n' \
         "$vmm" "$(fmt "${M[$vmm,wr]}" 1)" "$(fmt "${M[$vmm,rd]}" 1)" "$(fmt "${M[$vmm,randr1]}" 0)" \
         "$(fmt "${M[$vmm,randr4]}" 0)" "$(fmt "${M[$vmm,randw1]}" 0)" "$(fmt "${M[$vmm,randw4]}" 0)" \
         "$(fmt "${M[$vmm,ddrand]}" 1)" "$(fmt "${M[$vmm,spawn]}" 1)" "$(fmt "${M[$vmm,net]}" 1)" \
-        "$RUN_WALL" "$RUN_CPU"
+        "${WALL[$vmm]}" "${CPU[$vmm]}"
 done
 echo "io: ratios corral/qemu: seq write $(ratio "${M[corral,wr]}" "${M[qemu,wr]}" %.2f)x," \
     "seq read $(ratio "${M[corral,rd]}" "${M[qemu,rd]}" %.2f)x," \
