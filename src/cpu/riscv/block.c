@@ -207,7 +207,7 @@ void block_sync_code(struct hart *h, uint64_t gen)
         const struct tlb_entry *e = &h->tlb[ACCESS_STORE][k];
         if (!e->vpn_tag)
             continue;
-        uintptr_t host = (uintptr_t)(((e->vpn_tag - 1) << 12) + e->addend);
+        uintptr_t host = (uintptr_t)(TLB_TAG_PAGE(e->vpn_tag) + e->addend);
         gpa_t pa = m->base + (host - (uintptr_t)m->host);
         if (atomic_load_explicit(&m->code_map[(pa - m->base) >>
                                               GMEM_PAGE_SHIFT],

@@ -88,8 +88,9 @@ enum access { ACCESS_FETCH = 0, ACCESS_LOAD = 1, ACCESS_STORE = 2 };
  * vpn_tag is tlb_tag(h, va) for a hit; MMIO pages are never entered
  * (they always take the slow path). Flushed on satp writes, sfence.vma
  * and MPRV changes; clearing SUM/MXR drops the entries they allowed
- * (tlb_perm_log). A tag carries the privilege level its entry was filled
- * at (TLB_PRIV_SHIFT), so U, S and M entries live side by side and a
+ * (tlb_perm_log). A tag is the page's address with the privilege level
+ * its entry was filled at in the low bits (tlb_tag), so U, S and M
+ * entries live side by side and a
  * trap or xRET flushes nothing: flushing there refilled the kernel's and
  * the process's pages after every syscall and interrupt, 12-15 % of a
  * hart's time under a 1-job O_DIRECT disk benchmark. */
@@ -100,7 +101,7 @@ enum access { ACCESS_FETCH = 0, ACCESS_LOAD = 1, ACCESS_STORE = 2 };
 #define TLB_BITS 10
 #define TLB_SIZE (1u << TLB_BITS)
 struct tlb_entry {
-    uint64_t vpn_tag; /* 0 = invalid; else (va >> 12) + tlb_key */
+    uint64_t vpn_tag; /* 0 = invalid; else tlb_tag(h, va) */
     uintptr_t addend; /* host address - guest virtual address */
 };
 
@@ -169,8 +170,8 @@ struct hart {
     struct vclock *clock;
     struct block_cache *bcache;
     struct tlb_entry tlb[3][TLB_SIZE]; /* [enum access] */
-    /* (priv << TLB_PRIV_SHIFT) + 1, kept by hart_set_priv: added to
-     * va >> 12 it gives the current mode's tag (the JIT adds it too). */
+    /* (priv + 1) << TLB_PRIV_SHIFT, kept by hart_set_priv: or'ed into a
+     * page's va it gives the current mode's tag (the JIT does it too). */
     uint64_t tlb_key;
     uint64_t code_gen_seen;            /* last gmem.code_gen acted upon */
     _Atomic uint32_t exit_request;     /* non-zero: leave hart_run soon */
@@ -339,21 +340,25 @@ bool mem_fetch16_slow(struct hart *h, gva_t va, uint16_t *val);
 void *mem_atomic_ptr(struct hart *h, gva_t va, unsigned size, bool is_lr,
                      gpa_t *pa_out);
 
-/* va >> 12 is at most 52 bits (a logical shift), so the privilege level
- * in bits 60-61 never meets a page number, and (tag - 1) << 12 is the
- * page's va again whatever the level. */
-#define TLB_PRIV_SHIFT 60
+/* A tag is the page's va (low 12 bits clear) or'ed with the key: the
+ * privilege level + 1 in bits 4-6, never 0, so a tag is never 0 (an
+ * invalid entry), and bits 0-3 stay clear. That lets translated code test
+ * the page, the level and the alignment of an access of size s in one
+ * compare: (va & (~0xfff | (s - 1))) | key matches a tag only when
+ * va is s-aligned (jit.c emit_mem). tag & ~0xfff is the page again. */
+#define TLB_PRIV_SHIFT 4
+#define TLB_TAG_PAGE(tag) ((tag) & ~(uint64_t)0xfff)
 
 /* Every change of h->priv goes through here (the TLB's tags follow it). */
 static inline void hart_set_priv(struct hart *h, uint64_t priv)
 {
     h->priv = priv;
-    h->tlb_key = (priv << TLB_PRIV_SHIFT) + 1;
+    h->tlb_key = (priv + 1) << TLB_PRIV_SHIFT;
 }
 
 static inline uint64_t tlb_tag(const struct hart *h, gva_t va)
 {
-    return (va >> 12) + h->tlb_key;
+    return (va & ~(uint64_t)0xfff) | h->tlb_key;
 }
 
 static inline struct tlb_entry *tlb_lookup(struct hart *h, enum access acc,

@@ -560,6 +560,25 @@ static void emit_follower(struct emit *e, const struct insn *in,
     s->resume = e->p;
 }
 
+/* The TLB probe of an access at va (in `va`, not rcx/rdx): rcx = (va &
+ * mask) | tlb_key, rdx = its entry's index * 16, then cmp rcx with the
+ * entry's tag at [rdi + rdx + tlb]; the caller's jne takes the miss. */
+_Static_assert(sizeof(struct tlb_entry) == 16, "index * 16");
+static void tlb_probe(struct emit *e, unsigned va, uint32_t mask, int32_t tlb)
+{
+    rex(e, true, va, RCX);
+    e8(e, 0x89); e8(e, 0xc0 | (va & 7) << 3 | RCX);     /* mov rcx, va */
+    ri(e, G_AND, RCX, (int32_t)mask, true);            /* (sign-extended) */
+    e8(e, 0x48); e8(e, 0x0b);                          /* or rcx, tlb_key */
+    m_rdi(e, RCX, (int32_t)offsetof(struct hart, tlb_key));
+    rex(e, false, va, RDX);
+    e8(e, 0x89); e8(e, 0xc0 | (va & 7) << 3 | RDX);     /* mov edx, va32 */
+    sh_i(e, S_SHR, RDX, 12 - 4, false);
+    e8(e, 0x81); e8(e, 0xe2); e32(e, (TLB_SIZE - 1) << 4); /* and edx, mask */
+    e8(e, 0x48); e8(e, 0x3b); e8(e, 0x8c); e8(e, 0x17); /* cmp rcx,[rdi+rdx+] */
+    e32(e, (uint32_t)tlb);
+}
+
 /* Inline load/store; the miss branches are recorded in `s`. `r` is the
  * access's part in a memory group (NULL: none). */
 static void emit_mem(struct emit *e, const struct insn *in,
@@ -596,22 +615,11 @@ static void emit_mem(struct emit *e, const struct insn *in,
         if (in->imm)
             ri(e, G_ADD, RAX, in->imm, true);
     }
-    /* rcx = tlb_tag(va): (va >> 12) + tlb_key; rdx = index * 16 */
-    e8(e, 0x48); e8(e, 0x89); e8(e, 0xc1);             /* mov rcx, rax */
-    sh_i(e, S_SHR, RCX, 12, true);
-    e8(e, 0x89); e8(e, 0xca);                          /* mov edx, ecx */
-    e8(e, 0x81); e8(e, 0xe2); e32(e, TLB_SIZE - 1);    /* and edx, mask */
-    sh_i(e, S_SHL, RDX, 4, false);
-    e8(e, 0x48); e8(e, 0x03);                          /* add rcx, tlb_key */
-    m_rdi(e, RCX, (int32_t)offsetof(struct hart, tlb_key));
-    e8(e, 0x48); e8(e, 0x3b); e8(e, 0x8c); e8(e, 0x17); /* cmp rcx,[rdi+rdx+] */
-    e32(e, (uint32_t)tlb);
-    s->jmp[0] = jcc_rel32(e, 0x85);                    /* jne slow */
+    /* rcx = tlb_tag(va) when va is aligned to the group's widest access
+     * (else it has low bits no tag has: a miss); rdx = index * 16 */
     unsigned amask = lead ? r->amask : (unsigned)size - 1;
-    if (amask) {
-        e8(e, 0xa8); e8(e, amask);                     /* test al, mask */
-        s->jmp[1] = jcc_rel32(e, 0x85);
-    }
+    tlb_probe(e, RAX, ~(uint32_t)0xfff | amask, tlb);
+    s->jmp[0] = jcc_rel32(e, 0x85);                    /* jne slow */
     if (lead) {
         /* the group's bytes [va+lo, va+hi) in this page: with ecx the
          * page offset of va + lo, 0 <= ecx <= 4096 - (hi - lo) */
@@ -706,12 +714,12 @@ static void emit_enter(struct emit *e, struct fallbacks *f, unsigned done,
     e8(e, (uint8_t)offsetof(struct block, dead)); e8(e, 0);
     fb_jcc(e, f, 0x85);
     e8(e, 0x48); e8(e, 0x89); e8(e, 0xd1);                /* mov rcx, rdx */
-    sh_i(e, S_SHR, RCX, 12, true);
-    e8(e, 0x89); e8(e, 0xc8);                             /* mov eax, ecx */
-    e8(e, 0x25); e32(e, TLB_SIZE - 1);                    /* and eax, mask */
-    sh_i(e, S_SHL, RAX, 4, false);
-    e8(e, 0x48); e8(e, 0x03);                             /* add rcx, tlb_key */
+    ri(e, G_AND, RCX, ~(int64_t)0xfff, true);
+    e8(e, 0x48); e8(e, 0x0b);                             /* or rcx, tlb_key */
     m_rdi(e, RCX, (int32_t)offsetof(struct hart, tlb_key));
+    e8(e, 0x89); e8(e, 0xd0);                             /* mov eax, edx */
+    sh_i(e, S_SHR, RAX, 12 - 4, false);
+    e8(e, 0x25); e32(e, (TLB_SIZE - 1) << 4);             /* and eax, mask */
     e8(e, 0x48); e8(e, 0x3b); e8(e, 0x8c); e8(e, 0x07);   /* cmp rcx,[rdi+rax+] */
     e32(e, (uint32_t)tlbf);
     fb_jcc(e, f, 0x85);

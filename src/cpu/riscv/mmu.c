@@ -84,7 +84,7 @@ static void tlb_flush_range(struct hart *h, uint64_t base, uint64_t mask)
     for (unsigned acc = 0; acc < 3; acc++)
         for (unsigned k = 0; k < TLB_SIZE; k++) {
             struct tlb_entry *e = &h->tlb[acc][k];
-            if (e->vpn_tag && (((e->vpn_tag - 1) << 12) & ~mask) == base)
+            if (e->vpn_tag && (TLB_TAG_PAGE(e->vpn_tag) & ~mask) == base)
                 e->vpn_tag = 0;
         }
 }
@@ -111,7 +111,7 @@ void tlb_flush_page(struct hart *h, gva_t va)
     unsigned idx = (va >> 12) & (TLB_SIZE - 1);
     for (unsigned acc = 0; acc < 3; acc++) {
         struct tlb_entry *e = &h->tlb[acc][idx];
-        if (e->vpn_tag && (e->vpn_tag - 1) << 12 == (va & ~(gva_t)PAGE_MASK))
+        if (e->vpn_tag && TLB_TAG_PAGE(e->vpn_tag) == (va & ~(gva_t)PAGE_MASK))
             e->vpn_tag = 0;
     }
 }
