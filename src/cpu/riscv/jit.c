@@ -875,8 +875,11 @@ static void emit_sb_loop(struct emit *e, const struct sb *sb, unsigned j,
                          unsigned vdone, unsigned vnmem, bool link)
 {
     struct fallbacks f = {.n = 0};
-    fb_cmp0(e, &f, offsetof(struct hart, irq_recheck), 0x85);  /* jne */
-    /* the budget test and its decrement in one: at -1 the handler's
+    /* No irq_recheck test here: an interrupt or exit request waits at
+     * most for the countdown (TIMER_COUNTDOWN iterations, microseconds),
+     * which the ISA allows for asynchronous interrupts; what must be seen
+     * at once (CSR writes, wfi, traps) ends the superblock anyway. The
+     * budget test and its decrement in one: at -1 the handler's
      * chain_core does not chain either */
     e8(e, 0xff);
     m_rdi(e, 1, (int32_t)offsetof(struct hart, xb_chain)); /* dec */
