@@ -310,9 +310,10 @@ static int qcow2_try_rw(struct blk_backend *b, bool write, const struct iovec *i
                 (entry & QCOW2_OFLAG_COMPRESSED))
                 return -EAGAIN;
             uint64_t host = entry & QCOW2_OFFSET_MASK;
-            bool z = (q->version >= 3 && (entry & QCOW2_OFLAG_ZERO)) || !host;
-            if (!host && q->backing && !(q->version >= 3 && (entry & QCOW2_OFLAG_ZERO)))
+            bool zflag = q->version >= 3 && (entry & QCOW2_OFLAG_ZERO);
+            if (!host && !zflag && q->backing)
                 return -EAGAIN; /* the backing file's */
+            bool z = zflag || !host;
             uint64_t in = at & (q->cs - 1), l = q->cs - in;
             if (l > len - done - run)
                 l = len - done - run;

@@ -560,22 +560,25 @@ static void emit_follower(struct emit *e, const struct insn *in,
     s->resume = e->p;
 }
 
-/* The TLB probe of an access at va (in `va`, not rcx/rdx): rcx = (va &
- * mask) | tlb_key, rdx = its entry's index * 16, then cmp rcx with the
- * entry's tag at [rdi + rdx + tlb]; the caller's jne takes the miss. */
+/* The TLB probe of an access at va (in `va`; `idx` is rax or rdx, and
+ * neither is rcx): rcx = (va & mask) | tlb_key, idx = the entry's index
+ * * 16, then cmp rcx with the entry's tag at [rdi + idx + tlb]; the
+ * caller's jne takes the miss. */
 _Static_assert(sizeof(struct tlb_entry) == 16, "index * 16");
-static void tlb_probe(struct emit *e, unsigned va, uint32_t mask, int32_t tlb)
+static void tlb_probe(struct emit *e, unsigned va, unsigned idx, uint32_t mask,
+                      int32_t tlb)
 {
     rex(e, true, va, RCX);
     e8(e, 0x89); e8(e, 0xc0 | (va & 7) << 3 | RCX);     /* mov rcx, va */
     ri(e, G_AND, RCX, (int32_t)mask, true);            /* (sign-extended) */
     e8(e, 0x48); e8(e, 0x0b);                          /* or rcx, tlb_key */
     m_rdi(e, RCX, (int32_t)offsetof(struct hart, tlb_key));
-    rex(e, false, va, RDX);
-    e8(e, 0x89); e8(e, 0xc0 | (va & 7) << 3 | RDX);     /* mov edx, va32 */
-    sh_i(e, S_SHR, RDX, 12 - 4, false);
-    e8(e, 0x81); e8(e, 0xe2); e32(e, (TLB_SIZE - 1) << 4); /* and edx, mask */
-    e8(e, 0x48); e8(e, 0x3b); e8(e, 0x8c); e8(e, 0x17); /* cmp rcx,[rdi+rdx+] */
+    rex(e, false, va, idx);
+    e8(e, 0x89); e8(e, 0xc0 | (va & 7) << 3 | idx);     /* mov idx32, va32 */
+    sh_i(e, S_SHR, idx, 12 - 4, false);
+    e8(e, 0x81); e8(e, 0xe0 | idx); e32(e, (TLB_SIZE - 1) << 4); /* and */
+    e8(e, 0x48); e8(e, 0x3b); e8(e, 0x8c);              /* cmp rcx,[rdi+idx+] */
+    e8(e, idx << 3 | RDI);
     e32(e, (uint32_t)tlb);
 }
 
@@ -618,7 +621,7 @@ static void emit_mem(struct emit *e, const struct insn *in,
     /* rcx = tlb_tag(va) when va is aligned to the group's widest access
      * (else it has low bits no tag has: a miss); rdx = index * 16 */
     unsigned amask = lead ? r->amask : (unsigned)size - 1;
-    tlb_probe(e, RAX, ~(uint32_t)0xfff | amask, tlb);
+    tlb_probe(e, RAX, RDX, ~(uint32_t)0xfff | amask, tlb);
     s->jmp[0] = jcc_rel32(e, 0x85);                    /* jne slow */
     if (lead) {
         /* the group's bytes [va+lo, va+hi) in this page: with ecx the
@@ -713,15 +716,7 @@ static void emit_enter(struct emit *e, struct fallbacks *f, unsigned done,
     e8(e, 0x83); e8(e, 0x7e);                             /* cmp [rsi+d8],0 */
     e8(e, (uint8_t)offsetof(struct block, dead)); e8(e, 0);
     fb_jcc(e, f, 0x85);
-    e8(e, 0x48); e8(e, 0x89); e8(e, 0xd1);                /* mov rcx, rdx */
-    ri(e, G_AND, RCX, ~(int64_t)0xfff, true);
-    e8(e, 0x48); e8(e, 0x0b);                             /* or rcx, tlb_key */
-    m_rdi(e, RCX, (int32_t)offsetof(struct hart, tlb_key));
-    e8(e, 0x89); e8(e, 0xd0);                             /* mov eax, edx */
-    sh_i(e, S_SHR, RAX, 12 - 4, false);
-    e8(e, 0x25); e32(e, (TLB_SIZE - 1) << 4);             /* and eax, mask */
-    e8(e, 0x48); e8(e, 0x3b); e8(e, 0x8c); e8(e, 0x07);   /* cmp rcx,[rdi+rax+] */
-    e32(e, (uint32_t)tlbf);
+    tlb_probe(e, RDX, RAX, ~(uint32_t)0xfff, tlbf);
     fb_jcc(e, f, 0x85);
     e8(e, 0x48); e8(e, 0x8b); e8(e, 0x8c); e8(e, 0x07);   /* mov rcx,[rdi+rax+] */
     e32(e, (uint32_t)(tlbf + 8));
