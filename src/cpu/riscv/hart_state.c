@@ -68,9 +68,18 @@ int hart_load_state(struct hart *h, struct state_in *in, uint32_t version)
     if (s.misa != h->misa)
         return state_in_fail(in, "misa 0x%llx differs from this CPU's 0x%llx",
                              (unsigned long long)s.misa, (unsigned long long)h->misa);
-    if (s.x[0] || s.frm > 7 || s.fflags > 31 || s.resv_valid > 1 || s.wfi > 1 ||
-        s.halted > 1 || (s.pc & 1))
-        return state_in_fail(in, "register value out of range");
+    /* Each named with its value: a bad one in a migration stream says
+     * which state the source sent. */
+    const struct { const char *name; uint64_t v; bool bad; } checks[] = {
+        { "x0", s.x[0], s.x[0] != 0 },          { "frm", s.frm, s.frm > 7 },
+        { "fflags", s.fflags, s.fflags > 31 },  { "resv_valid", s.resv_valid, s.resv_valid > 1 },
+        { "wfi", s.wfi, s.wfi > 1 },            { "halted", s.halted, s.halted > 1 },
+        { "pc", s.pc, (s.pc & 1) != 0 },
+    };
+    for (size_t c = 0; c < sizeof(checks) / sizeof(checks[0]); c++)
+        if (checks[c].bad)
+            return state_in_fail(in, "register value out of range: %s = 0x%llx",
+                                 checks[c].name, (unsigned long long)checks[c].v);
 
     memcpy(h->x, s.x, sizeof(h->x));
     memcpy(h->f, s.f, sizeof(h->f));
