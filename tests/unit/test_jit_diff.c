@@ -15,7 +15,8 @@
  * programs also run without a budget to their end (a wfi, where a watcher
  * thread stops the hart): superblocks with side exits, loops back to
  * their head, forward jal, register write-back at traps and helper calls.
- * Fixed seeds; CORRAL_JIT_DIFF_CASES runs more of them by hand. */
+ * Fixed seeds; CORRAL_JIT_DIFF_CASES runs more of them by hand, and
+ * CORRAL_JIT_DIFF_SEED=N shifts every seed by N (bench/fuzz/jit_diff.sh). */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -589,6 +590,14 @@ static unsigned ncases(void)
     return v > 0 ? (unsigned)v : 300;
 }
 
+/* Added to every case's seed: a long run by hand takes new programs
+ * with CORRAL_JIT_DIFF_SEED (the suite's are those of 0). */
+static uint64_t seed_base(void)
+{
+    const char *s = getenv("CORRAL_JIT_DIFF_SEED");
+    return s ? strtoull(s, NULL, 10) : 0;
+}
+
 static void test_diff_threshold0(void **state)
 {
     (void)state;
@@ -596,7 +605,7 @@ static void test_diff_threshold0(void **state)
         skip();
     uint64_t blocks = 0;
     for (unsigned k = 0; k < ncases(); k++) {
-        run_case(k + 1, 0);
+        run_case(seed_base() + k + 1, 0);
         blocks += jit_blocks_translated(sides[1].h);
     }
     assert_true(blocks > ncases()); /* translated code did run */
@@ -609,7 +618,7 @@ static void test_diff_threshold1(void **state)
         skip();
     uint64_t blocks = 0;
     for (unsigned k = 0; k < ncases(); k++) {
-        run_case(100000 + k, 1);
+        run_case(seed_base() + 100000 + k, 1);
         blocks += jit_blocks_translated(sides[1].h);
     }
     assert_true(blocks > ncases());
@@ -624,7 +633,7 @@ static void test_diff_sv39(void **state)
     uint64_t blocks = 0;
     case_paged = true;
     for (unsigned k = 0; k < ncases(); k++) {
-        run_case(200000 + k, k & 1);
+        run_case(seed_base() + 200000 + k, k & 1);
         blocks += jit_blocks_translated(sides[1].h);
     }
     case_paged = false;
@@ -640,7 +649,7 @@ static void test_diff_free(void **state)
     uint64_t blocks = 0;
     for (unsigned k = 0; k < ncases(); k++) {
         case_paged = k % 3 == 2;
-        run_free_case(300000 + k, k & 1);
+        run_free_case(seed_base() + 300000 + k, k & 1);
         blocks += jit_blocks_translated(sides[1].h);
     }
     case_paged = false;
@@ -658,9 +667,9 @@ static void test_diff_fp(void **state)
     case_fp = true;
     for (unsigned k = 0; k < ncases(); k++) {
         if (k & 1)
-            run_free_case(400000 + k, k & 2 ? 1 : 0);
+            run_free_case(seed_base() + 400000 + k, k & 2 ? 1 : 0);
         else
-            run_case(400000 + k, k & 2 ? 1 : 0);
+            run_case(seed_base() + 400000 + k, k & 2 ? 1 : 0);
         blocks += jit_blocks_translated(sides[1].h);
     }
     case_fp = false;
@@ -680,9 +689,9 @@ static void test_diff_w32(void **state)
     for (unsigned k = 0; k < ncases(); k++) {
         case_paged = k % 4 == 3;
         if (k & 1)
-            run_free_case(500000 + k, k & 2 ? 2 : 3);
+            run_free_case(seed_base() + 500000 + k, k & 2 ? 2 : 3);
         else
-            run_case(500000 + k, k & 2 ? 1 : 4);
+            run_case(seed_base() + 500000 + k, k & 2 ? 1 : 4);
         blocks += jit_blocks_translated(sides[1].h);
     }
     case_w32 = case_paged = false;
@@ -700,9 +709,9 @@ static void test_diff_side(void **state)
     for (unsigned k = 0; k < ncases() / 3; k++) {
         case_paged = k % 4 == 3;
         if (k % 3)
-            run_free_case(600000 + k, 1 + k % 4);
+            run_free_case(seed_base() + 600000 + k, 1 + k % 4);
         else
-            run_case(600000 + k, 1 + k % 4);
+            run_case(seed_base() + 600000 + k, 1 + k % 4);
         blocks += jit_blocks_translated(sides[1].h);
     }
     case_w32 = case_side = case_paged = false;
@@ -728,9 +737,9 @@ static void test_diff_grp(void **state)
          * that a stale one reads the wrong bytes */
         case_paged = k % 3 != 0;
         if (k & 1)
-            run_free_case(700000 + k, k & 2 ? 1 : 0);
+            run_free_case(seed_base() + 700000 + k, k & 2 ? 1 : 0);
         else
-            run_case(700000 + k, k & 2 ? 1 : 2);
+            run_case(seed_base() + 700000 + k, k & 2 ? 1 : 2);
         blocks += jit_blocks_translated(sides[1].h);
     }
     case_grp = case_paged = false;

@@ -1264,11 +1264,42 @@ static void find_joins(struct sb *sb)
     }
 }
 
+/* Segment j ends in a branch or jal back to the superblock's head. */
+static bool sb_ends_at_head(const struct sb *sb, unsigned j)
+{
+    if (sb->end[j] >= sb->seg[j]->n)
+        return false;
+    const struct insn *in = &sb->seg[j]->insns[sb->end[j]];
+    return ((in->op >= OP_BEQ && in->op <= OP_BGEU) || in->op == OP_JAL) &&
+           (int64_t)sb->voff[j] + in->off + in->imm == 0;
+}
+
+/* How much a use in each segment counts: in a loop's body (the main
+ * segments up to the last one that jumps, or branches to a side segment
+ * that jumps, back to the head; the side segments) it runs once per
+ * iteration, the code after the loop once. */
+#define SB_LOOP_WEIGHT 8u
+static void segment_weights(const struct sb *sb, bool loops, unsigned *w)
+{
+    unsigned last = 0;
+    bool any = false;
+    for (unsigned j = 0; j < sb->nmain; j++)
+        if (sb_ends_at_head(sb, j) || sb->sideof[j]) {
+            last = j;
+            any = true;
+        }
+    for (unsigned j = 0; j < sb->nseg; j++)
+        w[j] = loops && any && (sb->side[j] || j <= last) ? SB_LOOP_WEIGHT : 1u;
+}
+
 /* The guest registers used most in the superblock go to host registers
- * (caller-saved ones the code never needs otherwise). */
+ * (caller-saved ones the code never needs otherwise); a use in a loop's
+ * body counts SB_LOOP_WEIGHT times. */
 static void choose_regs(struct emit *e, const struct sb *sb, bool helpers,
                         bool loops)
 {
+    unsigned weight[SB_SEGS];
+    segment_weights(sb, loops, weight);
     static const uint8_t pool[] = {RBX, RBP, R12, R13, R14, R15,
                                    R8, R9, R10, R11, RSI};
     /* with helper calls on the hot path, only callee-saved registers
@@ -1283,9 +1314,9 @@ static void choose_regs(struct emit *e, const struct sb *sb, bool helpers,
                 in->op != OP_FLD && in->op != OP_FSD && in->op != OP_FLW &&
                 in->op != OP_FSW)
                 continue; /* f registers or helpers: no gain */
-            use[in->rd]++;
-            use[in->rs1]++;
-            use[in->rs2]++;
+            use[in->rd] += weight[j];
+            use[in->rs1] += weight[j];
+            use[in->rs2] += weight[j];
         }
     }
     use[0] = 0; /* x0 is no register */
@@ -1386,10 +1417,7 @@ bool jit_translate(struct hart *h, struct block *b)
         const struct insn *in = &sbp->seg[j]->insns[sbp->end[j]];
         if (sbp->end[j] < sbp->seg[j]->n) {
             written |= 1u << in->rd;
-            if (((in->op >= OP_BEQ && in->op <= OP_BGEU) ||
-                 in->op == OP_JAL) &&
-                (int64_t)sbp->voff[j] + in->off + in->imm == 0)
-                loops = true;
+            loops |= sb_ends_at_head(sbp, j);
         }
     }
 
